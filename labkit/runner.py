@@ -1,0 +1,795 @@
+"""``labkit run``: execute a series of lessons unattended and leave a lab report behind.
+
+An instructor checking a room of laptops, or an auditor who needs evidence, runs the lessons the way a
+student would (each in a fresh kernel, from the notebook's own folder) and opens one ``index.html``
+that says what passed, what failed and why, and what environment the lessons saw.
+
+The work is a recipe of small named steps: find the notebooks, read what parameters they declare,
+check the user's parameters against them, run each lesson with papermill (a failing lesson does not
+stop the series), render each executed notebook to HTML while the next lesson runs, then gather the
+facts the lessons recorded and write the index.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import fnmatch
+import glob
+import os
+import platform
+import re
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import report, validate
+from .errors import InvalidValue, LabkitError
+
+if TYPE_CHECKING:
+    from nbconvert import HTMLExporter
+    from nbformat import NotebookNode
+
+DIST_NAME = "pgtls-lab"
+LESSON_FILE = re.compile(r"^(\d+)_.*\.ipynb$")
+PARAMETERS_TAG = "parameters"
+KEY_RESULT_TAG = "key-result"
+FORWARDED_ONLY_IF_DECLARED = ("backend", "pg_version")
+"""Options of ``labkit run`` itself; unlike ``-p`` they are not an error when no lesson declares them."""
+EXCERPT_CONTEXT_LINES = 3
+EXCERPT_MAX_LINES = 12
+_GLOB_CHARS = frozenset("*?[")
+_CELL_LINE = re.compile(r"Cell In\[\d*\], line (\d+)")
+_ANSI = re.compile("\x1b\\[[0-9;]*[A-Za-z]")
+PASSED = "passed"
+FAILED = "failed"
+
+
+# --------------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LessonError:
+    """Why a lesson failed, in the words a student would see in JupyterLab."""
+
+    ename: str
+    evalue: str
+    excerpt: str = ""
+    """The failing cell's source around the failing line (``->`` marks it), or empty if unknown."""
+    cell_index: int | None = None
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    """The output of the lesson's ``key-result`` cell: ``kind`` is ``"html"`` (trusted) or ``"text"``."""
+
+    kind: str
+    content: str
+
+
+@dataclass
+class LessonResult:
+    """What one lesson did; the report is built from these alone."""
+
+    name: str
+    number: str
+    title: str
+    source_path: Path
+    status: str
+    duration_s: float
+    parameters: dict[str, object]
+    output_path: Path | None = None
+    html_path: Path | None = None
+    error: LessonError | None = None
+    key_result: KeyResult | None = None
+    facts: dict[str, object] = field(default_factory=dict)
+    render_s: float = 0.0
+    render_error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+
+@dataclass
+class SeriesResult:
+    """A whole run. Timings separate lesson execution from the report work done around it."""
+
+    lessons: list[LessonResult]
+    out_dir: Path
+    params: dict[str, object]
+    started_at: datetime
+    wall_s: float = 0.0
+    render_s: float = 0.0
+    """Total time spent rendering HTML; most of it overlaps the next lesson's execution."""
+    report_tail_s: float = 0.0
+    """Time from the end of the last lesson until every HTML page was written: what rendering adds."""
+
+    @property
+    def passed(self) -> int:
+        return sum(lesson.passed for lesson in self.lessons)
+
+    @property
+    def failed(self) -> int:
+        return len(self.lessons) - self.passed
+
+    @property
+    def all_passed(self) -> bool:
+        return self.failed == 0
+
+    @property
+    def execution_s(self) -> float:
+        return sum(lesson.duration_s for lesson in self.lessons)
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 1: which notebooks
+# --------------------------------------------------------------------------------------------------
+
+
+def discover_notebooks(notebooks_dir: Path, selectors: list[str]) -> list[Path]:
+    """Return the lessons to run, in lesson order, from ``NN_*.ipynb`` files or the user's selectors.
+
+    A selector is a file name (``10_tls.ipynb`` or ``10_tls``), a path to any notebook, a glob on the
+    names (``1*``) or a lesson number (``10``, also matching ``010_``). Lessons build on each other,
+    so the selection always runs in lesson order, whatever order the selectors came in.
+    """
+    available = _available_lessons(notebooks_dir)
+    if not selectors:
+        return available
+    chosen: dict[Path, None] = {}
+    for selector in selectors:
+        for path in _resolve_selector(selector, available):
+            chosen[path] = None
+    return sorted(chosen, key=_lesson_order)
+
+
+def _available_lessons(notebooks_dir: Path) -> list[Path]:
+    """All ``NN_*.ipynb`` in the folder; an empty or missing folder is an error, not an empty run."""
+    if not notebooks_dir.is_dir():
+        raise LabkitError(f"notebooks folder not found: {str(notebooks_dir)!r}",
+                          "give the folder holding the lessons with --notebooks-dir")
+    lessons = [p.resolve() for p in notebooks_dir.iterdir() if p.is_file() and LESSON_FILE.match(p.name)]
+    if not lessons:
+        raise LabkitError(f"no lessons (NN_*.ipynb) in {str(notebooks_dir)!r}",
+                          "give the folder holding the lessons with --notebooks-dir")
+    return sorted(lessons, key=_lesson_order)
+
+
+def _lesson_order(path: Path) -> tuple[int, str]:
+    """Number first so ``9_x`` runs before ``10_y``; the name breaks ties and orders the rest."""
+    match = LESSON_FILE.match(path.name)
+    return (int(match.group(1)) if match else sys.maxsize, path.name)
+
+
+def _resolve_selector(selector: str, available: list[Path]) -> list[Path]:
+    """Try each reading of a selector in turn; report the lessons there are when none fits."""
+    for resolve in (_by_name, _by_number, _by_glob, _by_path):
+        found = resolve(selector, available)
+        if found:
+            return found
+    raise InvalidValue("notebook", selector, [p.name for p in available],
+                       "give a file name, a path, a glob such as '1*' or a lesson number such as '10'")
+
+
+def _by_name(selector: str, available: list[Path]) -> list[Path]:
+    return [p for p in available if selector in (p.name, p.stem)]
+
+
+def _by_number(selector: str, available: list[Path]) -> list[Path]:
+    if not selector.isdigit():
+        return []
+    wanted = int(selector)
+    return [p for p in available if (m := LESSON_FILE.match(p.name)) and int(m.group(1)) == wanted]
+
+
+def _by_glob(selector: str, available: list[Path]) -> list[Path]:
+    if not _GLOB_CHARS.intersection(selector):
+        return []
+    if os.sep in selector or "/" in selector:
+        return [Path(p).resolve() for p in sorted(glob.glob(selector)) if p.endswith(".ipynb")]
+    return [p for p in available if fnmatch.fnmatch(p.name, selector) or fnmatch.fnmatch(p.stem, selector)]
+
+
+def _by_path(selector: str, available: list[Path]) -> list[Path]:
+    path = Path(selector).expanduser()
+    return [path.resolve()] if path.suffix == ".ipynb" and path.is_file() else []
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 2: parameters
+# --------------------------------------------------------------------------------------------------
+
+
+def read_parameters(nb_path: Path) -> dict[str, object]:
+    """Return the names and default values a lesson declares in its ``parameters`` cell.
+
+    Papermill's own inspection reads the cell, so what we check against is exactly what papermill will
+    override. Defaults that are not plain literals (``Path("x")``) come back as their source text.
+    """
+    import papermill
+
+    nb = _read_notebook(nb_path)
+    if not any(PARAMETERS_TAG in cell.get("metadata", {}).get("tags", []) for cell in nb.cells):
+        raise LabkitError(f"{nb_path.name} has no cell tagged {PARAMETERS_TAG!r}",
+                          "tag the cell that sets the lesson's defaults with 'parameters' "
+                          "(JupyterLab: property inspector, Cell Tags)")
+    try:
+        inspected = papermill.inspect_notebook(str(nb_path))
+    except Exception as exc:  # papermill raises plain ValueError/KeyError for odd notebooks
+        raise LabkitError(f"cannot read the parameters of {nb_path.name}: {exc}",
+                          "check that the notebook has a kernelspec and a valid 'parameters' cell") from exc
+    return {name: _literal(info["default"]) for name, info in inspected.items()}
+
+
+def _literal(source: str) -> object:
+    """Evaluate a default's source text when it is a literal; otherwise keep the text."""
+    try:
+        return ast.literal_eval(source)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return source
+
+
+def check_parameters(nb_paths: Sequence[Path], params: Mapping[str, object]) -> None:
+    """Refuse a parameter that no selected lesson declares, before anything runs: it is a typo."""
+    known = sorted(set().union(*(read_parameters(p) for p in nb_paths)))
+    unknown = [name for name in params if name not in known]
+    if not unknown:
+        return
+    allowed: str | list[str] = known or "none (the selected lessons declare no parameters)"
+    raise InvalidValue("parameter", unknown[0] if len(unknown) == 1 else unknown, allowed,
+                       "check the spelling, or select the lesson that declares it")
+
+
+def convert_cli_value(text: str) -> object:
+    """Turn a ``-p NAME VALUE`` text into a value the way ``papermill -p`` does.
+
+    ``True``/``False``/``None`` and numbers become Python values, anything else stays a string, so
+    ``-p n 2`` gives ``2`` and ``-p host localhost`` gives ``"localhost"``.
+    """
+    if text in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[text]
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            continue
+    return text
+
+
+def load_param_file(path: Path) -> dict[str, object]:
+    """Read ``-f params.yaml``: a YAML mapping of parameter names to values."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LabkitError(f"cannot read parameter file {str(path)!r}: {exc.strerror or exc}",
+                          "give an existing YAML file with -f") from exc
+    except yaml.YAMLError as exc:
+        raise LabkitError(f"parameter file {str(path)!r} is not valid YAML: {exc}",
+                          "write one 'name: value' per line") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(key, str) for key in data):
+        raise InvalidValue("parameter file", str(path), "a YAML mapping of names to values",
+                           "write one 'name: value' per line")
+    return data
+
+
+def _parameters_for(nb_path: Path, params: Mapping[str, object]) -> dict[str, object]:
+    """The subset of ``params`` this lesson declares: papermill would inject the rest as new variables."""
+    try:
+        declared = read_parameters(nb_path)
+    except LabkitError:
+        return {}  # no parameters cell: the lesson runs with its own values; execution reports other damage
+    return {name: value for name, value in params.items() if name in declared}
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 3: run the series
+# --------------------------------------------------------------------------------------------------
+
+
+def run_series(
+    nb_paths: Sequence[Path],
+    *,
+    params: dict[str, object],
+    out_dir: Path,
+    kernel_name: str = "python3",
+    progress: bool = True,
+    timeout_per_cell: int = 300,
+) -> SeriesResult:
+    """Run every lesson, continuing past failures, and render each executed notebook to HTML.
+
+    Each lesson gets only the parameters it declares. HTML rendering of a finished lesson happens on a
+    worker thread while the next lesson's kernel runs, so the report costs almost no extra wall time.
+    """
+    out_dir = _prepare_out_dir(out_dir)
+    started_at = datetime.now(timezone.utc)
+    start = time.perf_counter()
+    exporter = _html_exporter()
+    lessons: list[LessonResult] = []
+    pending: list[tuple[LessonResult, Future[float]]] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labkit-render") as renderer, \
+            _progress_bar(len(nb_paths), progress) as bar:
+        for nb_path in nb_paths:
+            bar.set_postfix_str(nb_path.stem, refresh=True)
+            lesson = run_lesson(nb_path, params=params, out_dir=out_dir, kernel_name=kernel_name,
+                                timeout_per_cell=timeout_per_cell)
+            lessons.append(lesson)
+            _announce_failure(bar, lesson)
+            if lesson.output_path is not None:
+                html_path = out_dir / f"{lesson.name}.html"
+                pending.append((lesson, renderer.submit(_render_html, exporter, lesson.output_path, html_path)))
+            bar.update(1)
+        executed = time.perf_counter()
+        for lesson, future in pending:
+            _collect_render(lesson, future, out_dir / f"{lesson.name}.html")
+    finished = time.perf_counter()
+    return SeriesResult(lessons=lessons, out_dir=out_dir, params=dict(params), started_at=started_at,
+                        wall_s=finished - start, render_s=sum(lesson.render_s for lesson in lessons),
+                        report_tail_s=finished - executed)
+
+
+def run_lesson(
+    nb_path: Path,
+    *,
+    params: Mapping[str, object],
+    out_dir: Path,
+    kernel_name: str = "python3",
+    timeout_per_cell: int = 300,
+) -> LessonResult:
+    """Execute one lesson into ``out_dir/<name>.ipynb`` and describe the outcome; never raises for it.
+
+    The kernel starts in the notebook's own folder so relative paths behave as in JupyterLab.
+    """
+    import papermill
+
+    nb_path = nb_path.resolve()
+    name = nb_path.stem
+    output = out_dir / f"{name}.ipynb"
+    facts_file = out_dir / f"{name}.facts.json"
+    for stale in (output, facts_file, out_dir / f"{name}.html"):  # a rerun into the same folder
+        stale.unlink(missing_ok=True)
+    passed_params = _parameters_for(nb_path, params)
+    error: LessonError | None = None
+    start = time.perf_counter()
+    with _kernel_environment(facts_file):
+        try:
+            papermill.execute_notebook(str(nb_path), str(output), parameters=passed_params,
+                                       kernel_name=kernel_name, progress_bar=False, cwd=str(nb_path.parent),
+                                       execution_timeout=timeout_per_cell)
+        except papermill.PapermillExecutionError as exc:
+            error = _error_from_papermill(exc)
+        except Exception as exc:  # a lesson that cannot even start must not stop the series
+            error = _error_from_exception(exc, output)
+    duration = time.perf_counter() - start
+    executed_nb = _read_notebook_or_none(output)
+    facts, facts_problem = _lesson_facts(facts_file)
+    return LessonResult(
+        name=name,
+        number=_lesson_number(nb_path),
+        title=_title(nb_path),
+        source_path=nb_path,
+        status=PASSED if error is None and facts_problem is None else FAILED,
+        duration_s=duration,
+        parameters=passed_params,
+        output_path=output if executed_nb is not None else None,
+        error=error or facts_problem,
+        key_result=_key_result(executed_nb) if executed_nb is not None else None,
+        facts=facts,
+    )
+
+
+def _prepare_out_dir(out_dir: Path) -> Path:
+    """Make the report folder before running anything: a bad --out must fail fast, not after an hour."""
+    out_dir = out_dir.expanduser().resolve()  # papermill changes the process cwd while a lesson runs
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LabkitError(f"cannot create the report folder {str(out_dir)!r}: {exc.strerror or exc}",
+                          "choose a writable folder with --out") from exc
+    return out_dir
+
+
+@contextmanager
+def _progress_bar(total: int, enabled: bool) -> Iterator[Any]:
+    """One bar over lessons on stderr, so stdout stays clean for the index path."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="lesson", desc="lessons", file=sys.stderr, disable=not enabled)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def _announce_failure(bar: Any, lesson: LessonResult) -> None:
+    """Say which lesson failed as it happens; the instructor should not wait for the end to know."""
+    if lesson.error is not None and not bar.disable:
+        bar.write(f"FAILED {lesson.name}: {lesson.error.ename}: {lesson.error.evalue}", file=sys.stderr)
+
+
+@contextmanager
+def _kernel_environment(facts_file: Path) -> Iterator[None]:
+    """Set the variables a lesson's kernel needs while it starts, then put ours back.
+
+    Papermill has no way to pass an environment to the kernel; kernels inherit the runner's, so we
+    set it around the call. ``LABKIT_REPORT_FACTS`` tells :func:`labkit.report.record_fact` where to
+    write. When the runner comes from a source checkout, that checkout goes first on ``PYTHONPATH`` so
+    ``import labkit`` in a lesson works uninstalled and uses the very code that is running the lessons.
+    """
+    changes = {report.FACTS_ENV_VAR: str(facts_file)}
+    root = _source_checkout_root()
+    if root is not None:
+        changes["PYTHONPATH"] = _prepend_path(str(root), os.environ.get("PYTHONPATH"))
+    saved = {key: os.environ.get(key) for key in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _source_checkout_root() -> Path | None:
+    """The repository holding this labkit, if it runs from one (a ``pyproject.toml`` beside it)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def _prepend_path(entry: str, current: str | None) -> str:
+    parts = [p for p in (current or "").split(os.pathsep) if p]
+    return os.pathsep.join([entry, *[p for p in parts if p != entry]])
+
+
+def _error_from_papermill(exc: Exception) -> LessonError:
+    """Papermill names the failing cell, its source and the kernel's error; keep what a reader needs."""
+    source = getattr(exc, "source", "") or ""
+    traceback = getattr(exc, "traceback", None) or []
+    return LessonError(ename=str(getattr(exc, "ename", type(exc).__name__)),
+                       evalue=_strip_ansi(str(getattr(exc, "evalue", ""))),
+                       excerpt=_excerpt(source, _failing_line(traceback)),
+                       cell_index=getattr(exc, "cell_index", None))
+
+
+def _error_from_exception(exc: Exception, output: Path) -> LessonError:
+    """A failure outside papermill's cell handling (no kernel, kernel died, cell timed out).
+
+    The message's first line is the summary (nbclient's timeout message goes on with a preview of the
+    cell); the cell itself comes from the notebook papermill saved, if it got that far.
+    """
+    lines = [line for line in _strip_ansi(str(exc)).splitlines() if line.strip()]
+    cell_index, source, line = _interrupted_cell(_read_notebook_or_none(output))
+    return LessonError(ename=type(exc).__name__, evalue=lines[0].strip() if lines else "",
+                       excerpt=_excerpt(source, line), cell_index=cell_index)
+
+
+def _interrupted_cell(nb: NotebookNode | None) -> tuple[int | None, str, int | None]:
+    """The cell that holds an error output (a timed-out cell shows the interrupt) or was left running."""
+    if nb is None:
+        return None, "", None
+    for index, cell in enumerate(nb.cells):
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors:
+            return index, cell.get("source", ""), _failing_line(errors[0].get("traceback", []))
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("papermill", {})
+        if meta.get("exception") or meta.get("status") == "running":
+            return index, cell.get("source", ""), None
+    return None, "", None
+
+
+def _failing_line(traceback: Sequence[str]) -> int | None:
+    """IPython tracebacks say ``Cell In[3], line 7``; the first such frame is the line in the cell."""
+    for entry in traceback:
+        match = _CELL_LINE.search(_strip_ansi(entry))
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _excerpt(source: str, line: int | None) -> str:
+    """A few lines of the failing cell, centred on the failing line and marked with ``->``."""
+    lines = source.splitlines()
+    if not lines:
+        return ""
+    if line is None or not 1 <= line <= len(lines):
+        shown = lines[:EXCERPT_MAX_LINES]
+        more = ["   ..."] if len(lines) > EXCERPT_MAX_LINES else []
+        return "\n".join([*(f"   {text}" for text in shown), *more])
+    first = max(1, line - EXCERPT_CONTEXT_LINES)
+    last = min(len(lines), line + EXCERPT_CONTEXT_LINES)
+    return "\n".join(f"{'->' if number == line else '  '} {lines[number - 1]}" for number in range(first, last + 1))
+
+
+def _strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _lesson_facts(facts_file: Path) -> tuple[dict[str, object], LessonError | None]:
+    """The lesson's recorded facts; an unreadable sidecar fails the lesson rather than hide evidence."""
+    try:
+        return report.read_facts(facts_file), None
+    except LabkitError as exc:
+        return {}, LessonError(ename=type(exc).__name__, evalue=exc.message)
+
+
+def _read_notebook(nb_path: Path) -> NotebookNode:
+    import nbformat
+
+    try:
+        return nbformat.read(str(nb_path), as_version=4)
+    except (OSError, ValueError) as exc:  # nbformat's read errors are ValueError subclasses
+        raise LabkitError(f"cannot read notebook {str(nb_path)!r}: {exc}",
+                          "open it in JupyterLab to check it is a valid notebook") from exc
+
+
+def _read_notebook_or_none(nb_path: Path) -> NotebookNode | None:
+    """The executed notebook, or None when papermill never got to write one."""
+    if not nb_path.is_file():
+        return None
+    try:
+        return _read_notebook(nb_path)
+    except LabkitError:
+        return None
+
+
+def _lesson_number(nb_path: Path) -> str:
+    match = LESSON_FILE.match(nb_path.name)
+    return match.group(1) if match else ""
+
+
+def _title(nb_path: Path) -> str:
+    """The first ``# Heading`` of the lesson, as a student sees it; the file stem if there is none."""
+    try:
+        nb = _read_notebook(nb_path)
+    except LabkitError:
+        return nb_path.stem
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        match = re.search(r"^#(?!#)\s*(.+?)\s*#*\s*$", cell.source, flags=re.MULTILINE)
+        if match:
+            return match.group(1)
+    return nb_path.stem
+
+
+def _key_result(nb: NotebookNode) -> KeyResult | None:
+    """The last rich (HTML) output of the ``key-result`` cell, else its last plain-text output."""
+    cell = next((c for c in nb.cells if c.cell_type == "code"
+                 and KEY_RESULT_TAG in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        return None
+    rich = [o for o in cell.get("outputs", []) if "data" in o]
+    for kind, mime in (("html", "text/html"), ("text", "text/plain")):
+        for output in reversed(rich):
+            if mime in output["data"]:
+                return KeyResult(kind=kind, content=_joined(output["data"][mime]))
+    return None
+
+
+def _joined(value: str | list[str]) -> str:
+    return value if isinstance(value, str) else "".join(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 4: HTML pages of the executed lessons
+# --------------------------------------------------------------------------------------------------
+
+
+def _html_exporter() -> HTMLExporter:
+    """One exporter for the run, so its templates compile once.
+
+    ``extra_template_basedirs`` is fixed because its default is the current directory, which papermill
+    changes while lessons run on the main thread.
+    """
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name="lab", extra_template_basedirs=[])
+
+
+def _render_html(exporter: HTMLExporter, ipynb: Path, html_path: Path) -> float:
+    """Render one executed notebook next to it and return the seconds it took."""
+    start = time.perf_counter()
+    nb = _read_notebook(ipynb)
+    try:
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": ipynb.stem}})
+    except Exception as exc:  # nbconvert surfaces template, markdown and pygments errors alike
+        raise LabkitError(f"cannot render {ipynb.name} to HTML: {exc}",
+                          "open the .ipynb instead; please report this") from exc
+    html_path.write_text(body, encoding="utf-8")
+    return time.perf_counter() - start
+
+
+def _collect_render(lesson: LessonResult, future: Future[float], html_path: Path) -> None:
+    """Attach the rendered page to its lesson; a page that failed to render is noted, not fatal."""
+    try:
+        lesson.render_s = future.result()
+    except (LabkitError, OSError) as exc:
+        lesson.render_error = exc.message if isinstance(exc, LabkitError) else str(exc)
+        return
+    lesson.html_path = html_path
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 5: the environment the lessons saw
+# --------------------------------------------------------------------------------------------------
+
+
+def merge_facts(sources: Sequence[tuple[str, Mapping[str, object]]]) -> tuple[dict[str, object], list[str]]:
+    """Merge facts in order: the first value wins, and each disagreement is listed with its sources."""
+    merged: dict[str, object] = {}
+    origin: dict[str, str] = {}
+    conflicts: list[str] = []
+    for source, facts in sources:
+        for name, value in facts.items():
+            if name not in merged:
+                merged[name], origin[name] = value, source
+            elif merged[name] != value:
+                conflicts.append(f"{name}: {merged[name]!r} from {origin[name]}, {value!r} from {source}")
+    return merged, conflicts
+
+
+def runner_facts() -> dict[str, object]:
+    """Facts the runner knows itself: the labkit version and the client libpq psycopg loads."""
+    facts: dict[str, object] = {"labkit_version": _labkit_version()}
+    libpq = _libpq_version()
+    if libpq is not None:
+        facts["libpq_version"] = libpq
+    return facts
+
+
+def _labkit_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(DIST_NAME)
+    except metadata.PackageNotFoundError:
+        return "dev"
+
+
+def _libpq_version() -> str | None:
+    """``psycopg.pq.version()`` as ``17.2``; None when psycopg or libpq is not there to ask."""
+    try:
+        from psycopg import pq
+
+        number = pq.version()
+        impl = pq.__impl__
+    except Exception:  # ImportError, or libpq missing: psycopg raises its own error types
+        return None
+    return f"{number // 10000}.{number % 10000} (psycopg {impl})"
+
+
+def gather_environment(result: SeriesResult) -> dict[str, object]:
+    """The report's header: the known facts first (lessons win over the runner), then the rest."""
+    sources = [(lesson.name, lesson.facts) for lesson in result.lessons] + [("runner", runner_facts())]
+    facts, conflicts = merge_facts(sources)
+    environment: dict[str, object] = {}
+    for name, label in report.FACT_LABELS.items():
+        environment[label] = facts.pop(name, None)
+    for name in sorted(facts):
+        environment[name] = facts[name]
+    environment["Parameters"] = result.params or "lesson defaults"
+    if conflicts:
+        environment["Conflicting facts"] = conflicts
+    environment["Run started"] = result.started_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    environment["Machine"] = f"{platform.node()} ({platform.platform()}, Python {platform.python_version()})"
+    return environment
+
+
+# --------------------------------------------------------------------------------------------------
+# The command line
+# --------------------------------------------------------------------------------------------------
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare ``labkit run``'s arguments on the lead's sub-parser."""
+    parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK|GLOB",
+                        help="lessons to run: file name, path, glob such as '1*', or number (default: all)")
+    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=None,
+                        help="set a lesson parameter; numbers, True/False/None are converted like papermill -p")
+    parser.add_argument("-f", "--param-file", metavar="PARAMS.YAML", default=None,
+                        help="YAML mapping of parameters (-p wins over it)")
+    parser.add_argument("--backend", choices=validate.BACKENDS, default=None,
+                        help="server backend, passed to the lessons that declare 'backend'")
+    parser.add_argument("--pg-version", metavar="N", default=None,
+                        help="PostgreSQL major version, passed to the lessons that declare 'pg_version'")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="report folder (default: reports/<UTC timestamp>/)")
+    parser.add_argument("--notebooks-dir", metavar="DIR", default=None,
+                        help="folder holding the NN_*.ipynb lessons (default: the course's notebooks/)")
+
+
+def cli_run(args: argparse.Namespace) -> int:
+    """``labkit run``: 0 when every lesson passed, 1 when any failed, 2 for bad input (nothing ran)."""
+    try:
+        nb_paths = discover_notebooks(_notebooks_dir(args.notebooks_dir), list(args.notebooks or []))
+        user_params = _user_parameters(args.param, args.param_file)
+        check_parameters(nb_paths, user_params)
+        params = {**user_params, **_forwarded_options(args.backend, args.pg_version)}
+        _warn_undeclared_options(nb_paths, params, user_params)
+        out_dir = _prepare_out_dir(Path(args.out) if args.out else _default_out_dir())
+    except LabkitError as exc:
+        print(f"labkit run: {exc}", file=sys.stderr)
+        return 2
+    result = run_series(nb_paths, params=params, out_dir=out_dir)
+    try:
+        index = report.write_index(result, result.out_dir, gather_environment(result))
+    except LabkitError as exc:
+        print(f"labkit run: {exc}", file=sys.stderr)
+        return 1
+    _print_summary(result, index)
+    return 0 if result.all_passed else 1
+
+
+def _notebooks_dir(given: str | None) -> Path:
+    """The course's own ``notebooks/`` beside the labkit package when run from the repo, else ./notebooks."""
+    if given:
+        return Path(given).expanduser()
+    beside = Path(__file__).resolve().parent.parent / "notebooks"
+    return beside if beside.is_dir() else Path.cwd() / "notebooks"
+
+
+def _user_parameters(pairs: Sequence[Sequence[str]] | None, param_file: str | None) -> dict[str, object]:
+    """``-f`` first, then each ``-p`` on top, as papermill layers them."""
+    params: dict[str, object] = load_param_file(Path(param_file).expanduser()) if param_file else {}
+    for name, value in pairs or []:
+        if not name.isidentifier():
+            raise InvalidValue("parameter name", name, "a Python identifier", "use the name from the lesson")
+        params[name] = convert_cli_value(value)
+    return params
+
+
+def _forwarded_options(backend: str | None, pg_version: str | None) -> dict[str, object]:
+    """``--backend``/``--pg-version``, checked now so a typo fails before the first lesson."""
+    options: dict[str, object] = {}
+    if backend is not None:
+        options["backend"] = validate.choice("backend", backend, validate.BACKENDS)
+    if pg_version is not None:
+        options["pg_version"] = validate.pg_major(pg_version)
+    return options
+
+
+def _warn_undeclared_options(nb_paths: Sequence[Path], params: Mapping[str, object],
+                             user_params: Mapping[str, object]) -> None:
+    """Tell the user when --backend/--pg-version reach no lesson, instead of silently ignoring them."""
+    options = [name for name in FORWARDED_ONLY_IF_DECLARED if name in params and name not in user_params]
+    if not options:
+        return
+    declared = set().union(*(read_parameters(p) for p in nb_paths))
+    for name in options:
+        if name not in declared:
+            print(f"labkit run: note: no selected lesson declares {name!r}; --{name.replace('_', '-')} "
+                  "has no effect", file=sys.stderr)
+
+
+def _default_out_dir() -> Path:
+    """``reports/<UTC timestamp>/``, with a suffix if two runs start in the same second."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    candidate = Path("reports") / stamp
+    suffix = 2
+    while candidate.exists():
+        candidate = Path("reports") / f"{stamp}-{suffix}"
+        suffix += 1
+    return candidate
+
+
+def _print_summary(result: SeriesResult, index: Path) -> None:
+    """Counts, then each failure in one line, then the index path last so scripts can take it."""
+    print(f"{result.passed} passed, {result.failed} failed")
+    for lesson in result.lessons:
+        if lesson.error is not None:
+            print(f"  FAILED {lesson.name}: {lesson.error.ename}: {lesson.error.evalue}")
+    print(f"report: {index}")

@@ -1,0 +1,496 @@
+"""One lab server, whatever runs it: the API every lesson and the CLI use.
+
+``LabServer.up()`` starts (or finds again) the lab in a workspace; the methods then change its
+configuration, reload it, run SQL and read its log. The backend (local binaries or Docker) only supplies a
+few primitives (see :mod:`labkit.backends.base`), so notebooks never branch on it.
+
+Configuration is written in two managed files so that a lesson can be undone exactly:
+- ``postgresql.conf`` ends with labkit's base block (where to listen, logging, a bootstrap certificate)
+  and ``include_if_exists = 'labkit.conf'``; lessons write only ``labkit.conf``.
+- ``pg_hba.conf`` starts with the admin-channel line(s) that keep labkit in control, then the lesson's
+  rules. PostgreSQL uses the first line that matches, so lesson rules never shadow the admin channel.
+"""
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psycopg
+from psycopg import sql as pgsql
+from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
+
+from . import binaries, paths, validate
+from .backends.base import Backend, ServerSpec
+from .bootstrap_cert import self_signed
+from .errors import DockerUnavailable, LabkitError, PortInUse, ServerCommandError, ServerStartError
+from .workspace import LabState, Workspace, registry_entry_remove
+
+DEFAULT_PORT = 5416  # the guide's port
+DEFAULT_HBA_RULES = ("host    all    all    0.0.0.0/0    scram-sha-256",)
+LESSON_CONF = "labkit.conf"
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def port_is_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:port (we try to bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_port(requested: int | None) -> int:
+    """The asked port (which must be free), else the guide's 5416 when free, else any free port."""
+    if requested is not None:
+        port = validate.port(requested)
+        if not port_is_free(port):
+            raise PortInUse(f"port {port} on 127.0.0.1 is already in use",
+                            "pick another with --port, or omit --port to let labkit choose a free one")
+        return port
+    if port_is_free(DEFAULT_PORT):
+        return DEFAULT_PORT
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def format_setting(value: object) -> str:
+    """A Python value as it must appear on the right of ``=`` in postgresql.conf."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (int, float)):
+        return str(value)
+    text = str(value)
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def default_image(pg_major: int) -> str:
+    """The Docker image for a major version: LABKIT_IMAGE if set, else the official postgres:N."""
+    import os
+
+    return os.environ.get("LABKIT_IMAGE") or f"postgres:{pg_major}"
+
+
+def choose_backend(requested: str, pg_major: int, image: str | None, progress: Progress) -> tuple[str, str]:
+    """Resolve ``auto``: Docker when an engine answers and the image is there or can be pulled, else local."""
+    requested = validate.backend(requested)
+    if requested != "auto":
+        return requested, "asked for"
+    from .backends.docker_backend import DockerBackend
+
+    answers, why = DockerBackend.engine_status()
+    if not answers:
+        return "local", f"no Docker engine ({why})"
+    image = image or default_image(pg_major)
+    if DockerBackend.image_available(image):
+        return "docker", f"Docker engine answers and {image} is present"
+    try:
+        DockerBackend.ensure_image(image, progress)
+    except DockerUnavailable as exc:
+        return "local", f"Docker engine answers but {image} cannot be had ({exc.message})"
+    return "docker", f"Docker engine answers; pulled {image}"
+
+
+def _make_backend(state: LabState, workspace: Workspace) -> Backend:
+    spec = ServerSpec(name=state.name, workspace=workspace.path, pg_major=state.pg_major, port=state.port,
+                      superuser_password=workspace.secret("postgres-password"),
+                      admin_password=workspace.secret("admin-password"),
+                      image=state.image, bin_dir=Path(state.bin_dir) if state.bin_dir else None)
+    if state.backend == "docker":
+        from .backends.docker_backend import DockerBackend
+
+        return DockerBackend(spec)
+    from .backends.local import LocalBackend
+
+    return LocalBackend(spec)
+
+
+@dataclass
+class ReloadResult:
+    """What a reload did, as the guide asks you to check it: errors in both files, and the log after SIGHUP."""
+
+    file_errors: pd.DataFrame
+    hba_errors: pd.DataFrame
+    log: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.file_errors.empty and self.hba_errors.empty and "was not reloaded" not in self.log
+
+
+class LabServer:
+    """A running (or stopped) lab server in a workspace."""
+
+    def __init__(self, workspace: Workspace, state: LabState, backend: Backend) -> None:
+        self.workspace = workspace
+        self.state = state
+        self.backend = backend
+        self._admin: psycopg.Connection[Any] | None = None
+
+    # -- construction --------------------------------------------------------------------------------
+    @classmethod
+    def up(cls, workspace: Path | str | None = None, *, backend: str = "auto", pg_version: object = 16,
+           port: int | None = None, name: str = "lab", image: str | None = None,
+           bin_dir: str | Path | None = None, progress: Progress | None = None,
+           install_missing: bool = True) -> LabServer:
+        """Start the lab in ``workspace`` (reusing the one already there when it matches) and wait until a
+        real connection succeeds. Every argument is checked before anything is created."""
+        say = progress or _quiet
+        pg_major = validate.pg_major(pg_version)
+        validate.backend(backend)
+        if port is not None:
+            validate.port(port)
+        ws = Workspace(workspace or paths.default_workspace())
+        ws.ensure()
+        existing = ws.load()
+        if existing is not None:
+            reused = cls._reuse(ws, existing, backend, pg_major, say)
+            if reused is not None:
+                return reused
+        kind, why = choose_backend(backend, pg_major, image, say)
+        say(f"backend: {kind} ({why})")
+        state = LabState(backend=kind, pg_major=pg_major, port=choose_port(port), name=name)
+        if kind == "local":
+            state.bin_dir = str(cls._local_binaries(pg_major, bin_dir, install_missing, say).bin_dir)
+        else:
+            state.image = image or default_image(pg_major)
+            from .backends.docker_backend import DockerBackend
+
+            DockerBackend.ensure_image(state.image, say)
+        server = cls(ws, state, _make_backend(state, ws))
+        server._create_and_start(say)
+        return server
+
+    @classmethod
+    def attach(cls, workspace: Path | str | None = None) -> LabServer:
+        """The lab already recorded in ``workspace`` (running or not), without starting anything."""
+        ws = Workspace(workspace or paths.default_workspace())
+        state = ws.load()
+        if state is None:
+            raise LabkitError(f"no lab in workspace {str(ws.path)!r}", "start one with `labkit up`")
+        return cls(ws, state, _make_backend(state, ws))
+
+    @staticmethod
+    def _local_binaries(major: int, bin_dir: str | Path | None, install_missing: bool,
+                        say: Progress) -> binaries.Installation:
+        try:
+            return binaries.find(major, bin_dir)
+        except LabkitError as exc:
+            import shutil
+
+            if bin_dir or not install_missing or not shutil.which("npm"):
+                raise
+            say(f"no local PostgreSQL {major} with OpenSSL found; installing it with npm ({exc.message.splitlines()[0]})")
+            return binaries.install(major, say)
+
+    @classmethod
+    def _reuse(cls, ws: Workspace, state: LabState, backend: str, pg_major: int, say: Progress) -> LabServer | None:
+        if (backend not in ("auto", state.backend)) or state.pg_major != pg_major:
+            say(f"workspace holds a {state.backend} PostgreSQL {state.pg_major} lab; replacing it")
+            try:
+                cls(ws, state, _make_backend(state, ws)).down()
+            except LabkitError:
+                ws.forget()
+            return None
+        server = cls(ws, state, _make_backend(state, ws))
+        if not server.backend.exists():
+            say("the recorded lab has no server any more (killed or cleaned); creating a new one")
+            return None
+        if server.backend.is_running():
+            try:
+                server.wait_ready(timeout=10)
+                say(f"reusing the running lab on port {state.port}")
+                return server
+            except ServerStartError:
+                server.backend.stop()
+        elif not port_is_free(state.port):
+            say(f"port {state.port} was taken meanwhile; recreating the lab on another port")
+            server.down()
+            return None
+        say(f"restarting the stopped lab on port {state.port}")
+        server.start()
+        return server
+
+    def _create_and_start(self, say: Progress) -> None:
+        cert, key = self_signed()
+        files = {"tls/bootstrap.crt": (cert, 0o644), "tls/bootstrap.key": (key, 0o600),
+                 LESSON_CONF: (self._lesson_conf_text().encode(), 0o600)}
+        say(f"creating the {self.state.backend} server (PostgreSQL {self.state.pg_major}, port {self.state.port})")
+        self.workspace.save(self.state)
+        try:
+            self.backend.create(self._base_conf(), self._hba_text(), files)
+            self.start()
+            password = self.workspace.secret("postgres-password")
+            self.execute(pgsql.SQL("ALTER ROLE postgres PASSWORD {}").format(pgsql.Literal(password)))
+            self.execute("CREATE EXTENSION IF NOT EXISTS sslinfo")
+            self.workspace.write_passfile(self.state.port, "postgres", password)
+        except BaseException:
+            self.close()
+            try:
+                self.backend.destroy()
+            finally:
+                self.workspace.forget()
+            raise
+        say(f"ready: {self.dsn()}")
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def start(self, timeout: float = 60) -> LabServer:
+        self.backend.start()
+        self.wait_ready(timeout)
+        return self
+
+    def stop(self) -> None:
+        self.close()
+        self.backend.stop()
+
+    def restart(self, timeout: float = 60) -> LabServer:
+        self.stop()
+        return self.start(timeout)
+
+    def down(self) -> None:
+        """Stop the server and remove it (processes, container, data directory); keep PKI and secrets."""
+        self.close()
+        self.backend.destroy()
+        self.workspace.forget()
+        registry_entry_remove(self.workspace.path)
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+
+    def __enter__(self) -> LabServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Return once a real connection over the admin channel runs a query; never a fixed sleep."""
+        deadline = time.monotonic() + timeout
+        delay, last_error = 0.01, "no attempt made"
+        while time.monotonic() < deadline:
+            try:
+                with psycopg.connect(**self.backend.admin_conninfo()) as conn:
+                    conn.execute("SELECT 1")
+                return
+            except psycopg.Error as exc:
+                last_error = str(exc).strip()
+            if not self.backend.is_running() and time.monotonic() > deadline - timeout + 2:
+                break
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.2)
+        tail = "\n    ".join(self.backend.log_since(max(0, self.backend.log_size() - 3000)).splitlines()[-15:])
+        raise ServerStartError(
+            f"the {self.state.backend} server on port {self.state.port} did not accept connections "
+            f"(last error: {last_error}); last log lines:\n    {tail}",
+            "fix the setting the log names, or `labkit reset` for a fresh lab",
+        )
+
+    # -- SQL -----------------------------------------------------------------------------------------
+    def admin(self) -> psycopg.Connection[Any]:
+        """The admin connection (autocommit), reopened if it broke."""
+        if self._admin is None or self._admin.closed or self._admin.broken:
+            self._admin = psycopg.connect(**self.backend.admin_conninfo(), autocommit=True, row_factory=dict_row)
+        return self._admin
+
+    def execute(self, query: Any, params: Any = None) -> list[dict[str, Any]]:
+        """Run one statement over the admin channel; rows as dicts (empty for commands)."""
+        try:
+            cur = self.admin().execute(query, params)
+        except psycopg.OperationalError:
+            self.close()
+            cur = self.admin().execute(query, params)
+        return cur.fetchall() if cur.description else []
+
+    def query(self, query: Any, params: Any = None) -> pd.DataFrame:
+        """Run a query over the admin channel and return a DataFrame."""
+        rows = self.execute(query, params)
+        return pd.DataFrame(rows)
+
+    # -- configuration -------------------------------------------------------------------------------
+    def _base_conf(self) -> str:
+        settings = {
+            **self.backend.listen_settings(),
+            "lc_messages": "'C'",
+            "log_line_prefix": "'%m [%p] %q%u@%d '",
+            "log_connections": "on",
+            "password_encryption": "'scram-sha-256'",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "shared_buffers": "'32MB'",
+            "max_connections": "40",
+            "ssl": "on",
+            "ssl_cert_file": "'tls/bootstrap.crt'",
+            "ssl_key_file": "'tls/bootstrap.key'",
+        }
+        lines = ["# ---- labkit base settings (managed by labkit; lessons write labkit.conf) ----"]
+        lines += [f"{k} = {v}" for k, v in settings.items()]
+        lines.append(f"include_if_exists = '{LESSON_CONF}'")
+        return "\n".join(lines) + "\n"
+
+    def _lesson_conf_text(self) -> str:
+        lines = ["# Lesson settings written by labkit. Later lines win over postgresql.conf."]
+        lines += [f"{name} = {value}" for name, value in self.state.settings.items()]
+        return "\n".join(lines) + "\n"
+
+    def _hba_text(self) -> str:
+        rules = self.state.hba_rules if self.state.hba_rules is not None else list(DEFAULT_HBA_RULES)
+        return "\n".join([
+            "# pg_hba.conf written by labkit. PostgreSQL uses the FIRST line that matches.",
+            "# -- admin channel: kept first so no lesson can lock labkit out --",
+            *self.backend.admin_hba_lines(),
+            "# -- lesson rules --",
+            "# TYPE  DATABASE  USER  ADDRESS  METHOD [OPTIONS]",
+            *rules,
+        ]) + "\n"
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """The lesson settings currently written to labkit.conf (already formatted)."""
+        return dict(self.state.settings)
+
+    def set_settings(self, updates: Mapping[str, object], *, replace: bool = False) -> None:
+        """Write lesson settings (``None`` removes one). Takes effect at the next reload or restart."""
+        current = {} if replace else dict(self.state.settings)
+        for name, value in updates.items():
+            if value is None:
+                current.pop(name, None)
+            else:
+                current[name] = format_setting(value)
+        self.state.settings = current
+        self.backend.write_file(LESSON_CONF, self._lesson_conf_text().encode(), 0o600)
+        self.workspace.save(self.state)
+
+    def write_lesson_conf_raw(self, text: str) -> None:
+        """Write labkit.conf verbatim, e.g. to show what a typo does; `set_settings` restores it."""
+        self.backend.write_file(LESSON_CONF, text.encode(), 0o600)
+
+    def set_hba_rules(self, rules: Iterable[str] | None) -> None:
+        """Replace the lesson part of pg_hba.conf (``None`` = the default scram rule)."""
+        self.state.hba_rules = list(rules) if rules is not None else None
+        self.backend.write_file("pg_hba.conf", self._hba_text().encode(), 0o600)
+        self.workspace.save(self.state)
+
+    def write_hba_raw(self, lesson_part: str) -> None:
+        """Write the lesson part of pg_hba.conf verbatim (for typo lessons); the admin lines stay first."""
+        text = self._hba_text().split("# -- lesson rules --", 1)[0] + "# -- lesson rules --\n" + lesson_part
+        self.backend.write_file("pg_hba.conf", text.encode(), 0o600)
+
+    def hba_text(self) -> str:
+        return self.backend.read_file("pg_hba.conf").decode()
+
+    def lesson_conf_text(self) -> str:
+        return self.backend.read_file(LESSON_CONF).decode()
+
+    def deliver(self, name: str, content: bytes | Path, mode: int = 0o600) -> str:
+        """Put a certificate, key or CRL where the server can read it (``tls/<name>``, owned by the server's
+        account, ``mode``) and return its path as the server sees it."""
+        data = content.read_bytes() if isinstance(content, Path) else content
+        relative = f"tls/{name}"
+        self.backend.write_file(relative, data, mode)
+        return self.backend.server_path(relative)
+
+    def reset_config(self) -> None:
+        """Back to the lab's starting point: no lesson settings, default pg_hba rules (not reloaded)."""
+        self.set_settings({}, replace=True)
+        self.set_hba_rules(None)
+
+    def reload(self, timeout: float = 10) -> ReloadResult:
+        """``pg_reload_conf()``, then wait until the server has really re-read its files (the admin session's
+        ``pg_conf_load_time()`` moves), and report both error views and the log written since."""
+        mark = self.backend.log_size()
+        started = time.perf_counter()
+        before = self.execute("SELECT pg_conf_load_time() AS t")[0]["t"]
+        self.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + timeout
+        while self.execute("SELECT pg_conf_load_time() AS t")[0]["t"] == before:
+            if time.monotonic() > deadline:
+                raise ServerCommandError(f"the server did not reload within {timeout:.0f} s",
+                                         "see the server log (LabServer.log_since)")
+            time.sleep(0.005)
+        log = self.backend.log_since(mark)
+        while "SIGHUP" not in log and time.monotonic() < deadline:  # docker's log pipe may lag a moment
+            time.sleep(0.01)
+            log = self.backend.log_since(mark)
+        seconds = time.perf_counter() - started
+        return ReloadResult(self.file_setting_errors(), self.hba_rule_errors(), log, seconds)
+
+    def file_setting_errors(self) -> pd.DataFrame:
+        return self.query("SELECT sourcefile, sourceline, name, setting, applied, error "
+                          "FROM pg_file_settings WHERE error IS NOT NULL ORDER BY seqno")
+
+    def hba_rule_errors(self) -> pd.DataFrame:
+        return self.query("SELECT line_number, type, database, user_name, address, auth_method, options, error "
+                          "FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number")
+
+    def show(self, name: str) -> str:
+        return str(self.execute(pgsql.SQL("SHOW {}").format(pgsql.Identifier(name)))[0][name])
+
+    # -- log -----------------------------------------------------------------------------------------
+    def log_mark(self) -> int:
+        return self.backend.log_size()
+
+    def log_since(self, mark: int) -> str:
+        return self.backend.log_since(mark)
+
+    # -- connecting as a client ----------------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        return self.backend.host
+
+    @property
+    def port(self) -> int:
+        return self.state.port
+
+    def conninfo(self, **overrides: Any) -> dict[str, Any]:
+        """libpq keywords for a TCP connection to the lab as ``postgres`` (password from the passfile)."""
+        params: dict[str, Any] = {"host": self.host, "port": self.port, "user": "postgres", "dbname": "postgres",
+                                  "passfile": str(self.workspace.passfile), "connect_timeout": 5}
+        params.update({k: v for k, v in overrides.items() if v is not None})
+        return params
+
+    def dsn(self, **overrides: Any) -> str:
+        """A libpq connection string; append ``sslmode=...`` to it as you like."""
+        params = self.conninfo(**overrides)
+        params.pop("connect_timeout", None)
+        return make_conninfo(**{k: str(v) for k, v in params.items()})
+
+    # -- facts ---------------------------------------------------------------------------------------
+    def facts(self) -> dict[str, Any]:
+        """Server version, SSL library (and its OpenSSL version when it can be read), where things are."""
+        row = self.execute("SELECT current_setting('server_version') AS server_version, "
+                           "current_setting('server_version_num')::int AS server_version_num, "
+                           "current_setting('ssl_library') AS ssl_library, "
+                           "current_setting('data_directory') AS data_dir, current_setting('ssl') AS ssl")[0]
+        return {"backend": self.state.backend, **row, "server_openssl": self.backend.server_openssl_version(),
+                "host": self.host, "port": self.port, "workspace": str(self.workspace.path)}
+
+    def status(self) -> dict[str, Any]:
+        """What `labkit status --json` prints."""
+        running = self.backend.is_running()
+        info: dict[str, Any] = {"backend": self.state.backend, "pg_major": self.state.pg_major,
+                                "host": self.host, "port": self.port, "running": running,
+                                "workspace": str(self.workspace.path), "dsn": self.dsn(),
+                                "server_version": None}
+        if running:
+            try:
+                info["server_version"] = self.show("server_version")
+            except psycopg.Error:
+                info["running"] = False
+        info.update({f"backend_{k}": v for k, v in self.backend.describe().items()})
+        return info

@@ -1,0 +1,59 @@
+"""Shared fixtures: real PostgreSQL servers (16 from labkit's cache or npm, 15 from Debian) and a lab PKI.
+
+Servers are session-scoped because starting one costs about half a second; a test that changes the
+configuration restores it with ``lab.reset_config(); lab.reload()`` (the ``clean_lab16`` / ``clean_lab15``
+fixtures do that for you).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labkit.server import LabServer
+
+
+def _lab(tmp_path_factory: pytest.TempPathFactory, major: int) -> Iterator[LabServer]:
+    workspace = tmp_path_factory.mktemp(f"lab{major}")
+    workspace.chmod(0o755)
+    for parent in workspace.parents:
+        if str(parent).startswith("/tmp") and parent != Path("/tmp"):
+            parent.chmod(parent.stat().st_mode | 0o755)
+    server = LabServer.up(workspace, backend="local", pg_version=major)
+    try:
+        yield server
+    finally:
+        server.down()
+
+
+@pytest.fixture(scope="session")
+def lab16(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A local PostgreSQL 16 lab (OpenSSL 1.1.1 build from the npm package)."""
+    yield from _lab(tmp_path_factory, 16)
+
+
+@pytest.fixture(scope="session")
+def lab15(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A local PostgreSQL 15 lab (Debian's build, OpenSSL 3)."""
+    yield from _lab(tmp_path_factory, 15)
+
+
+@pytest.fixture(params=[16, 15], ids=["pg16", "pg15"])
+def any_lab(request: pytest.FixtureRequest) -> Iterator[LabServer]:
+    """Each test using this runs on PostgreSQL 16 and on 15, from a clean configuration."""
+    lab: LabServer = request.getfixturevalue(f"lab{request.param}")
+    lab.reset_config()
+    lab.reload()
+    yield lab
+    lab.reset_config()
+    lab.reload()
+
+
+@pytest.fixture
+def clean_lab16(lab16: LabServer) -> Iterator[LabServer]:
+    lab16.reset_config()
+    lab16.reload()
+    yield lab16
+    lab16.reset_config()
+    lab16.reload()

@@ -1,0 +1,44 @@
+"""Small helpers for tests that drive labkit as a user would: through its command line."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def labkit(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run `labkit ARGS` in a fresh process (the way a user runs it) and capture its output."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "labkit", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, check=False)
+
+
+def status(workspace: Path) -> dict:
+    done = labkit("status", "--json", "--workspace", str(workspace))
+    return json.loads(done.stdout)
+
+
+def postgres_processes_for(marker: str) -> list[str]:
+    """Command lines of live (non-zombie) processes mentioning ``marker`` (e.g. a workspace path)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (proc / "stat").read_text().split(") ", 1)[1][:1]
+        except OSError:
+            continue
+        if marker in cmdline and "postgres" in cmdline and state != "Z":
+            found.append(cmdline)
+    return found
+
+
+def searchable_tmp(path: Path) -> Path:
+    """Make pytest's tmp folders traversable by the unprivileged server account (they are 0700)."""
+    for parent in [path, *path.parents]:
+        if str(parent).startswith("/tmp/") and parent.exists():
+            parent.chmod(parent.stat().st_mode | 0o755)
+    return path
