@@ -50,6 +50,7 @@ EOF
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$1" >&2; [ -z "${2:-}" ] || printf '  hint: %s\n' "$2" >&2; exit 1; }
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() { [ -z "$WORK" ] || rm -rf "$WORK"; }
 trap cleanup EXIT
 
@@ -126,11 +127,13 @@ find_mirror() {
 # --- Debian base image -------------------------------------------------------------------------------
 trim_rootfs() {
     # Docs, manuals, translations and apt lists are dead weight in a server image; copyright files stay.
-    local root=$1
-    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/* \
-        "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/* \
-        "$root"/etc/hostname "$root"/etc/resolv.conf "$root"/dev/*
-    find "$root/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+    (
+        cd "${1:?}"
+        rm -rf ./var/cache/apt/archives/*.deb ./var/lib/apt/lists/* ./var/log/* \
+            ./usr/share/man/* ./usr/share/info/* ./usr/share/locale/* \
+            ./etc/hostname ./etc/resolv.conf ./dev/*
+        find ./usr/share/doc -mindepth 1 ! -type d ! -name copyright -delete
+    )
 }
 
 make_rootfs_tar() {
@@ -194,9 +197,10 @@ fetch_pg_binaries() {
 
 resolve_pg_dir() {
     if [ -z "$PG_DIR" ]; then fetch_pg_binaries; fi
-    [ -x "$PG_DIR/native/bin/postgres" ] && { make_symlinks "$PG_DIR"; PG_DIR=$PG_DIR/native; }
-    [ -x "$PG_DIR/bin/postgres" ] && [ -x "$PG_DIR/bin/initdb" ] ||
+    if [ -x "$PG_DIR/native/bin/postgres" ]; then make_symlinks "$PG_DIR"; PG_DIR=$PG_DIR/native; fi
+    if [ ! -x "$PG_DIR/bin/postgres" ] || [ ! -x "$PG_DIR/bin/initdb" ]; then
         die "no bin/postgres and bin/initdb under $PG_DIR" "pass --pg-dir pointing at the package's native/ directory"
+    fi
     local version
     version=$("$PG_DIR/bin/postgres" --version 2>/dev/null || true)
     case $version in
@@ -232,7 +236,7 @@ build_image() {
     local previous builder=(docker build)
     previous=$(docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
     # The classic builder needs no buildx plugin (absent on Debian's docker.io); BuildKit is used when present.
-    docker buildx version >/dev/null 2>&1 && builder=(docker buildx build --load) || export DOCKER_BUILDKIT=0
+    if docker buildx version >/dev/null 2>&1; then builder=(docker buildx build --load); else export DOCKER_BUILDKIT=0; fi
     "${builder[@]}" --quiet --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "PG_MAJOR=$PG_MAJOR" \
         --label "org.pgtls-lab.offline=true" -t "$IMAGE" "$WORK/context" >"$WORK/build.log" 2>&1 ||
         { tail -n 30 "$WORK/build.log" >&2; die "docker build of $IMAGE failed (log above)" "fix the cause, then run again with --force"; }

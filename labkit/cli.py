@@ -70,6 +70,9 @@ def cmd_down(args: argparse.Namespace) -> int:
     except LabkitError:
         leftovers = []
     for container in leftovers:
+        workspace = container.get("workspace") or ""
+        if workspace and (Path(workspace) / "state.json").exists():
+            continue  # a live lab of another labkit cache (LABKIT_CACHE): not ours to stop
         DockerBackend.remove_container(container["id"])
         _progress(f"removed leftover container {container['name']}")
         count += 1

@@ -6,6 +6,7 @@ import shutil
 import ssl
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -25,6 +26,53 @@ def _version_at_least(text: str | None, minimum: tuple[int, ...]) -> bool:
         return False
     numbers = tuple(int(n) for n in re.findall(r"\d+", text)[: len(minimum)])
     return numbers >= minimum
+
+
+def libpq_openssl_version() -> str | None:
+    """The OpenSSL version inside the libpq that psycopg uses: that library, not Python's, makes the
+    lessons' TLS handshakes (psycopg's binary wheel bundles its own copy)."""
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    candidates: list[Path] = []
+    try:
+        import psycopg_binary
+
+        candidates += sorted((Path(psycopg_binary.__file__).parent.parent / "psycopg_binary.libs").glob("libcrypto*"))
+    except ImportError:
+        pass
+    if not candidates:
+        from ctypes.util import find_library
+
+        libpq = find_library("pq")
+        if libpq:
+            linked = binaries._linked_libcrypto(Path(libpq)) if Path(libpq).is_absolute() else None
+            candidates += [linked] if linked else []
+    for library in candidates:
+        version = binaries.openssl_version_in(library)
+        if version:
+            return version
+    return None
+
+
+def client_facts() -> dict[str, str | None]:
+    """libpq and OpenSSL versions on the client side, for the lessons' environment tables and reports."""
+    try:
+        import psycopg
+
+        number = psycopg.pq.version()
+        libpq = f"{number // 10000}.{number % 10000}"
+    except ImportError:
+        libpq = None
+    return {"libpq_version": libpq, "client_openssl": libpq_openssl_version(), "python_openssl": ssl.OPENSSL_VERSION}
+
+
+def _libpq_openssl() -> Check:
+    version = libpq_openssl_version()
+    ok = _version_at_least(version, (1, 1, 1))
+    return Check("OpenSSL in the client library (libpq)", "OK" if ok else "MISSING", version or "unknown",
+                 "" if ok else "pip install --upgrade 'psycopg[binary]' (bundles a current libpq and OpenSSL)")
 
 
 def _client_openssl() -> Check:
@@ -86,5 +134,5 @@ def _psql() -> Check:
 
 def run_checks(major: int = 16) -> pd.DataFrame:
     """All checks as a table: item, status, what was found, how to fix it."""
-    checks = [_client_openssl(), _libpq(), *_server(major), _docker(), _psql()]
+    checks = [_client_openssl(), _libpq(), _libpq_openssl(), *_server(major), _docker(), _psql()]
     return pd.DataFrame([c.__dict__ for c in checks])

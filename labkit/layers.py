@@ -607,19 +607,54 @@ def _resolve(lab: LabServer, settings: Mapping[str, object], delivered: Mapping[
     return out
 
 
+_ROUTINE = re.compile(
+    r'received SIGHUP|parameter "[^"]+" (changed to|removed from configuration file)|connection (received|authorized|'
+    r'authenticated)|Connection matched|database system|listening on|starting PostgreSQL|shut ?down|checkpoint|'
+    r'redo |background worker|aborting any active transactions|received fast shutdown|autovacuum')
+_PID = re.compile(r"\[(\d+)\]")
+
+
 def _problem_lines(lines: Sequence[str]) -> list[str]:
-    """Log lines that say the server did not take the new files, each with its DETAIL/CONTEXT lines."""
-    found: list[str] = []
-    taking = False
+    """The lines of a reload/restart log that explain a failure, i.e. everything but routine chatter.
+
+    For a reload only the postmaster's own lines count (its pid is on the "received SIGHUP" line), so a
+    client that happens to fail at the same moment is not mistaken for the reason. Why not just the
+    "was not reloaded" line: the cause is logged before it ("invalid value for clientcert", "private key
+    file ... cannot be reloaded because it requires a passphrase"), and for some pg_hba mistakes the log is
+    the only place that names it (see :func:`_hba_errors`).
+    """
+    postmaster = None
     for line in lines:
-        if any(marker in line for marker in _FAILURE_MARKERS) or "could not set SSL" in line:
+        if "received SIGHUP" in line:
+            match = _PID.search(line)
+            postmaster = match.group(1) if match else None
+            break
+    found: list[str] = []
+    keep = False
+    for line in lines:
+        match = _PID.search(line)
+        if match is None or line.startswith(("\t", " ")):  # continuation of the previous entry
+            if keep:
+                found.append(line)
+            continue
+        keep = (postmaster is None or match.group(1) == postmaster) and not _ROUTINE.search(line)
+        if keep:
             found.append(line)
-            taking = True
-        elif taking and re.search(r"\b(DETAIL|CONTEXT|HINT):", line):
-            found.append(line)
-        else:
-            taking = False
     return found
+
+
+def _hba_errors(lab: LabServer) -> pd.DataFrame:
+    """pg_hba_file_rules rows with an error -- and rows the server could not parse but gave no error for.
+
+    Measured on PostgreSQL 16.14 and 15.18: a line with ``clientcert=1`` shows up with every column NULL
+    and ``error`` NULL too (the reason, "invalid value for clientcert", goes to the log only), so
+    ``WHERE error IS NOT NULL`` -- the guide's check -- misses it. ``type IS NULL`` catches it.
+    """
+    frame = lab.query("SELECT line_number, type, database, user_name, address, auth_method, options, "
+                      "coalesce(error, 'line not understood (the server gives no reason here; see the log)') "
+                      "AS error FROM pg_hba_file_rules WHERE error IS NOT NULL OR type IS NULL "
+                      "ORDER BY line_number")
+    return frame
 
 
 def _run(lab: LabServer, action: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str], str]:
@@ -631,7 +666,7 @@ def _run(lab: LabServer, action: str) -> tuple[pd.DataFrame, pd.DataFrame, list[
         result = lab.reload()
         _settle(lab)
         lines = lab.log_since(mark).splitlines()
-        file_errors, hba_errors = result.file_errors, result.hba_errors
+        file_errors, hba_errors = result.file_errors, _hba_errors(lab)
     else:
         mark = lab.log_mark()
         try:
@@ -640,7 +675,7 @@ def _run(lab: LabServer, action: str) -> tuple[pd.DataFrame, pd.DataFrame, list[
             lines = lab.log_since(mark).splitlines()
             return pd.DataFrame(), pd.DataFrame(), lines, f"the server did not start again: {exc.message}"
         lines = lab.log_since(mark).splitlines()
-        file_errors, hba_errors = lab.file_setting_errors(), lab.hba_rule_errors()
+        file_errors, hba_errors = lab.file_setting_errors(), _hba_errors(lab)
     reasons = []
     if not file_errors.empty:
         reasons.append(f"postgresql.conf has {len(file_errors)} error(s) (pg_file_settings)")
@@ -841,6 +876,17 @@ def applied(lab: LabServer) -> list[str]:
 # --------------------------------------------------------------------------------------------------------
 
 
+def _shown(value: object) -> str:
+    """A setting value as it will read in labkit.conf (file references as ``tls/<name>``)."""
+    from .server import format_setting
+
+    if value is None:
+        return "(removed)"
+    if isinstance(value, TlsFile):
+        return f"'<data dir>/{value}'"
+    return format_setting(value)
+
+
 def describe(layers: Iterable[Layer]) -> pd.DataFrame:
     """One row per layer: what it writes where, and whether it takes a reload or a restart."""
     rows = []
@@ -849,7 +895,7 @@ def describe(layers: Iterable[Layer]) -> pd.DataFrame:
             raise InvalidValue("layers", layer, "Layer objects")
         rows.append({
             "key": layer.key, "title": layer.title,
-            "settings": "\n".join(f"{n} = {'(removed)' if v is None else v}" for n, v in layer.settings.items()),
+            "settings": "\n".join(f"{n} = {_shown(v)}" for n, v in layer.settings.items()),
             "hba_rules": "(unchanged)" if layer.hba_rules is None else "\n".join(layer.hba_rules),
             "files": "\n".join(f"tls/{n} <- {p}" for n, p in layer.files.items()),
             "needs": layer.needs, "guide_ref": layer.guide_ref, "explanation": layer.explanation,
@@ -947,8 +993,9 @@ def hba_first_match(lab: LabServer, *, conn_type: str = "hostssl", database: str
         matches: bool | None = False
         if first is not None:
             verdict, matches = NEVER_REACHED, None
-        elif rec.get("error") is not None:
-            verdict = f"invalid line (ignored here; the server would keep its old rules): {rec['error']}"
+        elif rec.get("error") is not None or kind is None:
+            why = rec.get("error") or "the server could not parse it and gives no reason (see its log)"
+            verdict = f"invalid line (ignored here; the server would keep its old rules): {why}"
         elif kind == "local":
             verdict = "no match: local lines are for Unix-socket connections"
         elif kind not in _LINE_TYPES_FOR[conn_type]:

@@ -15,6 +15,7 @@ from typing import Any
 from psycopg import sql as pgsql
 
 from . import paths, validate
+from .doctor import client_facts
 from .errors import InvalidValue
 from .pki import KEY_TYPES, LabPKI
 from .report import record_fact
@@ -103,5 +104,7 @@ def begin(*, backend: str = "auto", pg_version: object = 16, workspace: str | Pa
     facts = lab.facts()
     for name in ("backend", "server_version", "ssl_library", "server_openssl"):
         record_fact(name, facts[name])
+    for name, value in client_facts().items():
+        record_fact(name, value)
     record_fact("key_type", key_type)
     return lesson

@@ -83,9 +83,10 @@ class Workspace:
         return value
 
     def write_passfile(self, port: int, user: str, password: str) -> None:
+        """Any port: the same lab is also reached through the capture relay on another port."""
         fd = os.open(self.passfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(f"127.0.0.1:{port}:*:{user}:{password}\nlocalhost:{port}:*:{user}:{password}\n")
+            handle.write(f"127.0.0.1:*:*:{user}:{password}\nlocalhost:*:*:{user}:{password}\n")
 
     def load(self) -> LabState | None:
         if not self.state_file.exists():

@@ -12,8 +12,8 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import docker
 import psycopg
 import pytest
 from cryptography import x509
@@ -21,9 +21,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+import docker
 from labkit.backends.base import ServerSpec
-from labkit.backends.docker_backend import LABEL_MANAGED, DockerBackend, PullProgress, scram_verifier
-from labkit.errors import DockerUnavailable, InvalidValue
+from labkit.backends.docker_backend import LABEL_HELPER_FOR, LABEL_MANAGED, DockerBackend, PullProgress, scram_verifier
+from labkit.errors import DockerUnavailable, InvalidValue, PortInUse
 
 pytestmark = [pytest.mark.docker]
 
@@ -35,7 +36,7 @@ if not _up:
     print(f"Docker engine not reachable: {_why}")
     pytest.skip(f"Docker engine not reachable: {_why}", allow_module_level=True)
 if not DockerBackend.image_available(IMAGE):
-    pytest.skip(f"image {IMAGE} is missing: build it with docker/build-offline-image.sh "
+    pytest.skip(f"image {IMAGE} is missing: build it with `sudo docker/build-offline-image.sh` "
                 "(or set LABKIT_IMAGE to a postgres image you have)", allow_module_level=True)
 
 
@@ -82,7 +83,7 @@ def wait_ready(backend: DockerBackend) -> None:
             time.sleep(0.3)
 
 
-def admin_query(backend: DockerBackend, sql: str) -> object:
+def admin_query(backend: DockerBackend, sql: str) -> Any:
     with psycopg.connect(**backend.admin_conninfo(), autocommit=True) as conn:
         row = conn.execute(sql).fetchone()
         return row[0] if row else None
@@ -118,9 +119,11 @@ def test_tls_connection(lab: DockerBackend) -> None:
     conninfo = {**lab.admin_conninfo(), "sslmode": "require", "user": "postgres",
                 "password": lab.spec.superuser_password}
     with psycopg.connect(**conninfo) as conn:
-        ssl, version = conn.execute(
+        row = conn.execute(
             "SELECT ssl, current_setting('server_version_num')::int FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
         ).fetchone()
+    assert row is not None
+    ssl, version = row
     assert ssl is True and version >= 160000
 
 
@@ -179,9 +182,26 @@ def test_stop_and_start_again(lab: DockerBackend) -> None:
     assert time.monotonic() - started < 15, "fast shutdown took too long"
     assert not lab.is_running() and lab.exists()
     lab.remove_file("lab.conf")  # works on a stopped lab (throwaway helper container)
+    lab.write_file("stopped.txt", b"written while stopped\n", 0o640)
     lab.start()
     wait_ready(lab)
     assert admin_query(lab, "SHOW work_mem") == "4MB"
+    assert lab.read_file("stopped.txt") == b"written while stopped\n"
+    helpers = docker.from_env().containers.list(all=True, filters={"label": f"{LABEL_HELPER_FOR}={lab.name}"})
+    assert helpers == []
+
+
+def test_port_taken_is_reported(lab: DockerBackend, tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, name="porttaken")
+    spec.port = lab.spec.port
+    other = DockerBackend(spec, progress=lambda line: None)
+    other.create("", "", {})
+    try:
+        with pytest.raises(PortInUse) as info:
+            other.start()
+        assert str(lab.spec.port) in info.value.message
+    finally:
+        other.destroy()
 
 
 def test_destroy_leaves_nothing(tmp_path: Path) -> None:

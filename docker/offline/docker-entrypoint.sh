@@ -99,6 +99,7 @@ run_init_files() {
     for f in /docker-entrypoint-initdb.d/*; do
         case $f in
             *.sh)
+                # shellcheck source=/dev/null
                 if [ -x "$f" ]; then log "running $f"; "$f"; else log "sourcing $f"; . "$f"; fi ;;
             *.sql) log "running $f"; docker_process_sql <"$f" ;;
             *.sql.gz) log "running $f"; gunzip -c "$f" | docker_process_sql ;;

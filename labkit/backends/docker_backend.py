@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import docker
 import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 from docker.utils import parse_repository_tag
+
+import docker
 
 from ..errors import DockerUnavailable, InvalidValue, PortInUse, ServerCommandError, ServerStartError
 from .base import Backend, ServerSpec
@@ -51,6 +52,7 @@ LABEL_LAB = f"{LABEL_PREFIX}.lab"
 LABEL_WORKSPACE = f"{LABEL_PREFIX}.workspace"
 LABEL_MANAGED = f"{LABEL_PREFIX}.managed"
 LABEL_PG_MAJOR = f"{LABEL_PREFIX}.pg-major"
+LABEL_HELPER_FOR = f"{LABEL_PREFIX}.helper-for"  # throwaway containers that edit a stopped lab's files
 
 OFFLINE_IMAGE = "labkit/postgres:16-offline"
 ENGINE_HINT = "start Docker Desktop, or on Linux: sudo systemctl start docker (then check with: docker info)"
@@ -134,8 +136,8 @@ def scram_verifier(password: str, iterations: int = 4096, salt: bytes | None = N
     client_key = hmac.new(salted, b"Client Key", "sha256").digest()
     server_key = hmac.new(salted, b"Server Key", "sha256").digest()
     stored_key = hashlib.sha256(client_key).digest()
-    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
-    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+    salt64, stored64, server64 = (base64.b64encode(raw).decode() for raw in (salt, stored_key, server_key))
+    return f"SCRAM-SHA-256${iterations}:{salt64}${stored64}:{server64}"
 
 
 def sql_literal(text: str) -> str:
@@ -198,12 +200,14 @@ def _engine_reason(error: BaseException) -> str:
 
 def _connect(client: docker.DockerClient | None = None) -> docker.DockerClient:
     """A client that has answered a ping; DockerUnavailable (with the fix) otherwise."""
+    where = client.api.base_url if client else os.environ.get("DOCKER_HOST") or "the default socket"
     try:
         client = client or docker.from_env(timeout=30)
         client.ping()
         return client
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise DockerUnavailable(f"the Docker engine does not answer: {_engine_reason(exc)}", ENGINE_HINT) from exc
+        raise DockerUnavailable(f"the Docker engine does not answer at {where}: {_engine_reason(exc)}",
+                                ENGINE_HINT) from exc
 
 
 @contextlib.contextmanager
@@ -389,7 +393,7 @@ class DockerBackend(Backend):
             return PortInUse(f"port {self.spec.port} on 127.0.0.1 is taken, so container {self.name!r} cannot start",
                              "stop what uses it (another lab: labkit down) or choose another port")
         return ServerStartError(f"container {self.name!r} did not start: {text}",
-                                "look at `labkit logs`, or recreate the lab (labkit down, then labkit up)")
+                                f"read its log (docker logs {self.name}), or recreate the lab: labkit down, labkit up")
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT, the container's stop signal); docker kills it after STOP_TIMEOUT s."""
@@ -461,7 +465,7 @@ class DockerBackend(Backend):
         """Run ``command`` in a throwaway container sharing the lab's volumes (the lab is stopped)."""
         helper = self.client.containers.create(
             self.image, command[1:], entrypoint=command[:1], user=f"{POSTGRES_UID}:{POSTGRES_UID}",
-            volumes_from=[container.id], network_disabled=True,
+            volumes_from=[container.id], network_disabled=True, labels={LABEL_HELPER_FOR: self.name},
         )
         try:
             helper.start()
@@ -537,7 +541,6 @@ class DockerBackend(Backend):
         """Container facts for `labkit status`."""
         container = self._container()
         return {
-            "backend": self.kind,
             "container": self.name,
             "container_id": container.short_id if container else None,
             "image": self.image,

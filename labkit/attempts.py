@@ -1,0 +1,584 @@
+"""Try one client connection to the lab and return everything both ends said about it.
+
+Why this module exists: every lesson of the course is "apply a server layer, try connections, tabulate what
+client and server report". :func:`attempt` is that "try": it connects with the libpq parameters a reader
+would type into ``psql``, and returns an :class:`AttemptResult` holding the outcome, the TLS facts seen by
+the client, by ``pg_stat_ssl`` and by ``sslinfo``, the raw client error, the server log lines of this very
+attempt, and the error catalogue's diagnosis (:mod:`labkit.catalogue`). :func:`attempts_frame` turns a list
+of results into the table a notebook shows.
+
+Client defaults are isolated. libpq reads ``~/.postgresql/{root.crt,root.crl,postgresql.crt,postgresql.key}``
+whenever the matching parameter is not given -- and a ``root.crt`` there silently turns ``sslmode=require``
+into certificate verification. Measured with the libpq 18 bundled in psycopg's wheel: libpq takes the home
+directory from ``$HOME`` at connect time, in-process (falling back to the password database only when
+``$HOME`` is unset or empty). So a lab result must never depend on the reader's real home. By default every
+one of those parameters the caller did not give is passed explicitly, pointing into an empty folder of the
+lab workspace (``<workspace>/client/no-home/.postgresql/...``), which libpq treats exactly like "file not
+there". With ``home=<dir>`` (the lesson on libpq's defaults) nothing is passed for them and ``$HOME`` is set
+to ``<dir>`` for the duration of the connect, so libpq's own default lookup finds ``<dir>/.postgresql/...``.
+
+Other isolation: ``gssencmode=disable`` (GSS encryption, when a Kerberos ticket exists, would replace TLS
+and make the lesson measure the wrong thing), an explicit ``passfile`` (the lab's, or a path that does not
+exist), and an OpenSSL key-passphrase hook so an encrypted ``sslkey`` without ``sslpassword`` fails with a
+message instead of prompting on the terminal that launched Jupyter (which would hang the kernel).
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import re
+import shlex
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from . import catalogue
+from .errors import InvalidValue, LabkitError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pandas.io.formats.style import Styler
+
+    from .server import LabServer
+
+__all__ = ["AttemptResult", "LAB_PASSWORD", "SSLMODES", "attempt", "attempts_frame", "session", "styled"]
+
+#: Sentinel for ``password=``: use the lab's passfile (which holds the ``postgres`` role's password).
+LAB_PASSWORD = "lab"
+SSLMODES: tuple[str, ...] = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+CONNECT_TIMEOUT = 5
+LOG_WAIT_SECONDS = 0.5  # the brief's bound on waiting for a failed attempt's server-log lines
+
+_SECRET_KEYS = frozenset({"password", "sslpassword"})
+_DEFAULT_FILES = {"sslrootcert": "root.crt", "sslcrl": "root.crl", "sslcert": "postgresql.crt",
+                  "sslkey": "postgresql.key"}
+_HOME_LOCK = threading.Lock()
+
+# ------------------------------------------------------------------------------------------------------
+# The result
+# ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AttemptResult:
+    """One connection attempt as both ends saw it. Holds no secret: passwords appear as ``***``."""
+
+    label: str
+    params: dict[str, str]
+    psql: str
+    connected: bool
+    client_defaults: str = "isolated"
+    ssl: bool | None = None
+    tls_version: str | None = None
+    cipher: str | None = None
+    bits: int | None = None
+    compression: str | None = None
+    ssl_is_used: bool | None = None
+    ssl_client_cert_present: bool | None = None
+    ssl_client_serial: str | None = None
+    ssl_client_dn: str | None = None
+    ssl_issuer_dn: str | None = None
+    pg_stat_ssl: dict[str, Any] = field(default_factory=dict)
+    server_version: str | None = None
+    current_user: str | None = None
+    error_key: str | None = None
+    error_class: str | None = None
+    error_text: str = ""
+    server_log: str = ""
+    duration_ms: float = 0.0
+
+    @property
+    def entry(self) -> catalogue.CatalogueEntry | None:
+        """The catalogue entry of the error (cause and fix), when one matched."""
+        return catalogue.by_key(self.error_key) if self.error_key else None
+
+    @property
+    def outcome(self) -> str:
+        """A short word for tables: 'TLSv1.3', 'no TLS', or the error key ('refused' when unclassified)."""
+        if self.connected:
+            return self.tls_version or "no TLS"
+        return self.error_key or "refused"
+
+    def as_row(self) -> dict[str, Any]:
+        """A flat dict for a DataFrame row (pg_stat_ssl stays a dict in one cell)."""
+        row = asdict(self)
+        row["outcome"] = self.outcome
+        entry = self.entry
+        row["fix"] = entry.fix if entry else ""
+        return row
+
+
+# ------------------------------------------------------------------------------------------------------
+# libpq helpers (ctypes on the libpq that psycopg already loaded)
+# ------------------------------------------------------------------------------------------------------
+
+
+class _Libpq:
+    """The libpq loaded in this process, for the two things psycopg does not expose."""
+
+    _lib: ctypes.CDLL | None = None
+    _looked = False
+    hook_installed = False
+    _lock = threading.Lock()
+
+    @classmethod
+    def lib(cls) -> ctypes.CDLL | None:
+        with cls._lock:
+            if not cls._looked:
+                cls._looked = True
+                cls._lib = cls._load()
+            return cls._lib
+
+    @staticmethod
+    def _load() -> ctypes.CDLL | None:
+        path: str | None = None
+        try:  # the copy psycopg really uses (the wheel bundles its own libpq)
+            with open("/proc/self/maps") as maps:
+                for line in maps:
+                    name = line.rsplit(None, 1)[-1]
+                    if "/libpq" in name and ".so" in name:
+                        path = name
+                        break
+        except OSError:
+            path = None
+        path = path or ctypes.util.find_library("pq")
+        if not path:
+            return None
+        try:
+            lib = ctypes.CDLL(path)
+            lib.PQsslAttribute.restype = ctypes.c_char_p
+            lib.PQsslAttribute.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        except (OSError, AttributeError):
+            return None
+        return lib
+
+    @classmethod
+    def ssl_attribute(cls, conn: psycopg.Connection[Any], name: str) -> str | None:
+        lib = cls.lib()
+        if lib is None:
+            return None
+        value = lib.PQsslAttribute(conn.pgconn.pgconn_ptr, name.encode())
+        return value.decode() if value is not None else None
+
+    @classmethod
+    def install_no_prompt_hook(cls) -> bool:
+        """Make libpq hand OpenSSL ``sslpassword`` (or an empty passphrase) instead of prompting on a tty.
+
+        libpq installs its own passphrase callback only when ``sslpassword`` is non-empty or an application
+        hook is set; otherwise OpenSSL prompts on /dev/tty. Setting libpq's *own default hook* as the
+        application hook keeps its behaviour (it returns ``sslpassword``) and removes the prompt.
+        """
+        lib = cls.lib()
+        if cls.hook_installed or lib is None:
+            return cls.hook_installed
+        with cls._lock:
+            try:
+                setter = lib.PQsetSSLKeyPassHook_OpenSSL
+                getter = lib.PQgetSSLKeyPassHook_OpenSSL
+                default = ctypes.cast(lib.PQdefaultSSLKeyPassHook_OpenSSL, ctypes.c_void_p)
+            except AttributeError:
+                return False
+            setter.argtypes = [ctypes.c_void_p]
+            getter.restype = ctypes.c_void_p
+            if getter() in (None, 0):
+                setter(default)
+            cls.hook_installed = True
+        return True
+
+
+def _key_is_encrypted(path: str) -> bool:
+    try:
+        head = Path(path).read_bytes()[:4096]
+    except OSError:
+        return False
+    return b"ENCRYPTED" in head
+
+
+# ------------------------------------------------------------------------------------------------------
+# Building the connection parameters
+# ------------------------------------------------------------------------------------------------------
+
+
+def _isolated_home(lab: LabServer) -> Path:
+    """An empty HOME-like folder in the workspace whose ``.postgresql`` must stay empty."""
+    home = Path(lab.workspace.path) / "client" / "no-home"
+    folder = home / ".postgresql"
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    present = [name for name in (*_DEFAULT_FILES.values(), "../.pgpass") if (folder / name).exists()]
+    if present:
+        raise LabkitError(f"the isolation folder {folder} must stay empty but holds {', '.join(present)}",
+                          f"remove those files; to test libpq's default files use attempt(..., home=<dir>)")
+    return home
+
+
+def _text(value: object) -> str:
+    return str(value) if not isinstance(value, bool) else ("1" if value else "0")
+
+
+def _quote_conninfo_value(value: str) -> str:
+    """libpq conninfo quoting: bare when plain, else single quotes with \\ and ' escaped."""
+    if value and not re.search(r"[\s'\\]", value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _conninfo(params: Mapping[str, str]) -> str:
+    return " ".join(f"{k}={_quote_conninfo_value(v)}" for k, v in params.items())
+
+
+def _shell_word(text: str) -> str:
+    """Double quotes as the guide writes them, unless the text needs stronger quoting."""
+    if not re.search(r'["$`\\!]', text):
+        return f'"{text}"'
+    return shlex.quote(text)
+
+
+@dataclass
+class _Plan:
+    """What attempt() will pass to libpq, and what it may show."""
+
+    shown: dict[str, str]
+    actual: dict[str, Any]
+    env_prefix: list[str]
+    home: Path | None
+    secrets: list[str]
+    client_defaults: str
+
+    @property
+    def psql(self) -> str:
+        return " ".join([*self.env_prefix, "psql", _shell_word(_conninfo(self.shown))])
+
+
+def _plan(lab: LabServer, *, sslmode: str, user: str, dbname: str, sslrootcert: object, sslcert: object,
+          sslkey: object, sslpassword: str | None, host: str | None, hostaddr: str | None,
+          ssl_min_protocol_version: str | None, ssl_max_protocol_version: str | None,
+          channel_binding: str | None, password: str | None, home: object,
+          extra: Mapping[str, object] | None) -> _Plan:
+    if sslmode not in SSLMODES:
+        raise InvalidValue("sslmode", sslmode, SSLMODES, "libpq's six modes, weakest to strongest")
+    if not isinstance(user, str) or not user:
+        raise InvalidValue("user", user, "a role name", "e.g. user='conssl'")
+    if extra is not None and not isinstance(extra, Mapping):
+        raise InvalidValue("extra", extra, "a dict of libpq keywords", "e.g. extra={'sslcertmode': 'disable'}")
+    home_dir: Path | None = None
+    if home is not None:
+        home_dir = Path(home).expanduser().absolute()  # type: ignore[arg-type]
+        if not home_dir.is_dir():
+            raise InvalidValue("home", str(home), "an existing directory",
+                               "create it and put the client files in <home>/.postgresql/")
+
+    shown: dict[str, str] = {"host": host or lab.host}
+    if hostaddr:
+        shown["hostaddr"] = hostaddr
+    shown.update({"port": str(lab.port), "user": user, "dbname": dbname, "sslmode": sslmode})
+    optional = {"sslrootcert": sslrootcert, "sslcert": sslcert, "sslkey": sslkey,
+                "ssl_min_protocol_version": ssl_min_protocol_version,
+                "ssl_max_protocol_version": ssl_max_protocol_version, "channel_binding": channel_binding}
+    shown.update({k: _text(v) for k, v in optional.items() if v is not None})
+    for key, value in (extra or {}).items():
+        if not isinstance(key, str) or not re.fullmatch(r"[a-z_]+", key):
+            raise InvalidValue("extra key", key, "a libpq keyword such as 'sslcertmode'")
+        shown[key] = _text(value)
+    secrets = [v for k, v in shown.items() if k in _SECRET_KEYS and v]
+    actual: dict[str, Any] = dict(shown)
+    for key in _SECRET_KEYS & shown.keys():
+        shown[key] = "***"
+    if sslpassword is not None:
+        actual["sslpassword"] = sslpassword
+        shown["sslpassword"] = "***"
+        if sslpassword:
+            secrets.append(sslpassword)
+
+    env_prefix: list[str] = []
+    if home_dir is not None:
+        env_prefix.append(f"HOME={shlex.quote(str(home_dir))}")
+        client_defaults = f"HOME={home_dir}"
+    else:
+        no_home = _isolated_home(lab)
+        for key, name in _DEFAULT_FILES.items():
+            actual.setdefault(key, str(no_home / ".postgresql" / name))
+        client_defaults = "isolated"
+
+    if password == LAB_PASSWORD:
+        actual.setdefault("passfile", str(lab.workspace.passfile))
+        env_prefix.append(f"PGPASSFILE={shlex.quote(str(lab.workspace.passfile))}")
+    elif password is None:
+        # no password at all: a passfile that does not exist, so ~/.pgpass is not read either
+        actual.setdefault("passfile", str(_isolated_home(lab) / ".pgpass"))
+    else:
+        actual["password"] = password
+        env_prefix.append("PGPASSWORD=***")
+        secrets.append(password)
+    actual.setdefault("gssencmode", "disable")
+    actual.setdefault("connect_timeout", CONNECT_TIMEOUT)
+    return _Plan(shown, actual, env_prefix, home_dir, secrets, client_defaults)
+
+
+@contextlib.contextmanager
+def _home_env(home: Path | None) -> Iterator[None]:
+    """Set $HOME for the duration of a connect (libpq reads it then). Serialised: the environment is global."""
+    if home is None:
+        yield
+        return
+    with _HOME_LOCK:
+        before = os.environ.get("HOME")
+        os.environ["HOME"] = str(home)
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("HOME", None)
+            else:
+                os.environ["HOME"] = before
+
+
+def _connect(plan: _Plan, **kwargs: Any) -> psycopg.Connection[Any]:
+    sslkey = plan.actual.get("sslkey")
+    if not _Libpq.install_no_prompt_hook() and sslkey and not plan.actual.get("sslpassword") \
+            and _key_is_encrypted(str(sslkey)):
+        raise LabkitError(f"the key {sslkey} is encrypted and no sslpassword was given; libpq would prompt on the "
+                          "terminal and hang the notebook", "pass sslpassword=... (a wrong one shows 'bad decrypt')")
+    try:
+        with _home_env(plan.home):
+            return psycopg.connect(**plan.actual, **kwargs)
+    except psycopg.ProgrammingError as exc:  # an unknown keyword in extra=: our caller's mistake, not a lesson
+        raise InvalidValue("extra", {k: v for k, v in plan.shown.items()}, "libpq connection keywords",
+                           f"libpq said: {str(exc).strip()}") from None
+
+
+# ------------------------------------------------------------------------------------------------------
+# Server log of one attempt
+# ------------------------------------------------------------------------------------------------------
+
+_PID = re.compile(r"\[(\d+)\] ")
+_RECEIVED = re.compile(r"connection received: host=(?!\[local\])")
+_TERMINAL = re.compile(r"connection authorized|FATAL:|PANIC:|could not accept SSL connection|"
+                       r"could not receive data from client|incomplete startup packet|could not send data to client")
+# Client failures after which the server has nothing more to log (it logged "connection received" before
+# it answered, so the line is already there): it answered 'N' to the SSL request, or the client closed
+# after a completed handshake (host name check), which PostgreSQL deliberately does not log.
+_SERVER_SILENT = re.compile(r"server does not support SSL, but SSL was required|does not match host name")
+# Client failures where no TCP conversation with the server took place.
+_NOT_REACHED = re.compile(r"Connection refused|timeout expired|could not translate host name|"
+                          r"Network is unreachable|No route to host")
+
+
+def _group_log(text: str) -> dict[int, list[str]]:
+    """Log lines by backend pid; tab-indented continuation lines stay with the line above."""
+    groups: dict[int, list[str]] = {}
+    last: int | None = None
+    for line in text.splitlines():
+        if line.startswith(("\t", " ")) and last is not None:
+            groups[last].append(line)
+            continue
+        found = _PID.search(line[:80])
+        last = int(found.group(1)) if found else None
+        if last is not None:
+            groups.setdefault(last, []).append(line)
+    return groups
+
+
+def _attempt_pids(groups: Mapping[int, list[str]]) -> list[int]:
+    return [pid for pid, lines in groups.items() if any(_RECEIVED.search(line) for line in lines)]
+
+
+def _log_done(groups: Mapping[int, list[str]], connected: bool, own_pid: int | None, client_text: str) -> bool:
+    pids = _attempt_pids(groups)
+    finished = all(any(_TERMINAL.search(line) for line in groups[pid]) for pid in pids)
+    if connected:
+        return own_pid in pids and finished
+    if _SERVER_SILENT.search(client_text):
+        return True
+    if "connection to server at" not in client_text or _NOT_REACHED.search(client_text):
+        return True  # failed before talking to the server (bad option, nothing listening)
+    return bool(pids) and finished
+
+
+def _collect_log(lab: LabServer, mark: int, connected: bool, own_pid: int | None, client_text: str,
+                 wait: float = LOG_WAIT_SECONDS) -> str:
+    """This attempt's server-log lines. A backend logs a handshake the client aborted a few ms after the
+    client gave up, so poll (bounded by ``wait``) until every backend of the attempt has logged its end."""
+    deadline = time.monotonic() + wait
+    delay = 0.001
+    while True:
+        groups = _group_log(lab.log_since(mark))
+        if _log_done(groups, connected, own_pid, client_text) or time.monotonic() >= deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+    lines = [line for pid in _attempt_pids(groups) for line in groups[pid]]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------------
+# attempt / session
+# ------------------------------------------------------------------------------------------------------
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _client_message(exc: BaseException) -> str:
+    """libpq's message as psql would print it: psycopg's 'connection failed: ' prefix removed."""
+    text = str(exc).strip()
+    for prefix in ("connection failed: ", "connection is bad: "):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    return text
+
+
+def _facts(conn: psycopg.Connection[Any], result: AttemptResult) -> None:
+    """Fill the TLS facts: libpq's view, the session's pg_stat_ssl row, and sslinfo when installed."""
+    result.ssl = bool(conn.pgconn.ssl_in_use)
+    if result.ssl:
+        result.tls_version = _Libpq.ssl_attribute(conn, "protocol")
+        result.cipher = _Libpq.ssl_attribute(conn, "cipher")
+        bits = _Libpq.ssl_attribute(conn, "key_bits")
+        result.bits = int(bits) if bits and bits.isdigit() else None
+        result.compression = _Libpq.ssl_attribute(conn, "compression")
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute("SELECT * FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        row = cur.fetchone() or {}
+        result.pg_stat_ssl = {k: (str(v) if k == "client_serial" and v is not None else v) for k, v in row.items()}
+        cur.execute("SELECT current_setting('server_version') AS server_version, current_user::text AS who, "
+                    "to_regproc('ssl_is_used') IS NOT NULL AS has_sslinfo")
+        info = cur.fetchone() or {}
+        result.server_version = info.get("server_version")
+        result.current_user = info.get("who")
+        if info.get("has_sslinfo"):
+            cur.execute("SELECT ssl_is_used() AS used, ssl_client_cert_present() AS present, "
+                        "ssl_client_serial()::text AS serial, ssl_client_dn() AS dn, ssl_issuer_dn() AS issuer")
+            s = cur.fetchone() or {}
+            result.ssl_is_used = s.get("used")
+            result.ssl_client_cert_present = s.get("present")
+            result.ssl_client_serial = s.get("serial")
+            result.ssl_client_dn = s.get("dn")
+            result.ssl_issuer_dn = s.get("issuer")
+        else:  # sslinfo lives in db postgres only; pg_stat_ssl says nearly as much
+            result.ssl_is_used = bool(row.get("ssl")) if row else None
+            result.ssl_client_cert_present = bool(row.get("client_dn")) if row else None
+            result.ssl_client_serial = result.pg_stat_ssl.get("client_serial")
+            result.ssl_client_dn = row.get("client_dn")
+            result.ssl_issuer_dn = row.get("issuer_dn")
+    if result.tls_version is None and row.get("version"):
+        result.tls_version, result.cipher = row.get("version"), row.get("cipher")
+        result.bits = row.get("bits")
+
+
+def attempt(lab: LabServer, *, label: str = "", sslmode: str = "prefer", user: str = "postgres",
+            dbname: str = "postgres", sslrootcert: str | Path | None = None, sslcert: str | Path | None = None,
+            sslkey: str | Path | None = None, sslpassword: str | None = None, host: str | None = None,
+            hostaddr: str | None = None, ssl_min_protocol_version: str | None = None,
+            ssl_max_protocol_version: str | None = None, channel_binding: str | None = None,
+            password: str | None = LAB_PASSWORD, home: str | Path | None = None,
+            extra: Mapping[str, object] | None = None) -> AttemptResult:
+    """Try one connection to ``lab`` and report it (never raises for a refused connection).
+
+    Parameters are libpq's keywords. ``host`` defaults to the lab's address. ``password``: the default
+    ``"lab"`` uses the lab's passfile (right for ``postgres``); pass the real password for other roles, or
+    ``None`` for none at all (certificate authentication). ``home``: let libpq find its default client files
+    in ``<home>/.postgresql/`` (otherwise they are isolated, see the module docstring). ``extra``: any other
+    libpq keyword (``sslcertmode``, ``sslcrl``, ``port``...).
+
+    Raises :class:`~labkit.errors.InvalidValue` only for a mistake in the call itself (unknown sslmode,
+    unknown keyword in ``extra``, ``home`` not a directory).
+    """
+    plan = _plan(lab, sslmode=sslmode, user=user, dbname=dbname, sslrootcert=sslrootcert, sslcert=sslcert,
+                 sslkey=sslkey, sslpassword=sslpassword, host=host, hostaddr=hostaddr,
+                 ssl_min_protocol_version=ssl_min_protocol_version,
+                 ssl_max_protocol_version=ssl_max_protocol_version, channel_binding=channel_binding,
+                 password=password, home=home, extra=extra)
+    result = AttemptResult(label=label, params=dict(plan.shown), psql=plan.psql, connected=False,
+                           client_defaults=plan.client_defaults)
+    mark = lab.log_mark()
+    started = time.perf_counter()
+    own_pid: int | None = None
+    try:
+        conn = _connect(plan, autocommit=True)
+    except psycopg.OperationalError as exc:
+        result.error_text = _redact(_client_message(exc), plan.secrets)
+    else:
+        try:
+            result.connected = True
+            own_pid = conn.info.backend_pid
+            _facts(conn, result)
+        finally:
+            conn.close()
+    result.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    result.server_log = _redact(_collect_log(lab, mark, result.connected, own_pid, result.error_text),
+                                plan.secrets)
+    if not result.connected:
+        entry = catalogue.classify(result.error_text, result.server_log)
+        if entry is not None:
+            result.error_key, result.error_class = entry.key, entry.error_class
+    return result
+
+
+@contextlib.contextmanager
+def session(lab: LabServer, **kwargs: Any) -> Iterator[psycopg.Connection[Any]]:
+    """An open connection (autocommit) made with :func:`attempt`'s keywords, for lessons that must hold one
+    (e.g. watching ``pg_stat_ssl`` from another session). A refused connection raises
+    :class:`~labkit.errors.LabkitError` carrying the catalogue's diagnosis."""
+    kwargs.pop("label", None)
+    defaults: dict[str, Any] = {"sslmode": "prefer", "user": "postgres", "dbname": "postgres",
+                                "password": LAB_PASSWORD}
+    keys = ("sslmode", "user", "dbname", "sslrootcert", "sslcert", "sslkey", "sslpassword", "host", "hostaddr",
+            "ssl_min_protocol_version", "ssl_max_protocol_version", "channel_binding", "password", "home", "extra")
+    unknown = set(kwargs) - set(keys)
+    if unknown:
+        raise InvalidValue("keyword", sorted(unknown)[0], keys, "session() takes the same keywords as attempt()")
+    plan = _plan(lab, **{k: kwargs.get(k, defaults.get(k)) for k in keys})
+    try:
+        conn = _connect(plan, autocommit=True)
+    except psycopg.OperationalError as exc:
+        text = _redact(_client_message(exc), plan.secrets)
+        entry = catalogue.classify(text)
+        raise LabkitError(f"connection refused: {text}",
+                          entry.fix if entry else "run attempt() with the same keywords to see the server log") from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------------------------------------------
+# Tables
+# ------------------------------------------------------------------------------------------------------
+
+FRAME_COLUMNS: tuple[str, ...] = (
+    "label", "connected", "outcome", "error_key", "error_class", "tls_version", "cipher", "bits",
+    "ssl_client_cert_present", "ssl_client_dn", "ssl_issuer_dn", "ssl_client_serial", "current_user",
+    "server_version", "duration_ms", "fix", "error_text", "server_log", "psql", "params", "client_defaults",
+    "ssl", "ssl_is_used", "compression", "pg_stat_ssl",
+)
+
+
+def attempts_frame(results: Iterable[AttemptResult]) -> pd.DataFrame:
+    """One row per attempt, the columns a reader scans first on the left."""
+    import pandas as pd
+
+    rows = [r.as_row() for r in results]
+    return pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+
+
+def styled(df: pd.DataFrame) -> Styler:
+    """The frame with connected rows' first cells green and refused ones red, for notebooks."""
+    def colour(row: pd.Series) -> list[str]:
+        shade = "background-color: #c8e6c9" if bool(row.get("connected")) else "background-color: #ffcdd2"
+        return [shade if col in ("label", "connected", "outcome") else "" for col in row.index]
+
+    return df.style.apply(colour, axis=1)

@@ -1,0 +1,219 @@
+"""Seeing what crosses the wire, without root: a recording relay, and tcpdump where it can run.
+
+The guide proves encryption with ``tcpdump -A`` as root. Learners on a laptop or in a hosted notebook are
+rarely root, so :class:`RecordingRelay` sits between the client and the server on 127.0.0.1 and keeps a
+copy of every byte it forwards. It sees exactly what tcpdump would see in the TCP payloads. Where tcpdump is
+installed and we may capture, :class:`TcpdumpCapture` records the same conversation the guide's way.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import LabkitError
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One read from one side of one relayed connection."""
+
+    connection: int
+    direction: str  # "client→server" or "server→client"
+    data: bytes
+    at: float
+
+
+def printable(data: bytes, limit: int = 80) -> str:
+    """Bytes as tcpdump -A shows them: printable ASCII kept, everything else a dot."""
+    text = "".join(chr(b) if 32 <= b < 127 else "." for b in data[:limit])
+    return text + ("…" if len(data) > limit else "")
+
+
+class RecordingRelay:
+    """A loopback TCP relay that records both directions of every connection it forwards."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        if target_host not in ("127.0.0.1", "localhost", "::1"):
+            raise LabkitError(f"the relay only forwards to loopback, not {target_host!r}", "use the lab's host")
+        self.target = (target_host, target_port)
+        self.chunks: list[Chunk] = []
+        self._lock = threading.Lock()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._connections = 0
+
+    @property
+    def port(self) -> int:
+        """Point the client here instead of at the server."""
+        return int(self._listener.getsockname()[1])
+
+    def start(self) -> RecordingRelay:
+        accept = threading.Thread(target=self._accept_loop, name="relay-accept", daemon=True)
+        accept.start()
+        self._threads.append(accept)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        try:
+            self._listener.close()
+        except OSError:
+            pass
+        for thread in self._threads:
+            thread.join(timeout=2)
+
+    def __enter__(self) -> RecordingRelay:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _accept_loop(self) -> None:
+        self._listener.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            self._connections += 1
+            pump = threading.Thread(target=self._pump, args=(client, self._connections), daemon=True)
+            pump.start()
+            self._threads.append(pump)
+
+    def _pump(self, client: socket.socket, number: int) -> None:
+        try:
+            server = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            client.close()
+            return
+        peers = {client: (server, "client→server"), server: (client, "server→client")}
+        with selectors.DefaultSelector() as selector:
+            for sock in peers:
+                selector.register(sock, selectors.EVENT_READ)
+            open_ends = 2
+            while open_ends and not self._stop.is_set():
+                for key, _ in selector.select(timeout=0.1):
+                    sock = key.fileobj
+                    other, direction = peers[sock]  # type: ignore[index]
+                    try:
+                        data = sock.recv(65536)  # type: ignore[union-attr]
+                    except OSError:
+                        data = b""
+                    if not data:
+                        selector.unregister(sock)
+                        open_ends -= 1
+                        try:
+                            other.shutdown(socket.SHUT_WR)
+                        except OSError:
+                            pass
+                        continue
+                    with self._lock:
+                        self.chunks.append(Chunk(number, direction, data, time.monotonic()))
+                    try:
+                        other.sendall(data)
+                    except OSError:
+                        open_ends = 0
+        client.close()
+        server.close()
+
+    # -- what was seen -------------------------------------------------------------------------------
+    def transcript(self, direction: str | None = None) -> bytes:
+        """Every recorded byte (optionally one direction only), in order."""
+        with self._lock:
+            return b"".join(c.data for c in self.chunks if direction is None or c.direction == direction)
+
+    def contains(self, needle: str | bytes) -> bool:
+        """Whether ``needle`` appears in clear anywhere in the recorded traffic."""
+        raw = needle.encode() if isinstance(needle, str) else needle
+        return raw in self.transcript()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.chunks.clear()
+
+    def frame(self, limit: int = 80) -> pd.DataFrame:
+        """One row per recorded chunk: connection, direction, size, and what tcpdump -A would print."""
+        with self._lock:
+            rows = [{"connection": c.connection, "direction": c.direction, "bytes": len(c.data),
+                     "as ASCII (tcpdump -A)": printable(c.data, limit)} for c in self.chunks]
+        return pd.DataFrame(rows, columns=["connection", "direction", "bytes", "as ASCII (tcpdump -A)"])
+
+
+def tcpdump_available() -> tuple[bool, str]:
+    """Whether tcpdump exists and we may capture on the loopback interface (root, or CAP_NET_RAW)."""
+    path = shutil.which("tcpdump") or ("/usr/sbin/tcpdump" if Path("/usr/sbin/tcpdump").exists() else None)
+    if not path:
+        return False, "tcpdump is not installed"
+    if os.geteuid() != 0:
+        return False, "capturing needs root (the relay shows the same bytes without it)"
+    return True, path
+
+
+class TcpdumpCapture:
+    """``tcpdump -i lo -s 0 -w FILE 'tcp port P'`` for the duration of a ``with`` block."""
+
+    def __init__(self, port: int) -> None:
+        ok, how = tcpdump_available()
+        if not ok:
+            raise LabkitError(f"cannot run tcpdump: {how}", "use RecordingRelay instead")
+        self.port = int(port)
+        self.tcpdump = how
+        self._dir = Path(tempfile.mkdtemp(prefix="labkit-pcap-"))
+        self.pcap = self._dir / "capture.pcap"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> TcpdumpCapture:
+        self._proc = subprocess.Popen(
+            [self.tcpdump, "-i", "lo", "-s", "0", "-U", "--immediate-mode", "-n", "-w", str(self.pcap), f"tcp port {self.port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # tcpdump says "listening on lo" on stderr once the capture is armed: wait for that, not a fixed time.
+        assert self._proc.stderr is not None
+        deadline = time.monotonic() + 10
+        line = b""
+        while time.monotonic() < deadline and b"listening on" not in line:
+            line = self._proc.stderr.readline()
+            if not line and self._proc.poll() is not None:
+                raise LabkitError("tcpdump stopped at once", "check that it may capture on lo")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGINT)
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+
+    def raw(self) -> bytes:
+        """The pcap file's bytes (payloads are stored as they crossed the wire)."""
+        return self.pcap.read_bytes() if self.pcap.exists() else b""
+
+    def contains(self, needle: str | bytes) -> bool:
+        raw = needle.encode() if isinstance(needle, str) else needle
+        return raw in self.raw()
+
+    def ascii_dump(self, max_lines: int = 40) -> str:
+        """What the guide shows: ``tcpdump -A -r FILE``."""
+        done = subprocess.run([self.tcpdump, "-A", "-n", "-r", str(self.pcap)], capture_output=True, text=True,
+                              errors="replace", timeout=30, check=False)
+        return "\n".join(done.stdout.splitlines()[:max_lines])
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)

@@ -1,0 +1,107 @@
+"""The Docker backend through the `labkit` command, against a real engine and image.
+
+Skips (saying why) only when no Docker engine answers or the image is missing; .ci/run starts dockerd and
+builds the offline image, so in CI these run.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import docker
+import psycopg
+import pytest
+
+from labkit.backends.docker_backend import DockerBackend
+from labkit.server import LabServer
+
+from .helpers import labkit, searchable_tmp, status
+
+IMAGE = os.environ.get("LABKIT_IMAGE", "labkit/postgres:16-offline")
+_answers, _why = DockerBackend.engine_status()
+if not _answers:
+    pytest.skip(f"Docker engine not reachable: {_why}", allow_module_level=True)
+if not DockerBackend.image_available(IMAGE):
+    pytest.skip(f"image {IMAGE} is missing: build it with docker/build-offline-image.sh", allow_module_level=True)
+
+ENV = {"LABKIT_IMAGE": IMAGE}
+
+
+def _containers_for(workspace: Path) -> list[str]:
+    client = docker.from_env()
+    found = client.containers.list(all=True, filters={"label": f"org.pgtls-lab.workspace={workspace}"})
+    return [c.name for c in found]
+
+
+def test_up_tls_reload_down_through_the_cli(tmp_path: Path) -> None:
+    workspace = searchable_tmp(tmp_path) / "ws"
+    up = labkit("up", "--backend", "docker", "--pg-version", "16", "--workspace", str(workspace), env=ENV)
+    assert up.returncode == 0, up.stderr
+    info = status(workspace)
+    assert info["running"] is True and info["backend"] == "docker" and info["host"] == "127.0.0.1"
+    with psycopg.connect(info["dsn"] + " sslmode=require") as conn:
+        version, ssl_used = conn.execute("SELECT current_setting('server_version_num')::int, ssl FROM pg_stat_ssl "
+                                         "WHERE pid = pg_backend_pid()").fetchone()
+    assert 160000 <= version < 170000 and ssl_used is True
+
+    lab = LabServer.attach(workspace)
+    lab.set_settings({"ssl_min_protocol_version": "TLSv1.3"})
+    result = lab.reload()
+    assert result.ok and "received SIGHUP" in result.log
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(info["dsn"] + " sslmode=require ssl_max_protocol_version=TLSv1.2").close()
+    lab.close()
+
+    assert _containers_for(lab.workspace.path)
+    down = labkit("down", "--workspace", str(workspace), env=ENV)
+    assert down.returncode == 0, down.stderr
+    assert _containers_for(lab.workspace.path) == []
+
+
+def test_published_on_loopback_only(tmp_path: Path) -> None:
+    with LabServer.up(searchable_tmp(tmp_path) / "ws", backend="docker", image=IMAGE) as lab:
+        container = docker.from_env().containers.get(lab.backend.describe()["container_id"])
+        bindings = container.attrs["HostConfig"]["PortBindings"]["5432/tcp"]
+        assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(lab.port)}]
+
+
+def test_auto_prefers_docker_when_the_image_is_there(tmp_path: Path) -> None:
+    workspace = searchable_tmp(tmp_path) / "ws"
+    up = labkit("up", "--workspace", str(workspace), env=ENV)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert f"backend: docker (Docker engine answers and {IMAGE} is present)" in up.stderr
+    finally:
+        labkit("down", "--workspace", str(workspace), env=ENV)
+
+
+def test_engine_down_is_a_clear_error_and_auto_falls_back(tmp_path: Path) -> None:
+    workspace = searchable_tmp(tmp_path) / "ws"
+    dead = {**ENV, "DOCKER_HOST": "unix:///nonexistent.sock"}
+    forced = labkit("up", "--backend", "docker", "--workspace", str(workspace), env=dead)
+    assert forced.returncode == 2
+    assert "Docker engine does not answer" in forced.stderr and "docker info" in forced.stderr
+    auto = labkit("up", "--workspace", str(workspace), env=dead)
+    try:
+        assert auto.returncode == 0, auto.stderr
+        assert "backend: local (no Docker engine" in auto.stderr
+    finally:
+        labkit("down", "--workspace", str(workspace), env=dead)
+
+
+def test_down_all_removes_every_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Labs registered under one labkit cache (isolated here so the suite's other labs survive)."""
+    base = searchable_tmp(tmp_path)
+    pg_bin = str(LabServer._local_binaries(16, None, True, lambda _: None).bin_dir)
+    isolated = {**ENV, "LABKIT_CACHE": str(base / "cache"), "LABKIT_PG_BIN": pg_bin}
+    for name, value in isolated.items():
+        monkeypatch.setenv(name, value)
+    docker_lab = LabServer.up(base / "d", backend="docker", image=IMAGE)
+    local_lab = LabServer.up(base / "l", backend="local")
+    docker_lab.close()
+    local_lab.close()
+    done = labkit("down", "--all", env=isolated)
+    assert done.returncode == 0, done.stderr
+    assert "2 lab(s) stopped" in done.stderr
+    assert _containers_for(docker_lab.workspace.path) == []
+    assert not local_lab.backend.is_running()
