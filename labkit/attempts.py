@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import ctypes.util
 import os
 import re
@@ -47,9 +48,10 @@ if TYPE_CHECKING:
     import pandas as pd
     from pandas.io.formats.style import Styler
 
-    from .server import LabServer
+    from .server import LabServer, ReloadResult
 
-__all__ = ["AttemptResult", "LAB_PASSWORD", "SSLMODES", "attempt", "attempts_frame", "session", "styled"]
+__all__ = ["AttemptResult", "LAB_PASSWORD", "SSLMODES", "attempt", "attempts_frame", "reload_settled", "session",
+           "styled"]
 
 #: Sentinel for ``password=``: use the lab's passfile (which holds the ``postgres`` role's password).
 LAB_PASSWORD = "lab"
@@ -365,9 +367,11 @@ _RECEIVED = re.compile(r"connection received: host=(?!\[local\])")
 _TERMINAL = re.compile(r"connection authorized|FATAL:|PANIC:|could not accept SSL connection|"
                        r"could not receive data from client|incomplete startup packet|could not send data to client")
 # Client failures after which the server has nothing more to log (it logged "connection received" before
-# it answered, so the line is already there): it answered 'N' to the SSL request, or the client closed
-# after a completed handshake (host name check), which PostgreSQL deliberately does not log.
-_SERVER_SILENT = re.compile(r"server does not support SSL, but SSL was required|does not match host name")
+# it answered, so the line is already there): it answered 'N' to the SSL request, the client closed after a
+# completed handshake (host name check), or it hung up when asked for a password it did not have --
+# PostgreSQL deliberately logs none of these (psql's first, password-less try looks the same).
+_SERVER_SILENT = re.compile(r"server does not support SSL, but SSL was required|does not match host name|"
+                            r"fe_sendauth: no password supplied")
 # Client failures where no TCP conversation with the server took place.
 _NOT_REACHED = re.compile(r"Connection refused|timeout expired|could not translate host name|"
                           r"Network is unreachable|No route to host")
@@ -418,6 +422,26 @@ def _collect_log(lab: LabServer, mark: int, connected: bool, own_pid: int | None
         delay = min(delay * 2, 0.02)
     lines = [line for pid in _attempt_pids(groups) for line in groups[pid]]
     return "\n".join(lines)
+
+
+def reload_settled(lab: LabServer) -> ReloadResult:
+    """``lab.reload()``, returned only once the server has finished reloading, with the reload's whole log.
+
+    Why: ``LabServer.reload()`` returns when the admin session's ``pg_conf_load_time()`` moves, but the
+    postmaster signals its children *before* it re-reads pg_hba.conf and reloads the SSL files, so errors such
+    as "bad decrypt" or "invalid value for clientcert" may be logged a few ms after it returned (measured).
+    The postmaster forks a new backend only after it has finished, so one new admin connection proves the
+    log is complete; that connection's own lines are left out.
+    """
+    mark = lab.log_mark()
+    result = lab.reload()
+    with psycopg.connect(**lab.backend.admin_conninfo()):
+        pass
+    groups = _group_log(lab.log_since(mark))
+    settle_pids = {pid for pid, lines in groups.items() if any("connection received" in ln for ln in lines)}
+    text = "\n".join(line for line in lab.log_since(mark).splitlines()
+                     if not ((m := _PID.search(line[:80])) and int(m.group(1)) in settle_pids))
+    return dataclasses.replace(result, log=text)
 
 
 # ------------------------------------------------------------------------------------------------------

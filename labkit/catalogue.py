@@ -84,7 +84,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     # ---- the client certificate, as judged by the server -------------------------------------------------
     _entry(
         "crl_missing", "client certificate rejected", "server log",
-        (r"unable to get certificate CRL",),
+        (r"unable to get certificate CRL", r"certificate verify failed at depth 1"),
         "CRL checking is on (ssl_crl_file/ssl_crl_dir) and the server has no CRL for one CA of the client's "
         "chain; 'depth 1' is the intermediate, whose CRL is published by the root.",
         "Give the server a CRL for every CA in the chain: ssl_crl_file = the combined CRL "
@@ -223,6 +223,13 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         (r'certificate present, but not private key file "[^"]*"',),
         "libpq found a client certificate but no key next to it (sslkey, or ~/.postgresql/postgresql.key).",
         "Pass sslkey=<the key of that certificate> (mode 0600).",
+    ),
+    _entry(
+        "client_file_unreadable", "key file", "client",
+        (r'could not (read|open) certificate file "[^"]*"',
+         r'could not load private key file "[^"]*": (unsupported|no start line|bad base64 decode)'),
+        "sslcert/sslkey (or ~/.postgresql/postgresql.crt/.key) is not a PEM certificate/key libpq can parse.",
+        "Point sslcert/sslkey at the PEM files the lab issued (certs/client.crt, private/client.key).",
     ),
     _entry(
         "server_cert_file_unreadable", "server configuration", "server log",

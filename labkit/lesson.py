@@ -8,15 +8,16 @@ fails at once with a message naming it and the allowed values. The lab starts fr
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+import fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from psycopg import sql as pgsql
 
 from . import paths, validate
 from .doctor import client_facts
-from .errors import InvalidValue
+from .errors import InvalidValue, LabkitError, WorkspaceError
 from .pki import KEY_TYPES, LabPKI
 from .report import record_fact
 from .server import LabServer
@@ -50,6 +51,7 @@ class Lesson:
     pki: LabPKI
     keep_server: bool
     roles: dict[str, bool] = field(default_factory=dict)
+    lock: IO[str] | None = None  # held while the lesson runs, so two open notebooks never share a lab
 
     def ensure_role(self, name: str, *, superuser: bool = False) -> None:
         """Create (or refresh) a login role whose password is generated and kept in the workspace secrets."""
@@ -76,9 +78,43 @@ class Lesson:
         if self.keep_server:
             self.lab.reload()
             self.lab.close()
+            self._release()
             return f"server kept running on {self.lab.host}:{self.lab.port} (keep_server=True)"
         self.lab.down()
+        self._release()
         return "server stopped and removed"
+
+    def _release(self) -> None:
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
+
+
+def _claim_workspace(given: Path | None) -> tuple[Path, IO[str] | None]:
+    """The lesson's workspace, locked for this process.
+
+    An explicit workspace is used as given (and waited for if another lesson holds it). Without one, the
+    default ``course`` workspace is used unless another open notebook holds it, in which case the next
+    free ``course-2``, ``course-3``... is taken: two notebooks open at once never reconfigure each
+    other's server. The lock is an flock, so a kernel that dies releases it.
+    """
+    candidates = [given] if given else [paths.default_workspace("course" if n == 1 else f"course-{n}")
+                                        for n in range(1, 9)]
+    for folder in candidates:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handle = open(folder / ".lesson.lock", "w")  # noqa: SIM115 - kept open for the lesson's lifetime
+        except OSError as exc:
+            raise WorkspaceError(f"workspace {str(folder)!r} is not writable: {exc.strerror}",
+                                 "pass a folder you can write to as workspace") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if given else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.close()
+            continue
+        return folder, handle
+    raise LabkitError("eight lessons already hold the default workspaces",
+                      "finish a running notebook, or pass workspace= explicitly")
 
 
 def begin(*, backend: str = "auto", pg_version: object = 16, workspace: str | Path | None = None,
@@ -92,13 +128,13 @@ def begin(*, backend: str = "auto", pg_version: object = 16, workspace: str | Pa
     check_bool("keep_server", keep_server)
     if workspace is not None and not isinstance(workspace, (str, Path)):
         raise InvalidValue("workspace", workspace, "a folder path, or None for the default")
-    folder = Path(workspace) if workspace else paths.default_workspace("course")
+    folder, lock = _claim_workspace(Path(workspace) if workspace else None)
     lab = LabServer.up(folder, backend=backend, pg_version=major)
     lab.reset_config()
     lab.reload()
     pki = LabPKI.ensure(lab.workspace.pki_dir, key_type=key_type, server_names=tuple(server_names),
                         client_roles=COURSE_ROLES)
-    lesson = Lesson(lab=lab, pki=pki, keep_server=keep_server)
+    lesson = Lesson(lab=lab, pki=pki, keep_server=keep_server, lock=lock)
     for role, superuser in (roles if roles is not None else {"conssl": True, "reporter": False}).items():
         lesson.ensure_role(role, superuser=superuser)
     facts = lab.facts()
