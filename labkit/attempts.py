@@ -17,6 +17,10 @@ lab workspace (``<workspace>/client/no-home/.postgresql/...``), which libpq trea
 there". With ``home=<dir>`` (the lesson on libpq's defaults) nothing is passed for them and ``$HOME`` is set
 to ``<dir>`` for the duration of the connect, so libpq's own default lookup finds ``<dir>/.postgresql/...``.
 
+The same goes for libpq's environment variables (``PGSSLCERT``, ``PGSSLCERTMODE``, ``PGPASSWORD``...): when
+one is set, attempt() passes that keyword explicitly with libpq's default, and says so in ``client_defaults``
+(``PGSERVICE`` cannot be neutralised this way; leave it unset for the lab).
+
 Other isolation: ``gssencmode=disable`` (GSS encryption, when a Kerberos ticket exists, would replace TLS
 and make the lesson measure the wrong thing), an explicit ``passfile`` (the lab's, or a path that does not
 exist), and an OpenSSL key-passphrase hook so an encrypted ``sslkey`` without ``sslpassword`` fails with a
@@ -26,8 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
 import ctypes.util
+import dataclasses
 import os
 import re
 import shlex
@@ -50,7 +54,7 @@ if TYPE_CHECKING:
 
     from .server import LabServer, ReloadResult
 
-__all__ = ["AttemptResult", "LAB_PASSWORD", "SSLMODES", "attempt", "attempts_frame", "reload_settled", "session",
+__all__ = ["LAB_PASSWORD", "SSLMODES", "AttemptResult", "attempt", "attempts_frame", "reload_settled", "session",
            "styled"]
 
 #: Sentinel for ``password=``: use the lab's passfile (which holds the ``postgres`` role's password).
@@ -63,6 +67,21 @@ _SECRET_KEYS = frozenset({"password", "sslpassword"})
 _DEFAULT_FILES = {"sslrootcert": "root.crt", "sslcrl": "root.crl", "sslcert": "postgresql.crt",
                   "sslkey": "postgresql.key"}
 _HOME_LOCK = threading.Lock()
+# libpq reads these environment variables for any keyword not given; a reader's shell profile (e.g. an
+# exported PGSSLCERTMODE or PGPASSWORD) must not change a lab result, so when one is set attempt() passes the
+# keyword explicitly with libpq's own default ("" means "not set" to libpq).
+_NEUTRAL_ENV: dict[str, tuple[str, str]] = {
+    "PGPASSWORD": ("password", ""), "PGHOSTADDR": ("hostaddr", ""), "PGOPTIONS": ("options", ""),
+    "PGSSLCERTMODE": ("sslcertmode", "allow"), "PGSSLNEGOTIATION": ("sslnegotiation", "postgres"),
+    "PGSSLSNI": ("sslsni", "1"), "PGSSLCRLDIR": ("sslcrldir", ""), "PGREQUIREAUTH": ("require_auth", ""),
+    "PGCHANNELBINDING": ("channel_binding", "prefer"), "PGSSLCOMPRESSION": ("sslcompression", "0"),
+    "PGSSLMINPROTOCOLVERSION": ("ssl_min_protocol_version", "TLSv1.2"),
+    "PGSSLMAXPROTOCOLVERSION": ("ssl_max_protocol_version", ""),
+    "PGTARGETSESSIONATTRS": ("target_session_attrs", "any"),
+}
+# The default-file variables: in home= mode libpq must fall back to <home>/.postgresql, so they are removed
+# from the environment for the duration of the connect (in isolated mode the keywords are passed anyway).
+_FILE_ENV = ("PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGSSLCRL")
 
 # ------------------------------------------------------------------------------------------------------
 # The result
@@ -167,7 +186,7 @@ class _Libpq:
         lib = cls.lib()
         if lib is None:
             return None
-        value = lib.PQsslAttribute(conn.pgconn.pgconn_ptr, name.encode())
+        value = lib.PQsslAttribute(conn.pgconn.pgconn_ptr, name.encode())  # type: ignore[attr-defined]
         return value.decode() if value is not None else None
 
     @classmethod
@@ -219,7 +238,7 @@ def _isolated_home(lab: LabServer) -> Path:
     present = [name for name in (*_DEFAULT_FILES.values(), "../.pgpass") if (folder / name).exists()]
     if present:
         raise LabkitError(f"the isolation folder {folder} must stay empty but holds {', '.join(present)}",
-                          f"remove those files; to test libpq's default files use attempt(..., home=<dir>)")
+                          "remove those files; to test libpq's default files use attempt(..., home=<dir>)")
     return home
 
 
@@ -323,25 +342,38 @@ def _plan(lab: LabServer, *, sslmode: str, user: str, dbname: str, sslrootcert: 
         secrets.append(password)
     actual.setdefault("gssencmode", "disable")
     actual.setdefault("connect_timeout", CONNECT_TIMEOUT)
+    ignored = [var for var in _FILE_ENV if os.environ.get(var) is not None]
+    for var, (key, neutral) in _NEUTRAL_ENV.items():
+        if os.environ.get(var) is not None:
+            actual.setdefault(key, neutral)
+            ignored.append(var)
+    if ignored:
+        client_defaults += f" (ignored from the environment: {', '.join(sorted(ignored))})"
     return _Plan(shown, actual, env_prefix, home_dir, secrets, client_defaults)
 
 
 @contextlib.contextmanager
 def _home_env(home: Path | None) -> Iterator[None]:
-    """Set $HOME for the duration of a connect (libpq reads it then). Serialised: the environment is global."""
+    """Set $HOME (and hide PGSSLCERT & co.) for the duration of a connect, when libpq reads them.
+
+    Serialised by a lock because the environment is process-wide; only home= attempts take this path.
+    """
     if home is None:
         yield
         return
     with _HOME_LOCK:
-        before = os.environ.get("HOME")
+        saved = {var: os.environ.get(var) for var in ("HOME", *_FILE_ENV)}
         os.environ["HOME"] = str(home)
+        for var in _FILE_ENV:
+            os.environ.pop(var, None)
         try:
             yield
         finally:
-            if before is None:
-                os.environ.pop("HOME", None)
-            else:
-                os.environ["HOME"] = before
+            for var, value in saved.items():
+                if value is None:
+                    os.environ.pop(var, None)
+                else:
+                    os.environ[var] = value
 
 
 def _connect(plan: _Plan, **kwargs: Any) -> psycopg.Connection[Any]:
@@ -425,23 +457,9 @@ def _collect_log(lab: LabServer, mark: int, connected: bool, own_pid: int | None
 
 
 def reload_settled(lab: LabServer) -> ReloadResult:
-    """``lab.reload()``, returned only once the server has finished reloading, with the reload's whole log.
-
-    Why: ``LabServer.reload()`` returns when the admin session's ``pg_conf_load_time()`` moves, but the
-    postmaster signals its children *before* it re-reads pg_hba.conf and reloads the SSL files, so errors such
-    as "bad decrypt" or "invalid value for clientcert" may be logged a few ms after it returned (measured).
-    The postmaster forks a new backend only after it has finished, so one new admin connection proves the
-    log is complete; that connection's own lines are left out.
-    """
-    mark = lab.log_mark()
-    result = lab.reload()
-    with psycopg.connect(**lab.backend.admin_conninfo()):
-        pass
-    groups = _group_log(lab.log_since(mark))
-    settle_pids = {pid for pid, lines in groups.items() if any("connection received" in ln for ln in lines)}
-    text = "\n".join(line for line in lab.log_since(mark).splitlines()
-                     if not ((m := _PID.search(line[:80])) and int(m.group(1)) in settle_pids))
-    return dataclasses.replace(result, log=text)
+    """Kept for lessons written against an earlier labkit: ``LabServer.reload()`` now waits for the whole
+    reload (pg_hba.conf and SSL files included) itself."""
+    return lab.reload()
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -460,13 +478,13 @@ def _client_message(exc: BaseException) -> str:
     """libpq's message as psql would print it: psycopg's 'connection failed: ' prefix removed."""
     text = str(exc).strip()
     for prefix in ("connection failed: ", "connection is bad: "):
-        if text.startswith(prefix):
-            text = text[len(prefix):]
+        text = text.removeprefix(prefix)
     return text
 
 
-def _facts(conn: psycopg.Connection[Any], result: AttemptResult) -> None:
-    """Fill the TLS facts: libpq's view, the session's pg_stat_ssl row, and sslinfo when installed."""
+def _facts(conn: psycopg.Connection[Any], result: AttemptResult) -> bool:
+    """Fill the TLS facts: libpq's view, the session's pg_stat_ssl row, and sslinfo when installed.
+    Returns whether the server logs connections (if not, there is no log line to wait for)."""
     result.ssl = bool(conn.pgconn.ssl_in_use)
     if result.ssl:
         result.tls_version = _Libpq.ssl_attribute(conn, "protocol")
@@ -479,7 +497,8 @@ def _facts(conn: psycopg.Connection[Any], result: AttemptResult) -> None:
         row = cur.fetchone() or {}
         result.pg_stat_ssl = {k: (str(v) if k == "client_serial" and v is not None else v) for k, v in row.items()}
         cur.execute("SELECT current_setting('server_version') AS server_version, current_user::text AS who, "
-                    "to_regproc('ssl_is_used') IS NOT NULL AS has_sslinfo")
+                    "to_regproc('ssl_is_used') IS NOT NULL AS has_sslinfo, "
+                    "current_setting('log_connections') AS log_connections")
         info = cur.fetchone() or {}
         result.server_version = info.get("server_version")
         result.current_user = info.get("who")
@@ -501,6 +520,7 @@ def _facts(conn: psycopg.Connection[Any], result: AttemptResult) -> None:
     if result.tls_version is None and row.get("version"):
         result.tls_version, result.cipher = row.get("version"), row.get("cipher")
         result.bits = row.get("bits")
+    return info.get("log_connections") != "off"
 
 
 def attempt(lab: LabServer, *, label: str = "", sslmode: str = "prefer", user: str = "postgres",
@@ -531,6 +551,7 @@ def attempt(lab: LabServer, *, label: str = "", sslmode: str = "prefer", user: s
     mark = lab.log_mark()
     started = time.perf_counter()
     own_pid: int | None = None
+    logged = True
     try:
         conn = _connect(plan, autocommit=True)
     except psycopg.OperationalError as exc:
@@ -539,12 +560,13 @@ def attempt(lab: LabServer, *, label: str = "", sslmode: str = "prefer", user: s
         try:
             result.connected = True
             own_pid = conn.info.backend_pid
-            _facts(conn, result)
+            logged = _facts(conn, result)
         finally:
             conn.close()
     result.duration_ms = round((time.perf_counter() - started) * 1000, 2)
-    result.server_log = _redact(_collect_log(lab, mark, result.connected, own_pid, result.error_text),
-                                plan.secrets)
+    if str(plan.actual.get("port")) == str(lab.port):  # extra={"port": ...} may aim elsewhere: no lab log then
+        result.server_log = _redact(_collect_log(lab, mark, result.connected, own_pid, result.error_text,
+                                                 wait=LOG_WAIT_SECONDS if logged else 0.0), plan.secrets)
     if not result.connected:
         entry = catalogue.classify(result.error_text, result.server_log)
         if entry is not None:
@@ -564,15 +586,16 @@ def session(lab: LabServer, **kwargs: Any) -> Iterator[psycopg.Connection[Any]]:
             "ssl_min_protocol_version", "ssl_max_protocol_version", "channel_binding", "password", "home", "extra")
     unknown = set(kwargs) - set(keys)
     if unknown:
-        raise InvalidValue("keyword", sorted(unknown)[0], keys, "session() takes the same keywords as attempt()")
-    plan = _plan(lab, **{k: kwargs.get(k, defaults.get(k)) for k in keys})
+        raise InvalidValue("keyword", min(unknown), keys, "session() takes the same keywords as attempt()")
+    params: dict[str, Any] = {k: kwargs.get(k, defaults.get(k)) for k in keys}
+    plan = _plan(lab, **params)
     try:
         conn = _connect(plan, autocommit=True)
     except psycopg.OperationalError as exc:
         text = _redact(_client_message(exc), plan.secrets)
         entry = catalogue.classify(text)
-        raise LabkitError(f"connection refused: {text}",
-                          entry.fix if entry else "run attempt() with the same keywords to see the server log") from None
+        hint = entry.fix if entry else "run attempt() with the same keywords to see the server log"
+        raise LabkitError(f"connection refused: {text}", hint) from None
     try:
         yield conn
     finally:
@@ -605,4 +628,5 @@ def styled(df: pd.DataFrame) -> Styler:
         shade = "background-color: #c8e6c9" if bool(row.get("connected")) else "background-color: #ffcdd2"
         return [shade if col in ("label", "connected", "outcome") else "" for col in row.index]
 
-    return df.style.apply(colour, axis=1)
+    # A fixed id: pandas' random one would make every run's HTML differ, and nbval compares outputs.
+    return df.style.apply(colour, axis=1).set_uuid("attempts")

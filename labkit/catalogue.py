@@ -26,8 +26,10 @@ Wording differences the patterns cover, as measured on this project's labs (see 
   ``could not accept SSL connection: certificate verify failed``, so on 15 a missing root CRL is
   indistinguishable from an unknown CA (both reach the client as ``tlsv1 alert unknown ca``).
 - Under TLS 1.3 the server checks the client certificate after the client has finished its handshake,
-  so a rejection may surface on the client's first read: as the alert text (libpq 18 reports it), or with
-  older clients as ``server closed the connection unexpectedly`` / ``SSL SYSCALL error: EOF detected``.
+  so a rejection surfaces on the client's first read. libpq 18 then reports the alert itself
+  (``tlsv1 alert unknown ca``, ``ssl/tls alert certificate revoked``, ``tlsv13 alert certificate required``);
+  a peer that just drops the connection shows as ``server closed the connection unexpectedly`` or, with
+  OpenSSL 3, ``SSL error: unexpected eof while reading`` (older clients: ``SSL SYSCALL error: EOF detected``).
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CATALOGUE", "CatalogueEntry", "SIDES", "as_dataframe", "by_key", "classify"]
+__all__ = ["CATALOGUE", "SIDES", "CatalogueEntry", "as_dataframe", "by_key", "classify"]
 
 SIDES: tuple[str, ...] = ("client", "server log", "both")
 
@@ -89,7 +91,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "chain; 'depth 1' is the intermediate, whose CRL is published by the root.",
         "Give the server a CRL for every CA in the chain: ssl_crl_file = the combined CRL "
         "(intermediate + root), or put both in ssl_crl_dir; reload.",
-        f"{_GUIDE_ERRORS} #2 (certificate verify failed at depth 1); {_GUIDE_F2} paso 7",
+        f"{_GUIDE_ERRORS} #2 (certificate verify failed at depth 1); {_GUIDE_F2} › Quinta capa (ssl_crl_file)",
     ),
     _entry(
         "cert_revoked", "client certificate rejected", "both",
@@ -112,7 +114,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "(or the certificate comes from another CA altogether).",
         "Put root + intermediate in ssl_ca_file (the combined file), or have the client send its chain "
         "(sslcert = client cert + intermediate); reload. A certificate from a foreign CA must be replaced.",
-        f"{_GUIDE_ERRORS} #1",
+        f"{_GUIDE_ERRORS} #1; {_GUIDE_F2} › Sexta capa (ssl_ca_file)",
     ),
     _entry(
         "cert_required_tls13", "client certificate rejected", "client",
@@ -157,7 +159,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "The minimum TLS version is above the maximum, so no version is allowed; the server keeps its previous "
         "SSL configuration (the client refuses to connect at all).",
         "Make ssl_min_protocol_version <= ssl_max_protocol_version (e.g. TLSv1.2 and TLSv1.3); reload.",
-        f"{_GUIDE_F2} paso 3",
+        f"{_GUIDE_F2} › Segunda capa (ssl_min/max_protocol_version)",
     ),
     _entry(
         "protocol_setting_invalid", "TLS protocol version", "both",
@@ -165,7 +167,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
          r'invalid "ssl_(min|max)_protocol_version" value'),
         "A protocol-version setting has a value that does not exist (e.g. 'TLSv1.4', 'TLS1.2').",
         "Use one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 exactly as spelled; reload.",
-        f"{_GUIDE_F2} paso 3",
+        f"{_GUIDE_F2} › Segunda capa (ssl_min/max_protocol_version)",
     ),
     _entry(
         "legacy_tls_seclevel", "TLS protocol version", "both",
@@ -183,7 +185,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "Client and server have no TLS version in common (e.g. server minimum TLSv1.3, client maximum TLSv1.2).",
         "Align the ranges: server ssl_min/max_protocol_version and client "
         "ssl_min_protocol_version/ssl_max_protocol_version must overlap (TLSv1.2-TLSv1.3 on both is the goal).",
-        f"{_GUIDE_F2} paso 3",
+        f"{_GUIDE_F2} › Segunda capa (ssl_min/max_protocol_version)",
     ),
     # ---- key and certificate files -----------------------------------------------------------------------
     _entry(
@@ -197,8 +199,8 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     ),
     _entry(
         "key_bad_decrypt", "key file", "both",
-        (r'could not load private key file "[^"]*": (bad decrypt|processing error|bad password read|'
-         r'problems getting password)',),
+        (r'could not load private key file "[^"]*": (bad decrypt|processing error)',
+         r'could not load private key file "[^"]*": (bad password read|problems getting password)'),
         "The private key is encrypted and the passphrase given (ssl_passphrase_command on the server, "
         "sslpassword on the client) is wrong or missing.",
         "Give the right passphrase (server: ssl_passphrase_command, plus "
@@ -237,7 +239,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
          r'could not (load|access) private key file "[^"]*": No such file'),
         "ssl_cert_file / ssl_key_file names a file the server cannot read (missing, wrong path, no permission).",
         "Deliver the file where the setting points (relative paths are inside the data directory); reload.",
-        f"{_GUIDE_F2} paso 2",
+        f"{_GUIDE_F2} › Primera capa (ssl_cert_file, ssl_key_file)",
     ),
     # ---- pg_hba.conf ---------------------------------------------------------------------------------------
     _entry(
@@ -247,7 +249,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "'cert' only verify-full; the whole pg_hba.conf is then not reloaded (the old rules stay).",
         "Write clientcert=verify-full (or verify-ca with a password method); check the server log after the "
         "reload: on 15/16 pg_hba_file_rules shows no error text for clientcert=1.",
-        f"{_GUIDE_F2} paso 4 (clientcert=1)",
+        f"{_GUIDE_F2} › Tercera capa (pg_hba.conf, clientcert=1)",
     ),
     _entry(
         "hostssl_without_ssl", "pg_hba.conf", "server log",
@@ -271,7 +273,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "The matching pg_hba.conf rule ('cert', or clientcert=verify-ca/verify-full) needs a client certificate "
         "and the client sent none.",
         "Pass sslcert and sslkey with a certificate issued by a CA in the server's ssl_ca_file.",
-        f"{_GUIDE_F2} paso 4",
+        f"{_GUIDE_F2} › Tercera capa (cert, clientcert)",
     ),
     _entry(
         "password_failed", "authentication", "both",
@@ -293,7 +295,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "The connection came without TLS and no pg_hba.conf rule accepts unencrypted connections for it "
         "(hostssl rules match only TLS connections).",
         "Connect with sslmode=require or stronger; add a host/hostnossl rule only if plain text is really allowed.",
-        f"{_GUIDE_F2} paso 4 (hostssl)",
+        f"{_GUIDE_F2} › Tercera capa (hostssl)",
     ),
     _entry(
         "no_hba_ssl", "pg_hba.conf", "both",
@@ -307,7 +309,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         (r"server does not support SSL, but SSL was required",),
         "sslmode require/verify-* insists on TLS and the server answered the SSL request with 'N' (ssl = off).",
         "Turn ssl on at the server (with a certificate and key) and reload; do not weaken the client's sslmode.",
-        f"{_GUIDE_F2} paso 2",
+        f"{_GUIDE_F2} › Primera capa (ssl = on)",
     ),
     # ---- generic: the connection ended without a reason ---------------------------------------------------
     _entry(

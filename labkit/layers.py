@@ -355,8 +355,8 @@ def layer_protocols(min: str = "TLSv1.2", max: str = "TLSv1.3", *, unchecked: bo
     )
 
 
-def layer_hostssl(method: str = "scram-sha-256", users: Sequence[str] = ("conssl",), clientcert: str | int | None = None,
-                  address: str = "0.0.0.0/0", database: str = "all", extra_rules: Sequence[str] = (), *,
+def layer_hostssl(method: str = "scram-sha-256", users: Sequence[str] = ("conssl",),
+                  clientcert: str | int | None = None, address: str = "0.0.0.0/0", database: str = "all", extra_rules: Sequence[str] = (), *,
                   pg_major: int | None = None, unchecked: bool = False) -> Layer:
     """L3: ``hostssl`` lines in pg_hba.conf, one per user, then ``extra_rules``.
 
@@ -722,7 +722,20 @@ def _change(lab: LabServer, keys: list[str], settings: Mapping[str, object] | No
     except BaseException:
         _restore(lab, snap)
         raise
-    file_errors, hba_errors, lines, failure = _run(lab, action)
+    try:
+        file_errors, hba_errors, lines, failure = _run(lab, action)
+    except LabkitError:
+        # The server did not confirm the reload (timeout) or did not come back: put the files back so the
+        # lab is at least consistent on disk, try once more to load them, and let the caller see the error.
+        _restore(lab, snap)
+        try:
+            if action == "restart" and not lab.backend.is_running():
+                lab.start()
+            else:
+                lab.reload()
+        except LabkitError:
+            pass
+        raise
     if not failure:
         return ApplyResult(keys, True, action, file_errors, hba_errors, lines, False,
                            time.perf_counter() - started)

@@ -128,7 +128,8 @@ class ReloadResult:
 
     @property
     def ok(self) -> bool:
-        return self.file_errors.empty and self.hba_errors.empty and "was not reloaded" not in self.log
+        return (self.file_errors.empty and self.hba_errors.empty and "was not reloaded" not in self.log
+                and "contains errors" not in self.log)
 
 
 class LabServer:
@@ -411,22 +412,35 @@ class LabServer:
         self.set_hba_rules(None)
 
     def reload(self, timeout: float = 10) -> ReloadResult:
-        """``pg_reload_conf()``, then wait until the server has really re-read its files (the admin session's
-        ``pg_conf_load_time()`` moves), and report both error views and the log written since."""
+        """``pg_reload_conf()``, wait until the server has really finished re-reading its files, and report
+        both error views and the log written since.
+
+        Two steps prove the reload is complete: the admin session's ``pg_conf_load_time()`` moves (the
+        postmaster has re-read postgresql.conf and signalled its children), then one new connection
+        succeeds — the postmaster forks it only after it has also reloaded pg_hba.conf and the SSL files,
+        whose errors ("SSL configuration was not reloaded", "bad decrypt") are logged in that second phase.
+        That probe connection's own log lines are left out."""
         mark = self.backend.log_size()
         started = time.perf_counter()
         before = self.execute("SELECT pg_conf_load_time() AS t")[0]["t"]
         self.execute("SELECT pg_reload_conf()")
         deadline = time.monotonic() + timeout
-        while self.execute("SELECT pg_conf_load_time() AS t")[0]["t"] == before:
+        # The postmaster has started the reload once our session's load time moves, or -- when
+        # postgresql.conf has an error that makes it apply nothing, so the load time stays put -- once it has
+        # logged "received SIGHUP". Either way it is then busy reloading and forks no new backend until done.
+        while (self.execute("SELECT pg_conf_load_time() AS t")[0]["t"] == before
+               and "received SIGHUP" not in self.backend.log_since(mark)):
             if time.monotonic() > deadline:
                 raise ServerCommandError(f"the server did not reload within {timeout:.0f} s",
                                          "see the server log (LabServer.log_since)")
             time.sleep(0.005)
+        with psycopg.connect(**self.backend.admin_conninfo()) as probe:
+            probe_tag = f"[{probe.info.backend_pid}]"
         log = self.backend.log_since(mark)
         while "SIGHUP" not in log and time.monotonic() < deadline:  # docker's log pipe may lag a moment
             time.sleep(0.01)
             log = self.backend.log_since(mark)
+        log = "".join(line for line in log.splitlines(keepends=True) if probe_tag not in line)
         seconds = time.perf_counter() - started
         return ReloadResult(self.file_setting_errors(), self.hba_rule_errors(), log, seconds)
 
@@ -435,8 +449,11 @@ class LabServer:
                           "FROM pg_file_settings WHERE error IS NOT NULL ORDER BY seqno")
 
     def hba_rule_errors(self) -> pd.DataFrame:
-        return self.query("SELECT line_number, type, database, user_name, address, auth_method, options, error "
-                          "FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number")
+        # A line PostgreSQL cannot parse shows up either with an error text or (e.g. clientcert=1 on 15/16,
+        # measured) as a row whose fields are all NULL and whose error is NULL too: report both.
+        return self.query("SELECT line_number, type, database, user_name, address, auth_method, options, "
+                          "coalesce(error, 'line not usable (see the server log)') AS error "
+                          "FROM pg_hba_file_rules WHERE error IS NOT NULL OR type IS NULL ORDER BY line_number")
 
     def show(self, name: str) -> str:
         return str(self.execute(pgsql.SQL("SHOW {}").format(pgsql.Identifier(name)))[0][name])

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from .server import LabServer
 
-__all__ = ["VERSIONS", "ProbeResult", "client_can_offer", "probe", "probe_matrix"]
+__all__ = ["VERSIONS", "ProbeResult", "client_can_offer", "probe", "probe_lab", "probe_matrix"]
 
 VERSIONS: tuple[str, ...] = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 SSL_REQUEST = struct.pack("!II", 8, 80877103)  # length 8, code 1234.5679 (PostgreSQL's SSLRequest)
@@ -64,7 +64,10 @@ class ProbeResult:
             return "accepted"
         if self.accepted is False:
             return "refused"
-        return self.error if self.error in (CLIENT_CANNOT_OFFER, SERVER_NO_SSL) else "not asked"
+        for verdict in (CLIENT_CANNOT_OFFER, SERVER_NO_SSL):
+            if (self.error or "").startswith(verdict):
+                return verdict
+        return "not asked"
 
 
 def _tls_version(name: str) -> ssl.TLSVersion:
@@ -158,27 +161,35 @@ def probe(host: str, port: int, version: str, cipher: str | None = None, timeout
     return ProbeResult(version, True, negotiated_version=negotiated, cipher=suite)
 
 
+def probe_lab(lab: LabServer, version: str, cipher: str | None = None, timeout: float = 3,
+              log_wait: float = 0.5) -> ProbeResult:
+    """:func:`probe` against the lab, with what the server logged about it in ``server_log``.
+
+    A refused handshake is logged by the backend a moment after the client has seen the alert, so the log is
+    read until its "could not accept SSL connection" line appears (at most ``log_wait`` seconds); accepted
+    probes leave no line (see the module docstring).
+    """
+    mark = lab.log_mark()
+    result = probe(lab.host, lab.port, version, cipher, timeout)
+    if result.accepted is False:
+        deadline = time.monotonic() + log_wait
+        log = lab.log_since(mark)
+        while "could not accept SSL connection" not in log and time.monotonic() < deadline:
+            time.sleep(0.002)
+            log = lab.log_since(mark)
+        result.server_log = "\n".join(line for line in log.splitlines() if "connection received" not in line)
+    return result
+
+
 def probe_matrix(lab: LabServer, versions: tuple[str, ...] = VERSIONS, cipher: str | None = None,
                  timeout: float = 3, log_wait: float = 0.5) -> pd.DataFrame:
-    """Probe each version against the lab; one row each, with what the server logged about it.
-
-    A refused handshake is logged by the backend a moment after the client sees the alert, so the log is read
-    until its "could not accept SSL connection" line appears (at most ``log_wait`` seconds).
-    """
+    """Probe each version against the lab: one row each, with the verdict and what the server logged."""
     import pandas as pd
 
     rows = []
     for version in versions:
-        mark = lab.log_mark()
-        result = probe(lab.host, lab.port, version, cipher, timeout)
-        if result.accepted is False:
-            deadline = time.monotonic() + log_wait
-            log = lab.log_since(mark)
-            while "could not accept SSL connection" not in log and time.monotonic() < deadline:
-                time.sleep(0.002)
-                log = lab.log_since(mark)
-            result.server_log = "\n".join(line.split("  ", 1)[-1] for line in log.splitlines()
-                                          if "connection received" not in line)
-        rows.append({**asdict(result), "result": result.result})
+        result = probe_lab(lab, version, cipher, timeout, log_wait)
+        rows.append({**asdict(result), "result": result.result,
+                     "server_log": "\n".join(line.split("  ", 1)[-1] for line in result.server_log.splitlines())})
     columns = ["version_asked", "result", "accepted", "negotiated_version", "cipher", "error", "server_log"]
     return pd.DataFrame(rows, columns=columns)

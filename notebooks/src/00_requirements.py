@@ -1,0 +1,226 @@
+# %% [markdown]
+# # 00 · Requirements: what runs on both ends, and what the guide's version tables really mean
+#
+# Before touching a single setting, a DBA hardening a bank's PostgreSQL has to know what the two ends
+# of every connection are made of: which OpenSSL the **server** was linked against, which OpenSSL the
+# **client library** (libpq) carries, whether the server was built with TLS at all and whether the
+# `sslinfo` extension is there to inspect sessions. Those facts decide which TLS versions can ever be
+# negotiated, whatever `postgresql.conf` says.
+#
+# This lesson covers the guide's **Fase #1 · Pre-Implementación › Requisitos** (#1 OpenSSL, #2
+# PostgreSQL, `sslinfo`, the `conssl` role) and its two compatibility tables. Instead of copying the
+# tables we **ask the running server** which TLS versions it accepts, with a raw handshake probe
+# (`labkit.tlsprobe`) that does not depend on what libpq is willing to offer, and put the answers next
+# to the guide's claims.
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+
+# %% [markdown]
+# Parameters are checked first: a wrong value stops here, naming the parameter and what is allowed,
+# before any server is started.
+
+# %%
+import ssl
+
+import pandas as pd
+
+import labkit.lesson
+from labkit import attempts, doctor, layers, tlsprobe
+from labkit.course_basics import compatibility_check, gist, paint_compatibility, table, verdict
+
+pd.set_option("display.max_colwidth", None)
+labkit.lesson.check_choice("backend", backend, ("auto", "local", "docker"))
+labkit.lesson.check_bool("keep_server", keep_server)
+lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                             keep_server=keep_server)
+lab, pki = lesson.lab, lesson.pki
+
+# %% [markdown]
+# ## Versions on both sides
+#
+# Three OpenSSL copies take part in this course, and they are rarely the same:
+#
+# * the **server's** (the library `postgres` is linked against) decides what the server can accept;
+# * **libpq's** (bundled in psycopg's wheel, like the one inside `psql`) decides what a normal client offers;
+# * **Python's** `ssl` module is what our raw probe uses to offer versions libpq refuses to.
+#
+# The guide asks for `openssl version` on the server; that prints the command-line tool's library, which
+# need not be the one PostgreSQL loaded. We read the library the server process really uses, and ask the
+# server itself with `select version()` and `ssl_library`. (Versions vary between machines, so this
+# cell's output is not compared by the tests.)
+
+# %% tags=["nbval-ignore-output"]
+facts = lab.facts()
+client = doctor.client_facts()
+server_version_text = lab.execute("select version()")[0]["version"]
+versions = pd.DataFrame([
+    {"side": "server", "component": "PostgreSQL (select version())", "found": server_version_text},
+    {"side": "server", "component": "SSL library (ssl_library)", "found": facts["ssl_library"]},
+    {"side": "server", "component": "OpenSSL loaded by postgres", "found": facts["server_openssl"]},
+    {"side": "server", "component": "how the lab runs it", "found": facts["backend"]},
+    {"side": "client", "component": "libpq (psycopg)", "found": client["libpq_version"]},
+    {"side": "client", "component": "OpenSSL inside libpq", "found": client["client_openssl"]},
+    {"side": "client", "component": "OpenSSL of Python's ssl (raw probe)", "found": client["python_openssl"]},
+])
+table(versions, "versions")
+
+
+# %% [markdown]
+# The same facts as a `labkit doctor`-style checklist: one line per requirement of the guide, how we
+# checked it, and the verdict. This table is compared by the tests, so it names no version numbers.
+
+# %%
+def at_least(text, minimum):
+    import re
+    numbers = tuple(int(n) for n in re.findall(r"\d+", str(text or ""))[:len(minimum)])
+    return len(numbers) == len(minimum) and numbers >= minimum
+
+
+sslinfo = lab.query("select name, default_version, installed_version, comment "
+                    "from pg_available_extensions where name = 'sslinfo'")
+conssl = lab.execute("select rolname, rolsuper, rolcanlogin, "
+                     "coalesce(rolpassword like 'SCRAM-SHA-256$%', false) as scram_verifier "
+                     "from pg_authid where rolname = 'conssl'")
+default_probe = tlsprobe.probe_matrix(lab)
+accepted_default = set(default_probe.loc[default_probe["result"] == "accepted", "version_asked"])
+python_openssl = client["python_openssl"].split()[1] if " " in client["python_openssl"] else client["python_openssl"]
+checklist = pd.DataFrame([
+    ("#1 server OpenSSL >= 1.1.1", "library the postgres binary loads", at_least(facts["server_openssl"], (1, 1, 1))),
+    ("#1 client OpenSSL >= 1.1.1 (libpq)", "libcrypto bundled with libpq", at_least(client["client_openssl"], (1, 1, 1))),
+    ("#1 probe OpenSSL >= 1.1.1 (Python)", "ssl.OPENSSL_VERSION", at_least(python_openssl, (1, 1, 1))),
+    ("#2 supported PostgreSQL (>= 12)", "server_version_num", int(facts["server_version_num"]) >= 120000),
+    ("#2 server speaks TLS 1.2 and 1.3", "raw handshake probe, default settings",
+     {"TLSv1.2", "TLSv1.3"} <= accepted_default),
+    ("built with SSL", "current_setting('ssl_library')", facts["ssl_library"] == "OpenSSL"),
+    ("sslinfo available", "pg_available_extensions", not sslinfo.empty),
+    ("role conssl: login, superuser", "pg_authid", bool(conssl) and conssl[0]["rolsuper"] and conssl[0]["rolcanlogin"]),
+    ("conssl password stored as SCRAM", "pg_authid.rolpassword prefix", bool(conssl) and conssl[0]["scram_verifier"]),
+], columns=["requirement", "checked with", "ok"])
+verdict(checklist, "ok", columns=["requirement", "ok"], uuid="checklist")
+
+# %%
+assert checklist["ok"].all(), checklist[~checklist["ok"]]
+
+# %% [markdown]
+# The guide's `select * from pg_available_extensions where name = 'sslinfo'`, on this server (the lab
+# already ran `CREATE EXTENSION sslinfo`, so `installed_version` is filled):
+
+# %%
+table(sslinfo, "sslinfo")
+
+# %% [markdown]
+# > **The guide says** `create user conssl with password '123123' superuser;` **We do:** the same role,
+# > but with a password generated for this workspace, kept in its secrets folder and never printed. The
+# > check above only shows that the server stores a SCRAM verifier for it, not the password itself.
+#
+# ## The guide's two compatibility tables, checked against this server
+#
+# The guide lists, per OpenSSL release and per PostgreSQL release, which protocol versions are "true".
+# Those tables describe what the *code* can do. What a DBA needs is what a given server *accepts*,
+# and that also depends on the server's settings and on what the client library is willing to offer.
+# We measure four things for TLS 1.0 ... 1.3:
+#
+# 1. the server at its **default** settings (raw probe offering exactly one version);
+# 2. the server with **`ssl_min_protocol_version = 'TLSv1'`** (the most permissive floor), same probe;
+# 3. whether **Python's OpenSSL** can even build a ClientHello for that version (the probe's own limit);
+# 4. whether **libpq** can offer it (a real `attempt` with `ssl_min/max_protocol_version` pinned).
+
+# %%
+legacy = layers.apply(lab, layers.layer_protocols("TLSv1", ""))
+assert legacy.ok, legacy.summary()
+legacy_probe = tlsprobe.probe_matrix(lab)
+libpq_offer = {v: attempts.attempt(lab, label=f"libpq offers only {v}", sslmode="require",
+                                   ssl_min_protocol_version=v, ssl_max_protocol_version=v)
+               for v in tlsprobe.VERSIONS}
+reverted = layers.revert(lab, legacy.layers[0])
+assert reverted.ok, reverted.summary()
+
+# %% [markdown]
+# The raw material, with what the server logged for each refused handshake and the `psql` command that
+# reproduces each libpq attempt:
+
+# %%
+raw = pd.DataFrame({
+    "version": list(tlsprobe.VERSIONS),
+    "probe, default settings": list(default_probe["result"]),
+    "server log (default)": [gist(t) for t in default_probe["server_log"]],
+    "probe, min TLSv1": list(legacy_probe["result"]),
+    "negotiated (min TLSv1)": list(legacy_probe["negotiated_version"].fillna("")),
+    "libpq outcome": [libpq_offer[v].outcome for v in tlsprobe.VERSIONS],
+    "libpq says": [gist(libpq_offer[v].error_text) for v in tlsprobe.VERSIONS],
+    "psql": [libpq_offer[v].psql for v in tlsprobe.VERSIONS],
+})
+table(raw, "raw")
+
+# %% [markdown]
+# Now side by side with the guide (`course_basics.compatibility_check`). The guide's OpenSSL row is
+# chosen by the server's OpenSSL, its PostgreSQL row by the server's major version; SSLv2/SSLv3 are
+# included because the guide lists them.
+
+# %%
+server_openssl = str(facts["server_openssl"])
+major = int(facts["server_version_num"]) // 10000
+enumvals = lab.execute("select enumvals from pg_settings where name = 'ssl_min_protocol_version'")[0]["enumvals"]
+compat = compatibility_check(
+    default_probe=default_probe, legacy_probe=legacy_probe, server_openssl=server_openssl, major=major,
+    enumvals=enumvals,
+    python_can={v: tlsprobe.client_can_offer(v)[0] for v in tlsprobe.VERSIONS} | {
+        "SSLv2": ssl.HAS_SSLv2, "SSLv3": ssl.HAS_SSLv3},
+    libpq_can={v: r.connected or r.error_key != "protocol_mismatch" for v, r in libpq_offer.items()})
+
+# %% tags=["key-result"]
+paint_compatibility(compat)
+
+# %% [markdown]
+# > **The guide says** TLS 1.0 and 1.1 are "true" for PostgreSQL 12-17. **Measured:** at its default
+# > settings this server refuses both handshakes (the server logs *could not accept SSL connection:
+# > unsupported protocol*), because since PostgreSQL 13 `ssl_min_protocol_version` defaults to
+# > `TLSv1.2`. Only after the floor is lowered to `'TLSv1'` does a server linked against OpenSSL 1.1.1
+# > accept them -- and even then the libpq of a current client (OpenSSL 3) refuses to offer them
+# > ("no protocols available"); only our probe, at OpenSSL security level 0, gets through. "Supported by
+# > the code" is not "accepted by the server", and neither is "offered by the client".
+
+# %%
+v = dict(zip(compat["protocol"], compat.to_dict("records")))
+assert v["TLSv1"]["server, defaults"] == "refused" and v["TLSv1.1"]["server, defaults"] == "refused"
+assert v["TLSv1.2"]["server, defaults"] == "accepted" and v["TLSv1.3"]["server, defaults"] == "accepted"
+assert not v["TLSv1"]["libpq can offer"] and v["TLSv1.2"]["libpq can offer"] and v["TLSv1.3"]["libpq can offer"]
+if server_openssl.startswith("1.1"):  # OpenSSL 3 servers also need a lower security level in ssl_ciphers
+    assert v["TLSv1"]["server, min TLSv1"] == "accepted" and v["TLSv1.1"]["server, min TLSv1"] == "accepted"
+
+# %% [markdown]
+# The guide's PostgreSQL table also gives the *range settings*. Here they are next to what this server
+# reports in `pg_settings` (its built-in defaults and the values it allows):
+
+# %%
+settings = lab.execute("select name, boot_val, enumvals from pg_settings "
+                       "where name in ('ssl_min_protocol_version', 'ssl_max_protocol_version') order by name desc")
+by_name = {r["name"]: r for r in settings}
+claims = pd.DataFrame([
+    {"setting": "ssl_min_protocol_version", "guide says (PostgreSQL 12-17)": "TLSv1.0",
+     "measured default": by_name["ssl_min_protocol_version"]["boot_val"],
+     "allowed values": ", ".join(by_name["ssl_min_protocol_version"]["enumvals"])},
+    {"setting": "ssl_max_protocol_version", "guide says (PostgreSQL 12-17)": "TLSv1.3",
+     "measured default": repr(by_name["ssl_max_protocol_version"]["boot_val"]) + " (no upper bound)",
+     "allowed values": "'' or " + ", ".join(by_name["ssl_max_protocol_version"]["enumvals"][1:])},
+])
+table(claims, "claims")
+
+# %% [markdown]
+# > **The guide says** the floor is `TLSv1.0` and the ceiling `TLSv1.3`. **Measured:** the default floor
+# > is `TLSv1.2` (PostgreSQL 12 still used `TLSv1`; 13 raised it), there is no default ceiling (an empty
+# > value means "whatever the library supports"), and the value `TLSv1.0` does not exist: PostgreSQL
+# > spells TLS 1.0 as `TLSv1`. Writing `'TLSv1.0'` in `postgresql.conf` is an invalid value (lesson 11).
+
+# %%
+assert by_name["ssl_min_protocol_version"]["boot_val"] == "TLSv1.2"
+assert by_name["ssl_max_protocol_version"]["boot_val"] == ""
+assert "TLSv1.0" not in by_name["ssl_min_protocol_version"]["enumvals"]
+
+# %%
+lesson.finish()

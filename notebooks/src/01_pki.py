@@ -1,0 +1,203 @@
+# %% [markdown]
+# # 01 · The lab PKI: a chain of trust, and where each CA file must go
+#
+# Every later lesson rests on certificates: the server proves who it is with one, clients may log in
+# with one, and both sides decide whom to trust from a *CA file*. Put the wrong file on one side and the
+# result is either a refused connection at 3 a.m. or, worse, a connection that works for a reason
+# nobody understands and breaks at the next certificate renewal.
+#
+# This lesson builds the lab's PKI (root CA → intermediate CA → server and client leaves), shows it as
+# a table, and then **measures** the guide's *Información importante* box: the three ways it pairs
+# the server's `ssl_cert_file`/`ssl_ca_file` with the client's `sslrootcert`. It also covers the guide's
+# paragraph on server certificate verification (libpq documentation 32.19.1) and its
+# *server.crt → intermedio.crt → root.crt* chain.
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+
+# %%
+import pandas as pd
+
+import labkit.lesson
+from labkit.course_basics import issue_client_by_root, outcome_frame, table, try_layout, verdict
+from labkit.pki import KEY_TYPES
+
+pd.set_option("display.max_colwidth", None)
+labkit.lesson.check_choice("key_type", key_type, KEY_TYPES)
+labkit.lesson.check_choice("backend", backend, ("auto", "local", "docker"))
+lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                             keep_server=keep_server)
+lab, pki = lesson.lab, lesson.pki
+p = pki.paths
+
+# %% [markdown]
+# ## The chain of trust
+#
+# The root CA signs only the intermediate; the intermediate signs the everyday leaves. The root's key
+# can then stay offline, and a compromised intermediate can be revoked by the root. A verifier that
+# trusts the root accepts a leaf only if it can connect the two through the intermediate -- so somebody
+# has to supply the intermediate: the verifier's own CA file, or the peer sending it along.
+#
+# ```mermaid
+# flowchart TD
+#     root["root.crt<br/>pgtls-lab Root CA<br/>(self-signed, trust anchor)"]
+#     inter["intermediate.crt<br/>pgtls-lab Intermediate CA"]
+#     server["server.crt<br/>CN=localhost, SAN localhost, 127.0.0.1"]
+#     client["client.crt<br/>CN=conssl"]
+#     others["server2, wrong-host, client2,<br/>revoked-client, expired-client"]
+#     byroot["server-by-root.crt<br/>(no intermediate)"]
+#     rogue["rogue-ca.crt → rogue-client.crt<br/>(unrelated CA)"]
+#     root --> inter
+#     inter --> server
+#     inter --> client
+#     inter --> others
+#     root --> byroot
+# ```
+#
+# The full inventory, as `LabPKI.describe()` reports it (serials and dates change at every generation,
+# so this cell is not compared):
+
+# %% tags=["nbval-ignore-output"]
+inventory = pki.describe()
+table(inventory.drop(columns=["lesson"]), "inventory")
+
+# %% [markdown]
+# The stable part of that table: what each file is, whether it is a CA, whether a lab CRL revokes it, and
+# whether it verifies up to the lab root (signature, dates, key usage and, for servers, the name). Extra
+# certificates other lessons issued in this workspace are left out.
+
+# %%
+standard = inventory[~inventory["lesson"].str.startswith("extra")]
+summary = standard[["file", "role", "issuer", "is_ca", "revoked", "chain_verifies", "lesson"]].copy()
+summary["issuer"] = summary["issuer"].str.extract(r"CN=([^,]+)", expand=False)
+verdict(summary, "chain_verifies", columns=["file", "chain_verifies"], uuid="summary")
+
+# %%
+s = summary.set_index("file")
+assert s.loc["CA/root.crt", "is_ca"] and s.loc["CA/intermediate.crt", "is_ca"]
+assert s.loc["certs/server.crt", "chain_verifies"] and s.loc["certs/client.crt", "chain_verifies"]
+assert s.loc["certs/revoked-client.crt", "revoked"] and not s.loc["certs/client.crt", "revoked"]
+assert not s.loc["certs/expired-client.crt", "chain_verifies"]
+assert not s.loc["certs/rogue-client.crt", "chain_verifies"]
+
+# %% [markdown]
+# Two files are *bundles*, not listed above: `CA/combined.crt` is the guide's
+# `cat intermediate.crt root.crt > combined.crt`, and `certs/server-chain.crt` is the server leaf followed
+# by the intermediate, the file a server sends to complete its chain.
+
+# %%
+from cryptography import x509
+
+bundles = pd.DataFrame([
+    {"bundle": path.relative_to(pki.root_dir).as_posix(), "position": i + 1,
+     "subject CN": c.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value,
+     "issuer CN": c.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value}
+    for path in (p.combined_crt, p.server_chain_crt, p.client_chain_crt)
+    for i, c in enumerate(x509.load_pem_x509_certificates(path.read_bytes()))
+])
+table(bundles, "bundles")
+
+# %% [markdown]
+# ## The guide's three layouts, measured
+#
+# The guide's box pairs server and client files like this:
+#
+# | guide option | server `ssl_ca_file` | client `sslrootcert` | leaf issued by |
+# |---|---|---|---|
+# | 1 | `combined.crt` | `root.crt` | intermediate |
+# | 2 | `root.crt` | `combined.crt` | intermediate |
+# | 3 | `root.crt` | `root.crt` | root |
+#
+# Each layout is tried with a `verify-full` client that also logs in with a client certificate
+# (`hostssl … cert clientcert=verify-full`), so both directions of verification take part: the client
+# verifies the server against `sslrootcert`, the server verifies the client against `ssl_ca_file`. Next to
+# the guide's rows we add the variants that reveal *why* they work: the server presenting only its leaf
+# (`server.crt`) or leaf + intermediate (`server-chain.crt`), and the client sending only its leaf or
+# leaf + intermediate (`client-chain.crt`). A client certificate issued directly by the root is made for
+# option 3 (`course_basics.issue_client_by_root`).
+
+# %%
+by_root_crt, by_root_key = issue_client_by_root(pki, "conssl")
+LAYOUTS = [  # label, ssl_cert_file, ssl_ca_file, sslrootcert, client cert, client key
+    ("option 1 (guide): leaf only", "server", "combined", p.root_crt, p.client_crt, p.client_key),
+    ("option 1, server sends its chain", "server_chain", "combined", p.root_crt, p.client_crt, p.client_key),
+    ("no intermediate on the server: leaf only", "server", "root_only", p.root_crt, p.client_chain_crt, p.client_key),
+    ("no intermediate on the server: chain file", "server_chain", "root_only", p.root_crt, p.client_chain_crt,
+     p.client_key),
+    ("option 2 (guide)", "server", "root_only", p.combined_crt, p.client_crt, p.client_key),
+    ("option 2, client trusts only root", "server_chain", "root_only", p.root_crt, p.client_crt, p.client_key),
+    ("option 3 (guide): leaves signed by root", "server_by_root", "root_only", p.root_crt, by_root_crt, by_root_key),
+    ("Fase 2 of the guide: combined on both sides", "server", "combined", p.combined_crt, p.client_crt,
+     p.client_key),
+]
+results = [try_layout(lesson, label, server_cert=cert, ca_bundle=bundle, rootcert=root, client_cert=ccrt,
+                      client_key=ckey) for label, cert, bundle, root, ccrt, ckey in LAYOUTS]
+short = {"server": "server.crt", "server_chain": "server-chain.crt", "server_by_root": "server-by-root.crt",
+         "combined": "combined.crt", "root_only": "root.crt"}
+layouts = outcome_frame(results, extra={
+    "client sends": [c.name for *_, c, _k in LAYOUTS],
+    "sslrootcert": [r.name for *_, r, _c, _k in LAYOUTS],
+    "ssl_ca_file": [short[b] for _l, _c, b, *_ in LAYOUTS],
+    "ssl_cert_file": [short[c] for _l, c, *_ in LAYOUTS],
+})
+
+# %% tags=["key-result"]
+verdict(layouts, columns=["attempt", "connected", "outcome"], uuid="layouts")
+
+# %%
+ok = dict(zip(layouts["attempt"], layouts["connected"]))
+key = dict(zip(layouts["attempt"], layouts["outcome"]))
+assert ok["option 1 (guide): leaf only"] and ok["option 1, server sends its chain"]
+assert key["no intermediate on the server: leaf only"] == "server_cert_untrusted"
+assert ok["no intermediate on the server: chain file"]
+assert ok["option 2 (guide)"] and key["option 2, client trusts only root"] == "unknown_ca"
+assert ok["option 3 (guide): leaves signed by root"] and ok["Fase 2 of the guide: combined on both sides"]
+
+# %% [markdown]
+# What the table shows:
+#
+# * **Option 1 needs the server to send its chain.** The client trusts only `root.crt`, so it must
+#   receive the intermediate from the server. With `ssl_cert_file = server.crt` (leaf only) it still
+#   works -- but only because the server's OpenSSL completes the chain it sends from the certificates it
+#   loaded from `ssl_ca_file` (`combined.crt` contains the intermediate). Take the intermediate out of
+#   `ssl_ca_file` and the very same leaf fails: the client reports *certificate verify failed* and the
+#   server logs that the client sent *unknown ca*. Pointing `ssl_cert_file` at `server-chain.crt` makes
+#   the server send the intermediate whatever `ssl_ca_file` holds.
+# * **Option 2 is the mirror image for client certificates.** The server trusts only the root, so the
+#   client must send its intermediate. libpq does that when it can find the intermediate in its own
+#   `sslrootcert` (`combined.crt`); a client that trusts only the root and sends only its leaf is refused
+#   (*tlsv1 alert unknown ca* on the client, *certificate verify failed* in the server log).
+# * **Option 3** has no intermediate at all, so the root on both sides is enough.
+#
+# > **The guide says** the three pairings are interchangeable recipes. **Measured:** all three connect,
+# > but options 1 and 2 only work because OpenSSL quietly borrows the intermediate from the *other*
+# > setting's CA file. Changing what looks like an unrelated file (`ssl_ca_file`, or the client's
+# > `sslrootcert`) breaks them. Make each side send its own chain instead.
+#
+# ## Recommended layout
+#
+# Independent of OpenSSL's chain building, and each file with one job:
+
+# %%
+recommended = pd.DataFrame([
+    ("server", "ssl_cert_file", "certs/server-chain.crt", "leaf + intermediate: the client needs only the root"),
+    ("server", "ssl_key_file", "private/server.key", "0600, owned by the server account; never leaves the host"),
+    ("server", "ssl_ca_file", "CA/combined.crt", "CAs the server accepts client certificates from (layer 6)"),
+    ("server", "ssl_crl_file", "CA/combined.crl", "revocations of both CAs, so depth 1 can be checked (layer 5)"),
+    ("client", "sslrootcert", "CA/root.crt", "the one trust anchor a client needs"),
+    ("client", "sslcert", "certs/client-chain.crt", "leaf + intermediate, only for certificate login"),
+    ("client", "sslkey", "private/client.key", "0600, the user's own"),
+    ("offline", "(not on any server)", "private/root.key, private/intermediate.key", "CA keys sign, they never serve"),
+], columns=["where", "setting", "file", "why"])
+table(recommended, "recommended")
+
+# %% [markdown]
+# The `key_type` parameter (`ecdsa-p256` by default; `rsa-2048`, `rsa-3072`, `rsa-4096`) regenerates the
+# whole PKI with that key type; every verdict above is the same for each of them.
+
+# %%
+lesson.finish()

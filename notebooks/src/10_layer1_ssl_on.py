@@ -1,0 +1,165 @@
+# %% [markdown]
+# # 10 · Layer 1: `ssl = on` with a certificate clients can verify
+#
+# The guide's first server layer (Fase #2, step 2) is three lines in `postgresql.conf`: `ssl = on`,
+# `ssl_cert_file`, `ssl_key_file`. This lesson measures what those lines change for a client, for each
+# `sslmode` a client may use:
+#
+# * with `ssl = off`, what `disable`, `prefer` and `require` do;
+# * with TLS on but a certificate nobody trusts (the lab's throw-away *bootstrap* certificate), why
+#   `require` still connects -- it encrypts but does not check *whom* it talks to -- while `verify-full`
+#   refuses;
+# * with the lab's server certificate (layer 1), `verify-full` finally connects.
+#
+# For a bank, `require` is not enough: a machine in the middle can present any certificate and relay the
+# traffic. Encryption without authentication protects against eavesdroppers only.
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+
+# %%
+import pandas as pd
+
+import labkit.lesson
+from labkit import attempts, layers
+from labkit.course_basics import outcome_frame, session_ssl, settings_frame, table, verdict
+
+pd.set_option("display.max_colwidth", None)
+labkit.lesson.check_choice("backend", backend, ("auto", "local", "docker"))
+lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                             keep_server=keep_server)
+lab, pki = lesson.lab, lesson.pki
+SSL_SETTINGS = ["ssl", "ssl_cert_file", "ssl_key_file"]
+MODES = ["disable", "prefer", "require", "verify-full"]
+
+
+def try_modes(phase):
+    """One attempt per sslmode; verify-full trusts the guide's combined.crt (intermediate + root)."""
+    return [attempts.attempt(lab, label=f"{phase} · {mode}", sslmode=mode,
+                             sslrootcert=pki.paths.combined_crt if mode == "verify-full" else None)
+            for mode in MODES]
+
+
+# %% [markdown]
+# ## Before: `ssl = off`
+#
+# The lab starts with TLS on, so we switch it off first. Settings read from `pg_settings` (file names
+# only, since where the data directory lives depends on the backend):
+
+# %%
+lab.set_settings({"ssl": False})
+assert attempts.reload_settled(lab).ok
+table(settings_frame(lab, SSL_SETTINGS), "off_settings")
+
+# %%
+off = try_modes("ssl off")
+table(outcome_frame(off).assign(**pd.DataFrame([session_ssl(r) for r in off])), "off")
+
+# %% [markdown]
+# `disable` and `prefer` both connect **in clear text** (`pg_stat_ssl.ssl` is false for the session):
+# `prefer`, libpq's default, silently falls back. Only `require` and stronger refuse, and the server logs
+# nothing about it -- it answered "no TLS here" and the client hung up.
+#
+# ## TLS on, but with a certificate nobody trusts
+#
+# Back to the lab's starting point: `ssl = on` with a self-signed bootstrap certificate that is not part
+# of the lab PKI (any attacker can make one like it).
+
+# %%
+lab.reset_config()
+assert attempts.reload_settled(lab).ok
+table(settings_frame(lab, SSL_SETTINGS), "boot_settings")
+
+# %%
+bootstrap = try_modes("bootstrap cert")
+table(outcome_frame(bootstrap).assign(**pd.DataFrame([session_ssl(r) for r in bootstrap])), "bootstrap")
+
+# %% [markdown]
+# `require` connects with TLS 1.3 to a server whose certificate it never looked at. `verify-full`
+# checks the certificate against the CA file it was given and refuses: the client says
+# *certificate verify failed*, and the server's log shows the client aborting with *unknown ca*.
+#
+# ## After: layer 1 with the lab's server certificate
+
+# %%
+l1 = layers.layer_ssl_on(pki)
+table(layers.describe([l1])[["key", "title", "settings", "needs", "guide_ref"]], "l1")
+
+# %%
+applied = layers.apply(lab, l1)
+assert applied.ok, applied.summary()
+table(settings_frame(lab, SSL_SETTINGS), "on_settings")
+
+# %%
+after = try_modes("layer 1")
+table(outcome_frame(after).assign(**pd.DataFrame([session_ssl(r) for r in after])), "after")
+
+# %% [markdown]
+# ## Before and after, side by side
+#
+# One row per `sslmode`; each cell is the outcome (the negotiated protocol, `no TLS`, or the error key
+# from labkit's catalogue).
+
+# %%
+summary = pd.DataFrame({
+    "sslmode": MODES,
+    "ssl = off": [r.outcome for r in off],
+    "ssl = on, bootstrap cert": [r.outcome for r in bootstrap],
+    "layer 1 (server.crt)": [r.outcome for r in after],
+    "what the mode checks": ["nothing: never encrypts", "nothing: encrypts if the server offers it",
+                             "only that the session is encrypted", "CA chain and host name"],
+})
+
+
+def _paint(row):
+    def shade(value):
+        if value == "no TLS":
+            return "background-color: #fff9c4"
+        return "background-color: #c8e6c9" if value.startswith("TLS") else "background-color: #ffcdd2"
+    return [shade(row[c]) if c.startswith(("ssl =", "layer")) else "" for c in row.index]
+
+
+# %% tags=["key-result"]
+summary.style.apply(_paint, axis=1).set_uuid("summary").hide(axis="index")
+
+# %%
+o = {(r.label.split(" · ")[0], r.params["sslmode"]): r for r in off + bootstrap + after}
+assert o["ssl off", "disable"].outcome == "no TLS" and o["ssl off", "prefer"].outcome == "no TLS"
+assert o["ssl off", "require"].error_key == "server_no_ssl"
+assert o["bootstrap cert", "require"].connected and o["bootstrap cert", "require"].tls_version
+assert o["bootstrap cert", "verify-full"].error_key == "server_cert_untrusted"
+assert o["layer 1", "verify-full"].connected and o["layer 1", "disable"].outcome == "no TLS"
+assert all(r.pg_stat_ssl.get("ssl") for r in after[1:])
+
+# %% [markdown]
+# > **The guide says** layer 1 is "enable TLS". **Measured:** TLS was already usable with *any*
+# > certificate, and `require` accepted it; what layer 1 really adds is a certificate that chains to a
+# > CA the clients trust, which only matters to clients that use `verify-ca`/`verify-full`. And layer 1
+# > alone still lets `disable`/`prefer` clients in without encryption -- that is layer 3's job (lesson 12).
+#
+# ## What `require` and `verify-ca` do not check: the host name
+#
+# The same point with a certificate from the *right* CA but for the *wrong* host
+# (`db.wrong-host.example`): only `verify-full` compares the name with the host the client dialled.
+
+# %%
+assert layers.apply(lab, layers.layer_ssl_on(pki, "wrong_host")).ok
+wrong = [attempts.attempt(lab, label=f"wrong-host cert · {mode}", sslmode=mode,
+                          sslrootcert=pki.paths.combined_crt if mode.startswith("verify") else None)
+         for mode in ("require", "verify-ca", "verify-full")]
+verdict(outcome_frame(wrong), uuid="wrong")
+
+# %%
+assert wrong[0].connected and wrong[1].connected and wrong[2].error_key == "hostname_mismatch"
+
+# %% [markdown]
+# The server never sees this failure: the handshake completed, then the client closed the connection
+# after comparing names, exactly as the guide's example message (*server certificate for "127.0.0.1"
+# does not match host name …*) describes.
+
+# %%
+lesson.finish()

@@ -1,0 +1,218 @@
+# %% [markdown]
+# # 12 · Layer 3: `hostssl` in `pg_hba.conf`, passwords and certificates
+#
+# Layers 1 and 2 make TLS *possible*; nothing so far makes it *mandatory*: a client with
+# `sslmode=disable` still logs in over clear text (lesson 10). The guide's third layer (Fase #2, step 4)
+# fixes that in `pg_hba.conf` with `hostssl` lines, and adds certificate authentication (`cert`). This
+# lesson measures:
+#
+# * `host` versus `hostssl` for a client without TLS;
+# * `scram-sha-256` versus `cert clientcert=verify-full`;
+# * the guide's **two lines for the same user** (scram first, cert second), and why the second one is
+#   never used;
+# * the guide's `clientcert=1`, which PostgreSQL 14 and later reject, and what replaces it.
+#
+# `pg_hba.conf` is read top to bottom and the **first** line whose type, database, user and address match
+# decides; there is no fall-through to the next line when authentication fails.
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+
+# %%
+import pandas as pd
+
+import labkit.lesson
+from labkit import attempts, layers
+from labkit.course_basics import (apply_frame, auth_method, lesson_hba_rows, outcome_frame, session_ssl, table,
+                                  verdict)
+from labkit.errors import InvalidValue
+
+pd.set_option("display.max_colwidth", None)
+labkit.lesson.check_choice("backend", backend, ("auto", "local", "docker"))
+lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                             keep_server=keep_server)
+lab, pki = lesson.lab, lesson.pki
+p = pki.paths
+password = lesson.password("conssl")  # generated for this workspace; passed to libpq, never printed
+# Layer 1 (lab certificate) and layer 6 (which CAs sign client certificates) are prerequisites here.
+assert layers.apply(lab, layers.layer_ssl_on(pki), layers.layer_ca(pki, "combined")).ok
+
+CLIENTS = {  # label: attempt keywords (all as conssl)
+    "no TLS, password": dict(sslmode="disable", password=password),
+    "verify-full, password": dict(sslmode="verify-full", sslrootcert=p.combined_crt, password=password),
+    "verify-full, certificate only": dict(sslmode="verify-full", sslrootcert=p.combined_crt, password=None,
+                                          sslcert=p.client_crt, sslkey=p.client_key),
+    "verify-full, certificate + password": dict(sslmode="verify-full", sslrootcert=p.combined_crt,
+                                                password=password, sslcert=p.client_crt, sslkey=p.client_key),
+}
+
+
+def try_clients(rules_name):
+    results = [attempts.attempt(lab, label=f"{rules_name} · {name}", user="conssl", **kw) for name, kw in CLIENTS.items()]
+    frame = outcome_frame(results)
+    frame.insert(3, "authenticated by", [auth_method(r) for r in results])
+    frame.insert(4, "pg_stat_ssl.ssl", [session_ssl(r)["pg_stat_ssl.ssl"] for r in results])
+    return results, frame
+
+
+# %% [markdown]
+# ## `host` versus `hostssl`
+#
+# The lab starts with one lesson rule, `host all all 0.0.0.0/0 scram-sha-256`: a `host` line matches
+# TCP connections with *or without* TLS.
+
+# %%
+host_results, host_frame = try_clients("host scram")
+verdict(host_frame, uuid="host")
+
+# %% [markdown]
+# The clear-text client logs in (`pg_stat_ssl.ssl` false): its password travelled through a TLS-less
+# connection (SCRAM does not send it in clear, but every query and result does). Now layer 3 with only
+# `hostssl` lines:
+
+# %%
+l3 = layers.layer_hostssl("scram-sha-256", ("conssl",))
+assert layers.apply(lab, l3).ok
+table(lesson_hba_rows(lab, lab.query("select line_number, type, database, user_name, address, netmask, "
+                                     "auth_method, options, error from pg_hba_file_rules order by line_number")),
+      "rules_scram")
+
+# %%
+hostssl_results, hostssl_frame = try_clients("hostssl scram")
+verdict(hostssl_frame, uuid="hostssl")
+
+# %% [markdown]
+# The client without TLS finds no line at all: *no pg_hba.conf entry for host …, no encryption*. It is
+# refused before any password exchange.
+#
+# ## `scram-sha-256` versus `cert clientcert=verify-full`
+
+# %%
+assert layers.apply(lab, layers.layer_hostssl("cert", ("conssl",), clientcert="verify-full")).ok
+cert_results, cert_frame = try_clients("hostssl cert")
+verdict(cert_frame, uuid="cert")
+
+# %% [markdown]
+# With `cert`, the certificate *is* the login: no password is asked, and a client without a
+# certificate is refused (*connection requires a valid client certificate*). The server also checks that
+# the certificate's CN equals the user name (`clientcert=verify-full` is implied by `cert`).
+#
+# ## The guide's two lines for the same user
+#
+# The guide writes, in this order:
+#
+# ```
+# hostssl   all   conssl   0.0.0.0/0   scram-sha-256
+# hostssl   all   conssl   0.0.0.0/0   cert    clientcert=verify-full
+# ```
+#
+# hoping that password clients use the first line and certificate clients the second. `hba_first_match`
+# replays PostgreSQL's first-match rule for a TLS client `conssl` on database `postgres`:
+
+# %%
+guide = layers.layer_hostssl("scram-sha-256", ("conssl",), extra_rules=layers.GUIDE_HBA_RULES[1:])
+assert layers.apply(lab, guide).ok
+match = lesson_hba_rows(lab, layers.hba_first_match(lab, conn_type="hostssl", user="conssl"))
+verdict(match[["line_number", "type", "user_name", "auth_method", "options", "verdict"]], "verdict",
+        good=match["verdict"].iloc[0], columns=["line_number", "verdict"], uuid="first_match")
+
+# %% [markdown]
+# A line matches on type, database, user and address only -- whether the client *has* a certificate is
+# not part of the match. So the second line is dead. The real attempts agree:
+
+# %%
+guide_results, guide_frame = try_clients("guide's two lines")
+
+# %% tags=["key-result"]
+verdict(guide_frame, uuid="guide")
+
+# %%
+g = dict(zip(CLIENTS, guide_results))
+assert g["verify-full, certificate only"].error_key == "no_password"
+assert auth_method(g["verify-full, certificate + password"]) == "scram-sha-256"
+assert g["verify-full, password"].connected and g["no TLS, password"].error_key == "no_hba_no_encryption"
+assert match["verdict"].iloc[0].startswith("FIRST MATCH") and match["verdict"].iloc[1] == layers.NEVER_REACHED
+
+# %% [markdown]
+# > **The guide says** the second line serves "clients that authenticate with a certificate instead of
+# > a password". **Measured:** the client with a certificate and no password is refused by the *first*
+# > line (libpq: *fe_sendauth: no password supplied*); with both, it is logged in by `scram-sha-256` and the
+# > certificate is only checked as a TLS credential. The `cert` line is never consulted. To offer both
+# > methods to the same role, tell them apart by something PostgreSQL matches on (different roles,
+# > databases or addresses), or require both factors on one line, as below.
+#
+# ## `clientcert=1`: outdated since PostgreSQL 14
+#
+# The guide's comment offers `clientcert=1` ("only checks the certificate is signed by a trusted CA").
+# labkit knows the server's major version and refuses it up front:
+
+# %%
+try:
+    layers.apply(lab, layers.layer_hostssl("cert", ("conssl",), clientcert="1"))
+except InvalidValue as exc:
+    refused = str(exc)
+print(refused)
+
+# %% [markdown]
+# What the server does with it: we write the line and run the guide's own check
+# (`select * from pg_hba_file_rules where error is not null`) before any reload, next to a check for
+# lines the server could not parse at all (`type is null`):
+
+# %%
+lab.write_hba_raw("hostssl  all  conssl  0.0.0.0/0  cert  clientcert=1\n")
+checks = pd.DataFrame([
+    {"query": "guide: where error is not null",
+     "rows": len(lab.query("select * from pg_hba_file_rules where error is not null"))},
+    {"query": "also: where type is null",
+     "rows": len(lab.query("select * from pg_hba_file_rules where type is null"))},
+])
+lab.set_hba_rules(lab.state.hba_rules)  # put the file back as labkit last wrote it
+table(checks, "checks")
+
+# %% [markdown]
+# Then through `layers.apply(..., unchecked=True)`: the reload is rejected (the log names the reason),
+# and labkit writes the previous rules back:
+
+# %%
+rejected = layers.apply(lab, layers.layer_hostssl("cert", ("conssl",), clientcert="1", unchecked=True))
+table(apply_frame(rejected), "rejected")
+
+# %%
+assert "clientcert" in refused and "verify-full" in refused
+assert checks.loc[0, "rows"] == 0 and checks.loc[1, "rows"] == 1
+assert not rejected.ok and rejected.rolled_back
+assert any('invalid value for clientcert: "1"' in d for d in apply_frame(rejected)["detail"])
+assert attempts.attempt(lab, sslmode="verify-full", sslrootcert=p.combined_crt, user="conssl",
+                        password=password).connected  # the guide's two lines are still in force
+
+# %% [markdown]
+# > **The guide says** `clientcert=1` checks that the client certificate is signed by a trusted CA.
+# > **Measured:** PostgreSQL 14 removed `0`/`1`/`no-verify`; the server logs *invalid value for
+# > clientcert: "1"*, keeps the previous `pg_hba.conf`, and the guide's own validation query returns
+# > **no row** (the line shows up with every column empty and no error text). The replacements are
+# > `clientcert=verify-ca` (certificate signed by a trusted CA) and `clientcert=verify-full` (also CN =
+# > user name); with method `cert` only `verify-full` is accepted.
+#
+# ## The correct replacement: both factors on one line
+#
+# `scram-sha-256 clientcert=verify-full` asks for a password **and** a valid certificate whose CN is the
+# user -- the two-factor setup the guide's two lines were probably aiming at:
+
+# %%
+assert layers.apply(lab, layers.layer_hostssl("scram-sha-256", ("conssl",), clientcert="verify-full")).ok
+both_results, both_frame = try_clients("scram + clientcert=verify-full")
+verdict(both_frame, uuid="both")
+
+# %%
+b = dict(zip(CLIENTS, both_results))
+assert b["verify-full, password"].error_key == "client_cert_required"
+assert b["verify-full, certificate only"].error_key == "no_password"
+assert b["verify-full, certificate + password"].connected
+assert auth_method(b["verify-full, certificate + password"]) == "scram-sha-256"
+
+# %%
+lesson.finish()

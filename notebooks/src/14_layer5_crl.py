@@ -1,0 +1,174 @@
+# %% [markdown]
+# # 14 · Layer 5: revocation lists (`ssl_crl_file`, `ssl_crl_dir`)
+#
+# **What we show.** A client whose certificate was revoked is refused while a good one still gets in; what
+# happens when the server has the intermediate's CRL but not the root's (every client is refused, "depth 1");
+# the `ssl_crl_dir` variant with hashed file names; and revoking a certificate while the server runs.
+#
+# **Why it matters.** When a laptop with a client key is stolen, revocation is the only way to lock that key
+# out before its certificate expires. Getting the CRL set wrong either lets the stolen key in or locks out
+# every application at once.
+#
+# **Guide coverage.** Fase #2, paso 7 ("Quinta capa": `ssl_crl_file = '/tmp/pki/CA/combined.crl'`); Fase #2
+# "Tercera capa nivel Usuario" (the revoked-certificate message); "Mensajes de Error" #2
+# (`certificate verify failed at depth 1`); parameters 5 and 6 (`ssl_crl_dir`, `ssl_crl_file`).
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+crl_source = "combined"  # the CRL setup for the main test: combined | dir (intermediate_only is shown in step 3)
+
+# %%
+import pandas as pd
+
+import labkit.lesson
+from labkit import attempts as A, course_server as C, layers as L
+
+pd.set_option("display.max_colwidth", None)
+labkit.lesson.check_choice("crl_source", crl_source, ("combined", "dir"))
+lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                             keep_server=keep_server)
+lab, pki = lesson.lab, lesson.pki
+p = pki.paths
+
+# %% [markdown]
+# ## 1. The setting: certificate authentication
+#
+# A CRL only matters when the server checks client certificates, so we start from the setup where they
+# decide: TLS on, `ssl_ca_file` = root + intermediate (layer 6) and a `hostssl … cert` rule for `conssl`.
+# Two clients use `sslmode=verify-full`: `client.crt` and `revoked-client.crt` (listed in the
+# intermediate's CRL by the lab PKI). Without a CRL both get in: the server has no way to know.
+
+# %%
+def client(label: str, crt, key):
+    return A.attempt(lab, label=label, user="conssl", password=None, sslmode="verify-full",
+                     sslrootcert=p.combined_crt, sslcert=crt, sslkey=key)
+
+
+COLUMNS = ["label", "connected", "outcome", "error_key", "tls_version", "ssl_client_dn", "psql"]
+assert L.apply(lab, L.layer_ssl_on(pki), L.layer_protocols(), L.layer_ca(pki, "combined"),
+               L.layer_hostssl("cert", ("conssl",), "verify-full")).ok
+no_crl = [client("good client, no CRL", p.client_crt, p.client_key),
+          client("revoked client, no CRL", p.revoked_client_crt, p.revoked_client_key)]
+A.styled(A.attempts_frame(no_crl)[COLUMNS]).set_uuid("l14_nocrl")
+
+# %% [markdown]
+# ## 2. Layer 5: the revoked client is refused, the good one is not
+
+# %% tags=["key-result"]
+assert L.apply(lab, L.layer_crl(pki, crl_source)).ok
+with_crl = [client(f"good client, CRL={crl_source}", p.client_crt, p.client_key),
+            client(f"revoked client, CRL={crl_source}", p.revoked_client_crt, p.revoked_client_key)]
+A.styled(A.attempts_frame(no_crl + with_crl)[COLUMNS]).set_uuid("l14_main")
+
+# %%
+assert [a.connected for a in no_crl + with_crl] == [True, True, True, False]
+assert with_crl[1].error_key == "cert_revoked"
+
+# %% [markdown]
+# Both ends of the refusal. The server log names the depth (0 = the client's own certificate) and the
+# reason; the client only receives the alert the server sent.
+
+# %% tags=["nbval-ignore-output"]
+print("client:", with_crl[1].error_text)
+print("server:", with_crl[1].server_log)
+
+# %% [markdown]
+# > **The guide says** the client prints `SSL error: sslv3 alert certificate revoked`. **Measured:** libpq 18
+# > (OpenSSL 3.5) prints `SSL error: ssl/tls alert certificate revoked`. Same alert, renamed after OpenSSL 3.0 (Python's OpenSSL 3.0 still says `sslv3`);
+# > a monitoring rule that greps for the guide's text would miss it. The catalogue matches both.
+
+# %%
+wording = with_crl[1].error_text.split("SSL error: ")[-1]
+print(wording, "| guide wording:", "sslv3 alert certificate revoked")
+assert wording == "ssl/tls alert certificate revoked"
+
+# %% [markdown]
+# ## 3. Only the intermediate's CRL: every client is refused at depth 1
+#
+# OpenSSL's CRL check (`X509_V_FLAG_CRL_CHECK_ALL`, which PostgreSQL turns on) looks up a CRL for **every**
+# certificate of the chain, each in the CRL of its issuer:
+
+# %% [markdown]
+# ```mermaid
+# flowchart LR
+#     leaf["client.crt<br/>depth 0"] -- "issued by" --> inter["Intermediate CA<br/>depth 1"]
+#     inter -- "issued by" --> root["Root CA<br/>depth 2 (trust anchor)"]
+#     crlI["intermediate.crl<br/>(signed by the intermediate)"] -. "is the leaf revoked?" .-> leaf
+#     crlR["root.crl<br/>(signed by the root)"] -. "is the intermediate revoked?" .-> inter
+# ```
+#
+# With only `intermediate.crl`, the question at depth 1 ("has the root revoked this intermediate?") has no
+# answer, and OpenSSL treats "unable to get certificate CRL" as a failure. The good client fails too.
+
+# %%
+assert L.apply(lab, L.layer_crl(pki, "intermediate_only")).ok  # the server accepts the file at reload ...
+broken = client("good client, CRL=intermediate only", p.client_crt, p.client_key)  # ... and then refuses everyone
+A.styled(A.attempts_frame([broken])[COLUMNS]).set_uuid("l14_depth1")
+
+# %% tags=["nbval-ignore-output"]
+print("client:", broken.error_text)
+print("server:", broken.server_log)
+
+# %%
+assert not broken.connected and broken.error_key == "crl_missing"
+assert "tlsv1 alert unknown ca" in broken.error_text
+assert "failed at depth 1: unable to get certificate CRL" in broken.server_log
+
+# %% [markdown]
+# The client reads `tlsv1 alert unknown ca`, which points at the wrong culprit (the CA file); only the
+# server log says *depth 1: unable to get certificate CRL*. The guide's "Mensajes de Error" #2 explains this
+# correctly; the fix is the combined CRL (intermediate + root) or both CRLs in a directory.
+
+# %% [markdown]
+# ## 4. `ssl_crl_dir`: one file per CA, named by hash
+#
+# PostgreSQL 14 added `ssl_crl_dir`. OpenSSL looks CRLs up by the hash of the issuer's name, so each file
+# must be called `<hash>.r0` (what `openssl rehash` creates). The lab PKI keeps such a folder:
+
+# %% tags=["nbval-ignore-output"]
+pd.DataFrame({"file": sorted(x.name for x in p.crl_dir.iterdir())})  # hashes depend on the lab's CA names
+
+# %%
+assert L.apply(lab, L.layer_crl(pki, "dir")).ok
+by_dir = [client("good client, ssl_crl_dir", p.client_crt, p.client_key),
+          client("revoked client, ssl_crl_dir", p.revoked_client_crt, p.revoked_client_key)]
+print("ssl_crl_file =", repr(lab.show("ssl_crl_file")), "| ssl_crl_dir set:", lab.show("ssl_crl_dir") != "")
+A.styled(A.attempts_frame(by_dir)[COLUMNS]).set_uuid("l14_dir")
+
+# %%
+assert [a.connected for a in by_dir] == [True, False] and by_dir[1].error_key == "cert_revoked"
+
+# %% [markdown]
+# ## 5. Revoking a certificate while the server runs
+#
+# We issue a fresh client certificate, check it works, then revoke it in the lab CA (`pki.revoke`, which
+# re-signs the CRLs). The server reads its own copy of the CRL file, so the revocation takes effect only
+# once the new CRL is where the server reads it **and** the server reloads (what `layers.apply` does when
+# the layer is applied again). Until then the revoked certificate keeps working.
+
+# %%
+live_crt, live_key = pki.issue_client("conssl", name="client-l14-live")
+assert L.apply(lab, L.layer_crl(pki, "combined")).ok
+live = [client("fresh certificate", live_crt, live_key)]
+pki.revoke(live_crt)
+live.append(client("revoked in the CA, server not told yet", live_crt, live_key))
+reload = L.apply(lab, L.layer_crl(pki, "combined"))  # deliver the new combined.crl and reload
+live.append(client("after the new CRL was delivered + reload", live_crt, live_key))
+live.append(client("the other good client, same moment", p.client_crt, p.client_key))
+A.styled(A.attempts_frame(live)[COLUMNS]).set_uuid("l14_live")
+
+# %%
+assert reload.ok and reload.action == "reload"
+assert [a.connected for a in live] == [True, True, False, True] and live[2].error_key == "cert_revoked"
+
+# %% [markdown]
+# The gap between revoking and reloading is the window in which a stolen key still works: publishing the
+# CRL and reloading every server belongs in the same runbook step. A CRL also expires (its *next update*
+# date); an expired CRL makes OpenSSL refuse every client, so renewing it is a scheduled job, not a one-off.
+
+# %%
+lesson.finish()

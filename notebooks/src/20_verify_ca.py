@@ -1,0 +1,212 @@
+# %% [markdown]
+# # 20 · Client layer 1: `sslmode=verify-ca` — does the client trust the server's CA?
+#
+# With `sslmode=require` a client encrypts, but it would encrypt just as happily to an impostor: it never
+# asks *who* signed the server's certificate. `verify-ca` adds that question. The client loads the CA
+# certificates named in `sslrootcert` and refuses any server whose certificate does not chain to them.
+#
+# This lesson measures, on a real server:
+#
+# 1. which `sslrootcert` files make `verify-ca` succeed (root, root + intermediate) and why the answer
+#    depends on what the *server* sends;
+# 2. the two failures a DBA meets first: the CA file does not exist, and the CA is the wrong one
+#    (a "rogue" CA, i.e. an impostor's server or a mis-delivered file);
+# 3. what `verify-ca` does **not** check: the host name. A server certificate issued for another machine
+#    is accepted.
+#
+# Every success sits next to its failing control. Why it matters for a bank: `verify-ca` is the first
+# mode that defeats a man-in-the-middle with a self-made certificate — but only for an attacker who
+# cannot get a certificate from your CA.
+#
+# Guide coverage: *Fase #2 › Primera capa de seguridad nivel Usuario (sslmode=verify-ca)*, *Información
+# importante* (which CA file goes where), and *Mensajes de Error* #3 (certificate verify failed).
+#
+# ```mermaid
+# flowchart LR
+#   C[client<br/>sslrootcert] -- "ClientHello" --> S[server<br/>ssl_cert_file]
+#   S -- "certificate (+ chain?)" --> C
+#   C -- "chain ends in a CA from sslrootcert?" --> V{verify-ca}
+#   V -- yes --> OK[connect]
+#   V -- no --> NO["SSL error: certificate verify failed"]
+# ```
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+sslrootcert_choice = "combined"  # your own try at the end: root, combined, intermediate, rogue or missing
+server_cert = "server"  # what the server presents: "server" (leaf only, as in the guide) or "server_chain"
+
+# %%
+import pandas as pd
+
+import labkit.lesson
+from labkit import course_client as cc
+from labkit import layers
+from labkit.attempts import attempt
+
+labkit.lesson.check_choice("sslrootcert_choice", sslrootcert_choice, cc.ROOT_CHOICES)
+labkit.lesson.check_choice("server_cert", server_cert, ("server", "server_chain"))
+lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                             keep_server=keep_server)
+lab, pki = lesson.lab, lesson.pki
+password = lesson.password("conssl")  # passed to attempts, never printed
+
+# %% [markdown]
+# ## 1 · The server: TLS on with a lab certificate, `hostssl` for `conssl`
+#
+# The server presents `server.crt`, issued by the lab's **intermediate** CA, which the root CA signed —
+# the guide's chain `server.crt → intermediate.crt → root.crt`. By default it sends the leaf alone
+# (`server_cert = "server"`), exactly like the guide's `ssl_cert_file = '/tmp/pki/certs/server.crt'`.
+
+# %%
+applied = layers.apply(lab, layers.layer_ssl_on(pki, server_cert), layers.layer_hostssl("scram-sha-256", ("conssl",)))
+assert applied.ok, applied.reason
+applied.summary()[["layers", "ok", "action", "detail"]]
+
+# %% [markdown]
+# ## 2 · Which CA file makes `verify-ca` pass?
+#
+# Four attempts with the same connection string, only `sslrootcert` changes: the root alone, the
+# guide's `combined.crt` (intermediate + root), the intermediate alone, and no CA at all (`sslmode=require`,
+# the control that shows the server itself is reachable).
+
+# %%
+p = pki.paths
+trust = [
+    attempt(lab, label="require (no CA check: control)", sslmode="require", user="conssl", password=password),
+    attempt(lab, label="verify-ca, sslrootcert=combined.crt", sslmode="verify-ca", sslrootcert=p.combined_crt,
+            user="conssl", password=password),
+    attempt(lab, label="verify-ca, sslrootcert=root.crt", sslmode="verify-ca", sslrootcert=p.root_crt,
+            user="conssl", password=password),
+    attempt(lab, label="verify-ca, sslrootcert=intermediate.crt", sslmode="verify-ca",
+            sslrootcert=p.intermediate_crt, user="conssl", password=password),
+]
+cc.verdicts(trust, uuid="nb20-trust")
+
+# %%
+expected = {"require (no CA check: control)": "TLSv1.3", "verify-ca, sslrootcert=combined.crt": "TLSv1.3",
+            "verify-ca, sslrootcert=root.crt": "TLSv1.3" if server_cert == "server_chain" else "server_cert_untrusted",
+            "verify-ca, sslrootcert=intermediate.crt": "server_cert_untrusted"}
+assert {r.label: r.outcome for r in trust} == expected, {r.label: r.outcome for r in trust}
+
+# %% [markdown]
+# What the table says, with the server sending only its leaf:
+#
+# * **`combined.crt` works**: the client holds both CA certificates, so it can build
+#   `server → intermediate → root` by itself.
+# * **`root.crt` alone fails** with `certificate verify failed`: the client has the anchor but not the
+#   link in the middle, and the server did not send it. Rebuild with `server_cert = "server_chain"` (leaf +
+#   intermediate in `ssl_cert_file`) and the root alone is enough — that is the guide's "Opción #1".
+# * **`intermediate.crt` alone fails** too: OpenSSL wants a chain that ends in a self-signed root it
+#   trusts, not just the issuer.
+#
+# > **The guide says** (*Información importante*) that with `ssl_ca_file = combined.crt` on the server the
+# > client can use `sslrootcert = root.crt`. **Measured:** `ssl_ca_file` is about *client* certificates and
+# > plays no part here; what lets `root.crt` work is the server sending its intermediate
+# > (`ssl_cert_file` = leaf + intermediate). With the leaf alone, the client needs `combined.crt`.
+#
+# The raw messages (client text and the server's log lines, which carry addresses and pids):
+
+# %% tags=["nbval-ignore-output"]
+cc.raw_messages(trust)
+
+# %% [markdown]
+# ## 3 · The two failures you will meet first
+#
+# A CA file that is not where the connection string says, and a CA that did not sign this server. The
+# second is what an impostor looks like: the rogue CA is a self-signed CA unrelated to the lab.
+
+# %%
+failures = [
+    attempt(lab, label="verify-ca, sslrootcert=<missing file>", sslmode="verify-ca",
+            sslrootcert=cc.root_file(pki, "missing"), user="conssl", password=password),
+    attempt(lab, label="verify-ca, sslrootcert=rogue-ca.crt", sslmode="verify-ca", sslrootcert=p.rogue_ca_crt,
+            user="conssl", password=password),
+    attempt(lab, label="verify-ca, sslrootcert=combined.crt (control)", sslmode="verify-ca",
+            sslrootcert=p.combined_crt, user="conssl", password=password),
+]
+cc.verdicts(failures, ("label", "connected", "outcome", "server says", "psql"), uuid="nb20-fail")
+
+# %%
+assert [r.outcome for r in failures] == ["root_cert_missing", "server_cert_untrusted", "TLSv1.3"]
+assert 'root certificate file "' in failures[0].error_text and "does not exist" in failures[0].error_text
+assert "certificate verify failed" in failures[1].error_text
+assert "tlsv1 alert unknown ca" in failures[1].server_log  # the server hears the client's refusal
+
+# %% [markdown]
+# Both ends tell the story. For the missing file, libpq gives up **before** it has anything to verify
+# and hangs up, so the server only logs an abrupt end of the handshake (`EOF detected`). For the rogue CA
+# the client aborts the handshake with an *unknown CA* alert, which the server logs as
+# `tlsv1 alert unknown ca`. The same alert text shows up in the *client's* message when the roles are
+# reversed (the server rejecting a client certificate, lesson 22) — read which side printed it.
+
+# %% tags=["nbval-ignore-output"]
+cc.raw_messages(failures)
+
+# %% [markdown]
+# ## 4 · What `verify-ca` does not check: the name
+#
+# Now the server presents `wrong-host.crt`: a perfectly valid certificate from the same lab CA, but
+# issued to `db.wrong-host.example`, a machine that is not this one. Think of it as a certificate that
+# belongs to *another* server of the bank — or one an attacker obtained for a host they control.
+
+# %%
+swapped = layers.apply(lab, layers.layer_ssl_on(pki, "wrong_host"))
+assert swapped.ok, swapped.reason
+names = [
+    attempt(lab, label=f"{mode}, host={host}, server cert for db.wrong-host.example", sslmode=mode, host=host,
+            sslrootcert=p.combined_crt, user="conssl", password=password)
+    for mode in ("verify-ca", "verify-full") for host in ("127.0.0.1", "localhost")
+]
+cc.verdicts(names, uuid="nb20-names")
+
+# %%
+assert [r.outcome for r in names] == ["TLSv1.3", "TLSv1.3", "hostname_mismatch", "hostname_mismatch"]
+
+# %% [markdown]
+# `verify-ca` connects although the certificate names a different machine: the chain is good, and that
+# is all it asks. `verify-full` (lesson 21) is the control: same certificate, same CA file, refused. So
+# `verify-ca` protects against certificates from a *foreign* CA only; anyone holding *any* certificate from
+# your CA can impersonate this server. Use it only when your CA issues server certificates for nothing
+# but the servers you are willing to talk to — otherwise use `verify-full`.
+
+# %% [markdown]
+# ## 5 · Your turn
+#
+# The parameter `sslrootcert_choice` picks the CA file for one more attempt against the original server
+# certificate. The expected outcome comes from the table above.
+
+# %%
+restored = layers.apply(lab, layers.layer_ssl_on(pki, server_cert))
+assert restored.ok, restored.reason
+mine = attempt(lab, label=f"verify-ca, sslrootcert={sslrootcert_choice}", sslmode="verify-ca",
+               sslrootcert=cc.root_file(pki, sslrootcert_choice), user="conssl", password=password)
+works = {"combined"} | ({"root"} if server_cert == "server_chain" else set())
+want = "TLSv1.3" if sslrootcert_choice in works else (
+    "root_cert_missing" if sslrootcert_choice == "missing" else "server_cert_untrusted")
+assert mine.outcome == want, (mine.outcome, want)
+cc.verdicts([mine], uuid="nb20-mine")
+
+# %% [markdown]
+# ## Verdict
+#
+# One row per claim of this lesson: what `verify-ca` accepts and what it refuses.
+
+# %% tags=["key-result"]
+verdict = pd.DataFrame([
+    {"claim": "verify-ca with the CA chain (combined.crt) connects", "measured": trust[1].outcome},
+    {"claim": "verify-ca with root.crt alone, server sends leaf only", "measured": trust[2].outcome},
+    {"claim": "verify-ca with a CA file that does not exist", "measured": failures[0].outcome},
+    {"claim": "verify-ca with a foreign (rogue) CA", "measured": failures[1].outcome},
+    {"claim": "verify-ca, certificate issued to another host name", "measured": names[0].outcome},
+    {"claim": "verify-full, same certificate (control)", "measured": names[2].outcome},
+])
+verdict["connected"] = verdict["measured"].str.startswith("TLS")
+verdict.style.map(lambda v: "background-color: #c8e6c9" if v is True else "background-color: #ffcdd2",
+                  subset=["connected"]).set_uuid("nb20-verdict").hide(axis="index")
+
+# %%
+lesson.finish()

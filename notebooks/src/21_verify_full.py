@@ -1,0 +1,172 @@
+# %% [markdown]
+# # 21 · Client layer 2: `sslmode=verify-full` — is this the server I asked for?
+#
+# `verify-ca` (lesson 20) proves that a trusted CA signed the server's certificate. `verify-full` adds
+# the second half of identity: the name the client *typed* must appear in that certificate (its Subject
+# Alternative Names, or the Common Name when there are none). Only then is an attacker with a certificate
+# for some other machine — even one from your own CA — shut out.
+#
+# On a laptop the guide's example (connecting to another IP, `192.168.0.100`) is not available: the lab
+# only listens on loopback. We reproduce the same mismatch three ways instead:
+#
+# 1. the lab certificate names `localhost` and `127.0.0.1`; both names connect, a third name does not;
+# 2. the server presents `wrong-host.crt` (issued to `db.wrong-host.example`): refused under every name;
+# 3. `host` + `hostaddr`: libpq checks the certificate against **`host`** but opens the TCP connection
+#    to **`hostaddr`** — which is how you test a certificate's name before DNS points at the server.
+#
+# Guide coverage: *Fase #2 › Segunda capa de seguridad nivel Usuario (sslmode=verify-full)*, *Mensajes
+# de Error* #4 (hostname does not match certificate), *Tipos de sslmode* (`verify-full`).
+#
+# ```mermaid
+# flowchart LR
+#   H["host= (the name you typed)"] --> N{"name in the certificate's SAN?"}
+#   A["hostaddr= (where TCP goes; defaults to host)"] --> S[(server)]
+#   S -- certificate --> CA{"chains to sslrootcert?"}
+#   CA -- no --> E1["certificate verify failed"]
+#   CA -- yes --> N
+#   N -- no --> E2["server certificate for … does not match host name …"]
+#   N -- yes --> OK[connected]
+# ```
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+host_choice = "localhost"  # the name used in section 1's success row: "localhost" or "127.0.0.1"
+
+# %%
+import re
+
+import pandas as pd
+
+import labkit.lesson
+from labkit import course_client as cc
+from labkit import layers
+from labkit.attempts import attempt
+
+labkit.lesson.check_choice("host_choice", host_choice, ("localhost", "127.0.0.1"))
+lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                             keep_server=keep_server)
+lab, pki = lesson.lab, lesson.pki
+password = lesson.password("conssl")  # passed to attempts, never printed
+p = pki.paths
+client = dict(user="conssl", password=password, sslrootcert=p.combined_crt)
+
+# %% [markdown]
+# ## 1 · The names in the server certificate
+#
+# `LabPKI.describe()` lists each certificate's SANs. The main server certificate carries both names a
+# client on this machine can use; the `wrong-host` one carries a name that is not this machine at all.
+
+# %%
+pki.describe().query("role == 'server'")[["file", "subject", "sans"]].reset_index(drop=True)
+
+# %%
+applied = layers.apply(lab, layers.layer_ssl_on(pki, "server"), layers.layer_hostssl("scram-sha-256", ("conssl",)))
+assert applied.ok, applied.reason
+
+# %% [markdown]
+# ## 2 · The right certificate: every name it lists connects, another name does not
+#
+# `db.wrong-host.example` does not resolve on this machine, so for that row we pass `hostaddr=127.0.0.1`:
+# TCP goes to the lab, while libpq still checks the certificate against the name in `host`.
+
+# %%
+right = [
+    attempt(lab, label=f"verify-full, host={host_choice}", sslmode="verify-full", host=host_choice, **client),
+    attempt(lab, label="verify-full, host=127.0.0.1 + hostaddr=127.0.0.1", sslmode="verify-full",
+            host="127.0.0.1", hostaddr="127.0.0.1", **client),
+    attempt(lab, label="verify-full, host=localhost + hostaddr=127.0.0.1", sslmode="verify-full",
+            host="localhost", hostaddr="127.0.0.1", **client),
+    attempt(lab, label="verify-full, host=db.wrong-host.example + hostaddr=127.0.0.1", sslmode="verify-full",
+            host="db.wrong-host.example", hostaddr="127.0.0.1", **client),
+    attempt(lab, label="verify-ca, host=db.wrong-host.example + hostaddr=127.0.0.1 (control)",
+            sslmode="verify-ca", host="db.wrong-host.example", hostaddr="127.0.0.1", **client),
+]
+cc.verdicts(right, uuid="nb21-right")
+
+# %%
+assert [r.outcome for r in right] == ["TLSv1.3", "TLSv1.3", "TLSv1.3", "hostname_mismatch", "TLSv1.3"]
+
+# %% [markdown]
+# The fourth row is the guide's error, reproduced on loopback: the server is the right one, the
+# certificate is valid, but the client asked for a name the certificate does not carry. The `verify-ca`
+# control with the very same parameters connects — the name check is the only difference between the
+# two modes.
+#
+# Here is the exact message, with the port masked:
+
+# %%
+message = re.sub(r"port \d+", "port <port>", right[3].error_text)
+print(message)
+assert re.search(r'server certificate for "localhost" \(and 1 other name\) does not match host name '
+                 r'"db\.wrong-host\.example"', message)
+
+# %% [markdown]
+# > **The guide says** the message reads `server certificate for "127.0.0.1" does not match host name
+# > "192.168.0.100"`. **Measured** (libpq 18): when the certificate lists several names, libpq names the
+# > first and counts the rest — `server certificate for "localhost" (and 1 other name) does not match
+# > host name "…"`. A certificate with a single name gives the guide's shape exactly (next section).
+# > The guide's *Mensajes de Error* #4 heading, `hostname does not match certificate`, is not a libpq
+# > message at all; search your logs for `does not match host name`.
+#
+# Note also *where* the message appears: only on the client. The server completed a normal handshake
+# and the client hung up, so its log shows a connection that was received and then nothing — the
+# catalogue's "server says" column reads `(nothing logged)`.
+
+# %%
+cc.verdicts([right[3]], ("label", "outcome", "server says"), uuid="nb21-silent")
+
+# %% [markdown]
+# ## 3 · A certificate issued to another machine
+#
+# Now the server presents `wrong-host.crt`. Whatever name we use, `verify-full` refuses; `verify-ca` does
+# not notice. Connecting by the certificate's own name (`host=db.wrong-host.example`, TCP to
+# `hostaddr=127.0.0.1`) makes `verify-full` happy again — proof that the check is about the *name typed*,
+# not about the address reached.
+
+# %%
+swapped = layers.apply(lab, layers.layer_ssl_on(pki, "wrong_host"))
+assert swapped.ok, swapped.reason
+wrong = [
+    attempt(lab, label="verify-full, host=127.0.0.1", sslmode="verify-full", host="127.0.0.1", **client),
+    attempt(lab, label="verify-full, host=localhost", sslmode="verify-full", host="localhost", **client),
+    attempt(lab, label="verify-full, host=db.wrong-host.example + hostaddr=127.0.0.1", sslmode="verify-full",
+            host="db.wrong-host.example", hostaddr="127.0.0.1", **client),
+    attempt(lab, label="verify-ca, host=127.0.0.1 (control)", sslmode="verify-ca", host="127.0.0.1", **client),
+]
+cc.verdicts(wrong, uuid="nb21-wrong")
+
+# %%
+assert [r.outcome for r in wrong] == ["hostname_mismatch", "hostname_mismatch", "TLSv1.3", "TLSv1.3"]
+assert 'server certificate for "db.wrong-host.example" does not match host name "localhost"' in wrong[1].error_text
+
+# %% [markdown]
+# The `localhost` row is the guide's message shape with a single-name certificate:
+# `server certificate for "db.wrong-host.example" does not match host name "localhost"`. For the IP row
+# libpq 18 again appends `(and 1 other name)` even though the certificate has one SAN: when the host is
+# an IP address and the certificate has no IP-address SAN, libpq also compares the Common Name, and counts
+# it. The catalogue pattern accepts both forms.
+
+# %% tags=["nbval-ignore-output"]
+cc.raw_messages(right + wrong)
+
+# %% [markdown]
+# ## Verdict
+#
+# How to fix a mismatch (catalogue entry `hostname_mismatch`): connect with a name the certificate
+# lists — or, when clients genuinely use another name or IP, issue the server a certificate whose SAN
+# includes it. Never "fix" it by stepping down to `verify-ca`: section 3 shows what that gives away.
+
+# %% tags=["key-result"]
+rows = [(r, "lab certificate (localhost, 127.0.0.1)") for r in right[:4]] + [
+    (r, "wrong-host certificate (db.wrong-host.example)") for r in wrong[:3]]
+verdict = pd.DataFrame([{"server certificate": cert, "connection": r.label, "outcome": r.outcome,
+                         "connected": r.connected} for r, cert in rows])
+verdict.style.map(lambda v: "background-color: #c8e6c9" if v is True else "background-color: #ffcdd2",
+                  subset=["connected"]).set_uuid("nb21-verdict").hide(axis="index")
+
+# %%
+lesson.finish()

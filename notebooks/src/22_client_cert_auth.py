@@ -1,0 +1,237 @@
+# %% [markdown]
+# # 22 · Client layer 3: authenticating with a client certificate
+#
+# Lessons 20 and 21 had the *client* check the *server*. Here the server checks the client: the
+# `pg_hba.conf` method `cert` replaces the password with the client's certificate. The server verifies the
+# certificate against its `ssl_ca_file` (and the CRL, if one is configured), then compares the
+# certificate's Common Name with the user name asked for. No password crosses the network, and a stolen
+# password is useless without the private key.
+#
+# We measure: the successful login (and what `sslinfo` then reports), and its five failing controls —
+# wrong user, revoked certificate, expired certificate, certificate from a foreign CA, no certificate.
+# Then the guide's shortcut: putting the client files into `~/.postgresql` so that `psql` finds them
+# without `sslcert`/`sslkey`/`sslrootcert`, and what happens when the key's permissions are too open.
+#
+# Guide coverage: *Fase #2 paso 4* (`cert clientcert=verify-full`), *paso 7* (CRL), *paso 8*
+# (`ssl_ca_file`), *Preparar el entorno del cliente* (`~/.postgresql`), *Tercera capa de seguridad nivel
+# Usuario* (certificate login, user "otros", revoked certificate), *Funciones de la extension sslinfo*.
+#
+# ```mermaid
+# sequenceDiagram
+#   participant C as client (sslcert, sslkey)
+#   participant S as server (ssl_ca_file, ssl_crl_file)
+#   C->>S: TLS handshake, sends client.crt and proves it holds client.key
+#   S->>S: chain to ssl_ca_file? revoked in the CRL? expired?
+#   S-->>C: alert (unknown ca / certificate revoked / certificate expired) if not
+#   C->>S: startup: user=conssl
+#   S->>S: pg_hba: hostssl … cert clientcert=verify-full -> CN == user?
+#   S-->>C: FATAL certificate authentication failed, or ready
+# ```
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+use_crl = True  # apply the guide's fifth layer (ssl_crl_file = combined.crl); False shows a revoked cert get in
+open_key_mode = 0o644  # the too-open mode to try on ~/.postgresql/postgresql.key: 0o644, 0o604 or 0o666
+
+# %%
+import os
+import stat
+from pathlib import Path
+
+import pandas as pd
+
+import labkit.lesson
+from labkit import course_client as cc
+from labkit import layers
+from labkit.attempts import attempt
+
+labkit.lesson.check_bool("use_crl", use_crl)
+labkit.lesson.check_choice("open_key_mode", open_key_mode, (0o644, 0o604, 0o666))
+lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                             keep_server=keep_server)
+lab, pki = lesson.lab, lesson.pki
+p = pki.paths
+
+# %% [markdown]
+# ## 1 · The server: `cert` authentication, the CA list, the revocation list
+#
+# Three of the guide's layers: `hostssl … cert clientcert=verify-full` for `conssl` and `reporter` (L3),
+# `ssl_ca_file = combined.crt` (L6) and, unless `use_crl=False`, `ssl_crl_file = combined.crl` (L5).
+
+# %%
+server_layers = [layers.layer_ssl_on(pki, "server"), layers.layer_ca(pki, "combined"),
+                 layers.layer_hostssl("cert", ("conssl", "reporter"), clientcert="verify-full")]
+if use_crl:
+    server_layers.append(layers.layer_crl(pki, "combined"))
+applied = layers.apply(lab, *server_layers)
+assert applied.ok, applied.reason
+layers.describe(server_layers)[["key", "title", "settings", "hba_rules"]]
+
+# %% [markdown]
+# ## 2 · The login and its failing controls
+#
+# Every attempt uses `sslmode=verify-full` with `combined.crt`, and **no password** (`password=None`):
+# if a row connects, the certificate alone did it.
+
+# %%
+base = dict(sslmode="verify-full", sslrootcert=p.combined_crt, password=None)
+logins = [
+    attempt(lab, label="client.crt (CN=conssl) as conssl", user="conssl", sslcert=p.client_crt,
+            sslkey=p.client_key, **base),
+    attempt(lab, label="client.crt (CN=conssl) as reporter", user="reporter", sslcert=p.client_crt,
+            sslkey=p.client_key, **base),
+    attempt(lab, label="revoked-client.crt as conssl", user="conssl", sslcert=p.revoked_client_crt,
+            sslkey=p.revoked_client_key, **base),
+    attempt(lab, label="expired-client.crt as conssl", user="conssl", sslcert=p.expired_client_crt,
+            sslkey=p.expired_client_key, **base),
+    attempt(lab, label="rogue-client.crt (foreign CA) as conssl", user="conssl", sslcert=p.rogue_client_crt,
+            sslkey=p.rogue_client_key, **base),
+    attempt(lab, label="no certificate as conssl", user="conssl", **base),
+]
+cc.verdicts(logins, ("label", "connected", "outcome", "server says", "psql"), uuid="nb22-logins")
+
+# %%
+expected = ["TLSv1.3", "cert_auth_failed", "cert_revoked" if use_crl else "TLSv1.3", "cert_expired",
+            "unknown_ca", "client_cert_required"]
+assert [r.outcome for r in logins] == expected, [r.outcome for r in logins]
+assert 'certificate authentication failed for user "reporter"' in logins[1].error_text
+assert "connection requires a valid client certificate" in logins[5].error_text
+
+# %% [markdown]
+# Reading the rows:
+#
+# * **Success** — the server logs `connection authenticated: identity="CN=conssl,O=pgtls-lab" method=cert`.
+# * **Wrong user** — the chain is fine, so the handshake completes; authentication then fails because
+#   the CN (`conssl`) is not the user asked for (`reporter`). The server log adds the reason the client
+#   never sees: `provided user name (reporter) and authenticated user name (conssl) do not match`.
+# * **Revoked, expired, foreign CA** — refused *during the handshake*, before any user name is sent. The
+#   server logs `certificate verify failed` with a DETAIL naming the reason and the depth (0 = the
+#   client's own certificate); the client receives a TLS alert.
+# * **No certificate** — with TLS 1.3 the handshake succeeds (the server asked for a certificate, the
+#   client had none to give), and the `cert` rule then refuses the connection.
+#
+# > **The guide says** a revoked certificate gives `SSL error: sslv3 alert certificate revoked`.
+# > **Measured:** the client here (libpq 18 with OpenSSL 3) prints `SSL error: ssl/tls alert certificate
+# > revoked`. Same alert, new name: OpenSSL 3 renamed the prefix. A `psql` built on OpenSSL 1.1 still
+# > prints the guide's wording; search logs for `alert certificate revoked` to catch both.
+
+# %%
+assert ("ssl/tls alert certificate revoked" in logins[2].error_text) if use_crl else logins[2].connected
+assert "ssl/tls alert certificate expired" in logins[3].error_text
+assert "tlsv1 alert unknown ca" in logins[4].error_text
+
+# %% tags=["nbval-ignore-output"]
+cc.raw_messages(logins)
+
+# %% [markdown]
+# ## 3 · What the session knows about its certificate (`sslinfo`)
+#
+# The guide's `sslinfo` query, from inside the successful session. The serial number changes every time
+# the lab PKI is generated, so we compare it with the one in the certificate file rather than print a
+# fixed value.
+
+# %%
+ok = logins[0]
+serial_in_file = int(pki.describe().set_index("file").loc["certs/client.crt", "serial"], 16)
+sslinfo = pd.DataFrame([
+    {"function": "ssl_is_used()", "value": ok.ssl_is_used},
+    {"function": "ssl_version()", "value": ok.tls_version},
+    {"function": "ssl_client_cert_present()", "value": ok.ssl_client_cert_present},
+    {"function": "ssl_client_dn()", "value": ok.ssl_client_dn},
+    {"function": "ssl_issuer_dn()", "value": ok.ssl_issuer_dn},
+    {"function": "ssl_client_serial() = serial of certs/client.crt", "value": int(ok.ssl_client_serial) == serial_in_file},
+    {"function": "current_user", "value": ok.current_user},
+])
+sslinfo
+
+# %%
+assert ok.ssl_is_used and ok.ssl_client_cert_present and ok.current_user == "conssl"
+assert ok.ssl_client_dn == "/O=pgtls-lab/CN=conssl" and ok.ssl_issuer_dn == "/O=pgtls-lab/CN=pgtls-lab Intermediate CA"
+assert int(ok.ssl_client_serial) == serial_in_file
+
+# %% tags=["nbval-ignore-output"]
+print("ssl_client_serial():", ok.ssl_client_serial)
+
+# %% [markdown]
+# ## 4 · `~/.postgresql`: the files libpq looks for by itself
+#
+# The guide copies `client.crt`, `client.key` and `root.crt` into `~/.postgresql/` as `postgresql.crt`,
+# `postgresql.key` and `root.crt`, with the key at mode 0600. libpq then uses them whenever the connection
+# string does not name `sslcert`, `sslkey` or `sslrootcert`. We build such a folder inside the lab
+# workspace (never in your real home) and point `HOME` at it for the attempt: `attempt(..., home=lab_home)`.
+#
+# One change to the guide: our server sends only its leaf certificate, so the `root.crt` we copy is the
+# `combined.crt` bundle (lesson 20 shows why the root alone is not enough then).
+
+# %%
+lab_home = cc.lab_home(lab.workspace.path / "client" / "guide-home", pki, root="combined")
+listing = pd.DataFrame([{"file": f".postgresql/{f.name}", "mode": oct(stat.S_IMODE(f.stat().st_mode))}
+                        for f in sorted((lab_home / ".postgresql").iterdir())])
+listing
+
+# %%
+by_home = [
+    attempt(lab, label="HOME with .postgresql, verify-full, no ssl* keywords", sslmode="verify-full",
+            user="conssl", password=None, home=lab_home),
+    attempt(lab, label="isolated HOME (control), verify-full", sslmode="verify-full", user="conssl",
+            password=None),
+]
+cc.verdicts(by_home, ("label", "connected", "outcome", "psql"), uuid="nb22-home")
+
+# %%
+assert by_home[0].connected and by_home[0].ssl_client_dn == "/O=pgtls-lab/CN=conssl"
+assert by_home[1].outcome == "root_cert_missing"
+assert "sslcert" not in by_home[0].params and "sslrootcert" not in by_home[0].params
+
+# %% [markdown]
+# The `psql` column shows the point: the working command has no file names in it, only `HOME=…`. The
+# control, with an empty `.postgresql`, stops at once: `verify-full` has no CA to check against.
+#
+# Now the guide's `chmod 600` step, undone: the same folder with the key at the mode given by the
+# parameter `open_key_mode` (0o644 by default: readable by everyone), then back at 0600.
+
+# %%
+key_file = lab_home / ".postgresql" / "postgresql.key"
+key_file.chmod(open_key_mode)
+too_open = attempt(lab, label=f"postgresql.key at {oct(open_key_mode)}", sslmode="verify-full", user="conssl",
+                   password=None, home=lab_home)
+key_file.chmod(0o600)
+fixed = attempt(lab, label="postgresql.key back at 0o600", sslmode="verify-full", user="conssl", password=None,
+                home=lab_home)
+cc.verdicts([too_open, fixed], ("label", "connected", "outcome", "server says"), uuid="nb22-keymode")
+
+# %%
+assert too_open.outcome == "key_permissions" and fixed.connected
+assert "has group or world access" in too_open.error_text
+
+# %% [markdown]
+# libpq refuses to use a private key that others can read, before it sends anything: the server only sees
+# a handshake that ends abruptly (`EOF detected`). The full client message also says what is allowed —
+# `u=rw (0600) or less if owned by the current user, or u=rw,g=r (0640) or less if owned by root`. So a
+# root-owned key at 0640 is accepted; a key at 0644 never is.
+#
+# > **The guide says** `sudo chown postgres:postgres postgresql.crt postgresql.key`. That is right only
+# > when the *client program* runs as the OS user `postgres` (as in the guide, where `psql` runs on the
+# > database host as `postgres`). The owner must be **whoever runs the client** — your application's
+# > account on an application server — because libpq checks that the key is private *to that user*. The
+# > server's account plays no part: the server never reads these files.
+
+# %% tags=["nbval-ignore-output"]
+cc.raw_messages([too_open, fixed])
+
+# %% [markdown]
+# ## Verdict
+
+# %% tags=["key-result"]
+verdict = pd.DataFrame([{"attempt": r.label, "connected": r.connected, "outcome": r.outcome,
+                         "catalogue fix": (r.entry.fix if r.entry else "")}
+                        for r in [*logins, by_home[0], too_open]])
+verdict.style.map(lambda v: "background-color: #c8e6c9" if v is True else "background-color: #ffcdd2",
+                  subset=["connected"]).set_uuid("nb22-verdict").hide(axis="index")
+
+# %%
+lesson.finish()

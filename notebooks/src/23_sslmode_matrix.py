@@ -1,0 +1,169 @@
+# %% [markdown]
+# # 23 · The six `sslmode`s against four server configurations
+#
+# libpq's `sslmode` decides three things at once: whether the client *tries* TLS, whether it *insists*
+# on it, and how much of the server's certificate it *checks*. The server decides the other half with
+# `ssl` and the connection type of its `pg_hba.conf` lines (`host` accepts both, `hostssl` only TLS,
+# `hostnossl` only plain text). This lesson tries every mode against every combination and puts the 24
+# measured outcomes in one table.
+#
+# Then we check the guide's ranking — *disable → allow → prefer → require → verify-ca → verify-full*,
+# from low to high security — against the measurements: a stronger mode should connect in **fewer**
+# situations, and the connections it does make should be encrypted and (from `verify-ca` on) made to a
+# server whose certificate was verified.
+#
+# Guide coverage: *Tipos de sslmode* (the ranking and each mode's description), *Fase #2 paso 4*
+# (`hostssl` forces TLS), *paso 2* (`ssl = on`).
+#
+# ```mermaid
+# flowchart TD
+#   D[disable] -->|never TLS| P1((plain))
+#   A[allow] -->|plain first, TLS if refused| P2((plain or TLS))
+#   Pr[prefer] -->|TLS first, plain if refused| P3((TLS or plain))
+#   R[require] -->|TLS or nothing| T1((TLS, server unchecked))
+#   VC[verify-ca] -->|TLS + CA check| T2((TLS, CA verified))
+#   VF[verify-full] -->|TLS + CA + name| T3((TLS, identity verified))
+# ```
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+tls_max = "TLSv1.3"  # the client's ssl_max_protocol_version: "TLSv1.2" or "TLSv1.3"
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+import labkit.lesson
+from labkit import course_client as cc
+from labkit.attempts import SSLMODES
+
+labkit.lesson.check_choice("tls_max", tls_max, ("TLSv1.2", "TLSv1.3"))
+lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                             keep_server=keep_server)
+lab, pki = lesson.lab, lesson.pki
+
+# %% [markdown]
+# ## 1 · The four server states
+#
+# Each state is a set of layers applied with a reload (no restart). The user is `conssl` with its
+# password (`scram-sha-256`); the client always passes `sslrootcert=combined.crt` and connects to
+# `127.0.0.1`, a name the server certificate carries, so the `verify-*` modes *can* succeed.
+
+# %%
+cc.describe_states(pki)
+
+# %% [markdown]
+# ## 2 · 24 attempts
+#
+# `sslmode_matrix` walks the states, and in each one tries the six modes. A cell says `TLSv1.x` when the
+# connection was encrypted, `plaintext` when it connected without TLS, or the catalogue key of the error.
+
+# %%
+frame, results = cc.sslmode_matrix(lesson, sslrootcert=pki.paths.combined_crt, ssl_max_protocol_version=tls_max)
+pivot = cc.matrix_pivot(frame)
+
+# %% tags=["key-result"]
+cc.style_matrix(pivot)
+
+# %%
+T = tls_max
+expected = pd.DataFrame({
+    "ssl off":        ["plaintext", "plaintext", "plaintext", "server_no_ssl", "server_no_ssl", "server_no_ssl"],
+    "ssl on + host":  ["plaintext", "plaintext", T, T, T, T],
+    "hostssl only":   ["no_hba_no_encryption", T, T, T, T, T],
+    "hostnossl only": ["plaintext", "plaintext", "plaintext", "no_hba_ssl", "no_hba_ssl", "no_hba_ssl"],
+}, index=pd.Index(SSLMODES, name="sslmode"))
+expected.columns.name = "server state"
+for mode in SSLMODES:
+    for state in cc.SERVER_STATES:
+        assert pivot.loc[mode, state] == expected.loc[mode, state], (mode, state, pivot.loc[mode, state])
+
+# %% [markdown]
+# Four cells deserve a second look:
+#
+# * **`allow` × `hostssl only` → TLS.** `allow` starts in plain text; the server answers `no pg_hba.conf
+#   entry … no encryption`; libpq silently tries again with TLS and succeeds. The server log holds the
+#   refused first try.
+# * **`prefer` × `hostnossl only` → plaintext.** The mirror image: TLS first, refused by `pg_hba.conf`
+#   (`… SSL encryption`), then a silent plain-text retry. A client on the default `sslmode` ends up
+#   unencrypted without any warning — the reason the guide calls `prefer` a compatibility default.
+# * **`prefer` × `ssl off` → plaintext**, again without a word to the user.
+# * **`disable` × `hostssl only`** is the only refusal among the three weak modes: `hostssl` is the
+#   server's way of making `disable` (and a downgraded `prefer`) impossible.
+#
+# Both silent retries leave a trace on the server, one refused connection before the accepted one:
+
+# %%
+retries = {r.label: r for r in results}
+fallbacks = pd.DataFrame([
+    {"attempt": label, "outcome": "plaintext" if retries[label].ssl is False else retries[label].outcome,
+     "refused first try in the server log": cc.server_phrase(retries[label].server_log)}
+    for label in ("hostssl only / allow", "hostnossl only / prefer")])
+fallbacks
+
+# %%
+assert "no encryption" in retries["hostssl only / allow"].server_log
+assert "SSL encryption" in retries["hostnossl only / prefer"].server_log
+
+# %% tags=["nbval-ignore-output"]
+with pd.option_context("display.max_colwidth", None):
+    display(frame[["server state", "sslmode", "outcome", "psql"]])
+
+# %% [markdown]
+# ## 3 · The guide's ranking, measured
+#
+# For each mode: in how many of the four states it connected, how many of those connections were
+# plain text, how many encrypted, and how many were made to a server whose certificate was verified.
+
+# %%
+ranking = cc.mode_ranking(frame)
+ranking
+
+# %%
+assert ranking["states connected"].tolist() == [3, 4, 4, 2, 2, 2]
+assert ranking["encrypted"].tolist() == [0, 1, 2, 2, 2, 2]
+assert ranking["server verified"].tolist() == [0, 0, 0, 0, 2, 2]
+
+# %% [markdown]
+# The ranking holds, with two refinements the table makes visible:
+#
+# * **`allow` and `prefer` connect *more* often than `disable`** — they accept every state. Their
+#   "security" is only what the server imposes: they encrypt when the server insists (`allow`) or agrees
+#   (`prefer`), and fall back to plain text otherwise. Neither protects against an attacker who simply
+#   answers "no TLS".
+# * **`require`, `verify-ca` and `verify-full` connect in the same two states**: the difference between
+#   them is not *whether* they connect to *this* server but *which other servers* they would also accept.
+#   `require` accepts any certificate, `verify-ca` any certificate from a trusted CA, `verify-full` only
+#   one that also names the host (lessons 20 and 21 show the failing controls). That column cannot be
+#   seen on a single honest server, which is why the matrix shows "server verified" rather than a
+#   difference in outcomes.
+#
+# > **The guide says** `allow` "tries without SSL first; if that fails, with SSL" and `prefer` the
+# > reverse. **Measured:** correct, and the fallback is silent — nothing tells the user which one won.
+# > Check `pg_stat_ssl` (lesson 30) or use `require` or stronger.
+
+# %% [markdown]
+# ## 4 · The same matrix as a picture
+
+# %%
+codes = {"plaintext": 1}
+palette = ["#ef9a9a", "#ffcc80", "#a5d6a7"]  # refused, plaintext, TLS
+grid = np.array([[2 if str(v).startswith("TLS") else codes.get(v, 0) for v in row] for row in pivot.values])
+fig, ax = plt.subplots(figsize=(7.5, 3.6))
+ax.imshow(grid, cmap=plt.matplotlib.colors.ListedColormap(palette), vmin=0, vmax=2, aspect="auto")
+ax.set_xticks(range(len(pivot.columns)), pivot.columns)
+ax.set_yticks(range(len(pivot.index)), pivot.index)
+for (i, j), value in np.ndenumerate(pivot.values):
+    ax.text(j, i, value.replace("_", " "), ha="center", va="center", fontsize=8)
+ax.set_title("sslmode (rows, weakest first) x server state (columns)")
+ax.set_xlabel("red = refused, amber = plaintext, green = TLS")
+fig.tight_layout()
+plt.show()
+
+# %%
+lesson.finish()

@@ -1,0 +1,229 @@
+# %% [markdown]
+# # 30 · Monitoring TLS: settings, live sessions and sslinfo
+#
+# Hardening is only finished when you can *see* it working. This lesson runs the guide's three monitoring
+# checks on a real server that holds several clients at once:
+#
+# 1. **Which TLS settings are in force** — `pg_settings` rows whose name contains `ssl`.
+# 2. **Who is connected, and how** — `pg_stat_ssl` joined with `pg_stat_activity`, with four clients
+#    held open at the same moment: one on TLS 1.3, one capped at TLS 1.2, one authenticated by a client
+#    certificate, and one without TLS at all.
+# 3. **What a session can learn about itself** — the `sslinfo` functions, in a certificate session and in
+#    a password session side by side.
+#
+# Why it matters: on a bank's server the question after a change is never "did the reload succeed?" but
+# "is every client really encrypted, with which protocol, and who presented a certificate?". A plaintext
+# client that slipped through a permissive `pg_hba.conf` line shows up here and nowhere else.
+#
+# Guide coverage: *Fase #3 Post-Implementación*, items 2 (monitoring connections) and 3 (client-side TLS
+# information).
+#
+# ```mermaid
+# flowchart LR
+#   A[TLS 1.3 client<br/>reporter] --> S[(PostgreSQL 16)]
+#   B[TLS 1.2-capped client<br/>postgres] --> S
+#   C[certificate client<br/>conssl] --> S
+#   D[plaintext client<br/>reporter] --> S
+#   M[admin session:<br/>pg_stat_ssl ⋈ pg_stat_activity] -.observes.-> S
+# ```
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+plaintext_client = True  # also hold a session without TLS (pg_hba gets a hostnossl line for it)
+
+# %%
+import contextlib
+
+import pandas as pd
+from cryptography import x509
+
+import labkit.lesson
+from labkit import attempts, course_ops, layers
+
+labkit.lesson.check_bool("plaintext_client", plaintext_client)
+lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                             keep_server=keep_server)
+lab, pki = lesson.lab, lesson.pki
+pd.set_option("display.max_colwidth", None)  # show whole log lines and psql commands
+
+# %% [markdown]
+# ## 1 · The server side: TLS on, a protocol floor, a CA for client certificates, and pg_hba rules
+#
+# We apply three of the guide's layers (certificate and key, TLS 1.2–1.3, `ssl_ca_file`) and write a
+# `pg_hba.conf` that lets each kind of client in: `cert` for `conssl`, `scram-sha-256` over TLS for
+# everyone else, and — only for this demonstration — a `hostnossl` line so a plaintext client can log in
+# and be *seen*. First match wins, so the `cert` line for `conssl` comes first.
+
+# %%
+hba = ["hostssl    all  conssl  0.0.0.0/0  cert  clientcert=verify-full",
+       "hostssl    all  all     0.0.0.0/0  scram-sha-256"]
+if plaintext_client:
+    hba.append("hostnossl  all  all     0.0.0.0/0  scram-sha-256")
+applied = layers.apply(lab, layers.layer_ssl_on(pki), layers.layer_protocols("TLSv1.2", "TLSv1.3"),
+                       layers.layer_ca(pki, "combined"))
+lab.set_hba_rules(hba)
+reload = attempts.reload_settled(lab)
+assert applied.ok and reload.ok, (applied.reason, reload.log)
+pd.DataFrame({"pg_hba.conf lesson rules (first match wins)": hba})
+
+# %% [markdown]
+# ## 2 · Check 1: the settings in force
+#
+# The guide's first query, `SELECT name, setting FROM pg_settings WHERE name LIKE '%ssl%';`. File paths are
+# written relative to the data directory (`$PGDATA/...`) so the table is the same on every machine; the
+# `context` column adds one useful fact: every TLS setting is `sighup`, i.e. a reload is enough.
+
+# %%
+settings = course_ops.ssl_settings(lab)
+settings
+
+# %%
+by_name = dict(zip(settings["name"], settings["setting"]))
+assert by_name["ssl"] == "on"
+assert by_name["ssl_min_protocol_version"] == "TLSv1.2" and by_name["ssl_max_protocol_version"] == "TLSv1.3"
+assert by_name["ssl_cert_file"] == "$PGDATA/tls/server.crt" and by_name["ssl_ca_file"] == "$PGDATA/tls/combined.crt"
+assert set(settings.loc[settings["name"] != "ssl_library", "context"]) == {"sighup"}
+assert by_name["ssl_passphrase_command_supports_reload"] == "off"
+
+# %% [markdown]
+# Two rows are worth a second look. `ssl_ciphers` still shows PostgreSQL's default
+# (`HIGH:MEDIUM:+3DES:!aNULL`) because this lesson did not apply the guide's cipher layer — a monitoring
+# query is exactly how you would notice that a layer is missing. And `ssl_library` says only `OpenSSL`,
+# not which version; the course reads that from the server binary instead.
+#
+# > **The guide says** (Fase #1 table) that PostgreSQL 12–17 default to `TLSv1.0` as the minimum.
+# > **Measured:** run the same query on a server with no lesson settings and `ssl_min_protocol_version`
+# > is already `TLSv1.2` — the default since PostgreSQL 14.
+
+# %%
+default_min = lab.execute("SELECT boot_val FROM pg_settings WHERE name = 'ssl_min_protocol_version'")[0]["boot_val"]
+assert default_min == "TLSv1.2"
+pd.DataFrame([{"setting": "ssl_min_protocol_version", "built-in default (boot_val)": default_min,
+               "guide's table": "TLSv1.0"}])
+
+# %% [markdown]
+# ## 3 · Check 2: four clients connected at the same time
+#
+# `attempts.session()` opens a connection and keeps it open, so the admin session can watch all four
+# while they exist. Each sets `application_name`, the column the guide's output uses to tell pgAdmin
+# windows apart. The `psql` line a reader would type for each client is listed first.
+
+# %% tags=["nbval-ignore-output"]
+clients = {
+    "tls13-client": dict(sslmode="require", user="reporter", password=lesson.password("reporter")),
+    "tls12-capped": dict(sslmode="require", user="postgres", ssl_max_protocol_version="TLSv1.2"),
+    "cert-client": dict(sslmode="verify-full", user="conssl", sslrootcert=pki.paths.combined_crt,
+                        sslcert=pki.paths.client_crt, sslkey=pki.paths.client_key, password=None),
+}
+if plaintext_client:
+    clients["plaintext-client"] = dict(sslmode="disable", user="reporter", password=lesson.password("reporter"))
+
+tried = [attempts.attempt(lab, label=name, extra={"application_name": name}, **kw) for name, kw in clients.items()]
+assert all(t.connected for t in tried), [t.error_text for t in tried]
+pd.DataFrame({"client": [t.label for t in tried], "psql": [t.psql for t in tried]})
+
+# %%
+with contextlib.ExitStack() as stack:
+    sessions = {name: stack.enter_context(attempts.session(lab, extra={"application_name": name}, **kw))
+                for name, kw in clients.items()}
+    live = course_ops.stat_ssl(lab)
+    sslinfo = {name: course_ops.sslinfo_row(conn) for name, conn in sessions.items()}
+
+# %% [markdown]
+# The raw monitoring output, as the guide shows it (its columns, plus the three certificate columns
+# `pg_stat_ssl` also has). Cipher, client address, serial and DNs depend on the machine and the backend
+# (under Docker every client appears to come from the bridge gateway), so this cell is not compared.
+
+# %% tags=["nbval-ignore-output"]
+live
+
+# %% [markdown]
+# The verdict — one row per client, reduced to what must hold everywhere:
+
+# %% tags=["key-result"]
+expected = {"tls13-client": (True, "TLSv1.3", False), "tls12-capped": (True, "TLSv1.2", False),
+            "cert-client": (True, "TLSv1.3", True), "plaintext-client": (False, None, False)}
+verdict = pd.DataFrame([{
+    "application_name": row.application_name,
+    "usename": row.usename,
+    "ssl": bool(row.ssl),
+    "version": row.version if isinstance(row.version, str) else "—",
+    "client certificate": isinstance(row.client_dn, str),
+    "as expected": (bool(row.ssl), row.version if isinstance(row.version, str) else None,
+                    isinstance(row.client_dn, str)) == expected[row.application_name],
+} for row in live.itertuples() if row.application_name in clients])
+assert sorted(verdict["application_name"]) == sorted(clients) and verdict["as expected"].all()
+course_ops.verdict_style(verdict, "ssl", "verdict30")
+
+# %% [markdown]
+# Reading it like an auditor: the capped client really runs TLS 1.2 although the server would allow 1.3 —
+# the *client's* ceiling wins, so `pg_stat_ssl` is where you find applications with an old driver. The
+# plaintext row has `ssl = false` and nothing else: if your `pg_hba.conf` has only `hostssl` lines such a
+# row cannot exist, and this query is the cheapest proof of it.
+
+# %% [markdown]
+# ## 4 · Check 3: `sslinfo`, from inside the session
+#
+# `sslinfo` answers for *the session that calls it*. For the certificate session it describes the client
+# certificate; for a password session over TLS it knows the protocol and cipher but has no certificate
+# to describe; without TLS every answer is false or NULL. Raw values first (serials vary per PKI):
+
+# %% tags=["nbval-ignore-output"]
+raw = pd.DataFrame(sslinfo).rename_axis("sslinfo function")
+raw
+
+# %%
+client_cert = x509.load_pem_x509_certificate(pki.paths.client_crt.read_bytes())
+shown = raw.copy().astype(object)
+shown.loc["ssl_client_serial"] = [
+    ("= serial of client.crt" if v == str(client_cert.serial_number) else "other serial") if v is not None else None
+    for v in raw.loc["ssl_client_serial"]]
+shown = shown.where(shown.notna(), "NULL")
+shown
+
+# %%
+cert_info, pw_info = sslinfo["cert-client"], sslinfo["tls13-client"]
+assert cert_info["ssl_is_used"] and cert_info["ssl_client_cert_present"]
+assert cert_info["ssl_client_serial"] == str(client_cert.serial_number)
+assert cert_info["ssl_client_dn"] == "/O=pgtls-lab/CN=conssl"
+assert cert_info["ssl_issuer_dn"] == "/O=pgtls-lab/CN=pgtls-lab Intermediate CA"
+assert pw_info["ssl_is_used"] and not pw_info["ssl_client_cert_present"]
+assert pw_info["ssl_client_serial"] is None and pw_info["ssl_client_dn"] is None
+if plaintext_client:
+    plain = sslinfo["plaintext-client"]
+    assert plain["ssl_is_used"] is False and plain["ssl_version"] is None
+
+# %% [markdown]
+# ### What a distinguished name looks like here
+#
+# > **The guide says** `ssl_client_dn` returns something like `/C=US/ST=California/L=San Francisco/O=Example
+# > Corp/OU=IT Depart…`. **Measured on PostgreSQL 16:** the same slash-separated, most-significant-first
+# > form — PostgreSQL formats the name with OpenSSL's one-line printer — so our lab certificate, which has
+# > only an organisation and a common name, gives `/O=pgtls-lab/CN=conssl`. `pg_stat_ssl.client_dn` uses the
+# > same form. The guide's long value simply comes from a certificate with more fields (and is cut short
+# > in its printout). What differs is every *other* tool: RFC 4514 (Python,
+# > Java, LDAP) reverses the order and uses commas. A DBA matching DNs between a monitoring script and a
+# > certificate inventory must convert, or compare the CN only (`ssl_client_dn_field('CN')`).
+
+# %%
+dn_forms = pd.DataFrame([
+    {"source": "sslinfo ssl_client_dn()", "DN": cert_info["ssl_client_dn"]},
+    {"source": "pg_stat_ssl.client_dn", "DN": live.loc[live.application_name == "cert-client", "client_dn"].iloc[0]},
+    {"source": "RFC 4514 (cryptography / Python)", "DN": client_cert.subject.rfc4514_string()},
+    {"source": "sslinfo ssl_issuer_dn()", "DN": cert_info["ssl_issuer_dn"]},
+])
+assert dn_forms["DN"].iloc[0] == dn_forms["DN"].iloc[1] != dn_forms["DN"].iloc[2]
+dn_forms
+
+# %% [markdown]
+# The guide also keeps `ssl_issuer_dn()` commented out in its query. It works: it names the CA that
+# signed the client certificate — here the intermediate, which is why `ssl_ca_file` must contain it.
+# Together with `ssl_client_serial()` it identifies the certificate uniquely (a serial is unique only
+# per issuer), which is what you would log for an audit trail.
+
+# %%
+lesson.finish()

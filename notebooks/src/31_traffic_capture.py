@@ -1,0 +1,210 @@
+# %% [markdown]
+# # 31 · What crosses the wire: the same query with and without TLS
+#
+# The guide ends its post-implementation checks with a packet capture: a client without TLS reads a table
+# holding a password-like value, `tcpdump -A` prints the query and the value in clear text, and the same
+# exercise over TLS shows only noise. This lesson repeats it on a real server and turns "we looked at the
+# dump" into assertions:
+#
+# - with `sslmode=disable` the query text, the column names and the row value `Passw0rd` are on the wire;
+# - with `sslmode=prefer` (the guide's choice) and `sslmode=require` none of them is;
+# - in both cases the *role's* password never crosses the wire — SCRAM proves knowledge of it without
+#   sending it — which is exactly why "the login is safe" is not the same as "the data is safe".
+#
+# Capturing needs no root here: a small relay on 127.0.0.1 forwards the connection and keeps a copy of every
+# byte (the same bytes tcpdump sees in the TCP payloads). Where tcpdump may run, the guide's own capture
+# is repeated as a cross-check.
+#
+# `Passw0rd` is demo data stored in a temporary table, as in the guide — not a secret of the lab. The
+# role's real password is generated, passed to the client, and never printed.
+#
+# Guide coverage: *Fase #3 Post-Implementación*, item 4 (capture the traffic to check it is encrypted).
+#
+# ```mermaid
+# flowchart LR
+#   C[client<br/>psql / psycopg] -->|127.0.0.1:relay| R[RecordingRelay<br/>copies every byte]
+#   R -->|127.0.0.1:lab port| S[(PostgreSQL)]
+#   T[tcpdump -i lo, as root] -. same bytes .- S
+# ```
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+use_tcpdump = True  # also capture the guide's way when tcpdump can run here (root or CAP_NET_RAW)
+
+# %%
+import pandas as pd
+
+import labkit.lesson
+from labkit import attempts, capture, course_ops, layers
+from labkit.server import DEFAULT_HBA_RULES
+
+labkit.lesson.check_bool("use_tcpdump", use_tcpdump)
+lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                             keep_server=keep_server)
+lab, pki = lesson.lab, lesson.pki
+pd.set_option("display.max_colwidth", None)  # show whole log lines and psql commands
+
+# %% [markdown]
+# ## 1 · The setup: TLS available but not enforced, and the guide's role `sinssl`
+#
+# The server presents the lab certificate, and the default `pg_hba.conf` line (`host … scram-sha-256`)
+# accepts clients with and without TLS — the situation the guide captures. The role `sinssl` gets a
+# generated password.
+
+# %%
+applied = layers.apply(lab, layers.layer_ssl_on(pki))
+assert applied.ok, applied.reason
+lesson.ensure_role("sinssl")
+secret_password = lesson.password("sinssl")  # passed to the client, never printed
+pd.DataFrame({"pg_hba.conf lesson rules": lab.state.hba_rules or list(DEFAULT_HBA_RULES)})
+
+# %% [markdown]
+# ## 2 · The same session three times, through the recording relay
+#
+# For each `sslmode` we open a session as `sinssl` through the relay, create the guide's temporary table
+# `clientes(numcli, password)` and insert `12345, 'Passw0rd'`. As in the guide, the "capture" of the query
+# starts only then: the relay's query-phase record begins right before
+# `select * from clientes; /*ESTE ES UN COMENTARIO*/`. The whole-connection record (login included) is
+# kept too, to look for the role's password and name.
+
+# %%
+QUERY = "select * from clientes; /*ESTE ES UN COMENTARIO*/"
+MODES = ("disable", "prefer", "require")
+runs = {}
+for mode in MODES:
+    with capture.RecordingRelay(lab.host, lab.port) as relay:
+        with attempts.session(lab, sslmode=mode, user="sinssl", password=secret_password,
+                              extra={"port": relay.port}) as conn:
+            conn.execute("create temp table clientes(numcli int, password text)")
+            conn.execute("insert into clientes select 12345, 'Passw0rd'")
+            before_query = len(relay.chunks)
+            rows = conn.execute(QUERY).fetchall()
+            tls = bool(conn.pgconn.ssl_in_use)
+        runs[mode] = {"rows": rows, "tls": tls, "all": relay.transcript(), "chunks": list(relay.chunks),
+                      "frame": relay.frame(limit=120).iloc[before_query:].reset_index(drop=True)}
+assert all(run["rows"] == [(12345, "Passw0rd")] for run in runs.values())
+
+# %% [markdown]
+# The command a reader would type for each run (pointed at the server itself; the relay only sits in
+# between):
+
+# %% tags=["nbval-ignore-output"]
+pd.DataFrame([{"sslmode": m, "psql": attempts.attempt(lab, label=m, sslmode=m, user="sinssl",
+                                                    password=secret_password).psql} for m in MODES])
+
+# %% [markdown]
+# ### What the query looked like on the wire without TLS
+#
+# The record of the query phase, one row per read, printed the way `tcpdump -A` prints a payload
+# (printable ASCII kept, everything else a dot). `Q` is PostgreSQL's simple-query message, `T` the row
+# description with the column names, `D` the data row, `C` the command tag:
+
+# %% tags=["nbval-ignore-output"]
+runs["disable"]["frame"]
+
+# %% [markdown]
+# ### …and with TLS (`sslmode=prefer`, the guide's run)
+#
+# The same two messages, now TLS application-data records (`0x17 0x03 0x03` then a length): sizes are
+# visible, contents are not.
+
+# %% tags=["nbval-ignore-output"]
+runs["prefer"]["frame"]
+
+# %% [markdown]
+# ## 3 · The verdict
+#
+# We search each whole-connection record for four things: the query text, the demo value `Passw0rd`, the
+# role name (it travels in the startup packet), and the role's real password.
+
+# %% tags=["key-result"]
+def on_wire(data: bytes, needle: str) -> bool:
+    return needle.encode() in data
+
+
+verdict = pd.DataFrame([{
+    "sslmode": mode,
+    "TLS in use": run["tls"],
+    "query text visible": on_wire(run["all"], "select * from clientes"),
+    "'Passw0rd' visible": on_wire(run["all"], "Passw0rd"),
+    "role name visible": on_wire(run["all"], "sinssl"),
+    "SCRAM mechanism visible": on_wire(run["all"], "SCRAM-SHA-256"),
+    "role password visible": on_wire(run["all"], secret_password),
+} for mode, run in runs.items()])
+verdict["data protected"] = ~verdict["'Passw0rd' visible"] & ~verdict["query text visible"]
+course_ops.verdict_style(verdict, "data protected", "verdict31")
+
+# %%
+plain, prefer, require = (verdict.set_index("sslmode").loc[m] for m in MODES)
+assert not plain["TLS in use"] and plain["query text visible"] and plain["'Passw0rd' visible"]
+assert plain["role name visible"] and plain["SCRAM mechanism visible"]
+for tls_run in (prefer, require):
+    assert tls_run["TLS in use"] and tls_run["data protected"] and not tls_run["role name visible"]
+assert not verdict["role password visible"].any()  # SCRAM: never on the wire, with or without TLS
+
+# %% [markdown]
+# What this means:
+#
+# - **Without TLS everything but the password is exposed**: the SQL, the result, who logged in and to
+#   which database. SCRAM-SHA-256 kept the role's password off the wire (the client sends a nonce and a
+#   proof), so the login itself resisted the eavesdropper — but the very next query handed over the data.
+#   (A role still using `password` authentication would send the password in clear, too.)
+# - **With TLS the relay saw only the 8-byte SSLRequest and the server's one-byte `S` in clear**, then TLS
+#   records. The startup packet with the role name is already inside TLS.
+# - `prefer` and `require` look identical on the wire *when the server offers TLS*. The difference appears
+#   when it does not: `prefer` silently falls back to plaintext, `require` refuses — see lesson 20 on
+#   sslmodes. Neither checks *whom* it talks to; that takes `verify-full`.
+
+# %%
+handshake = [c for c in runs["require"]["chunks"] if c.connection == 1][:2]
+assert handshake[0].data == course_ops.SSL_REQUEST
+assert handshake[1].data[:1] == b"S"
+pd.DataFrame([{"direction": c.direction, "bytes": len(c.data), "as ASCII (tcpdump -A)": capture.printable(c.data)}
+              for c in handshake])
+
+# %% [markdown]
+# ## 4 · Cross-check with tcpdump, the guide's way
+#
+# The guide runs `sudo tcpdump -i any -s 0 -A 'host 127.0.0.1 && tcp port 5416'` and reads the dump. Here
+# tcpdump captures on `lo` for the lab's port while the plaintext and the TLS query run directly against the
+# server, then `tcpdump -A -r` prints what the guide would have seen, filtered like `| grep -i passw0rd`.
+# This needs root or `CAP_NET_RAW`; when it cannot run, the cell says so and the relay's verdict above
+# stands on its own (the relay records the same TCP payloads).
+
+# %% tags=["nbval-ignore-output"]
+can_dump, why = capture.tcpdump_available()
+dump_rows = []
+if use_tcpdump and can_dump:
+    for mode in ("disable", "prefer"):
+        with capture.TcpdumpCapture(lab.port) as cap:
+            with attempts.session(lab, sslmode=mode, user="sinssl", password=secret_password) as conn:
+                conn.execute("create temp table clientes(numcli int, password text)")
+                conn.execute("insert into clientes select 12345, 'Passw0rd'")
+                conn.execute(QUERY).fetchall()
+        ascii_dump = cap.ascii_dump(max_lines=400)
+        grep = [line for line in ascii_dump.splitlines() if "passw0rd" in line.lower()]
+        dump_rows.append({"sslmode": mode, "'Passw0rd' in pcap": cap.contains("Passw0rd"),
+                          "role password in pcap": cap.contains(secret_password), "lines matching passw0rd": len(grep)})
+        if mode == "disable":
+            print("tcpdump -A -r capture.pcap | grep -i passw0rd   (sslmode=disable)\n  " + "\n  ".join(grep))
+        cap.cleanup()
+    tcpdump_verdict = pd.DataFrame(dump_rows)
+    assert tcpdump_verdict.set_index("sslmode").loc["disable", "'Passw0rd' in pcap"]
+    assert not tcpdump_verdict.set_index("sslmode").loc["prefer", "'Passw0rd' in pcap"]
+    assert not tcpdump_verdict["role password in pcap"].any()
+    print(f"tcpdump ran ({why}); its verdict agrees with the relay's")
+else:
+    tcpdump_verdict = pd.DataFrame()
+    print("tcpdump not used:", why if not can_dump else "use_tcpdump=False", "- the relay's verdict above stands")
+tcpdump_verdict
+
+# %% [markdown]
+# Under Docker the server sits behind a port published on 127.0.0.1; the client's traffic to that port
+# still crosses the loopback interface, so the same capture works on both backends.
+
+# %%
+lesson.finish()

@@ -1,0 +1,219 @@
+# %% [markdown]
+# # 32 · Rotating the server certificate: files, reload, and a failed swap
+#
+# Certificates expire, and a bank's server must get a new one without downtime. The guide's last
+# post-implementation test swaps the certificate and key files with `mv` and connects again "without a
+# reload", then moves the old files back. It does not say what you should observe. This lesson measures it:
+#
+# 1. **Files replaced, no reload** — which certificate does a *new* client get?
+# 2. **After a reload** — and what happens to sessions that were already open?
+# 3. **A broken replacement** (a key that does not match, a key the server cannot read, a key with loose
+#    permissions) — does the reload take the server down, or does it keep serving?
+# 4. **Rollback** — the guide's `mv` back, in our terms.
+#
+# `sslinfo` cannot answer question 1: it describes the *client's* certificate. We ask the server directly:
+# send PostgreSQL's SSLRequest, run a TLS handshake, read the serial of the certificate it presents
+# (`course_ops.served_certificate`, the equivalent of
+# `openssl s_client -starttls postgres -connect 127.0.0.1:5416 | openssl x509 -noout -serial`).
+#
+# Guide coverage: *Fase #3 Post-Implementación*, item 5 (certificate change without reload).
+#
+# ```mermaid
+# sequenceDiagram
+#   participant F as tls/server.crt + server.key (files)
+#   participant P as postmaster (SSL context in memory)
+#   participant C as new client
+#   F->>F: replace contents (no reload)
+#   C->>P: handshake
+#   P-->>C: OLD certificate (context loaded at start / last reload)
+#   Note over P: pg_reload_conf() / pg_ctl reload
+#   P->>F: read + check cert and key
+#   alt both load and match
+#     P-->>C: NEW certificate for new connections
+#   else broken
+#     P->>P: "SSL configuration was not reloaded" (keeps the previous context)
+#   end
+# ```
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+rotate_to = "server2"  # the replacement certificate: "server2" (same intermediate) or "server_by_root"
+
+# %%
+import pandas as pd
+
+import labkit.lesson
+from labkit import attempts, course_ops, layers
+
+labkit.lesson.check_choice("rotate_to", rotate_to, ("server2", "server_by_root"))
+lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                             keep_server=keep_server)
+lab, pki = lesson.lab, lesson.pki
+pd.set_option("display.max_colwidth", None)  # show whole log lines and psql commands
+new_crt, new_key = getattr(pki.paths, f"{rotate_to}_crt"), getattr(pki.paths, f"{rotate_to}_key")
+
+# %% [markdown]
+# ## 1 · Starting point: the server presents `server.crt`
+#
+# The first layer of the guide delivers `server.crt` and `server.key` as `tls/server.crt` and
+# `tls/server.key` and reloads. A client that verifies everything (`verify-full` against the lab's CA
+# bundle, like the guide's psql line) connects, and the probe names the certificate it was handed.
+
+# %%
+applied = layers.apply(lab, layers.layer_ssl_on(pki))
+assert applied.ok, applied.reason
+VERIFY = dict(sslmode="verify-full", user="conssl", password=lesson.password("conssl"),
+              sslrootcert=pki.paths.combined_crt)
+
+
+def observe(step: str) -> dict:
+    """What a new client sees now: does verify-full connect, and which certificate was presented."""
+    served = course_ops.served_certificate(lab.host, lab.port)
+    tried = attempts.attempt(lab, label=step, **VERIFY)
+    return {"step": step, "new client connects (verify-full)": tried.connected,
+            "certificate presented": course_ops.pki_name(pki, served.serial), "serial": served.serial,
+            "psql": tried.psql}
+
+
+steps = [observe("start: layer L1 applied")]
+long_lived = attempts.session(lab, **VERIFY)  # a session opened now, kept across the rotation
+old_conn = long_lived.__enter__()
+pd.DataFrame(steps)[["step", "new client connects (verify-full)", "certificate presented"]]
+
+# %% [markdown]
+# The serials involved (they change whenever the lab PKI is regenerated, so this cell is not compared):
+
+# %% tags=["nbval-ignore-output"]
+pd.DataFrame(steps)[["step", "serial", "psql"]]
+
+# %% [markdown]
+# ## 2 · Replace the files, do not reload
+#
+# The guide's four `mv` commands end with the new certificate and key under the old names. We write the
+# new contents under the same names (`lab.deliver("server.crt", …)`), which leaves the server exactly where
+# the `mv`s leave it.
+
+# %%
+backup = {name: lab.backend.read_file(f"tls/{name}") for name in ("server.crt", "server.key")}  # = server_ant.*
+lab.deliver("server.crt", new_crt, 0o644)
+lab.deliver("server.key", new_key, 0o600)
+steps.append(observe(f"files replaced by {new_crt.name}, no reload"))
+
+# %% [markdown]
+# ## 3 · Reload
+#
+# `pg_reload_conf()` (the guide's `pg_ctl reload`) makes the postmaster read the files again and build a new
+# SSL context; new connections get the new certificate. The session opened in step 1 keeps its TLS session
+# — it was negotiated once, at connect time — and keeps working.
+
+# %%
+reloaded = attempts.reload_settled(lab)
+steps.append(observe("after reload"))
+still_alive = old_conn.execute("SELECT ssl_is_used()").fetchone()[0]
+
+# %% tags=["key-result"]
+rotation = pd.DataFrame(steps)[["step", "new client connects (verify-full)", "certificate presented"]]
+rotation["open session from step 1 still works"] = [None, None, still_alive]
+rotation
+
+# %%
+assert reloaded.ok, reloaded.log
+assert [s["certificate presented"] for s in steps] == ["server.crt", "server.crt", new_crt.name]
+assert all(s["new client connects (verify-full)"] for s in steps) and still_alive is True
+
+# %% [markdown]
+# > **The guide says** only "change the certificate without a reload" and connects with psql, expecting
+# > nothing in particular. **Measured:** without a reload nothing changes — PostgreSQL loaded the
+# > certificate into memory at start (or at the last reload) and never looks at the files again until the
+# > next SIGHUP. And psql cannot show the difference anyway: both certificates chain to the same CA and
+# > name the same host, so `verify-full` connects in every step. Only the served serial tells you which
+# > certificate is live — check it after every rotation.
+#
+# A practical consequence: a certificate file replaced on disk is a change *waiting* for the next reload,
+# which may come days later from an unrelated `pg_hba.conf` edit. Rotate and reload together, and check.
+
+# %% [markdown]
+# ## 4 · A broken replacement does not take the server down
+#
+# Three realistic mistakes, each made on top of the working rotated state, then reloaded:
+#
+# - **mismatched key** — the new certificate with the *old* key (a mix-up between `server.key` and
+#   `server_ant.key` in the `mv` sequence);
+# - **unreadable key** — mode `0000`, as a wrong `chmod` or a copy as another user leaves it;
+# - **group-readable key** — mode `0640` on a key the server account owns.
+#
+# After each, we look at the reload's log, at the certificate a new client gets, and whether it connects.
+# Then the good key goes back.
+
+# %%
+good_key = lab.backend.read_file("tls/server.key")
+BROKEN = {
+    "mismatched key": (pki.paths.server_key, 0o600),
+    "unreadable key (mode 0000)": (new_key, 0o000),
+    "group-readable key (mode 0640)": (new_key, 0o640),
+}
+broken_rows = []
+for kind, (key_file, mode) in BROKEN.items():
+    lab.deliver("server.key", key_file, mode)
+    result = attempts.reload_settled(lab)
+    seen = observe(kind)
+    broken_rows.append({"replacement": kind, "reload accepted": result.ok,
+                        "server log": "\n".join(course_ops.log_lines(result.log)),
+                        "certificate presented": seen["certificate presented"],
+                        "new client connects": seen["new client connects (verify-full)"]})
+    lab.deliver("server.key", good_key, 0o600)
+    assert attempts.reload_settled(lab).ok
+broken = pd.DataFrame(broken_rows)
+
+# %%
+broken
+
+# %%
+assert not broken["reload accepted"].any() and broken["new client connects"].all()
+assert (broken["certificate presented"] == new_crt.name).all()
+assert broken["server log"].str.contains("SSL configuration was not reloaded").all()
+assert "key values mismatch" in broken.loc[0, "server log"]
+assert "Permission denied" in broken.loc[1, "server log"]
+assert "has group or world access" in broken.loc[2, "server log"]
+
+# %% [markdown]
+# PostgreSQL treats a TLS file it cannot use at reload time as a warning, not a fatal error: it logs the
+# reason, then **`SSL configuration was not reloaded`**, and keeps serving with the context it already
+# had. Nothing fails for clients, which is both the good news and the trap: `pg_reload_conf()` still
+# returns `true`, `pg_file_settings` shows no error (the *setting* is valid; the *file* is not), and only
+# the log says the new certificate never went live. The same mistakes at a **restart** would be fatal —
+# the server would refuse to start — so a bad file left on disk is a time bomb for the next restart.
+#
+# Note the permission rule in the DETAIL line: a key owned by the server account must be `0600` or
+# stricter; `0640` is allowed only when root owns the file (the Debian/Ubuntu `ssl-cert` group setup).
+
+# %% [markdown]
+# ## 5 · Rollback, the guide's way and ours
+#
+# | guide (`mv`) | here |
+# |---|---|
+# | `mv server.crt server_ant.crt`; `mv server.key server_ant.key` | `backup = {…: lab.backend.read_file("tls/…")}` |
+# | `mv server2.crt server.crt`; `mv server2.key server.key` | `lab.deliver("server.crt", server2.crt)`; same for the key |
+# | *(no reload in the guide)* | `reload_settled(lab)`, then check the served serial |
+# | rollback: `mv server.crt server2.crt` … `mv server_ant.crt server.crt` … | `lab.deliver("server.crt", backup[…])`; same for the key |
+# | *(no reload in the guide)* | `reload_settled(lab)`, check the serial again |
+#
+# Two improvements over plain `mv`: write the key before the certificate's reload is triggered (a reload
+# between the two `mv`s would fail with "key values mismatch" and keep the old context — harmless, but
+# confusing), and keep the previous pair until the served serial has been checked.
+
+# %%
+lab.deliver("server.crt", backup["server.crt"], 0o644)
+lab.deliver("server.key", backup["server.key"], 0o600)
+rolled_back = attempts.reload_settled(lab)
+steps.append(observe("rolled back + reload"))
+assert rolled_back.ok and steps[-1]["certificate presented"] == "server.crt" and steps[-1]["new client connects (verify-full)"]
+pd.DataFrame(steps[-1:])[["step", "new client connects (verify-full)", "certificate presented"]]
+
+# %%
+long_lived.__exit__(None, None, None)
+lesson.finish()

@@ -1,0 +1,237 @@
+# %% [markdown]
+# # 33 · A passphrase-protected server key: `ssl_passphrase_command` and reloads
+#
+# A private key encrypted with a passphrase is useless to someone who copies the data directory — but the
+# server must get the passphrase at every start. The guide's "extra configuration" section suggests two
+# settings for that: `ssl_passphrase_command` (a program that prints the passphrase) and
+# `ssl_passphrase_command_supports_reload = on`, described as "reload the key without a restart". This
+# lesson measures what each one really does on PostgreSQL 16:
+#
+# 1. the command, as a script in the data directory that reads a passphrase **file** (mode 0600) — the
+#    secret is never in the script, in `postgresql.conf`, or in this notebook's output;
+# 2. switching to the encrypted key by **reload** with the default `supports_reload = off`;
+# 3. a **restart**, which runs the command;
+# 4. later reloads with `off` (what happens to *other* TLS changes?) and with `on`;
+# 5. a **wrong passphrase**, at reload and at restart — and getting the server back.
+#
+# Guide coverage: *Configuración extra en postgresql* (`ssl_passphrase_command`,
+# `ssl_passphrase_command_supports_reload`) and the parameter list items 13–14.
+#
+# ```mermaid
+# flowchart LR
+#   P[postmaster start / reload] -->|runs| S["tls/get_passphrase.sh (0700)"]
+#   S -->|cat| F["tls/passphrase.txt (0600)"]
+#   S -->|stdout: passphrase| P
+#   P -->|decrypts| K["tls/server.key (encrypted PEM)"]
+# ```
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+restart_timeout = 30  # seconds to wait for the server after each restart
+
+# %%
+import pandas as pd
+
+import labkit.lesson
+from labkit import attempts, course_ops, layers, tlsprobe
+from labkit.errors import ServerStartError
+
+labkit.lesson.check_int("restart_timeout", restart_timeout, 5, 120)
+lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                             keep_server=keep_server)
+lab, pki = lesson.lab, lesson.pki
+pd.set_option("display.max_colwidth", None)  # show whole log lines and psql commands
+
+# %% [markdown]
+# ## 1 · Starting point, and the three files
+#
+# The server starts on the unencrypted `server2` pair, so we can tell by the served certificate whether a
+# later change went live. Then three files are delivered into the data directory's `tls/` folder, owned by
+# the server's account: the encrypted key (the same key as `server.crt`, PEM-encrypted), the passphrase file,
+# and the script. Here is the script — it holds no secret:
+
+# %%
+assert layers.apply(lab, layers.layer_ssl_on(pki, "server2")).ok
+key_path = lab.deliver("server-encrypted.key", pki.paths.server_encrypted_key, 0o600)
+cert_path = lab.deliver("server.crt", pki.paths.server_crt, 0o644)
+lab.deliver("passphrase.txt", pki.paths.passphrase_file, 0o600)
+script_path = lab.deliver("get_passphrase.sh", course_ops.passphrase_script("passphrase.txt"), 0o700)
+print(course_ops.passphrase_script("passphrase.txt").decode())
+
+# %%
+pd.DataFrame([
+    {"file": "tls/server-encrypted.key", "mode": "0600", "first line": pki.paths.server_encrypted_key.read_text().splitlines()[0]},
+    {"file": "tls/passphrase.txt", "mode": "0600", "first line": "(the passphrase — not shown)"},
+    {"file": "tls/get_passphrase.sh", "mode": "0700", "first line": "#!/bin/sh"},
+])
+
+# %%
+def served() -> str:
+    """Which lab certificate a new client is handed right now."""
+    return course_ops.pki_name(pki, course_ops.served_certificate(lab.host, lab.port).serial)
+
+
+VERIFY = dict(sslmode="verify-full", user="conssl", password=lesson.password("conssl"),
+              sslrootcert=pki.paths.combined_crt)
+steps = []
+
+
+def record(step: str, result=None, started=True) -> None:
+    """One row of the lesson's verdict table."""
+    tried = attempts.attempt(lab, label=step, **VERIFY) if started else None
+    steps.append({"step": step, "change accepted": None if result is None else result.ok,
+                  "certificate presented": served() if started else "(server down)",
+                  "new client connects": tried.connected if tried else False,
+                  "server log": "\n".join(course_ops.log_lines(result.log))
+                  if result is not None else ""})
+
+
+record("start: server2 pair, no passphrase")
+steps[-1]["certificate presented"]
+
+# %% [markdown]
+# ## 2 · Switch to the encrypted key by reload (supports_reload = off, the default)
+#
+# The settings a reader would put in `postgresql.conf` (paths shortened to `$PGDATA`):
+
+# %%
+lab.set_settings({"ssl_cert_file": cert_path, "ssl_key_file": key_path, "ssl_passphrase_command": script_path})
+data_dir = lab.show("data_directory")
+print(lab.lesson_conf_text().replace(data_dir, "$PGDATA"))
+record("reload with the encrypted key (supports_reload=off)", attempts.reload_settled(lab))
+pd.DataFrame(steps[-1:])
+
+# %% [markdown]
+# The reload is refused, politely: PostgreSQL does not even run the command during a reload while
+# `ssl_passphrase_command_supports_reload` is `off`. It logs that the key "cannot be reloaded because it
+# requires a passphrase" and **SSL configuration was not reloaded**, and keeps serving `server2.crt`.
+#
+# ## 3 · Restart: the command runs, the encrypted key is in use
+
+# %%
+mark = lab.log_mark()
+lab.restart(timeout=restart_timeout)
+record("restart")
+assert steps[-1]["certificate presented"] == "server.crt" and steps[-1]["new client connects"]
+assert pki.passphrase not in lab.log_since(0)  # the secret never reaches the log
+steps[-1]["certificate presented"]
+
+# %% [markdown]
+# ## 4 · Later reloads with `off`: every TLS change is silently ignored
+#
+# This is the part the guide does not mention. With an encrypted key and `supports_reload = off`, *every*
+# reload rebuilds the SSL context, fails at the key, and keeps the old context. We raise
+# `ssl_min_protocol_version` to `TLSv1.3` and reload: `SHOW` reports the new value, but a TLS 1.2
+# handshake (probed directly with `tlsprobe`) is still accepted.
+
+# %%
+lab.set_settings({"ssl_min_protocol_version": "TLSv1.3"})
+record("reload: ssl_min_protocol_version = TLSv1.3 (supports_reload=off)", attempts.reload_settled(lab))
+shown_min_off = lab.show("ssl_min_protocol_version")
+tls12_off = tlsprobe.probe(lab.host, lab.port, "TLSv1.2").result
+
+lab.set_settings({"ssl_passphrase_command_supports_reload": True})
+record("reload: same, with supports_reload = on", attempts.reload_settled(lab))
+shown_min_on = lab.show("ssl_min_protocol_version")
+tls12_on = tlsprobe.probe(lab.host, lab.port, "TLSv1.2").result
+
+# %% tags=["key-result"]
+min_version = pd.DataFrame([
+    {"ssl_passphrase_command_supports_reload": "off", "SHOW ssl_min_protocol_version": shown_min_off,
+     "TLS 1.2 handshake": tls12_off, "setting really in force": tls12_off == "refused"},
+    {"ssl_passphrase_command_supports_reload": "on", "SHOW ssl_min_protocol_version": shown_min_on,
+     "TLS 1.2 handshake": tls12_on, "setting really in force": tls12_on == "refused"},
+])
+course_ops.verdict_style(min_version, "setting really in force", "minversion33")
+
+# %%
+assert shown_min_off == shown_min_on == "TLSv1.3"
+assert tls12_off == "accepted" and tls12_on == "refused"
+lab.set_settings({"ssl_min_protocol_version": None})
+assert attempts.reload_settled(lab).ok
+
+# %% [markdown]
+# > **The guide says** `ssl_passphrase_command_supports_reload` lets PostgreSQL "reload the private key
+# > without restarting" and is recommended "to minimise interruptions when updating certificates".
+# > **Measured:** true, and more important than it sounds. With it `off` (the default) and an encrypted
+# > key, a reload changes **no** TLS setting at all — new certificate, CRL, CA file, protocol floor or
+# > cipher list — while `pg_settings`/`SHOW` already display the new values and `pg_file_settings` shows
+# > no error. Only the log line `SSL configuration was not reloaded` gives it away. With `on`, the command
+# > runs at every reload, so it must be non-interactive (a script, not a terminal prompt — which is also
+# > why PostgreSQL refuses to re-run a prompt-based command at reload).
+
+# %% [markdown]
+# ## 5 · A wrong passphrase: at reload the server keeps going, at restart it does not start
+#
+# We overwrite the passphrase file with a wrong value (still mode 0600) and reload, then restart.
+
+# %%
+lab.deliver("passphrase.txt", b"not-the-passphrase\n", 0o600)
+record("wrong passphrase: reload (supports_reload=on)", attempts.reload_settled(lab))
+
+mark = lab.log_mark()
+try:
+    lab.restart(timeout=restart_timeout)
+    start_error = None
+except ServerStartError as exc:
+    start_error = exc
+restart_log = lab.log_since(mark)
+
+
+class _Log:  # the restart's log, in the shape record() reads
+    ok = start_error is None
+    log = restart_log
+
+
+record("wrong passphrase: restart", _Log, started=lab.backend.is_running())
+assert start_error is not None and not lab.backend.is_running()
+
+# %% [markdown]
+# The restart's own words (timestamps and paths vary, so this cell is not compared):
+
+# %% tags=["nbval-ignore-output"]
+print("\n".join(line for line in restart_log.splitlines() if "FATAL" in line or "bad decrypt" in line))
+
+# %% [markdown]
+# Getting the server back is a matter of putting the right passphrase where the command reads it and
+# starting again — the encrypted key and the settings were never wrong.
+
+# %%
+lab.deliver("passphrase.txt", pki.paths.passphrase_file, 0o600)
+lab.start(timeout=restart_timeout)
+record("passphrase file restored: start")
+verdict = pd.DataFrame(steps)
+verdict
+
+# %%
+by_step = verdict.set_index("step")
+assert by_step.iloc[1]["change accepted"] == False and "cannot be reloaded because it requires a passphrase" in by_step.iloc[1]["server log"]  # noqa: E712
+assert by_step.iloc[1]["certificate presented"] == "server2.crt"
+assert "SSL configuration was not reloaded" in by_step.iloc[3]["server log"]
+assert by_step.iloc[4]["change accepted"] == True  # noqa: E712
+wrong_reload, wrong_restart, back = by_step.iloc[5], by_step.iloc[6], by_step.iloc[7]
+assert wrong_reload["change accepted"] == False and "bad decrypt" in wrong_reload["server log"]  # noqa: E712
+assert wrong_reload["new client connects"] and wrong_reload["certificate presented"] == "server.crt"
+assert wrong_restart["change accepted"] == False and "bad decrypt" in wrong_restart["server log"]  # noqa: E712
+assert not wrong_restart["new client connects"]
+assert back["new client connects"] and back["certificate presented"] == "server.crt"
+assert pki.passphrase not in lab.log_since(0)
+
+# %% [markdown]
+# What to take away for a production server:
+#
+# - Keep the passphrase out of `postgresql.conf` and out of the script: the script reads a file (or asks a
+#   vault) and prints only the passphrase. Both the script (0700) and the file (0600) belong to the server
+#   account.
+# - With `supports_reload = off`, plan every certificate rotation as a **restart**; a reload will log
+#   "SSL configuration was not reloaded" and change nothing TLS-related. With `on`, make sure the command
+#   works unattended, because it now runs at every reload.
+# - A wrong passphrase is harmless at reload (the old context stays) but fatal at restart
+#   (`FATAL: could not load private key file …: bad decrypt`) — test the command before you restart.
+
+# %%
+lesson.finish()

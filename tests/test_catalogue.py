@@ -1,0 +1,649 @@
+"""Every catalogue entry, reproduced on real servers and classified to its key.
+
+Each test makes the server (PostgreSQL 16 built with OpenSSL 1.1.1, and Debian's 15 with OpenSSL 3, through
+``any_lab``) produce one failure -- by a connection attempt or by a reload -- then checks the key
+:func:`labkit.catalogue.classify` gives, the server-log line PostgreSQL writes for it, and a control that
+succeeds once the one thing at fault is put right. Where the two servers really differ, the test asserts
+each one's measured behaviour.
+
+Two entries describe clients meeting a TLS 1.3 server that PostgreSQL never is (one that demands a client
+certificate, one that drops the connection after the handshake); they are reproduced against a small TLS
+peer on loopback, since no PostgreSQL configuration makes libpq 18 print those messages.
+
+``test_every_entry_is_reproduced`` fails if an entry is added to the catalogue without a test here.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from psycopg import sql
+
+from labkit import catalogue
+from labkit.attempts import AttemptResult, attempt, reload_settled
+from labkit.errors import ServerStartError
+from labkit.pki import LabPKI
+from labkit.server import LabServer, ReloadResult
+from labkit.tlsprobe import probe, probe_lab
+
+COVERED: set[str] = set()
+ROLES = ("conssl", "reporter")
+
+
+def covers(*keys: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Record which catalogue keys a test reproduces (checked by test_every_entry_is_reproduced)."""
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        COVERED.update(keys)
+        return fn
+    return mark
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPKI:
+    return LabPKI.ensure(tmp_path_factory.getbasetemp() / "labkit-pki")
+
+
+_ROLE_CACHE: dict[str, dict[str, str]] = {}
+
+
+def ensure_roles(lab: LabServer) -> dict[str, str]:
+    """Roles conssl and reporter with generated passwords (kept in the workspace's secrets)."""
+    key = str(lab.workspace.path)
+    if key not in _ROLE_CACHE:
+        passwords = {role: lab.workspace.secret(f"role-{role}-password") for role in ROLES}
+        for role, password in passwords.items():
+            exists = lab.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+            verb = "ALTER" if exists else "CREATE"
+            lab.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role),
+                                                                              sql.Literal(password)))
+        _ROLE_CACHE[key] = passwords
+    return _ROLE_CACHE[key]
+
+
+@dataclass
+class Lab:
+    """One lab server with the PKI and role passwords at hand, and shortcuts for the steps every test repeats."""
+
+    server: LabServer
+    pki: LabPKI
+    passwords: dict[str, str]
+
+    @property
+    def major(self) -> int:
+        return self.server.state.pg_major
+
+    @property
+    def p(self) -> Any:
+        return self.pki.paths
+
+    def deliver(self, name: str, source: Path, mode: int = 0o644) -> str:
+        return self.server.deliver(name, source, mode)
+
+    def configure(self, hba: list[str] | None = None, *, base: bool = True, **settings: Any) -> ReloadResult:
+        """The lab server certificate (chain) and key, plus ``settings``; ``hba`` lesson rules; reload."""
+        values: dict[str, Any] = {}
+        if base:
+            values = {"ssl_cert_file": self.deliver("server-chain.crt", self.p.server_chain_crt),
+                      "ssl_key_file": self.deliver("server.key", self.p.server_key, 0o600)}
+        values.update(settings)
+        self.server.set_settings(values, replace=True)
+        self.server.set_hba_rules(hba)
+        return reload_settled(self.server)
+
+    def cert_auth(self, **settings: Any) -> ReloadResult:
+        """Client-certificate authentication for the two lesson roles (the guide's Fase #2 layers 5-6)."""
+        settings.setdefault("ssl_ca_file", self.deliver("combined.crt", self.p.combined_crt))
+        result = self.configure(["hostssl all conssl,reporter 0.0.0.0/0 cert"], **settings)
+        assert result.ok, result.log
+        return result
+
+    def attempt(self, **kwargs: Any) -> AttemptResult:
+        return attempt(self.server, **kwargs)
+
+    def client(self, crt: Path, key: Path, **kwargs: Any) -> AttemptResult:
+        """conssl with a client certificate, verifying the server (verify-ca against the lab root)."""
+        kwargs.setdefault("user", "conssl")
+        kwargs.setdefault("password", None)
+        return attempt(self.server, sslmode="verify-ca", sslrootcert=self.p.root_crt, sslcert=crt, sslkey=key,
+                       **kwargs)
+
+
+@pytest.fixture
+def lab(any_lab: LabServer, pki: LabPKI) -> Lab:
+    return Lab(any_lab, pki, ensure_roles(any_lab))
+
+
+def refused(result: AttemptResult, key: str, log: str | None = None) -> None:
+    """The attempt failed, was classified as ``key``, and (if given) the server logged ``log`` (a regex)."""
+    context = f"\n client: {result.error_text}\n server log:\n{result.server_log}"
+    assert not result.connected, f"expected a refusal ({key}) but it connected{context}"
+    assert result.error_key == key, f"classified as {result.error_key!r}, expected {key!r}{context}"
+    if log is not None:
+        assert re.search(log, result.server_log), f"server log lacks /{log}/{context}"
+
+
+def connected(result: AttemptResult, *, tls: bool = True) -> None:
+    context = f"\n client: {result.error_text}\n server log:\n{result.server_log}"
+    assert result.connected, f"the control did not connect{context}"
+    assert result.error_key is None
+    if tls:
+        assert result.tls_version in ("TLSv1.2", "TLSv1.3"), result
+
+
+def reload_classified(result: ReloadResult, key: str, log: str) -> None:
+    """A reload reported a problem in its log, and the catalogue names it from the log alone."""
+    assert re.search(log, result.log), f"reload log lacks /{log}/:\n{result.log}"
+    text = result.log + "\n" + "\n".join(str(e) for e in result.hba_errors.get("error", []))
+    entry = catalogue.classify("", text)
+    assert entry is not None and entry.key == key, f"classified as {entry and entry.key!r}:\n{text}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The catalogue itself
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_catalogue_table_is_well_formed() -> None:
+    keys = [e.key for e in catalogue.CATALOGUE]
+    assert len(keys) == len(set(keys))
+    for entry in catalogue.CATALOGUE:
+        assert entry.side in catalogue.SIDES
+        assert entry.patterns and all(isinstance(p, re.Pattern) for p in entry.patterns)
+        assert len(entry.cause) > 20 and len(entry.fix) > 20, entry.key
+    frame = catalogue.as_dataframe()
+    assert list(frame["key"]) == keys
+    assert list(frame.columns) == ["key", "error_class", "side", "patterns", "cause", "fix", "guide_ref"]
+    assert catalogue.classify("everything is fine", "LOG:  connection authorized") is None
+    with pytest.raises(KeyError, match="known keys"):
+        catalogue.by_key("no-such-key")
+
+
+_GUIDE_REVOKED = ('psql: error: connection to server at "127.0.0.1", port 5416 failed: SSL error: sslv3 alert '
+                  "certificate revoked")
+_GUIDE_HOST = ('psql: error: connection to server at "192.168.0.100", port 5416 failed: server certificate for '
+               '"127.0.0.1" does not match host name "192.168.0.100"')
+_GUIDE_CERT_AUTH = ('psql: error: connection to server at "127.0.0.1", port 5416 failed: FATAL:  certificate '
+                    'authentication failed for user "otros"')
+_FALLBACK = ('FATAL:  password authentication failed for user "reporter"\nconnection to server at "127.0.0.1", '
+             'port 1 failed: FATAL:  no pg_hba.conf entry for host "127.0.0.1", user "reporter", database '
+             '"postgres", no encryption')
+
+
+@pytest.mark.parametrize(("client", "log", "key"), [
+    # The guide's own messages (psql linked with OpenSSL 1.1): wording we cannot produce with libpq 18.
+    (_GUIDE_REVOKED, "", "cert_revoked"),
+    (_GUIDE_HOST, "", "hostname_mismatch"),
+    (_GUIDE_CERT_AUTH, "", "cert_auth_failed"),
+    ("SSL error: tlsv1 alert unknown ca", "", "unknown_ca"),
+    ("SSL error: tlsv1 alert unknown ca", "LOG:  certificate verify failed at depth 1", "crl_missing"),
+    ("SSL error: certificate verify failed", "", "server_cert_untrusted"),
+    ("hostname does not match certificate", "", "hostname_mismatch"),
+    ("SSL error: sslv3 alert certificate expired", "", "cert_expired"),
+    ("SSL SYSCALL error: EOF detected", "", "connection_closed"),
+    # the same words on the other end mean the other party: the client rejected the server's CA
+    ("SSL error: certificate verify failed", "could not accept SSL connection: tlsv1 alert unknown ca",
+     "server_cert_untrusted"),
+    # a fallback attempt's pg_hba complaint must not hide the real failure
+    (_FALLBACK, "", "password_failed"),
+])
+def test_known_wordings_classify(client: str, log: str, key: str) -> None:
+    entry = catalogue.classify(client, log)
+    assert entry is not None and entry.key == key
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The client certificate, judged by the server
+# ---------------------------------------------------------------------------------------------------------
+
+
+@covers("crl_missing")
+def test_crl_missing_at_depth_1(lab: Lab) -> None:
+    """Guide, Mensajes de Error #2: only the intermediate's CRL is loaded, so the chain check fails at depth 1.
+    PostgreSQL 16 logs the reason; 15 logs only 'certificate verify failed', so there it reads as unknown CA."""
+    lab.cert_auth(ssl_crl_file=lab.deliver("intermediate.crl", lab.p.intermediate_crl))
+    result = lab.client(lab.p.client_crt, lab.p.client_key)
+    assert "tlsv1 alert unknown ca" in result.error_text
+    if lab.major >= 16:
+        refused(result, "crl_missing", r"verification failed at depth 1: unable to get certificate CRL")
+    else:
+        refused(result, "unknown_ca", r"could not accept SSL connection: certificate verify failed")
+        assert "depth" not in result.server_log
+    lab.cert_auth(ssl_crl_file=lab.deliver("combined.crl", lab.p.combined_crl))
+    connected(lab.client(lab.p.client_crt, lab.p.client_key))
+
+
+@covers("cert_revoked")
+def test_revoked_client_certificate(lab: Lab) -> None:
+    lab.cert_auth(ssl_crl_file=lab.deliver("combined.crl", lab.p.combined_crl))
+    result = lab.client(lab.p.revoked_client_crt, lab.p.revoked_client_key)
+    refused(result, "cert_revoked", r"could not accept SSL connection: certificate verify failed")
+    assert "ssl/tls alert certificate revoked" in result.error_text  # OpenSSL 3 client wording
+    if lab.major >= 16:
+        assert "depth 0: certificate revoked" in result.server_log
+    connected(lab.client(lab.p.client_crt, lab.p.client_key))
+
+
+@covers("cert_expired")
+def test_expired_client_certificate(lab: Lab) -> None:
+    lab.cert_auth()
+    result = lab.client(lab.p.expired_client_crt, lab.p.expired_client_key)
+    refused(result, "cert_expired", r"could not accept SSL connection: certificate verify failed")
+    assert "ssl/tls alert certificate expired" in result.error_text
+    if lab.major >= 16:
+        assert "certificate has expired" in result.server_log
+    connected(lab.client(lab.p.client_crt, lab.p.client_key))
+
+
+@covers("unknown_ca")
+def test_unknown_ca_when_server_trusts_only_the_root(lab: Lab) -> None:
+    """Guide, Mensajes de Error #1: ssl_ca_file has the root only and the client sends its leaf only."""
+    lab.cert_auth(ssl_ca_file=lab.deliver("root.crt", lab.p.root_crt))
+    result = lab.client(lab.p.client_crt, lab.p.client_key)
+    refused(result, "unknown_ca", r"could not accept SSL connection: certificate verify failed")
+    if lab.major >= 16:
+        assert "unable to get local issuer certificate" in result.server_log
+    # a certificate from a foreign CA is refused the same way
+    refused(lab.client(lab.p.rogue_client_crt, lab.p.rogue_client_key), "unknown_ca")
+    # control: the client sends its chain (leaf + intermediate), the root-only server can now verify it
+    connected(lab.client(lab.p.client_chain_crt, lab.p.client_key))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# TLS 1.3 peers that PostgreSQL never is (see module docstring)
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StandIn:
+    port: int
+    thread: threading.Thread
+
+
+@contextlib.contextmanager
+def stand_in(pki: LabPKI, behaviour: str) -> Iterator[StandIn]:
+    """A TLS 1.3-only peer on loopback that answers the SSLRequest with 'S', then either demands a client
+    certificate (``require_cert``) or drops the connection after the handshake (``drop``)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2)
+    listener.settimeout(5)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.paths.server_chain_crt, pki.paths.server_key)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    if behaviour == "require_cert":
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(pki.paths.combined_crt)
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(5)
+            try:
+                conn.recv(8)
+                conn.sendall(b"S")
+                tls = ctx.wrap_socket(conn, server_side=True)
+                tls.recv(1024)  # the startup packet
+                if behaviour == "drop":  # RST, no close_notify: the client learns nothing
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except (ssl.SSLError, OSError):
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield StandIn(listener.getsockname()[1], thread)
+    finally:
+        listener.close()
+        thread.join(timeout=5)
+
+
+@covers("cert_required_tls13")
+def test_tls13_certificate_required_alert_arrives_on_first_read(lab16: LabServer, pki: LabPKI) -> None:
+    with stand_in(pki, "require_cert") as peer:
+        result = attempt(lab16, sslmode="require", password=None, extra={"port": peer.port})
+        refused(result, "cert_required_tls13")
+        assert "tlsv13 alert certificate required" in result.error_text
+    with stand_in(pki, "require_cert") as peer:  # control: with a certificate the handshake goes through
+        result = attempt(lab16, sslmode="require", password=None, sslcert=pki.paths.client_crt,
+                         sslkey=pki.paths.client_key, extra={"port": peer.port})
+        assert result.error_key != "cert_required_tls13", result.error_text
+
+
+@covers("connection_closed")
+def test_connection_dropped_after_handshake(lab16: LabServer, pki: LabPKI) -> None:
+    with stand_in(pki, "drop") as peer:
+        result = attempt(lab16, sslmode="require", password=None, extra={"port": peer.port})
+        refused(result, "connection_closed")
+        # which words depend on whether the RST or the EOF is seen first; both are the same lesson
+        assert re.search(r"server closed the connection unexpectedly|unexpected eof while reading",
+                         result.error_text), result.error_text
+
+
+@covers("server_unreachable")
+def test_nothing_listening(lab16: LabServer) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    result = attempt(lab16, sslmode="require", extra={"port": free})
+    refused(result, "server_unreachable")
+    assert result.server_log == ""
+    connected(attempt(lab16, sslmode="require"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The server certificate, judged by the client
+# ---------------------------------------------------------------------------------------------------------
+
+
+@covers("root_cert_missing")
+def test_root_certificate_missing(lab: Lab) -> None:
+    lab.configure()
+    result = lab.attempt(sslmode="verify-ca")
+    refused(result, "root_cert_missing", r"could not accept SSL connection: EOF detected")
+    assert "/client/no-home/.postgresql/root.crt" in result.error_text  # the isolated default, not ~/.postgresql
+    connected(lab.attempt(sslmode="verify-ca", sslrootcert=lab.p.root_crt))
+
+
+@covers("hostname_mismatch")
+def test_hostname_mismatch(lab: Lab) -> None:
+    lab.configure(ssl_cert_file=lab.deliver("wrong-host.crt", lab.p.wrong_host_crt),
+                  ssl_key_file=lab.deliver("wrong-host.key", lab.p.wrong_host_key, 0o600), base=False,
+                  ssl_ca_file=None)
+    result = lab.attempt(sslmode="verify-full", sslrootcert=lab.p.combined_crt)
+    refused(result, "hostname_mismatch")
+    assert 'server certificate for "db.wrong-host.example"' in result.error_text
+    assert "FATAL" not in result.server_log and "could not accept" not in result.server_log  # server is silent
+    connected(lab.attempt(sslmode="verify-ca", sslrootcert=lab.p.combined_crt))  # CA fine; name not checked
+
+
+@covers("server_cert_untrusted")
+def test_server_certificate_untrusted(lab: Lab) -> None:
+    lab.configure()
+    result = lab.attempt(sslmode="verify-ca", sslrootcert=lab.p.rogue_ca_crt)
+    refused(result, "server_cert_untrusted", r"could not accept SSL connection: tlsv1 alert unknown ca")
+    connected(lab.attempt(sslmode="verify-ca", sslrootcert=lab.p.root_crt))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Protocol versions
+# ---------------------------------------------------------------------------------------------------------
+
+
+@covers("protocol_mismatch")
+def test_protocol_version_mismatch(lab: Lab) -> None:
+    lab.configure(ssl_min_protocol_version="TLSv1.3")
+    result = lab.attempt(sslmode="require", ssl_max_protocol_version="TLSv1.2")
+    refused(result, "protocol_mismatch", r"could not accept SSL connection: unsupported protocol")
+    assert "tlsv1 alert protocol version" in result.error_text
+    lab.configure(ssl_max_protocol_version="TLSv1.2")
+    refused(lab.attempt(sslmode="require", ssl_min_protocol_version="TLSv1.3"), "protocol_mismatch",
+            r"unsupported protocol")
+    result = lab.attempt(sslmode="require", ssl_min_protocol_version="TLSv1.2")
+    connected(result)
+    assert result.tls_version == "TLSv1.2"
+
+
+@covers("protocol_range_invalid")
+def test_protocol_range_invalid(lab: Lab) -> None:
+    client = lab.attempt(sslmode="require", ssl_min_protocol_version="TLSv1.3", ssl_max_protocol_version="TLSv1.2")
+    refused(client, "protocol_range_invalid")
+    assert client.server_log == ""  # libpq refuses before connecting
+    reload = lab.configure(ssl_min_protocol_version="TLSv1.3", ssl_max_protocol_version="TLSv1.2")
+    assert not reload.ok
+    reload_classified(reload, "protocol_range_invalid", r"could not set SSL protocol version range")
+    assert "SSL configuration was not reloaded" in reload.log
+    connected(lab.attempt(sslmode="require"))  # the previous SSL configuration stays in force
+
+
+@covers("protocol_setting_invalid")
+def test_protocol_setting_invalid_value(lab: Lab) -> None:
+    reload = lab.configure(ssl_min_protocol_version="TLSv1.4")
+    assert list(reload.file_errors["name"]) == ["ssl_min_protocol_version"]
+    reload_classified(reload, "protocol_setting_invalid", r'invalid value for parameter "ssl_min_protocol_version"')
+    refused(lab.attempt(sslmode="require", ssl_min_protocol_version="TLSv1.4"), "protocol_setting_invalid")
+    connected(lab.attempt(sslmode="require", ssl_min_protocol_version="TLSv1.2"))
+
+
+@covers("legacy_tls_seclevel")
+def test_legacy_tls_needs_lower_security_level_on_openssl3(lab: Lab) -> None:
+    """Allowing TLS 1.0 by ssl_min_protocol_version is enough for PostgreSQL 16 (OpenSSL 1.1.1); PostgreSQL 15
+    (OpenSSL 3, security level 1) still refuses it until ssl_ciphers lowers the level."""
+    lab.configure()
+    assert probe(lab.server.host, lab.server.port, "TLSv1").accepted is False  # the default minimum is TLSv1.2
+    lab.configure(ssl_min_protocol_version="TLSv1")
+    result = probe_lab(lab.server, "TLSv1")
+    if lab.major >= 16:
+        assert result.accepted, result
+    else:
+        assert result.accepted is False and result.error == "tlsv1 alert internal error", result
+        assert "could not accept SSL connection: no suitable signature algorithm" in result.server_log
+        entry = catalogue.classify(result.error or "", result.server_log)
+        assert entry is not None and entry.key == "legacy_tls_seclevel", result.server_log
+        lab.configure(ssl_min_protocol_version="TLSv1", ssl_ciphers="ALL:@SECLEVEL=0")
+        accepted = probe(lab.server.host, lab.server.port, "TLSv1")
+        assert accepted.accepted and accepted.negotiated_version == "TLSv1", accepted
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Key and certificate files
+# ---------------------------------------------------------------------------------------------------------
+
+
+@covers("key_permissions")
+def test_server_key_with_group_access_at_reload(lab: Lab) -> None:
+    reload = lab.configure(ssl_key_file=lab.deliver("server-0640.key", lab.p.server_key, 0o640))
+    reload_classified(reload, "key_permissions", r'private key file "[^"]*server-0640.key" has group or world access')
+    assert "SSL configuration was not reloaded" in reload.log
+    connected(lab.attempt(sslmode="require"))  # the old key stays loaded
+    assert lab.configure().ok  # control: the same key at 0600 reloads cleanly
+
+
+def test_server_key_with_group_access_at_start(lab16: LabServer, pki: LabPKI) -> None:
+    """At start there is no previous configuration to fall back to: the server refuses to start."""
+    lab16.reset_config()
+    lab16.set_settings({"ssl_cert_file": lab16.deliver("server-chain.crt", pki.paths.server_chain_crt, 0o644),
+                        "ssl_key_file": lab16.deliver("server-0640.key", pki.paths.server_key, 0o640)})
+    mark = lab16.log_mark()
+    try:
+        with pytest.raises(ServerStartError):
+            lab16.restart(timeout=10)
+        log = lab16.log_since(mark)
+        assert re.search(r"FATAL:  private key file .* has group or world access", log), log
+        entry = catalogue.classify("", log)
+        assert entry is not None and entry.key == "key_permissions"
+    finally:
+        lab16.reset_config()
+        lab16.start()
+    connected(attempt(lab16, sslmode="require"))
+
+
+@covers("key_permissions")
+def test_client_key_with_group_access(lab: Lab, tmp_path: Path) -> None:
+    key = tmp_path / "client.key"
+    key.write_bytes(lab.p.client_key.read_bytes())
+    key.chmod(0o644)
+    lab.cert_auth()
+    result = lab.client(lab.p.client_crt, key)
+    refused(result, "key_permissions", r"could not accept SSL connection: EOF detected")
+    assert "file must have permissions u=rw (0600) or less" in result.error_text
+    key.chmod(0o600)
+    connected(lab.client(lab.p.client_crt, key))
+
+
+def _encrypted_copy(source: Path, target: Path, passphrase: bytes) -> Path:
+    key = serialization.load_pem_private_key(source.read_bytes(), None)
+    target.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.BestAvailableEncryption(passphrase)))
+    target.chmod(0o600)
+    return target
+
+
+@covers("key_bad_decrypt")
+def test_wrong_passphrase_server_key(lab: Lab) -> None:
+    encrypted = lab.deliver("server-encrypted.key", lab.p.server_encrypted_key, 0o600)
+    reload = lab.configure(ssl_key_file=encrypted, ssl_passphrase_command="echo not-the-passphrase",
+                           ssl_passphrase_command_supports_reload=True)
+    reload_classified(reload, "key_bad_decrypt", r'could not load private key file "[^"]*": bad decrypt')
+    passfile = lab.deliver("passphrase.txt", lab.p.passphrase_file, 0o600)
+    assert lab.configure(ssl_key_file=encrypted, ssl_passphrase_command=f"cat {passfile}",
+                         ssl_passphrase_command_supports_reload=True).ok
+    connected(lab.attempt(sslmode="require"))
+
+
+@covers("key_bad_decrypt")
+def test_wrong_sslpassword_client_key(lab: Lab, tmp_path: Path) -> None:
+    key = _encrypted_copy(lab.p.client_key, tmp_path / "client-encrypted.key", b"right-passphrase")
+    lab.cert_auth()
+    for wrong in ("wrong-passphrase", None):  # None: no prompt on a terminal, an empty passphrase is tried
+        result = lab.client(lab.p.client_crt, key, sslpassword=wrong)
+        refused(result, "key_bad_decrypt", r"could not accept SSL connection: EOF detected")
+        assert "bad decrypt" in result.error_text
+    connected(lab.client(lab.p.client_crt, key, sslpassword="right-passphrase"))
+
+
+@covers("key_needs_passphrase_at_reload")
+def test_encrypted_server_key_without_reloadable_passphrase(lab: Lab) -> None:
+    reload = lab.configure(ssl_key_file=lab.deliver("server-encrypted.key", lab.p.server_encrypted_key, 0o600))
+    reload_classified(reload, "key_needs_passphrase_at_reload", r"cannot be reloaded because it requires a passphrase")
+    connected(lab.attempt(sslmode="require"))
+
+
+@covers("key_mismatch")
+def test_key_does_not_match_certificate(lab: Lab) -> None:
+    reload = lab.configure(ssl_key_file=lab.deliver("wrong-host.key", lab.p.wrong_host_key, 0o600))
+    reload_classified(reload, "key_mismatch", r"key values mismatch")
+    lab.cert_auth()
+    refused(lab.client(lab.p.client_crt, lab.p.client2_key), "key_mismatch", r"EOF detected")
+    connected(lab.client(lab.p.client_crt, lab.p.client_key))
+
+
+@covers("client_key_missing")
+def test_client_certificate_without_key(lab: Lab) -> None:
+    lab.cert_auth()
+    result = lab.attempt(sslmode="require", user="conssl", password=None, sslcert=lab.p.client_crt)
+    refused(result, "client_key_missing", r"EOF detected")
+    assert "/client/no-home/.postgresql/postgresql.key" in result.error_text
+
+
+@covers("client_file_unreadable")
+def test_client_certificate_not_pem(lab: Lab, tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.crt"
+    bogus.write_text("this is not a certificate\n")
+    lab.cert_auth()
+    refused(lab.client(bogus, lab.p.client_key), "client_file_unreadable", r"EOF detected")
+    connected(lab.client(lab.p.client_crt, lab.p.client_key))
+
+
+@covers("server_cert_file_unreadable")
+def test_server_certificate_file_missing(lab: Lab) -> None:
+    reload = lab.configure(ssl_cert_file="tls/no-such.crt", base=False,
+                           ssl_key_file=lab.deliver("server.key", lab.p.server_key, 0o600))
+    reload_classified(reload, "server_cert_file_unreadable",
+                      r'could not load server certificate file "tls/no-such.crt"')
+    connected(lab.attempt(sslmode="require"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# pg_hba.conf and authentication
+# ---------------------------------------------------------------------------------------------------------
+
+
+@covers("clientcert_invalid")
+def test_clientcert_1_is_rejected(lab: Lab) -> None:
+    """The guide's clientcert=1 is invalid since PostgreSQL 14. Measured on 15 and 16: pg_hba_file_rules shows
+    the line with empty fields and *no* error text, so only the log (and 'was not reloaded') tells."""
+    reload = lab.configure(["hostssl all conssl 0.0.0.0/0 cert clientcert=1"])
+    reload_classified(reload, "clientcert_invalid", r'invalid value for clientcert: "1"')
+    assert "pg_hba.conf was not reloaded" in reload.log and not reload.ok
+    assert reload.hba_errors.empty
+    reload = lab.configure(["hostssl all conssl 0.0.0.0/0 cert clientcert=verify-ca"])
+    reload_classified(reload, "clientcert_invalid", r'clientcert only accepts "verify-full"')
+    assert lab.configure(["hostssl all conssl 0.0.0.0/0 cert clientcert=verify-full"]).ok
+
+
+@covers("hostssl_without_ssl")
+def test_hostssl_rule_with_ssl_off(lab: Lab) -> None:
+    reload = lab.configure(["hostssl all reporter 0.0.0.0/0 scram-sha-256"], ssl=False)
+    assert list(reload.hba_errors["error"]) == ["hostssl record cannot match because SSL is disabled"]
+    reload_classified(reload, "hostssl_without_ssl", r"hostssl record cannot match because SSL is disabled")
+    assert lab.configure(["hostssl all reporter 0.0.0.0/0 scram-sha-256"]).ok
+
+
+@covers("cert_auth_failed")
+def test_certificate_cn_does_not_match_user(lab: Lab) -> None:
+    lab.cert_auth()
+    result = lab.client(lab.p.client_crt, lab.p.client_key, user="reporter")
+    refused(result, "cert_auth_failed",
+            r"provided user name \(reporter\) and authenticated user name \(conssl\) do not match")
+    assert re.search(r'FATAL:  certificate authentication failed for user "reporter"', result.server_log)
+    ok = lab.client(lab.p.client2_crt, lab.p.client2_key, user="reporter")
+    connected(ok)
+    assert ok.current_user == "reporter" and ok.ssl_client_dn and "CN=reporter" in ok.ssl_client_dn
+
+
+@covers("client_cert_required")
+def test_cert_rule_without_client_certificate(lab: Lab) -> None:
+    lab.cert_auth()
+    result = lab.attempt(sslmode="verify-full", sslrootcert=lab.p.root_crt, user="conssl", password=None)
+    refused(result, "client_cert_required", r"FATAL:  connection requires a valid client certificate")
+    connected(lab.client(lab.p.client_crt, lab.p.client_key))
+
+
+@covers("password_failed", "no_password")
+def test_password_authentication(lab: Lab) -> None:
+    lab.configure(["host all conssl,reporter 0.0.0.0/0 scram-sha-256"])
+    result = lab.attempt(sslmode="require", user="reporter", password="not-the-password")
+    refused(result, "password_failed", r'FATAL:  password authentication failed for user "reporter"')
+    silent = lab.attempt(sslmode="require", user="reporter", password=None)
+    refused(silent, "no_password")
+    assert "FATAL" not in silent.server_log  # a client hanging up at the password request is not logged
+    connected(lab.attempt(sslmode="require", user="reporter", password=lab.passwords["reporter"]))
+
+
+@covers("no_hba_no_encryption")
+def test_hostssl_refuses_plain_connection(lab: Lab) -> None:
+    lab.configure(["hostssl all conssl,reporter 0.0.0.0/0 scram-sha-256"])
+    result = lab.attempt(sslmode="disable", user="reporter", password=lab.passwords["reporter"])
+    refused(result, "no_hba_no_encryption", r'FATAL:  no pg_hba.conf entry for host "127.0.0.1", user "reporter", '
+                                             r'database "postgres", no encryption')
+    connected(lab.attempt(sslmode="require", user="reporter", password=lab.passwords["reporter"]))
+
+
+@covers("no_hba_ssl")
+def test_hostnossl_refuses_tls_connection(lab: Lab) -> None:
+    lab.configure(["hostnossl all conssl,reporter 0.0.0.0/0 scram-sha-256"])
+    result = lab.attempt(sslmode="require", user="reporter", password=lab.passwords["reporter"])
+    refused(result, "no_hba_ssl", r"no pg_hba.conf entry for host .*, SSL encryption")
+    connected(lab.attempt(sslmode="disable", user="reporter", password=lab.passwords["reporter"]), tls=False)
+
+
+@covers("server_no_ssl")
+def test_ssl_required_but_server_has_ssl_off(lab: Lab) -> None:
+    lab.configure(ssl=False)
+    result = lab.attempt(sslmode="require")
+    refused(result, "server_no_ssl")
+    assert "connection received" in result.server_log and "FATAL" not in result.server_log
+    connected(lab.attempt(sslmode="disable"), tls=False)
+
+
+def test_every_entry_is_reproduced() -> None:
+    missing = {e.key for e in catalogue.CATALOGUE} - COVERED
+    assert not missing, f"catalogue entries without a reproducing test: {sorted(missing)}"
