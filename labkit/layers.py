@@ -356,8 +356,8 @@ def layer_protocols(min: str = "TLSv1.2", max: str = "TLSv1.3", *, unchecked: bo
 
 
 def layer_hostssl(method: str = "scram-sha-256", users: Sequence[str] = ("conssl",),
-                  clientcert: str | int | None = None, address: str = "0.0.0.0/0", database: str = "all", extra_rules: Sequence[str] = (), *,
-                  pg_major: int | None = None, unchecked: bool = False) -> Layer:
+                  clientcert: str | int | None = None, address: str = "0.0.0.0/0", database: str = "all",
+                  extra_rules: Sequence[str] = (), *, pg_major: int | None = None, unchecked: bool = False) -> Layer:
     """L3: ``hostssl`` lines in pg_hba.conf, one per user, then ``extra_rules``.
 
     A ``hostssl`` line only matches connections that use TLS, so once these are the only TCP lines a
@@ -662,10 +662,10 @@ def _run(lab: LabServer, action: str) -> tuple[pd.DataFrame, pd.DataFrame, list[
     from .errors import ServerStartError
 
     if action == "reload":
-        mark = lab.log_mark()
+        # LabServer.reload returns only after the postmaster has also reloaded pg_hba.conf and the SSL
+        # files, so "SSL configuration was not reloaded" is already in result.log.
         result = lab.reload()
-        _settle(lab)
-        lines = lab.log_since(mark).splitlines()
+        lines = result.log.splitlines()
         file_errors, hba_errors = result.file_errors, _hba_errors(lab)
     else:
         mark = lab.log_mark()
@@ -685,20 +685,6 @@ def _run(lab: LabServer, action: str) -> tuple[pd.DataFrame, pd.DataFrame, list[
     if bad:
         reasons.append("the server log says: " + " | ".join(_strip_prefix(b) for b in bad))
     return file_errors, hba_errors, lines, "; ".join(reasons)
-
-
-def _settle(lab: LabServer) -> None:
-    """Return only once the postmaster has finished handling the reload, so its log lines are written.
-
-    ``LabServer.reload`` returns when the admin *backend* sees the new ``pg_conf_load_time``, but the
-    postmaster signals the backends before it reloads pg_hba.conf and the SSL context, so "SSL
-    configuration was not reloaded" can come a moment later (measured: 1-3 reloads in 20). The postmaster
-    is single-threaded: a connection opened now is accepted only after that handler has returned.
-    """
-    import psycopg
-
-    with psycopg.connect(**lab.backend.admin_conninfo()) as conn:
-        conn.execute("SELECT 1")
 
 
 def _strip_prefix(line: str) -> str:

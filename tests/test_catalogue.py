@@ -569,11 +569,13 @@ def test_server_certificate_file_missing(lab: Lab) -> None:
 @covers("clientcert_invalid")
 def test_clientcert_1_is_rejected(lab: Lab) -> None:
     """The guide's clientcert=1 is invalid since PostgreSQL 14. Measured on 15 and 16: pg_hba_file_rules shows
-    the line with empty fields and *no* error text, so only the log (and 'was not reloaded') tells."""
+    the line with empty fields and *no* error text (so the guide's `WHERE error IS NOT NULL` misses it); labkit
+    reports such a row as not usable, and the log says why."""
     reload = lab.configure(["hostssl all conssl 0.0.0.0/0 cert clientcert=1"])
     reload_classified(reload, "clientcert_invalid", r'invalid value for clientcert: "1"')
     assert "pg_hba.conf was not reloaded" in reload.log and not reload.ok
-    assert reload.hba_errors.empty
+    assert list(reload.hba_errors["error"]) == ["line not usable (see the server log)"]
+    assert reload.hba_errors["type"].isna().all()
     reload = lab.configure(["hostssl all conssl 0.0.0.0/0 cert clientcert=verify-ca"])
     reload_classified(reload, "clientcert_invalid", r'clientcert only accepts "verify-full"')
     assert lab.configure(["hostssl all conssl 0.0.0.0/0 cert clientcert=verify-full"]).ok
