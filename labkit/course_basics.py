@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .errors import InvalidValue
+from .tables import BAD, GOOD
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
@@ -28,13 +29,9 @@ if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = ["GOOD", "BAD", "gist", "server_reason", "auth_method", "session_ssl", "expected_libpq", "try_layout", "table", "compatibility_check", "paint_compatibility",
-           "GUIDE_OPENSSL_TABLE", "GUIDE_POSTGRES_TABLE", "guide_openssl_row", "outcome_frame", "verdict", "apply_frame", "lesson_hba_rows",
-           "issue_client_by_root", "settings_frame", "NEUTRAL"]
-
-GOOD = "background-color: #c8e6c9"
-BAD = "background-color: #ffcdd2"
-NEUTRAL = "background-color: #fff9c4"
+__all__ = ["gist", "server_reason", "auth_method", "session_ssl", "expected_libpq", "try_layout", "compatibility_check",
+           "paint_compatibility", "GUIDE_OPENSSL_TABLE", "GUIDE_POSTGRES_TABLE", "guide_openssl_row", "outcome_frame",
+           "apply_frame", "lesson_hba_rows", "issue_client_by_root", "settings_frame"]
 
 _PREFIX = re.compile(r'^connection to server at "[^"]*", port \d+ failed:\s*')
 _LOG_PREFIX = re.compile(r"^\S+ \S+ \S+ \[\d+\] (?:\S*@\S* )?")  # "2026-.. 10:.. UTC [123] user@db "
@@ -88,23 +85,6 @@ def outcome_frame(results: Iterable[AttemptResult], *, extra: Mapping[str, Seque
     for name, values in (extra or {}).items():
         frame.insert(1, name, list(values))
     return frame
-
-
-def verdict(frame: pd.DataFrame, column: str = "connected", *, good: Any = True, columns: Sequence[str] | None = None,
-            uuid: str = "v") -> Styler:
-    """Green/red rows by ``frame[column] == good``; a fixed uuid so the HTML is identical on every run."""
-    paint = list(columns) if columns is not None else [c for c in frame.columns[:3]]
-
-    def colour(row: pd.Series) -> list[str]:
-        value = row[column]
-        if value is None or (isinstance(value, float) and pd.isna(value)):
-            shade = NEUTRAL
-        else:
-            shade = GOOD if value == good else BAD
-        return [shade if c in paint else "" for c in row.index]
-
-    return (frame.style.apply(colour, axis=1).set_uuid(uuid).hide(axis="index")
-            .set_properties(**{"text-align": "left", "white-space": "pre-wrap"}))
 
 
 def apply_frame(result: ApplyResult) -> pd.DataFrame:
@@ -183,12 +163,6 @@ def issue_client_by_root(pki: LabPKI, role: str = "conssl", name: str = "client-
                                            serialization.NoEncryption()))
     key_path.chmod(0o600)
     return crt_path, key_path
-
-
-def table(frame: pd.DataFrame, uuid: str = "t") -> Styler:
-    """A plain table, left-aligned, without the index, with a fixed uuid (stable HTML for nbval)."""
-    return frame.style.set_uuid(uuid).hide(axis="index").set_properties(
-        **{"text-align": "left", "white-space": "pre-wrap"})
 
 
 # The guide's two tables (Fase #1, "Versiones compatibles de SSL/TLS con OpenSSL / con PostgreSQL"),

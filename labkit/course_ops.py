@@ -181,11 +181,3 @@ def passphrase_script(passphrase_file: str = "passphrase.txt") -> bytes:
             f'exec cat "$(dirname "$0")/{passphrase_file}"\n').encode()
 
 
-def verdict_style(frame: pd.DataFrame, column: str, uuid: str) -> Any:
-    """``frame`` styled green where ``column`` is true and red where it is false, with a fixed ``uuid`` so the
-    HTML is identical on every run (pandas otherwise puts a random id in it, which nbval would compare)."""
-    def colour(row: pd.Series) -> list[str]:
-        shade = "background-color: #c8e6c9" if bool(row[column]) else "background-color: #ffcdd2"
-        return [shade] * len(row)
-
-    return frame.style.set_uuid(uuid).apply(colour, axis=1)

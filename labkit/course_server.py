@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .server import LabServer
 
 __all__ = ["GUIDE_CIPHERS_CRITICAL", "GUIDE_CIPHERS_NORMAL", "ReloadReport", "cipher_suites", "compare_cipher_strings",
-           "handshake_times", "probe_with_log", "reload_and_report", "verdict_style"]
+           "handshake_times", "probe_with_log", "reload_and_report"]
 
 GUIDE_CIPHERS_CRITICAL = "HIGH:!aNULL:!MD5:!3DES:!RC4:!DES:!IDEA:!RC2"
 """The guide's string for critical environments (banks, shops), Fase #2 paso 5."""
@@ -132,76 +132,20 @@ class ReloadReport:
 
 
 def reload_and_report(lab: LabServer, timeout: float = 5.0) -> ReloadReport:
-    """``SELECT pg_reload_conf()`` and return once the postmaster has finished handling it.
-
-    Why not :meth:`LabServer.reload`: it waits until ``pg_conf_load_time()`` moves, but PostgreSQL does
-    not update that time when the configuration file has an error that makes it apply *nothing* (an
-    unknown parameter name, a syntax error) -- measured on 16.14: the wait then times out. Here the
-    signal is the log: the postmaster writes "received SIGHUP" first and forks new backends only after
-    its handler returned, so once a fresh connection's first log line follows the SIGHUP line, every line
-    the reload produced is in the log. Only the postmaster's own lines are returned.
-    """
-    mark = lab.log_mark()
-    started = time.perf_counter()
+    """:meth:`LabServer.reload` (which waits for the whole reload, even one that applies nothing), plus
+    whether ``pg_conf_load_time()`` moved: it does not when postgresql.conf has an error that makes
+    PostgreSQL apply *nothing* (an unknown parameter, a syntax error), which is part of the lesson."""
     before = lab.execute("SELECT pg_conf_load_time() AS t")[0]["t"]
-    lab.execute("SELECT pg_reload_conf()")
-    deadline = time.monotonic() + timeout
-    lines: list[str] = []
-    postmaster: str | None = None
-    while time.monotonic() < deadline:
-        lines = lab.log_since(mark).splitlines()
-        sighup = [ln for ln in lines if "received SIGHUP" in ln]
-        if sighup:
-            match = _PID.search(sighup[0])
-            postmaster = match.group(1) if match else None
-            with psycopg.connect(**lab.backend.admin_conninfo()) as conn:  # forked after the handler returned
-                settle_pid = str(conn.info.backend_pid)
-            while time.monotonic() < deadline:
-                lines = lab.log_since(mark).splitlines()
-                if any(f"[{settle_pid}]" in ln for ln in lines):
-                    break
-                time.sleep(0.005)
-            break
-        time.sleep(0.005)
-    else:
-        raise ServerCommandError(f"the server logged no SIGHUP within {timeout:.0f} s", "see lab.log_since()")
-    own: list[str] = []
-    keep = False
-    for line in lines:
-        match = _PID.search(line[:80])
-        if match is None or line.startswith(("\t", " ")):
-            if keep:
-                own.append(line)
-            continue
-        keep = match.group(1) == postmaster
-        if keep:
-            own.append(line)
+    result = lab.reload(timeout)
     after = lab.execute("SELECT pg_conf_load_time() AS t")[0]["t"]
     data_dir = str(lab.execute("SELECT current_setting('data_directory') AS d")[0]["d"])
-    return ReloadReport(lab.file_setting_errors(), lab.hba_rule_errors(), own, after != before,
-                        time.perf_counter() - started, data_dir)
+    return ReloadReport(result.file_errors, result.hba_errors, result.log.splitlines(), after != before,
+                        result.seconds, data_dir)
 
 
 # --------------------------------------------------------------------------------------------------------
 # Tables
 # --------------------------------------------------------------------------------------------------------
-
-
-def verdict_style(df: pd.DataFrame, column: str, passed: Iterable[object] = (True,), *, uuid: str,
-                  columns: Sequence[str] | None = None) -> Styler:
-    """``df`` styled green where ``column`` holds a passing value and red elsewhere, with a fixed element id.
-
-    A pandas Styler gets a random id on every render, and nbval compares the HTML, so a notebook must
-    fix it (``uuid``) for its tables to compare equal between runs.
-    """
-    good = set(passed)
-    shade_cols = list(columns) if columns is not None else [df.columns[0], column]
-
-    def colour(row: pd.Series) -> list[str]:
-        shade = _PASS if row[column] in good else _FAIL
-        return [shade if col in shade_cols else "" for col in row.index]
-
-    return df.style.apply(colour, axis=1).set_uuid(uuid)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -99,10 +99,3 @@ def test_passphrase_script_runs(tmp_path) -> None:
     script.write_bytes(course_ops.passphrase_script())
     script.chmod(0o700)
     assert subprocess.run([str(script)], capture_output=True, text=True, check=True).stdout == "s3cret\n"
-
-
-def test_verdict_style_html_is_stable() -> None:
-    frame = pd.DataFrame({"x": [1, 2], "ok": [True, False]})
-    first = course_ops.verdict_style(frame, "ok", "t1").to_html()
-    assert first == course_ops.verdict_style(frame, "ok", "t1").to_html()
-    assert "#c8e6c9" in first and "#ffcdd2" in first

@@ -90,9 +90,3 @@ def test_compatibility_check_flags_the_guides_tls10_claim() -> None:
     with pytest.raises(cb.InvalidValue):
         cb.compatibility_check(default_probe=default, legacy_probe=legacy, server_openssl="1.1.1", major=9,
                                enumvals=versions, python_can={}, libpq_can={})
-
-
-def test_styled_tables_have_stable_html() -> None:
-    frame = pd.DataFrame({"attempt": ["a", "b"], "connected": [True, False]})
-    assert cb.verdict(frame, uuid="x").to_html() == cb.verdict(frame, uuid="x").to_html()
-    assert cb.table(frame, "y").to_html() == cb.table(frame, "y").to_html()

@@ -31,7 +31,8 @@ import pandas as pd
 
 import labkit.lesson
 from labkit import attempts, doctor, layers, tlsprobe
-from labkit.course_basics import compatibility_check, gist, paint_compatibility, table, verdict
+from labkit.course_basics import compatibility_check, gist, paint_compatibility
+from labkit.tables import table, verdict
 
 pd.set_option("display.max_colwidth", None)
 labkit.lesson.check_choice("backend", backend, ("auto", "local", "docker"))

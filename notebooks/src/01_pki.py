@@ -23,7 +23,8 @@ key_type = "ecdsa-p256"
 import pandas as pd
 
 import labkit.lesson
-from labkit.course_basics import issue_client_by_root, outcome_frame, table, try_layout, verdict
+from labkit.course_basics import issue_client_by_root, outcome_frame, try_layout
+from labkit.tables import table, verdict
 from labkit.pki import KEY_TYPES
 
 pd.set_option("display.max_colwidth", None)

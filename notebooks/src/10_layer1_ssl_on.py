@@ -26,7 +26,8 @@ import pandas as pd
 
 import labkit.lesson
 from labkit import attempts, layers
-from labkit.course_basics import outcome_frame, session_ssl, settings_frame, table, verdict
+from labkit.course_basics import outcome_frame, session_ssl, settings_frame
+from labkit.tables import table, verdict
 
 pd.set_option("display.max_colwidth", None)
 labkit.lesson.check_choice("backend", backend, ("auto", "local", "docker"))

@@ -29,7 +29,8 @@ import pandas as pd
 
 import labkit.lesson
 from labkit import attempts, layers, tlsprobe
-from labkit.course_basics import apply_frame, expected_libpq, gist, server_reason, settings_frame, table, verdict
+from labkit.course_basics import apply_frame, expected_libpq, gist, server_reason, settings_frame
+from labkit.tables import table, verdict
 from labkit.errors import InvalidValue
 
 pd.set_option("display.max_colwidth", None)

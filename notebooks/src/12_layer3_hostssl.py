@@ -27,8 +27,8 @@ import pandas as pd
 
 import labkit.lesson
 from labkit import attempts, layers
-from labkit.course_basics import (apply_frame, auth_method, lesson_hba_rows, outcome_frame, session_ssl, table,
-                                  verdict)
+from labkit.course_basics import apply_frame, auth_method, lesson_hba_rows, outcome_frame, session_ssl
+from labkit.tables import table, verdict
 from labkit.errors import InvalidValue
 
 pd.set_option("display.max_colwidth", None)

@@ -28,7 +28,7 @@ prefer_server_ciphers = True
 import pandas as pd
 
 import labkit.lesson
-from labkit import attempts as A, course_server as C, layers as L
+from labkit import attempts as A, course_server as C, layers as L, tables
 from labkit.errors import InvalidValue
 
 pd.set_option("display.max_colwidth", None)
@@ -115,7 +115,7 @@ tls12_strict = A.attempt(lab, label="libpq capped at TLS 1.2 (strict list)", ssl
                          sslrootcert=pki.paths.combined_crt, ssl_max_protocol_version="TLSv1.2")
 verdict = pd.DataFrame(probes + after)[["label", "offered_cipher", "result", "negotiated_cipher", "client_error"]]
 verdict.insert(1, "ssl_ciphers", ["guide (critical)"] * 2 + ["strict"] * 2)
-C.verdict_style(verdict, "result", ("accepted",), uuid="l13_probe")
+tables.verdict(verdict, "result", good="accepted", uuid="l13_probe")
 
 # %% tags=["nbval-ignore-output"]
 pd.DataFrame(after)[["label", "server_log"]]  # the server's side of the refused handshake
@@ -141,7 +141,7 @@ by_version = [A.attempt(lab, label=f"client capped at {v}", sslmode="verify-full
                         ssl_min_protocol_version=v, ssl_max_protocol_version=v) for v in ("TLSv1.2", "TLSv1.3")]
 frame = A.attempts_frame(by_version)[["label", "connected", "outcome", "tls_version", "cipher", "psql"]]
 frame.insert(1, "ssl_ciphers", lab.show("ssl_ciphers"))
-C.verdict_style(frame, "connected", uuid="l13_tls13")
+tables.verdict(frame, "connected", uuid="l13_tls13")
 
 # %%
 assert not by_version[0].connected and by_version[0].error_key is None and "handshake failure" in by_version[0].error_text
@@ -201,7 +201,7 @@ for text in ("NOPE-NOTHING", "HIGH:@NOPE"):
     if not result.ok:
         problems = result.problems
     assert L.apply(lab, L.layer_ciphers(C.GUIDE_CIPHERS_CRITICAL)).ok
-C.verdict_style(pd.DataFrame(typos), "TLS 1.2 probe", ("accepted",), uuid="l13_typo")
+tables.verdict(pd.DataFrame(typos), "TLS 1.2 probe", good="accepted", uuid="l13_typo")
 
 # %% tags=["nbval-ignore-output"]
 print("\n".join(problems))  # the server log of the rejected '@NOPE' reload

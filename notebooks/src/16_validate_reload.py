@@ -25,7 +25,7 @@ bad_min_protocol = "TLSv1.5"  # the typo injected into ssl_min_protocol_version
 import pandas as pd
 
 import labkit.lesson
-from labkit import attempts as A, course_server as C, layers as L
+from labkit import attempts as A, course_server as C, layers as L, tables
 from labkit.errors import InvalidValue
 
 pd.set_option("display.max_colwidth", None)
@@ -181,7 +181,7 @@ assert report.ok and report.conf_load_time_moved
 
 # %% tags=["key-result"]
 summary = pd.DataFrame(state_rows)
-C.verdict_style(summary, "reload clean", (True, None), uuid="l16_summary", columns=["step", "reload clean"])
+tables.verdict(summary, "reload clean", good=(True, None), uuid="l16_summary", columns=["step", "reload clean"])
 
 # %%
 assert all(summary["client connects"])

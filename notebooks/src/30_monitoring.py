@@ -42,7 +42,7 @@ import pandas as pd
 from cryptography import x509
 
 import labkit.lesson
-from labkit import attempts, course_ops, layers
+from labkit import attempts, course_ops, layers, tables
 
 labkit.lesson.check_bool("plaintext_client", plaintext_client)
 lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
@@ -157,7 +157,7 @@ verdict = pd.DataFrame([{
                     isinstance(row.client_dn, str)) == expected[row.application_name],
 } for row in live.itertuples() if row.application_name in clients])
 assert sorted(verdict["application_name"]) == sorted(clients) and verdict["as expected"].all()
-course_ops.verdict_style(verdict, "ssl", "verdict30")
+tables.verdict(verdict, "ssl", columns=verdict.columns, uuid="verdict30")
 
 # %% [markdown]
 # Reading it like an auditor: the capped client really runs TLS 1.2 although the server would allow 1.3 —

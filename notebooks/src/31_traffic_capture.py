@@ -39,7 +39,7 @@ use_tcpdump = True  # also capture the guide's way when tcpdump can run here (ro
 import pandas as pd
 
 import labkit.lesson
-from labkit import attempts, capture, course_ops, layers
+from labkit import attempts, capture, course_ops, layers, tables
 from labkit.server import DEFAULT_HBA_RULES
 
 labkit.lesson.check_bool("use_tcpdump", use_tcpdump)
@@ -136,7 +136,7 @@ verdict = pd.DataFrame([{
     "role password visible": on_wire(run["all"], secret_password),
 } for mode, run in runs.items()])
 verdict["data protected"] = ~verdict["'Passw0rd' visible"] & ~verdict["query text visible"]
-course_ops.verdict_style(verdict, "data protected", "verdict31")
+tables.verdict(verdict, "data protected", columns=verdict.columns, uuid="verdict31")
 
 # %%
 plain, prefer, require = (verdict.set_index("sslmode").loc[m] for m in MODES)

@@ -37,7 +37,7 @@ restart_timeout = 30  # seconds to wait for the server after each restart
 import pandas as pd
 
 import labkit.lesson
-from labkit import attempts, course_ops, layers, tlsprobe
+from labkit import attempts, course_ops, layers, tables, tlsprobe
 from labkit.errors import ServerStartError
 
 labkit.lesson.check_int("restart_timeout", restart_timeout, 5, 120)
@@ -146,7 +146,7 @@ min_version = pd.DataFrame([
     {"ssl_passphrase_command_supports_reload": "on", "SHOW ssl_min_protocol_version": shown_min_on,
      "TLS 1.2 handshake": tls12_on, "setting really in force": tls12_on == "refused"},
 ])
-course_ops.verdict_style(min_version, "setting really in force", "minversion33")
+tables.verdict(min_version, "setting really in force", columns=min_version.columns, uuid="minversion33")
 
 # %%
 assert shown_min_off == shown_min_on == "TLSv1.3"
