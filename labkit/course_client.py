@@ -19,7 +19,7 @@ import pandas as pd
 from cryptography.hazmat.primitives import serialization
 
 from . import catalogue
-from . import layers as L
+from . import layers as L, tables
 from .attempts import SSLMODES, AttemptResult, attempt
 from .errors import InvalidValue
 
@@ -363,6 +363,8 @@ def verdicts(results: Sequence[AttemptResult], columns: Sequence[str] = VERDICT_
     frame = frame[list(columns)].copy()
     if "tls_version" in frame:
         frame["tls_version"] = frame["tls_version"].fillna("")
+    if "connected" not in frame:
+        return tables.table(frame, uuid)
     return styled(frame).set_uuid(uuid).hide(axis="index")
 
 
