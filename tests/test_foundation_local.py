@@ -219,3 +219,21 @@ def test_as_a_normal_user(student: str, tmp_path: Path) -> None:
         down = as_student("down", "--workspace", str(workspace))
     assert down.returncode == 0, down.stderr
     assert postgres_processes_for(str(workspace)) == []
+
+
+def test_reset_gives_a_new_pki_and_a_new_server(workspace: Path) -> None:
+    from labkit.pki import LabPKI
+
+    assert labkit("up", "--backend", "local", "--workspace", str(workspace)).returncode == 0
+    first = LabPKI.ensure(workspace / "pki").describe().set_index("file")["serial"]
+    old_pid = status(workspace)["backend_pid"]
+    reset = labkit("reset", "--backend", "local", "--workspace", str(workspace))
+    try:
+        assert reset.returncode == 0, reset.stderr
+        assert not (workspace / "pki").exists() or not (workspace / "pki" / "manifest.json").exists()
+        info = status(workspace)
+        assert info["running"] and info["backend_pid"] != old_pid
+        second = LabPKI.ensure(workspace / "pki").describe().set_index("file")["serial"]
+        assert not (first == second.reindex(first.index)).any()
+    finally:
+        labkit("down", "--workspace", str(workspace))

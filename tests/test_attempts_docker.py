@@ -1,0 +1,75 @@
+"""The lesson building blocks against the Docker backend: success, revoked certificate, hostname mismatch.
+
+Under Docker every client reaches the server through docker-proxy, so it appears from the bridge gateway,
+not 127.0.0.1 — the layers use 0.0.0.0/0 and the outcomes must be the same as with local binaries.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labkit import layers
+from labkit.attempts import attempt
+from labkit.backends.docker_backend import DockerBackend
+from labkit.lesson import Lesson, begin
+
+from .helpers import searchable_tmp
+
+IMAGE = os.environ.get("LABKIT_IMAGE", "labkit/postgres:16-offline")
+_answers, _why = DockerBackend.engine_status()
+if not _answers:
+    pytest.skip(f"Docker engine not reachable: {_why}", allow_module_level=True)
+if not DockerBackend.image_available(IMAGE):
+    pytest.skip(f"image {IMAGE} is missing: build it with docker/build-offline-image.sh", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def lesson(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lesson]:
+    os.environ.setdefault("LABKIT_IMAGE", IMAGE)
+    started = begin(backend="docker", workspace=searchable_tmp(tmp_path_factory.mktemp("docker-lesson")) / "ws")
+    assert started.lab.state.backend == "docker"
+    pki = started.pki
+    result = layers.apply(started.lab, layers.layer_ssl_on(pki),
+                          layers.layer_hostssl("cert", users=("conssl",), clientcert="verify-full"),
+                          layers.layer_crl(pki, "combined"), layers.layer_ca(pki, "combined"))
+    assert result.ok, result.summary()
+    yield started
+    started.finish()
+    assert not started.lab.backend.exists()
+
+
+def test_certificate_login_succeeds(lesson: Lesson) -> None:
+    paths = lesson.pki.paths
+    ok = attempt(lesson.lab, user="conssl", sslmode="verify-full", sslrootcert=paths.root_crt,
+                 sslcert=paths.client_chain_crt, sslkey=paths.client_key, password=None)
+    assert ok.connected, ok.error_text
+    assert ok.tls_version == "TLSv1.3" and ok.ssl_client_cert_present is True
+    assert ok.ssl_client_dn and "CN=conssl" in ok.ssl_client_dn
+    assert ok.pg_stat_ssl.get("ssl") is True
+
+
+def test_revoked_certificate_is_refused(lesson: Lesson) -> None:
+    paths = lesson.pki.paths
+    refused = attempt(lesson.lab, user="conssl", sslmode="verify-full", sslrootcert=paths.root_crt,
+                      sslcert=paths.revoked_client_crt, sslkey=paths.revoked_client_key, password=None)
+    assert not refused.connected
+    assert refused.error_key == "cert_revoked"
+    assert "certificate revoked" in refused.server_log
+
+
+def test_hostname_mismatch_is_refused_and_verify_ca_control_connects(lesson: Lesson) -> None:
+    paths = lesson.pki.paths
+    common = dict(user="conssl", sslrootcert=paths.root_crt, sslcert=paths.client_chain_crt,
+                  sslkey=paths.client_key, password=None, host="db.wrong-host.example", hostaddr="127.0.0.1")
+    mismatch = attempt(lesson.lab, sslmode="verify-full", **common)
+    assert not mismatch.connected and mismatch.error_key == "hostname_mismatch"
+    control = attempt(lesson.lab, sslmode="verify-ca", **common)
+    assert control.connected, control.error_text
+
+
+def test_workspace_files_stay_private(lesson: Lesson) -> None:
+    for key in Path(lesson.pki.root_dir, "private").glob("*.key"):
+        assert key.stat().st_mode & 0o077 == 0, key
