@@ -47,11 +47,15 @@ def labkit_once(backend: str) -> float:
 
 
 def pytest_postgresql_once(bin_dir: Path) -> float:
-    from pytest_postgresql.executor import PostgreSQLExecutor
+    try:
+        from pytest_postgresql.executors.proc import PostgreSQLExecutor
+    except ImportError:  # pytest-postgresql < 7
+        from pytest_postgresql.executor import PostgreSQLExecutor  # type: ignore[no-redef]
 
     account = server_account()
     if account.pw_uid != os.geteuid():
-        raise RuntimeError("pytest-postgresql cannot run the server as another account; run this as a normal user")
+        raise RuntimeError("pytest-postgresql cannot run the server as root's stand-in account; "
+                           "run this benchmark as a normal user to compare")
     workspace = _tmp()
     port = choose_port(None)
     executor = PostgreSQLExecutor(executable=str(bin_dir / "pg_ctl"), host="127.0.0.1", port=port,

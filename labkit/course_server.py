@@ -217,17 +217,10 @@ def probe_with_log(lab: LabServer, version: str, cipher: str | None = None, *, l
     offer), the negotiated version and suite, the client's error words and the server's reason, the last
     without timestamp and pid.
     """
-    from .tlsprobe import probe
+    from .tlsprobe import probe_lab
 
-    mark = lab.log_mark()
-    result = probe(lab.host, lab.port, version, cipher)
-    log = ""
-    if result.accepted is False:
-        deadline = time.monotonic() + log_wait
-        log = lab.log_since(mark)
-        while "could not accept SSL connection" not in log and time.monotonic() < deadline:
-            time.sleep(0.002)
-            log = lab.log_since(mark)
+    result = probe_lab(lab, version, cipher, log_wait=log_wait)
+    log = result.server_log or ""
     reasons = [re.sub(r"^.*?\b(LOG|FATAL|DETAIL|HINT):\s+", "", ln) for ln in log.splitlines()
                if re.search(r"could not accept SSL connection|\b(DETAIL|HINT):", ln)]
     return {"label": label, "offered_version": version, "offered_cipher": cipher or "(any)",

@@ -366,7 +366,10 @@ def run_lesson(
         try:
             papermill.execute_notebook(str(nb_path), str(output), parameters=passed_params,
                                        kernel_name=kernel_name, progress_bar=False, cwd=str(nb_path.parent),
-                                       execution_timeout=timeout_per_cell)
+                                       execution_timeout=timeout_per_cell,
+                                       # ipykernel warns on every start that its local TCP channel is not
+                                       # encrypted; that line would break the progress bar for nothing.
+                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])
         except papermill.PapermillExecutionError as exc:
             error = _error_from_papermill(exc)
         except Exception as exc:  # a lesson that cannot even start must not stop the series
@@ -661,15 +664,10 @@ def _labkit_version() -> str:
 
 
 def _libpq_version() -> str | None:
-    """``psycopg.pq.version()`` as ``17.2``; None when psycopg or libpq is not there to ask."""
-    try:
-        from psycopg import pq
+    """The client's libpq version, worded as the lessons record it (so the two never "conflict")."""
+    from .doctor import client_facts
 
-        number = pq.version()
-        impl = pq.__impl__
-    except Exception:  # ImportError, or libpq missing: psycopg raises its own error types
-        return None
-    return f"{number // 10000}.{number % 10000} (psycopg {impl})"
+    return client_facts()["libpq_version"]
 
 
 def gather_environment(result: SeriesResult) -> dict[str, object]:

@@ -42,3 +42,23 @@ def searchable_tmp(path: Path) -> Path:
         if str(parent).startswith("/tmp/") and parent.exists():
             parent.chmod(parent.stat().st_mode | 0o755)
     return path
+
+
+def docker_image_or_skip() -> str:
+    """The image Docker-backend tests use; skips the calling module, saying why, when it cannot run.
+
+    .ci/run starts dockerd and builds the offline image, so in CI these tests run; on a laptop without
+    Docker the skip names what is missing and how to get it.
+    """
+    import pytest
+
+    from labkit.backends.docker_backend import DockerBackend
+
+    image = os.environ.get("LABKIT_IMAGE", "labkit/postgres:16-offline")
+    answers, why = DockerBackend.engine_status()
+    if not answers:
+        pytest.skip(f"Docker engine not reachable: {why}", allow_module_level=True)
+    if not DockerBackend.image_available(image):
+        pytest.skip(f"image {image} is missing: build it with docker/build-offline-image.sh",
+                    allow_module_level=True)
+    return image

@@ -13,32 +13,28 @@ import pytest
 
 from labkit import layers
 from labkit.attempts import attempt
-from labkit.backends.docker_backend import DockerBackend
 from labkit.lesson import Lesson, begin
 
-from .helpers import searchable_tmp
+from .helpers import docker_image_or_skip, searchable_tmp
 
-IMAGE = os.environ.get("LABKIT_IMAGE", "labkit/postgres:16-offline")
-_answers, _why = DockerBackend.engine_status()
-if not _answers:
-    pytest.skip(f"Docker engine not reachable: {_why}", allow_module_level=True)
-if not DockerBackend.image_available(IMAGE):
-    pytest.skip(f"image {IMAGE} is missing: build it with docker/build-offline-image.sh", allow_module_level=True)
+IMAGE = docker_image_or_skip()
 
 
 @pytest.fixture(scope="module")
 def lesson(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lesson]:
-    os.environ.setdefault("LABKIT_IMAGE", IMAGE)
-    started = begin(backend="docker", workspace=searchable_tmp(tmp_path_factory.mktemp("docker-lesson")) / "ws")
-    assert started.lab.state.backend == "docker"
-    pki = started.pki
-    result = layers.apply(started.lab, layers.layer_ssl_on(pki),
-                          layers.layer_hostssl("cert", users=("conssl",), clientcert="verify-full"),
-                          layers.layer_crl(pki, "combined"), layers.layer_ca(pki, "combined"))
-    assert result.ok, result.summary()
-    yield started
-    started.finish()
-    assert not started.lab.backend.exists()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LABKIT_IMAGE", IMAGE)
+        started = begin(backend="docker",
+                        workspace=searchable_tmp(tmp_path_factory.mktemp("docker-lesson")) / "ws")
+        assert started.lab.state.backend == "docker"
+        pki = started.pki
+        result = layers.apply(started.lab, layers.layer_ssl_on(pki),
+                              layers.layer_hostssl("cert", users=("conssl",), clientcert="verify-full"),
+                              layers.layer_crl(pki, "combined"), layers.layer_ca(pki, "combined"))
+        assert result.ok, result.summary()
+        yield started
+        started.finish()
+        assert not started.lab.backend.exists()
 
 
 def test_certificate_login_succeeds(lesson: Lesson) -> None:

@@ -12,17 +12,11 @@ import docker
 import psycopg
 import pytest
 
-from labkit.backends.docker_backend import DockerBackend
 from labkit.server import LabServer
 
-from .helpers import labkit, searchable_tmp, status
+from .helpers import docker_image_or_skip, labkit, searchable_tmp, status
 
-IMAGE = os.environ.get("LABKIT_IMAGE", "labkit/postgres:16-offline")
-_answers, _why = DockerBackend.engine_status()
-if not _answers:
-    pytest.skip(f"Docker engine not reachable: {_why}", allow_module_level=True)
-if not DockerBackend.image_available(IMAGE):
-    pytest.skip(f"image {IMAGE} is missing: build it with docker/build-offline-image.sh", allow_module_level=True)
+IMAGE = docker_image_or_skip()
 
 ENV = {"LABKIT_IMAGE": IMAGE}
 

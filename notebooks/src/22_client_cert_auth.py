@@ -34,7 +34,7 @@ pg_version = 16
 workspace = None
 keep_server = False
 key_type = "ecdsa-p256"
-use_crl = True  # apply the guide's fifth layer (ssl_crl_file = combined.crl); False shows a revoked cert get in
+use_crl = True  # apply layer 5 (the combined CRL); False lets a revoked certificate in
 open_key_mode = 0o644  # the too-open mode to try on ~/.postgresql/postgresql.key: 0o644, 0o604 or 0o666
 
 # %%
