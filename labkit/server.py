@@ -44,6 +44,8 @@ def _quiet(_: str) -> None:
 def port_is_free(port: int) -> bool:
     """Whether nothing listens on 127.0.0.1:port (we try to bind it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # Like PostgreSQL itself: connections of a stopped server lingering in TIME_WAIT do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -64,6 +66,17 @@ def choose_port(requested: int | None) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _port_released(port: int, within: float) -> bool:
+    """Whether ``port`` is free, allowing a server that has just died (killed with its kernel) the moment
+    the operating system needs to close its listening socket."""
+    deadline = time.monotonic() + within
+    while not port_is_free(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def format_setting(value: object) -> str:
@@ -217,7 +230,7 @@ class LabServer:
                 return server
             except ServerStartError:
                 server.backend.stop()
-        elif not port_is_free(state.port):
+        elif not _port_released(state.port, within=3.0):
             say(f"port {state.port} was taken meanwhile; recreating the lab on another port")
             server.down()
             return None

@@ -12,6 +12,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -156,9 +157,40 @@ class LocalBackend(Backend):
     def exists(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
 
+    def _processes_using_data_dir(self) -> list[int]:
+        """Live (non-zombie) processes whose working directory is the data directory: every PostgreSQL
+        process chdirs there, so this finds the children a killed postmaster left behind."""
+        target = str(self.data_dir.resolve())
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if os.readlink(entry / "cwd") == target and (entry / "stat").read_text().split(") ", 1)[1][0] != "Z":
+                    found.append(int(entry.name))
+            except (OSError, IndexError):
+                continue
+        return found
+
+    def _clear_stale_server(self, timeout: float = 15) -> None:
+        """After a crash (the postmaster killed with its kernel), wait until its orphaned children have gone,
+        then remove the lock files it left (data directory and socket): PostgreSQL would otherwise refuse to start while the dead
+        postmaster is still a zombie, or while its children still hold the old shared memory."""
+        if self._postmaster_pid() is None:
+            return
+        deadline = time.monotonic() + timeout
+        while (left := self._processes_using_data_dir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if left:
+            raise ServerStartError(f"processes {left} of a crashed server still use {self.data_dir}",
+                                   "wait for them to exit, or stop them, then start again")
+        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        (self.socket_dir / f".s.PGSQL.{self.spec.port}.lock").unlink(missing_ok=True)
+
     def start(self) -> None:
         if self.is_running():
             return
+        self._clear_stale_server()
         done = self._run_as_server([str(self.bin_dir / "pg_ctl"), "start", "-D", str(self.data_dir),
                                     "-l", str(self.log_file), "-W", "-s"])
         if done.returncode != 0:
@@ -176,7 +208,7 @@ class LocalBackend(Backend):
         if pid is None:
             return False
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()  # empty for a zombie
         except OSError:
             try:
                 os.kill(pid, 0)
