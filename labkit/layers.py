@@ -526,23 +526,11 @@ def _take_snapshot(lab: LabServer, file_names: Iterable[str]) -> _Snapshot:
             files[name] = lab.backend.read_file(f"tls/{name}")
         except (FileNotFoundError, OSError, LabkitError):
             files[name] = None
-    hba = lab.state.hba_rules
-    return _Snapshot(dict(lab.state.settings), list(hba) if hba is not None else None, files)
-
-
-def _write_formatted_settings(lab: LabServer, formatted: Mapping[str, str]) -> None:
-    """Write labkit.conf from already formatted values.
-
-    ``LabServer.settings`` returns values formatted for postgresql.conf, and ``set_settings`` formats
-    again, so feeding one into the other would quote twice. Putting them in the state and asking
-    ``set_settings`` for no change writes them verbatim.
-    """
-    lab.state.settings = dict(formatted)
-    lab.set_settings({})
+    return _Snapshot(lab.settings, lab.hba_rules, files)
 
 
 def _restore(lab: LabServer, snap: _Snapshot) -> None:
-    _write_formatted_settings(lab, snap.settings)
+    lab.restore_settings(snap.settings)
     lab.set_hba_rules(snap.hba_rules)
     for name, data in snap.files.items():
         if data is None:
@@ -700,7 +688,7 @@ def _change(lab: LabServer, keys: list[str], settings: Mapping[str, object] | No
     try:
         delivered = {name: lab.deliver(name, path, _file_mode(name)) for name, path in files.items()}
         if formatted is not None:
-            _write_formatted_settings(lab, formatted)
+            lab.restore_settings(formatted)
         if settings:
             lab.set_settings(_resolve(lab, settings, delivered))
         if hba[0]:
@@ -750,8 +738,8 @@ def apply(lab: LabServer, *layers: Layer) -> ApplyResult:
     _validate(lab, layers)
     settings, rules, files = _merge(layers)
     action = server_needs(lab, *layers)
-    before = dict(lab.state.settings)
-    hba_before = lab.state.hba_rules
+    before = lab.settings
+    hba_before = lab.hba_rules
     result = _change(lab, [layer.key for layer in layers], settings, None, (rules is not None, rules), files, action)
     if result.ok:
         _track_apply(lab, layers, before, hba_before)
@@ -765,7 +753,7 @@ def revert(lab: LabServer, *layers: Layer | str) -> ApplyResult:
     if not layers:
         raise InvalidValue("layers", (), "at least one Layer or applied layer key")
     entries = {e["key"]: e for e in _live_entries(lab)}
-    new_settings = dict(lab.state.settings)
+    new_settings = lab.settings
     hba: tuple[bool, list[str] | None] = (False, None)
     keys: list[str] = []
     names: list[str] = []
@@ -822,12 +810,12 @@ def _write_entries(lab: LabServer, entries: list[dict[str, Any]]) -> None:
 def _is_live(lab: LabServer, entry: dict[str, Any]) -> bool:
     """Still in force: every setting it wrote is still there with that value, and its pg_hba rules too.
     Anything else (a reset_config, another layer writing the same setting) means it no longer applies."""
-    current = lab.state.settings
+    current = lab.settings
     for name, value in entry["settings"].items():
         if current.get(name) != value:
             return False
     if entry.get("hba_rules") is not None:
-        rules = lab.state.hba_rules or []
+        rules = lab.hba_rules or []
         if any(rule not in rules for rule in entry["hba_rules"]):
             return False
     return True
@@ -848,7 +836,7 @@ def _track_apply(lab: LabServer, layers: Sequence[Layer], before: dict[str, str]
             previous.update({n: v for n, v in old["previous"].items() if n in previous})
         entry = {
             "key": layer.key, "title": layer.title,
-            "settings": {n: lab.state.settings.get(n) for n in layer.settings},
+            "settings": {n: lab.settings.get(n) for n in layer.settings},
             "previous": previous,
             "hba_rules": list(layer.hba_rules) if layer.hba_rules is not None else None,
             "hba_previous": (old["hba_previous"] if old is not None and old.get("hba_rules") is not None

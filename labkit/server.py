@@ -390,6 +390,17 @@ class LabServer:
         self.backend.write_file(LESSON_CONF, self._lesson_conf_text().encode(), 0o600)
         self.workspace.save(self.state)
 
+    def restore_settings(self, formatted: Mapping[str, str]) -> None:
+        """Write labkit.conf from values as :attr:`settings` returned them (already formatted), e.g. to put
+        back a snapshot; :meth:`set_settings` would quote them a second time."""
+        self.state.settings = dict(formatted)
+        self.set_settings({})
+
+    @property
+    def hba_rules(self) -> list[str] | None:
+        """The lesson part of pg_hba.conf as last written (``None``: the default rules)."""
+        return list(self.state.hba_rules) if self.state.hba_rules is not None else None
+
     def write_lesson_conf_raw(self, text: str) -> None:
         """Write labkit.conf verbatim, e.g. to show what a typo does; `set_settings` restores it."""
         self.backend.write_file(LESSON_CONF, text.encode(), 0o600)
