@@ -14,6 +14,49 @@
 # For a bank, `require` is not enough: a machine in the middle can present any certificate and relay the
 # traffic. Encryption without authentication protects against eavesdroppers only.
 
+# %% [markdown]
+# ### How a PostgreSQL connection becomes a TLS connection
+#
+# PostgreSQL speaks TLS on its ordinary port: the client first sends an 8-byte *SSLRequest*; a server
+# with `ssl = on` answers `S` and the TLS handshake follows, a server with `ssl = off` answers `N`
+# (and `prefer` then carries on in clear text). Only after the handshake do the start-up packet and the
+# authentication exchange flow, inside the encrypted channel.
+#
+# ```mermaid
+# sequenceDiagram
+#     participant C as client (libpq)
+#     participant S as server (postmaster / backend)
+#     C->>S: SSLRequest (8 bytes, in clear)
+#     alt ssl = on
+#         S-->>C: 'S'
+#         C->>S: TLS ClientHello (versions, suites)
+#         S-->>C: ServerHello, certificate chain (L1), [CertificateRequest if ssl_ca_file (L6)]
+#         Note over C: verify-ca / verify-full check the chain (and the host name)
+#         C->>S: [client certificate], Finished
+#         Note over S: L2 protocol range, L4 suites, L5 CRLs, L6 client chain apply here
+#         C->>S: start-up packet: user, database (encrypted)
+#         Note over S: pg_hba.conf (L3): first matching line decides hostssl / cert / scram
+#         S-->>C: authentication, then query results (encrypted)
+#     else ssl = off
+#         S-->>C: 'N'
+#         C->>S: start-up packet in clear (prefer / allow / disable) or give up (require and above)
+#     end
+# ```
+#
+# Where each of the guide's six server layers acts:
+#
+# ```mermaid
+# flowchart LR
+#     L1["L1 ssl=on, cert + key"] --> H(("TLS handshake"))
+#     L2["L2 min / max protocol"] --> H
+#     L4["L4 ssl_ciphers"] --> H
+#     L6["L6 ssl_ca_file"] --> CC{"client certificate check"}
+#     L5["L5 CRL file / dir"] --> CC
+#     H --> CC --> HBA{"pg_hba.conf"}
+#     L3["L3 hostssl, scram / cert"] --> HBA
+#     HBA --> OK["session"]
+# ```
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
