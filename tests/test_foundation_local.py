@@ -237,3 +237,21 @@ def test_reset_gives_a_new_pki_and_a_new_server(workspace: Path) -> None:
         assert not (first == second.reindex(first.index)).any()
     finally:
         labkit("down", "--workspace", str(workspace))
+
+
+def test_postgres_list_and_doctor_report_what_the_course_needs() -> None:
+    listing = labkit("postgres", "list")
+    assert listing.returncode == 0, listing.stderr
+    rows = [line.split() for line in listing.stdout.splitlines()[1:]]
+    majors = {row[0].split(".")[0]: row for row in rows}
+    assert {"15", "16"} <= set(majors)
+    for row in majors.values():
+        assert "True" in row  # openssl and sslinfo columns
+    install = labkit("postgres", "install", "16")
+    assert install.returncode == 0 and "already available" in install.stderr
+    bad = labkit("postgres", "install", "9.6")
+    assert bad.returncode == 2 and "invalid pg_version: '9.6'" in bad.stderr
+    doctor = labkit("doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    for item in ("OpenSSL in the server (>= 1.1.1)", "sslinfo extension available", "OpenSSL in the client library"):
+        assert any(item in line and " OK " in line for line in doctor.stdout.splitlines()), item
