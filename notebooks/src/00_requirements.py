@@ -35,8 +35,6 @@ from labkit.course_basics import compatibility_check, gist, paint_compatibility
 from labkit.tables import table, verdict
 
 pd.set_option("display.max_colwidth", None)
-labkit.lesson.check_choice("backend", backend, ("auto", "local", "docker"))
-labkit.lesson.check_bool("keep_server", keep_server)
 lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
                              keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki

@@ -25,11 +25,8 @@ import pandas as pd
 import labkit.lesson
 from labkit.course_basics import issue_client_by_root, outcome_frame, try_layout
 from labkit.tables import table, verdict
-from labkit.pki import KEY_TYPES
 
 pd.set_option("display.max_colwidth", None)
-labkit.lesson.check_choice("key_type", key_type, KEY_TYPES)
-labkit.lesson.check_choice("backend", backend, ("auto", "local", "docker"))
 lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
                              keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki

@@ -73,7 +73,6 @@ from labkit.course_basics import outcome_frame, session_ssl, settings_frame
 from labkit.tables import table, verdict
 
 pd.set_option("display.max_colwidth", None)
-labkit.lesson.check_choice("backend", backend, ("auto", "local", "docker"))
 lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
                              keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki

@@ -40,7 +40,6 @@ labkit.lesson.check_choice("tls_max", tls_max, ("", *VERSIONS))
 if tls_max and VERSIONS.index(tls_min) > VERSIONS.index(tls_max):
     raise InvalidValue("tls_min", tls_min, VERSIONS[:VERSIONS.index(tls_max) + 1],
                        f"tls_min must not be above tls_max={tls_max!r}")
-labkit.lesson.check_choice("backend", backend, ("auto", "local", "docker"))
 lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
                              keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki

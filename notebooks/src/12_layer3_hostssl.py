@@ -32,7 +32,6 @@ from labkit.tables import table, verdict
 from labkit.errors import InvalidValue
 
 pd.set_option("display.max_colwidth", None)
-labkit.lesson.check_choice("backend", backend, ("auto", "local", "docker"))
 lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
                              keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
