@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from . import quoting
 from .errors import InvalidValue, LabkitError
 
 if TYPE_CHECKING:
@@ -222,25 +223,6 @@ def _file_choice(pki: LabPKI, param: str, value: object, choices: Sequence[str],
     raise InvalidValue(param, value, choices, "or a pathlib.Path to a file on this host")
 
 
-def _check_token(name: str, value: object, what: str) -> str:
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value) or '"' in value:
-        raise InvalidValue(name, value, what, "pg_hba.conf fields are separated by blanks; quote nothing")
-    return value
-
-
-def _check_address(value: object) -> str:
-    allowed = "'all', 'samehost', 'samenet' or an address with a CIDR mask such as '0.0.0.0/0' or '127.0.0.1/32'"
-    if value in ("all", "samehost", "samenet"):
-        return str(value)
-    if not isinstance(value, str) or "/" not in value:
-        raise InvalidValue("address", value, allowed, "an IP address needs its mask, e.g. '127.0.0.1/32'")
-    try:
-        ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        raise InvalidValue("address", value, allowed) from None
-    return value
-
-
 def _clientcert_problem(major: int, clientcert: str, method: str) -> InvalidValue | None:
     """Why ``clientcert`` is not accepted by PostgreSQL ``major`` for ``method`` (None when it is)."""
     allowed = CLIENTCERT_14 if major >= 14 else CLIENTCERT_12
@@ -370,22 +352,22 @@ def layer_hostssl(method: str = "scram-sha-256", users: Sequence[str] = ("conssl
     extra_t = (extra_rules,) if isinstance(extra_rules, str) else tuple(extra_rules)
     cc = None if clientcert is None else str(clientcert)
     checks: tuple[LabCheck, ...] = ()
+    # The shape of every field is checked even when unchecked: a value may be wrong on purpose, but it can
+    # never widen the rule (a comma list), add a line or include a file.
+    if not users_t:
+        raise InvalidValue("users", users, "at least one role name (or 'all')")
+    for user in users_t:
+        quoting.hba_token("users", user, "one role name without blanks or commas, or 'all'")
+    quoting.hba_token("database", database, "'all', 'sameuser', or one database name without blanks or commas")
+    quoting.hba_token("method", method, "an authentication method name")
+    quoting.hba_address(address)
+    for rule in extra_t:
+        quoting.hba_line(rule)
+    if cc is not None:
+        quoting.hba_option(f"clientcert={cc}")
     if not unchecked:
         if method not in HBA_METHODS:
             raise InvalidValue("method", method, HBA_METHODS)
-        if not users_t:
-            raise InvalidValue("users", users, "at least one role name (or 'all')")
-        for user in users_t:
-            _check_token("users", user, "role names without blanks, or 'all'")
-        _check_token("database", database, "'all', 'sameuser', or a database name without blanks")
-        _check_address(address)
-        for rule in extra_t:
-            if not isinstance(rule, str) or "\n" in rule or not rule.split():
-                raise InvalidValue("extra_rules", rule, "single pg_hba.conf lines (strings without newlines)")
-            kind = rule.split()[0]
-            if kind not in ("local", "host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc"):
-                raise InvalidValue("extra_rules", rule, "lines starting with local, host, hostssl, hostnossl, "
-                                   "hostgssenc or hostnogssenc")
         if cc is not None:
             if cc not in CLIENTCERT_12:
                 raise InvalidValue("clientcert", clientcert, CLIENTCERT_12)
@@ -865,13 +847,11 @@ def applied(lab: LabServer) -> list[str]:
 
 def _shown(value: object) -> str:
     """A setting value as it will read in labkit.conf (file references as ``tls/<name>``)."""
-    from .server import format_setting
-
     if value is None:
         return "(removed)"
     if isinstance(value, TlsFile):
         return f"'<data dir>/{value}'"
-    return format_setting(value)
+    return quoting.conf_value(value)
 
 
 def describe(layers: Iterable[Layer]) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from psycopg import sql as pgsql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
-from . import binaries, paths, validate
+from . import binaries, paths, quoting, validate
 from .backends.base import Backend, ServerSpec
 from .bootstrap_cert import self_signed
 from .errors import DockerUnavailable, LabkitError, PortInUse, ServerCommandError, ServerStartError
@@ -77,16 +77,6 @@ def _port_released(port: int, within: float) -> bool:
             return False
         time.sleep(0.05)
     return True
-
-
-def format_setting(value: object) -> str:
-    """A Python value as it must appear on the right of ``=`` in postgresql.conf."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, (int, float)):
-        return str(value)
-    text = str(value)
-    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def default_image(pg_major: int) -> str:
@@ -353,24 +343,29 @@ class LabServer:
             "ssl_key_file": "'tls/bootstrap.key'",
         }
         lines = ["# ---- labkit base settings (managed by labkit; lessons write labkit.conf) ----"]
-        lines += [f"{k} = {v}" for k, v in settings.items()]
-        lines.append(f"include_if_exists = '{LESSON_CONF}'")
+        lines += [f"{quoting.conf_name(k)} = {quoting.check_formatted_value(k, v)}" for k, v in settings.items()]
+        lines.append(f"include_if_exists = {quoting.conf_value(LESSON_CONF)}")
         return "\n".join(lines) + "\n"
 
-    def _lesson_conf_text(self) -> str:
+    def _lesson_conf_text(self, trial: Mapping[str, object] | None = None) -> str:
         lines = ["# Lesson settings written by labkit. Later lines win over postgresql.conf."]
-        lines += [f"{name} = {value}" for name, value in self.state.settings.items()]
+        lines += [f"{quoting.conf_name(name)} = {quoting.check_formatted_value(name, value)}"
+                  for name, value in self.state.settings.items()]
+        if trial:
+            lines.append("# -- trial lines (not recorded; set_settings or reset_config removes them) --")
+            lines += [quoting.conf_line(name, value) for name, value in trial.items()]
         return "\n".join(lines) + "\n"
 
-    def _hba_text(self) -> str:
-        rules = self.state.hba_rules if self.state.hba_rules is not None else list(DEFAULT_HBA_RULES)
+    def _hba_text(self, rules: Sequence[str] | None = None) -> str:
+        if rules is None:
+            rules = self.state.hba_rules if self.state.hba_rules is not None else list(DEFAULT_HBA_RULES)
         return "\n".join([
             "# pg_hba.conf written by labkit. PostgreSQL uses the FIRST line that matches.",
             "# -- admin channel: kept first so no lesson can lock labkit out --",
             *self.backend.admin_hba_lines(),
             "# -- lesson rules --",
             "# TYPE  DATABASE  USER  ADDRESS  METHOD [OPTIONS]",
-            *rules,
+            *(quoting.hba_line(rule) for rule in rules),
         ]) + "\n"
 
     @property
@@ -379,42 +374,64 @@ class LabServer:
         return dict(self.state.settings)
 
     def set_settings(self, updates: Mapping[str, object], *, replace: bool = False) -> None:
-        """Write lesson settings (``None`` removes one). Takes effect at the next reload or restart."""
+        """Write lesson settings (``None`` removes one). Takes effect at the next reload or restart.
+
+        Every name and value is checked and quoted (:mod:`labkit.quoting`) before anything is written, so a
+        value can never add a line to the file."""
         current = {} if replace else dict(self.state.settings)
         for name, value in updates.items():
+            quoting.conf_name(name)
             if value is None:
                 current.pop(name, None)
             else:
-                current[name] = format_setting(value)
-        self.state.settings = current
-        self.backend.write_file(LESSON_CONF, self._lesson_conf_text().encode(), 0o600)
+                current[name] = quoting.conf_value(value, f"value of {name}")
+        self._write_settings(current)
+
+    def _write_settings(self, formatted: Mapping[str, str]) -> None:
+        """Record then write labkit.conf; the state file is saved only once the text is known to be good."""
+        previous = self.state.settings
+        self.state.settings = dict(formatted)
+        try:
+            text = self._lesson_conf_text()
+        except BaseException:
+            self.state.settings = previous
+            raise
+        self.backend.write_file(LESSON_CONF, text.encode(), 0o600)
         self.workspace.save(self.state)
 
     def restore_settings(self, formatted: Mapping[str, str]) -> None:
         """Write labkit.conf from values as :attr:`settings` returned them (already formatted), e.g. to put
-        back a snapshot; :meth:`set_settings` would quote them a second time."""
-        self.state.settings = dict(formatted)
-        self.set_settings({})
+        back a snapshot; :meth:`set_settings` would quote them a second time. Each value must still be one
+        well-formed token."""
+        for name, value in formatted.items():
+            quoting.conf_name(name)
+            quoting.check_formatted_value(name, value)
+        self._write_settings(formatted)
+
+    def trial_settings(self, updates: Mapping[str, object]) -> None:
+        """Write labkit.conf as recorded plus these lines appended, without recording them: for lessons that
+        show what a typo (an unknown name, a bad value) does. Names and values are quoted like
+        :meth:`set_settings`; :meth:`set_settings` or :meth:`reset_config` writes the recorded file back."""
+        self.backend.write_file(LESSON_CONF, self._lesson_conf_text(trial=updates).encode(), 0o600)
 
     @property
     def hba_rules(self) -> list[str] | None:
         """The lesson part of pg_hba.conf as last written (``None``: the default rules)."""
         return list(self.state.hba_rules) if self.state.hba_rules is not None else None
 
-    def write_lesson_conf_raw(self, text: str) -> None:
-        """Write labkit.conf verbatim, e.g. to show what a typo does; `set_settings` restores it."""
-        self.backend.write_file(LESSON_CONF, text.encode(), 0o600)
-
     def set_hba_rules(self, rules: Iterable[str] | None) -> None:
-        """Replace the lesson part of pg_hba.conf (``None`` = the default scram rule)."""
-        self.state.hba_rules = list(rules) if rules is not None else None
-        self.backend.write_file("pg_hba.conf", self._hba_text().encode(), 0o600)
+        """Replace the lesson part of pg_hba.conf (``None`` = the default scram rule). Each rule must be one
+        pg_hba line (:func:`labkit.quoting.hba_line`); all are checked before anything is written."""
+        checked = [quoting.hba_line(rule) for rule in rules] if rules is not None else None
+        text = self._hba_text(checked)
+        self.state.hba_rules = checked
+        self.backend.write_file("pg_hba.conf", text.encode(), 0o600)
         self.workspace.save(self.state)
 
-    def write_hba_raw(self, lesson_part: str) -> None:
-        """Write the lesson part of pg_hba.conf verbatim (for typo lessons); the admin lines stay first."""
-        text = self._hba_text().split("# -- lesson rules --", 1)[0] + "# -- lesson rules --\n" + lesson_part
-        self.backend.write_file("pg_hba.conf", text.encode(), 0o600)
+    def trial_hba_rules(self, rules: Sequence[str]) -> None:
+        """Write these lesson rules into pg_hba.conf without recording them (for lessons that show a broken
+        line); the admin lines stay first and every rule is still exactly one line."""
+        self.backend.write_file("pg_hba.conf", self._hba_text(list(rules)).encode(), 0o600)
 
     def hba_text(self) -> str:
         return self.backend.read_file("pg_hba.conf").decode()

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import paths
+from .. import paths, quoting
 from ..errors import LabkitError, ServerStartError, WorkspaceError
 from .base import Backend, ServerSpec
 
@@ -291,8 +291,8 @@ class LocalBackend(Backend):
         return openssl_version_in(libcrypto) if libcrypto else None
 
     def listen_settings(self) -> dict[str, str]:
-        return {"listen_addresses": "'127.0.0.1'", "port": str(self.spec.port),
-                "unix_socket_directories": f"'{self.socket_dir}'"}
+        return {"listen_addresses": quoting.conf_value("127.0.0.1"), "port": str(self.spec.port),
+                "unix_socket_directories": quoting.directory_list([str(self.socket_dir)])}
 
     def describe(self) -> dict[str, Any]:
         return {"pid": self._postmaster_pid(), "data_dir": str(self.data_dir), "bin_dir": str(self.bin_dir),

@@ -162,7 +162,7 @@ print(refused)
 # lines the server could not parse at all (`type is null`):
 
 # %%
-lab.write_hba_raw("hostssl  all  conssl  0.0.0.0/0  cert  clientcert=1\n")
+lab.trial_hba_rules(["hostssl  all  conssl  0.0.0.0/0  cert  clientcert=1"])
 checks = pd.DataFrame([
     {"query": "guide: where error is not null",
      "rows": len(lab.query("select * from pg_hba_file_rules where error is not null"))},

@@ -45,8 +45,6 @@ lab, pki = lesson.lab, lesson.pki
 # %%
 assert L.apply(lab, L.layer_ssl_on(pki), L.layer_protocols("TLSv1.2", "TLSv1.3"),
                L.layer_hostssl("scram-sha-256", ("conssl",))).ok
-good_conf = lab.lesson_conf_text()
-good_hba = lab.hba_text().split("# -- lesson rules --\n", 1)[1]
 state_rows = []
 
 
@@ -74,8 +72,7 @@ observe("baseline")
 # reload (the view re-reads the files each time it is queried):
 
 # %%
-lab.write_lesson_conf_raw(good_conf + f"ssl_min_protocol_version = '{bad_min_protocol}'\n"
-                                      "ssl_ciphers = 'HIGH:!aNULL:!MD5'\n")
+lab.trial_settings({"ssl_min_protocol_version": bad_min_protocol, "ssl_ciphers": "HIGH:!aNULL:!MD5"})
 before = lab.file_setting_errors()
 before.assign(sourcefile=before.sourcefile.str.replace(lab.facts()["data_dir"], "$PGDATA", regex=False))
 
@@ -105,7 +102,7 @@ assert lab.show("ssl_min_protocol_version") == "TLSv1.2" and lab.show("ssl_ciphe
 # time (`pg_conf_load_time()` stays put), which is why our reload helper watches the log instead.
 
 # %%
-lab.write_lesson_conf_raw(good_conf + "ssl_min_protocol_version = 'TLSv1.3'\nssl_ciphres = 'HIGH'\n")
+lab.trial_settings({"ssl_min_protocol_version": "TLSv1.3", "ssl_ciphres": "HIGH"})
 report = C.reload_and_report(lab)
 display(report.setting_errors()[["sourceline", "name", "setting", "applied", "error"]])
 report.messages()
@@ -125,8 +122,8 @@ assert not report.conf_load_time_moved and lab.show("ssl_min_protocol_version") 
 # the log says *pg_hba.conf was not reloaded*: the server keeps using all of its previous rules.
 
 # %%
-lab.write_lesson_conf_raw(good_conf)
-lab.write_hba_raw(good_hba + "hostssl  all  reporter  0.0.0.0/0  sha256\n")
+lab.set_settings({})  # labkit.conf back to the recorded (good) settings
+lab.trial_hba_rules([*lab.hba_rules, "hostssl  all  reporter  0.0.0.0/0  sha256"])
 report = C.reload_and_report(lab)
 display(report.hba_errors[["line_number", "error"]])
 report.messages()
@@ -147,7 +144,7 @@ assert any(m.endswith("pg_hba.conf was not reloaded") for m in report.messages()
 
 # %%
 lab.set_hba_rules(lab.state.hba_rules)  # pg_hba.conf back to the good rules
-lab.write_lesson_conf_raw(good_conf + "ssl_cert_file = '/nonexistent/server.crt'\n")
+lab.trial_settings({"ssl_cert_file": "/nonexistent/server.crt"})
 report = C.reload_and_report(lab)
 report.messages()
 

@@ -37,7 +37,7 @@ restart_timeout = 30  # seconds to wait for the server after each restart
 import pandas as pd
 
 import labkit.lesson
-from labkit import attempts, course_ops, layers, tables, tlsprobe
+from labkit import attempts, course_ops, layers, quoting, tables, tlsprobe
 from labkit.errors import ServerStartError
 
 labkit.lesson.check_int("restart_timeout", restart_timeout, 5, 120)
@@ -99,7 +99,8 @@ steps[-1]["certificate presented"]
 # The settings a reader would put in `postgresql.conf` (paths shortened to `$PGDATA`):
 
 # %%
-lab.set_settings({"ssl_cert_file": cert_path, "ssl_key_file": key_path, "ssl_passphrase_command": script_path})
+lab.set_settings({"ssl_cert_file": cert_path, "ssl_key_file": key_path,
+                  "ssl_passphrase_command": quoting.passphrase_command(script_path)})
 data_dir = lab.show("data_directory")
 print(lab.lesson_conf_text().replace(data_dir, "$PGDATA"))
 record("reload with the encrypted key (supports_reload=off)", attempts.reload_settled(lab))
