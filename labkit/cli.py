@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,7 +67,7 @@ def cmd_down(args: argparse.Namespace) -> int:
         from .backends.docker_backend import DockerBackend
 
         answers, _ = DockerBackend.engine_status()
-        leftovers = DockerBackend.find_labs() if answers else []
+        leftovers = DockerBackend.find_labs(owner=os.getuid()) if answers else []
     except LabkitError:
         leftovers = []
     for container in leftovers:

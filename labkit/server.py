@@ -12,6 +12,7 @@ Configuration is written in two managed files so that a lesson can be undone exa
 """
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,10 +29,11 @@ from psycopg.rows import dict_row
 from . import binaries, paths, quoting, validate
 from .backends.base import Backend, ServerSpec
 from .bootstrap_cert import self_signed
-from .errors import DockerUnavailable, LabkitError, PortInUse, ServerCommandError, ServerStartError
-from .workspace import LabState, Workspace, registry_entry_remove
+from .errors import DockerUnavailable, InvalidValue, LabkitError, PortInUse, ServerCommandError, ServerStartError
+from .workspace import DEFAULT_MAX_CONNECTIONS, LabState, Workspace, registry_entry_remove
 
 DEFAULT_PORT = 5416  # the guide's port
+PORT_TRIES = 8  # start-up attempts on other free ports when another process takes the chosen one first
 DEFAULT_HBA_RULES = ("host    all    all    0.0.0.0/0    scram-sha-256",)
 LESSON_CONF = "labkit.conf"
 Progress = Callable[[str], None]
@@ -42,7 +44,8 @@ def _quiet(_: str) -> None:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether nothing listens on 127.0.0.1:port (we try to bind it)."""
+    """Whether nothing listens on 127.0.0.1:port (we try to bind it). Only a hint: another process may take
+    the port before the server binds it, which :meth:`LabServer.up` survives by trying another."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         # Like PostgreSQL itself: connections of a stopped server lingering in TIME_WAIT do not count.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -53,19 +56,24 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def choose_port(requested: int | None) -> int:
-    """The asked port (which must be free), else the guide's 5416 when free, else any free port."""
+def choose_port(requested: int | None, avoid: Iterable[int] = ()) -> int:
+    """The asked port (which must be free), else the guide's 5416 when free, else any free port; never one
+    of ``avoid`` (ports a previous try of this start-up lost to another process)."""
     if requested is not None:
         port = validate.port(requested)
         if not port_is_free(port):
             raise PortInUse(f"port {port} on 127.0.0.1 is already in use",
                             "pick another with --port, or omit --port to let labkit choose a free one")
         return port
-    if port_is_free(DEFAULT_PORT):
+    avoided = set(avoid)
+    if DEFAULT_PORT not in avoided and port_is_free(DEFAULT_PORT):
         return DEFAULT_PORT
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in avoided and port >= 1024:
+            return port
 
 
 def _port_released(port: int, within: float) -> bool:
@@ -77,6 +85,18 @@ def _port_released(port: int, within: float) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+_BIND_FAILED = re.compile(r"could not bind IPv[46] address .*Address already in use|"
+                          r"could not create any TCP/IP sockets")
+
+
+def bind_failure(log: str) -> str | None:
+    """The server's own words when it could not bind its port (another process took it), else None."""
+    for line in log.splitlines():
+        if _BIND_FAILED.search(line):
+            return line.strip()
+    return None
 
 
 def default_image(pg_major: int) -> str:
@@ -149,43 +169,100 @@ class LabServer:
     def up(cls, workspace: Path | str | None = None, *, backend: str = "auto", pg_version: object = 16,
            port: int | None = None, name: str = "lab", image: str | None = None,
            bin_dir: str | Path | None = None, progress: Progress | None = None,
-           install_missing: bool = True) -> LabServer:
+           install_missing: bool = True, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> LabServer:
         """Start the lab in ``workspace`` (reusing the one already there when it matches) and wait until a
-        real connection succeeds. Every argument is checked before anything is created."""
+        real connection succeeds. Every argument is checked before anything is created.
+
+        The workspace is locked meanwhile, so two ``up`` of one workspace never race: the second reuses
+        what the first started. A port is the lab's only once its server has bound it: when another process
+        takes the chosen port first, the lab is created again on another free one (unless ``port`` was
+        asked for)."""
         say = progress or _quiet
         pg_major = validate.pg_major(pg_version)
         validate.backend(backend)
         if port is not None:
-            validate.port(port)
-        ws = Workspace(workspace or paths.default_workspace())
-        ws.ensure()
-        existing = ws.load()
-        if existing is not None:
-            reused = cls._reuse(ws, existing, backend, pg_major, say)
-            if reused is not None:
-                return reused
-        kind, why = choose_backend(backend, pg_major, image, say)
-        say(f"backend: {kind} ({why})")
-        state = LabState(backend=kind, pg_major=pg_major, port=choose_port(port), name=name)
-        if kind == "local":
-            state.bin_dir = str(cls._local_binaries(pg_major, bin_dir, install_missing, say).bin_dir)
-        else:
-            state.image = image or default_image(pg_major)
-            from .backends.docker_backend import DockerBackend
+            port = validate.port(port)
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) \
+                or not 10 <= max_connections <= 10000:
+            raise InvalidValue("max_connections", max_connections, "an integer from 10 to 10000")
+        ws = Workspace(paths.default_workspace() if workspace is None else workspace)
+        with ws.locked():
+            ws.ensure()
+            existing = ws.load() or cls._find_server(ws, say)
+            if existing is not None:
+                reused = cls._reuse(ws, existing, backend, pg_major, say)
+                if reused is not None:
+                    return reused
+            kind, why = choose_backend(backend, pg_major, image, say)
+            say(f"backend: {kind} ({why})")
+            state = LabState(backend=kind, pg_major=pg_major, port=DEFAULT_PORT, name=name,
+                             max_connections=max_connections)
+            if kind == "local":
+                state.bin_dir = str(cls._local_binaries(pg_major, bin_dir, install_missing, say).bin_dir)
+            else:
+                state.image = image or default_image(pg_major)
+                from .backends.docker_backend import DockerBackend
 
-            DockerBackend.ensure_image(state.image, say)
-        server = cls(ws, state, _make_backend(state, ws))
-        server._create_and_start(say)
-        return server
+                DockerBackend.ensure_image(state.image, say)
+            lost: list[int] = []
+            for attempt in range(1, PORT_TRIES + 1):
+                state.port = choose_port(port, avoid=lost)
+                server = cls(ws, state, _make_backend(state, ws))
+                try:
+                    server._create_and_start(say)
+                    return server
+                except PortInUse as exc:
+                    if port is not None or attempt == PORT_TRIES:
+                        raise PortInUse(f"{exc.message} (tried {attempt} port(s): "
+                                        f"{', '.join(map(str, [*lost, state.port]))})",
+                                        "another program took each port before the server could bind it; "
+                                        "try again, or pass --port with a port you know is free") from None
+                    say(f"port {state.port} was taken by another process before the server bound it; "
+                        "trying another")
+                    lost.append(state.port)
+        raise AssertionError("unreachable")
 
     @classmethod
     def attach(cls, workspace: Path | str | None = None) -> LabServer:
-        """The lab already recorded in ``workspace`` (running or not), without starting anything."""
-        ws = Workspace(workspace or paths.default_workspace())
+        """The lab recorded in ``workspace`` (running or not), without starting anything. When state.json is
+        missing or damaged, a server still running there is found from its processes (local) or its
+        container (Docker) and the state file is written again."""
+        ws = Workspace(paths.default_workspace() if workspace is None else workspace)
         state = ws.load()
+        if state is None and ws.path.is_dir():
+            with ws.locked():
+                state = ws.load() or cls._find_server(ws, _quiet)
         if state is None:
             raise LabkitError(f"no lab in workspace {str(ws.path)!r}", "start one with `labkit up`")
         return cls(ws, state, _make_backend(state, ws))
+
+    @classmethod
+    def _find_server(cls, ws: Workspace, say: Progress) -> LabState | None:
+        """Rebuild the state of a lab whose state.json is gone or damaged from what really runs: a
+        postmaster on the workspace's data directory, or a container labelled with this workspace."""
+        from .backends.local import find_running
+
+        found = find_running(ws.path)
+        state: LabState | None = None
+        if found is not None:
+            state = LabState(backend="local", pg_major=found["pg_major"], port=found["port"], name="lab",
+                             bin_dir=found["bin_dir"], recovered=True)
+        else:
+            try:
+                from .backends.docker_backend import DockerBackend
+
+                container = DockerBackend.find_workspace_lab(ws.path)
+            except (LabkitError, ImportError):
+                container = None
+            if container is not None and container.get("port"):
+                state = LabState(backend="docker", pg_major=int(container.get("pg_major") or 16),
+                                 port=int(container["port"]), name=container.get("lab") or "lab",
+                                 image=container.get("image"), recovered=True)
+        if state is not None:
+            say(f"state.json was missing or damaged; found the {state.backend} server on port {state.port} "
+                "and recorded it again")
+            ws.save(state)
+        return state
 
     @staticmethod
     def _local_binaries(major: int, bin_dir: str | Path | None, install_missing: bool,
@@ -204,14 +281,12 @@ class LabServer:
     def _reuse(cls, ws: Workspace, state: LabState, backend: str, pg_major: int, say: Progress) -> LabServer | None:
         if (backend not in ("auto", state.backend)) or state.pg_major != pg_major:
             say(f"workspace holds a {state.backend} PostgreSQL {state.pg_major} lab; replacing it")
-            try:
-                cls(ws, state, _make_backend(state, ws)).down()
-            except LabkitError:
-                ws.forget()
+            cls(ws, state, _make_backend(state, ws)).down()
             return None
         server = cls(ws, state, _make_backend(state, ws))
         if not server.backend.exists():
             say("the recorded lab has no server any more (killed or cleaned); creating a new one")
+            ws.forget()
             return None
         if server.backend.is_running():
             try:
@@ -224,9 +299,18 @@ class LabServer:
             say(f"port {state.port} was taken meanwhile; recreating the lab on another port")
             server.down()
             return None
+        if not state.recovered:
+            # A lesson may have left a broken labkit.conf or pg_hba.conf behind: write both from the recorded
+            # state first, so a restart never fails on what the last lesson did.
+            server.write_managed_files()
         say(f"restarting the stopped lab on port {state.port}")
         server.start()
         return server
+
+    def write_managed_files(self) -> None:
+        """Write labkit.conf and pg_hba.conf from the recorded state (works on a stopped lab)."""
+        self.backend.write_file(LESSON_CONF, self._lesson_conf_text().encode(), 0o600)
+        self.backend.write_file("pg_hba.conf", self._hba_text().encode(), 0o600)
 
     def _create_and_start(self, say: Progress) -> None:
         cert, key = self_signed()
@@ -236,6 +320,13 @@ class LabServer:
         self.workspace.save(self.state)
         try:
             self.backend.create(self._base_conf(), self._hba_text(), files)
+        except BaseException:
+            # Never remove what another server uses (create refuses a data directory or container in use).
+            if not self.backend.is_running():
+                self.backend.destroy()
+            self.workspace.forget()
+            raise
+        try:
             self.start()
             password = self.workspace.secret("postgres-password")
             self.execute(pgsql.SQL("ALTER ROLE postgres PASSWORD {}").format(pgsql.Literal(password)))
@@ -252,8 +343,20 @@ class LabServer:
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self, timeout: float = 60) -> LabServer:
+        """Start the server and wait until it accepts a query; a server that does not become ready is
+        stopped again, so a failed start never leaves a process behind."""
+        mark = self.backend.log_size()
+        was_running = self.backend.is_running()
         self.backend.start()
-        self.wait_ready(timeout)
+        try:
+            self.wait_ready(timeout, log_mark=mark)
+        except BaseException:
+            if not was_running:
+                try:
+                    self.backend.stop()
+                except LabkitError:
+                    pass
+            raise
         return self
 
     def stop(self) -> None:
@@ -266,10 +369,11 @@ class LabServer:
 
     def down(self) -> None:
         """Stop the server and remove it (processes, container, data directory); keep PKI and secrets."""
-        self.close()
-        self.backend.destroy()
-        self.workspace.forget()
-        registry_entry_remove(self.workspace.path)
+        with self.workspace.locked():
+            self.close()
+            self.backend.destroy()
+            self.workspace.forget()
+            registry_entry_remove(self.workspace.path)
 
     def close(self) -> None:
         if self._admin is not None:
@@ -282,8 +386,9 @@ class LabServer:
     def __exit__(self, *exc: object) -> None:
         self.down()
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        """Return once a real connection over the admin channel runs a query; never a fixed sleep."""
+    def wait_ready(self, timeout: float = 60, *, log_mark: int | None = None) -> None:
+        """Return once a real connection over the admin channel runs a query; never a fixed sleep. A server
+        that exits because another process holds its port raises :class:`PortInUse` at once."""
         deadline = time.monotonic() + timeout
         delay, last_error = 0.01, "no attempt made"
         while time.monotonic() < deadline:
@@ -293,6 +398,10 @@ class LabServer:
                 return
             except psycopg.Error as exc:
                 last_error = str(exc).strip()
+            if log_mark is not None and (cause := bind_failure(self.backend.log_since(log_mark))):
+                raise PortInUse(f"port {self.state.port} on 127.0.0.1 was taken before the server could bind it "
+                                f"(server log: {cause})",
+                                "another program or lab uses it; omit --port to let labkit choose a free one")
             if not self.backend.is_running() and time.monotonic() > deadline - timeout + 2:
                 break
             time.sleep(delay)
@@ -337,7 +446,7 @@ class LabServer:
             "synchronous_commit": "off",
             "full_page_writes": "off",
             "shared_buffers": "'32MB'",
-            "max_connections": "40",
+            "max_connections": str(int(self.state.max_connections)),
             "ssl": "on",
             "ssl_cert_file": "'tls/bootstrap.crt'",
             "ssl_key_file": "'tls/bootstrap.key'",
@@ -423,7 +532,7 @@ class LabServer:
         """Replace the lesson part of pg_hba.conf (``None`` = the default scram rule). Each rule must be one
         pg_hba line (:func:`labkit.quoting.hba_line`); all are checked before anything is written."""
         checked = [quoting.hba_line(rule) for rule in rules] if rules is not None else None
-        text = self._hba_text(checked)
+        text = self._hba_text(checked if checked is not None else list(DEFAULT_HBA_RULES))
         self.state.hba_rules = checked
         self.backend.write_file("pg_hba.conf", text.encode(), 0o600)
         self.workspace.save(self.state)

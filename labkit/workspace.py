@@ -6,16 +6,27 @@ never printed. A registry entry under labkit's cache lets `labkit down --all` fi
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import paths
-from .errors import WorkspaceError
+from . import paths, quoting
+from .errors import InvalidValue, WorkspaceError
+
+DEFAULT_MAX_CONNECTIONS = 100
+
+# Locks this process holds, per workspace: flock is per open file, so a second open() of the same lock file
+# in one process would wait for itself (LabServer.up calls down() while holding the lock, for example).
+_held: dict[Path, list[Any]] = {}
+_held_guard = threading.Lock()
 
 
 @dataclass
@@ -31,13 +42,72 @@ class LabState:
     created: float = field(default_factory=time.time)
     settings: dict[str, str] = field(default_factory=dict)  # lesson settings (labkit.conf)
     hba_rules: list[str] | None = None  # lesson pg_hba.conf rules; None = the default rules
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    recovered: bool = False  # rebuilt from the running server because state.json was missing or damaged
+
+    @classmethod
+    def from_json(cls, data: object) -> LabState:
+        """A state read back from state.json; TypeError/ValueError when it is not one labkit wrote."""
+        if not isinstance(data, dict):
+            raise ValueError("state.json does not hold an object")
+        known = {f.name for f in fields(cls)}
+        state = cls(**{k: v for k, v in data.items() if k in known})
+        if not isinstance(state.port, int) or not isinstance(state.pg_major, int) or state.backend not in ("local",
+                                                                                                           "docker"):
+            raise ValueError("state.json has no usable backend, port or major version")
+        return state
 
 
 class Workspace:
     """The folder of one lab."""
 
     def __init__(self, path: Path | str) -> None:
+        if not isinstance(path, (str, Path)) or not str(path).strip():
+            raise InvalidValue("workspace", path, "a folder path (leave it out for the default workspace)")
+        # pg_ctl hands paths below the workspace to /bin/sh inside double quotes: refuse what stays special.
+        quoting.double_quotable_path(path, "workspace")
         self.path = Path(path).expanduser().absolute()
+
+    @contextlib.contextmanager
+    def locked(self, timeout: float = 120) -> Iterator[None]:
+        """Hold this workspace's lock (an flock on ``.labkit.lock``, so a killed process releases it):
+        ``up``, ``down`` and ``reset`` of one workspace never run at once. Re-entrant within a process."""
+        key = self.path
+        with _held_guard:
+            entry = _held.get(key)
+            if entry is not None and entry[2] == threading.get_ident():
+                entry[1] += 1
+                nested = True
+            else:
+                nested = False
+        if nested:
+            try:
+                yield
+            finally:
+                with _held_guard:
+                    _held[key][1] -= 1
+            return
+        self.ensure()
+        handle = open(self.path / ".labkit.lock", "w")  # noqa: SIM115 - closed below
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise WorkspaceError(f"workspace {str(self.path)!r} stayed locked for {timeout:.0f} s",
+                                             "another labkit command is using it; wait for it, or stop it") from None
+                    time.sleep(0.05)
+            with _held_guard:
+                _held[key] = [handle, 1, threading.get_ident()]
+            yield
+        finally:
+            with _held_guard:
+                if _held.get(key, [None])[0] is handle:
+                    del _held[key]
+            handle.close()
 
     @property
     def state_file(self) -> Path:
@@ -89,12 +159,14 @@ class Workspace:
             handle.write(f"127.0.0.1:*:*:{user}:{password}\nlocalhost:*:*:{user}:{password}\n")
 
     def load(self) -> LabState | None:
+        """The recorded state, or None when there is none or it is damaged: then the caller must look for a
+        running server itself (:meth:`labkit.server.LabServer.find_server`) before creating anything."""
         if not self.state_file.exists():
             return None
         try:
-            return LabState(**json.loads(self.state_file.read_text()))
-        except (ValueError, TypeError):
-            return None  # a damaged state file is treated as no lab
+            return LabState.from_json(json.loads(self.state_file.read_text()))
+        except (ValueError, TypeError, OSError):
+            return None
 
     def save(self, state: LabState) -> None:
         tmp = self.state_file.with_suffix(".tmp")

@@ -6,12 +6,31 @@ fixtures do that for you).
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from labkit.server import LabServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A temporary root of this run's own. pytest's shared /tmp/pytest-of-<user> is set back to 0700 by
+    every other pytest run that starts on the machine, which would cut the unprivileged server account off
+    from the workspaces of a run already going (measured with two suites at once)."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        root = Path(tempfile.mkdtemp(prefix="pgtls-tests-"))
+        root.chmod(0o755)
+        config.option.basetemp = str(root / "run")
+        config._pgtls_tmp_root = root  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    root = getattr(config, "_pgtls_tmp_root", None)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _lab(tmp_path_factory: pytest.TempPathFactory, major: int) -> Iterator[LabServer]:

@@ -268,7 +268,17 @@ FACTORY_MISTAKES = [
     (lambda pki: L.layer_hostssl(method="md4"), "'md4'", "scram-sha-256"),
     (lambda pki: L.layer_hostssl(clientcert="maybe"), "'maybe'", "verify-full"),
     (lambda pki: L.layer_hostssl(address="127.0.0.1"), "'127.0.0.1'", "CIDR"),
-    (lambda pki: L.layer_hostssl(users=("con ssl",)), "'con ssl'", "role names"),
+    (lambda pki: L.layer_hostssl(users=("con ssl",)), "'con ssl'", "one role name"),
+    # shapes that would widen the rule or add a line: refused even with unchecked=True
+    (lambda pki: L.layer_hostssl(users=("conssl,postgres",), unchecked=True), "'conssl,postgres'", "commas"),
+    (lambda pki: L.layer_hostssl(users=("conssl\nhost all all 0.0.0.0/0 trust",)), "conssl\\n", "one role"),
+    (lambda pki: L.layer_hostssl(database="@/etc/passwd", unchecked=True), "'@/etc/passwd'", "database name"),
+    (lambda pki: L.layer_hostssl(method="trust\nhost all all 0.0.0.0/0 trust", unchecked=True), "trust\\n",
+     "method"),
+    (lambda pki: L.layer_hostssl(extra_rules=("host all all 0.0.0.0/0 trust\nhost all all ::/0 trust",)),
+     "trust\\nhost", "one pg_hba.conf line"),
+    (lambda pki: L.layer_hostssl(extra_rules=('host "all" all 0.0.0.0/0 trust',)), "'host \"all\"", "@file"),
+    (lambda pki: L.layer_hostssl(clientcert="verify-full map=x", unchecked=True), "verify-full map", "name=value"),
     (lambda pki: L.layer_hostssl(clientcert="1", pg_major=16), "'1'", "PostgreSQL 16"),
     (lambda pki: L.layer_ciphers("NOPE"), "'NOPE'", "selects at least one cipher"),
     (lambda pki: L.layer_ciphers("TLS_AES_128_GCM_SHA256"), "'TLS_AES_128_GCM_SHA256'", "TLS 1.3"),
@@ -390,9 +400,9 @@ def test_guide_layers_apply_track_and_revert(lab: LabServer, roles: Roles, pki: 
 
 def test_postmaster_setting_takes_a_restart(clean_lab16: LabServer) -> None:
     lab = clean_lab16
-    layer = L.Layer("X-restart", "more connections", settings={"max_connections": 45})
+    layer = L.Layer("X-restart", "more connections", settings={"max_connections": 145})
     assert L.server_needs(lab, layer) == "restart"
     result = must(L.apply(lab, layer))
-    assert result.action == "restart" and lab.show("max_connections") == "45"
+    assert result.action == "restart" and lab.show("max_connections") == "145"
     back = must(L.revert(lab, layer))
-    assert back.action == "restart" and lab.show("max_connections") == "40"
+    assert back.action == "restart" and lab.show("max_connections") == str(lab.state.max_connections) == "100"

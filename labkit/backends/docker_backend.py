@@ -53,6 +53,7 @@ LABEL_WORKSPACE = f"{LABEL_PREFIX}.workspace"
 LABEL_MANAGED = f"{LABEL_PREFIX}.managed"
 LABEL_PG_MAJOR = f"{LABEL_PREFIX}.pg-major"
 LABEL_HELPER_FOR = f"{LABEL_PREFIX}.helper-for"  # throwaway containers that edit a stopped lab's files
+LABEL_OWNER = f"{LABEL_PREFIX}.owner-uid"  # who started the lab: `down --all` touches only one's own
 
 OFFLINE_IMAGE = "labkit/postgres:16-offline"
 ENGINE_HINT = "start Docker Desktop, or on Linux: sudo systemctl start docker (then check with: docker info)"
@@ -323,7 +324,28 @@ class DockerBackend(Backend):
             LABEL_WORKSPACE: str(Path(self.spec.workspace).expanduser().resolve()),
             LABEL_MANAGED: "true",
             LABEL_PG_MAJOR: str(self.spec.pg_major),
+            LABEL_OWNER: str(os.getuid()),
         }
+
+    @property
+    def network_name(self) -> str:
+        """The lab's own bridge network: other containers on the engine cannot reach its server."""
+        return self.name
+
+    def _ensure_network(self) -> None:
+        with engine_errors(f"create network {self.network_name!r}"):
+            try:
+                self.client.networks.get(self.network_name)
+            except docker.errors.NotFound:
+                self.client.networks.create(self.network_name, driver="bridge", labels=self.labels(),
+                                            options={"com.docker.network.bridge.enable_icc": "false"})
+
+    def _remove_network(self) -> None:
+        with engine_errors(f"remove network {self.network_name!r}"):
+            try:
+                self.client.networks.get(self.network_name).remove()
+            except docker.errors.NotFound:
+                pass
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def create(self, base_conf: str, hba: str, files: dict[str, tuple[bytes, int]]) -> None:
@@ -333,12 +355,18 @@ class DockerBackend(Backend):
                                      "remove the old lab first (labkit down), or choose another lab name")
         archive = build_tar(self._init_entries(base_conf, hba, files))  # validates paths before creating
         self.ensure_image(self.image, self.progress, self.client)
-        container = self._create_container()
+        self._ensure_network()
+        try:
+            container = self._create_container()
+        except BaseException:
+            self._remove_network()
+            raise
         try:
             self._put(container, INITDB_DIR, archive, "deliver the first-init script")
         except BaseException:
             with contextlib.suppress(docker.errors.DockerException):
                 container.remove(v=True, force=True)
+            self._remove_network()
             raise
 
     def _create_container(self) -> Container:
@@ -350,6 +378,7 @@ class DockerBackend(Backend):
                     labels=self.labels(),
                     environment={"POSTGRES_PASSWORD": self.spec.superuser_password, "LC_ALL": "C.UTF-8"},
                     ports={"5432/tcp": ("127.0.0.1", self.spec.port)},
+                    network=self.network_name,
                     stop_signal="SIGINT",  # PostgreSQL's fast shutdown
                     detach=True,
                 )
@@ -406,13 +435,13 @@ class DockerBackend(Backend):
     def destroy(self) -> None:
         """Remove the container with its anonymous data volume; the data is discarded, so no shutdown."""
         container = self._container()
-        if container is None:
-            return
-        with engine_errors(f"remove container {self.name!r}"):
-            try:
-                container.remove(v=True, force=True)
-            except docker.errors.NotFound:
-                pass
+        if container is not None:
+            with engine_errors(f"remove container {self.name!r}"):
+                try:
+                    container.remove(v=True, force=True)
+                except docker.errors.NotFound:
+                    pass
+        self._remove_network()
 
     def is_running(self) -> bool:
         """Whether the container runs (the server may still be starting)."""
@@ -550,12 +579,26 @@ class DockerBackend(Backend):
         }
 
     @classmethod
-    def find_labs(cls, client: docker.DockerClient | None = None) -> list[dict[str, Any]]:
-        """Every labkit-managed container on this engine (for `labkit down --all` and stale-lab cleanup)."""
+    def find_labs(cls, client: docker.DockerClient | None = None, *, owner: int | None = None) -> list[dict[str, Any]]:
+        """Every labkit-managed container on this engine, or only those a given user started (for `labkit
+        down --all`, which must never touch another user's labs)."""
         client = _connect(client)
+        wanted = [f"{LABEL_MANAGED}=true"] + ([f"{LABEL_OWNER}={owner}"] if owner is not None else [])
         with engine_errors("list labkit containers"):
-            containers = client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=true"})
+            containers = client.containers.list(all=True, filters={"label": wanted})
         return [cls._lab_facts(c) for c in containers]
+
+    @classmethod
+    def find_workspace_lab(cls, workspace: Path) -> dict[str, Any] | None:
+        """The container of the lab in ``workspace``, found by its label (state.json may be gone)."""
+        answers, _ = cls.engine_status()
+        if not answers:
+            return None
+        wanted = str(Path(workspace).expanduser().resolve())
+        for lab in cls.find_labs(owner=os.getuid()):
+            if lab.get("workspace") == wanted:
+                return lab
+        return None
 
     @classmethod
     def remove_container(cls, container_id: str, client: docker.DockerClient | None = None) -> None:
@@ -572,6 +615,8 @@ class DockerBackend(Backend):
                                    "labkit only removes the containers it created")
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(v=True, force=True)
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                client.networks.get(container.name).remove()
 
     @staticmethod
     def _lab_facts(container: Container) -> dict[str, Any]:
@@ -582,6 +627,8 @@ class DockerBackend(Backend):
             "name": container.name,
             "lab": labels.get(LABEL_LAB),
             "workspace": labels.get(LABEL_WORKSPACE),
+            "pg_major": labels.get(LABEL_PG_MAJOR),
+            "owner": labels.get(LABEL_OWNER),
             "image": container.attrs.get("Config", {}).get("Image"),
             "status": container.status,
             "port": int(bindings[0]["HostPort"]) if bindings and bindings[0].get("HostPort") else None,

@@ -7,21 +7,81 @@ labkit's cache: copying is several times faster than running initdb for every la
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from .. import paths, quoting
-from ..errors import LabkitError, ServerStartError, WorkspaceError
+from ..errors import ServerCommandError, ServerStartError, WorkspaceError
 from .base import Backend, ServerSpec
 
 SERVER_ACCOUNT = "labkit"
+BASE_MARKER = "# ---- labkit base settings"  # the first line of the block LabServer appends to postgresql.conf
 _TIMEOUT = 60
+
+
+def postmaster_facts(data_dir: Path) -> dict[str, Any]:
+    """What ``postmaster.pid`` records (pid, port, socket folder, listen address), or {} without one.
+
+    Line layout (PostgreSQL's ``pidfile.h``): pid, data directory, start time, port, socket directory,
+    listen address, shared memory key, status."""
+    try:
+        lines = (data_dir / "postmaster.pid").read_text().split("\n")
+        facts: dict[str, Any] = {"pid": int(lines[0])}
+    except (OSError, ValueError, IndexError):
+        return {}
+    with contextlib.suppress(ValueError, IndexError):
+        facts["port"] = int(lines[3])
+    with contextlib.suppress(IndexError):
+        facts["socket_dir"] = lines[4]
+        facts["listen"] = lines[5].strip()
+    return facts
+
+
+def _is_postmaster_of(pid: int, data_dir: Path) -> bool:
+    """Whether ``pid`` is a live (non-zombie) postgres process working in ``data_dir``."""
+    proc = Path(f"/proc/{pid}")
+    try:
+        if (proc / "stat").read_text().split(") ", 1)[1][0] == "Z":
+            return False
+        if b"postgres" not in (proc / "cmdline").read_bytes():
+            return False
+        return os.readlink(proc / "cwd") == str(data_dir.resolve())
+    except (OSError, IndexError):
+        return False
+
+
+def running_bin_dir(data_dir: Path) -> str | None:
+    """The bin folder of the postmaster running on ``data_dir`` (from its executable), if one runs."""
+    pid = postmaster_facts(data_dir).get("pid")
+    if pid is None or not _is_postmaster_of(pid, data_dir):
+        return None
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
+    except OSError:
+        return None
+    return str(Path(exe).parent)
+
+
+def find_running(workspace: Path) -> dict[str, Any] | None:
+    """A local lab server running in ``workspace`` (port, bin_dir, pg_major), found from its processes and
+    ``postmaster.pid`` alone: used when state.json is missing or damaged."""
+    data_dir = workspace / "server" / "pgdata"
+    facts = postmaster_facts(data_dir)
+    if "pid" not in facts or "port" not in facts or not _is_postmaster_of(facts["pid"], data_dir):
+        return None
+    try:
+        major = int((data_dir / "PG_VERSION").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return {"port": facts["port"], "bin_dir": running_bin_dir(data_dir), "pg_major": major}
 
 
 def server_account() -> pwd.struct_passwd:
@@ -71,22 +131,48 @@ class LocalBackend(Backend):
 
     def __init__(self, spec: ServerSpec) -> None:
         super().__init__(spec)
-        if spec.bin_dir is None:
-            raise LabkitError("the local backend needs a bin_dir", "call labkit.binaries.find() first")
-        self.bin_dir = Path(spec.bin_dir)
-        self.account = server_account()
         self.server_dir = spec.workspace / "server"
         self.data_dir = self.server_dir / "pgdata"
         self.log_file = self.server_dir / "postgres.log"
+        # Without a recorded bin_dir (a damaged state file) the running server still tells where it came from.
+        bin_dir = spec.bin_dir or running_bin_dir(self.data_dir)
+        self.bin_dir = Path(bin_dir) if bin_dir else None
+        if self.bin_dir is not None:
+            quoting.double_quotable_path(self.bin_dir, "bin_dir")
+        self.account = server_account()
         self.socket_dir = self._socket_dir()
+
+    def _binary(self, name: str) -> Path:
+        """A program of the installation; a clear error when it is gone (the server can still be stopped)."""
+        if self.bin_dir is None or not (self.bin_dir / name).exists():
+            raise ServerStartError(f"the PostgreSQL program {name!r} is not in {str(self.bin_dir)!r} any more",
+                                   "install it again (labkit postgres install), or `labkit reset` for a new lab")
+        return self.bin_dir / name
 
     # -- helpers -------------------------------------------------------------------------------------
     def _socket_dir(self) -> Path:
-        """Inside the workspace unless the socket path would pass the 107-byte limit of Unix sockets."""
+        """Inside the workspace unless the socket path would pass the 107-byte limit of Unix sockets; then a
+        private folder in /tmp named after the workspace (see :meth:`_make_socket_dir`)."""
         inside = self.server_dir / "run"
         if len(str(inside / f".s.PGSQL.{self.spec.port}")) < 100:
             return inside
-        return Path("/tmp") / f"labkit-{paths.short_hash(str(self.spec.workspace))}"
+        return Path("/tmp") / f"labkit-{os.geteuid()}-{paths.short_hash(str(self.spec.workspace))}"
+
+    def _make_socket_dir(self) -> None:
+        """Create the socket folder 0700 for the server account without following a link: in /tmp another
+        local user may have planted a link or a folder of their own under that name, which is refused."""
+        try:
+            os.mkdir(self.socket_dir, 0o700)
+        except FileExistsError:
+            pass
+        info = os.lstat(self.socket_dir)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid not in (os.geteuid(), self.account.pw_uid):
+            raise WorkspaceError(f"{str(self.socket_dir)!r} exists and is not a folder of labkit's own "
+                                 "(a link, a file, or another user's)",
+                                 "remove it, or use a workspace with a shorter path")
+        if self.account.pw_uid != os.geteuid():
+            os.chown(self.socket_dir, self.account.pw_uid, self.account.pw_gid, follow_symlinks=False)
+        os.chmod(self.socket_dir, 0o700)  # checked above to be a real folder of ours; /tmp is sticky
 
     def _run_as_server(self, argv: list[str], timeout: float = _TIMEOUT) -> subprocess.CompletedProcess[str]:
         env = {"PATH": f"{self.bin_dir}:/usr/bin:/bin", "LC_ALL": "C", "LANG": "C", "TZ": "UTC"}
@@ -107,7 +193,7 @@ class LocalBackend(Backend):
 
     def _template(self) -> Path:
         """An initdb'd data directory to copy, one per installation and account, made on first use."""
-        key = paths.short_hash(f"{self.bin_dir.resolve()}:{self.account.pw_uid}", 12)
+        key = paths.short_hash(f"{self._binary('initdb').parent.resolve()}:{self.account.pw_uid}", 12)
         template = paths.cache_dir() / "templates" / key
         if (template / "PG_VERSION").exists():
             return template
@@ -119,7 +205,7 @@ class LocalBackend(Backend):
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(mode=0o700)
         self._own(staging, 0o700)
-        done = self._run_as_server([str(self.bin_dir / "initdb"), "-D", str(staging), "-U", "postgres",
+        done = self._run_as_server([str(self._binary("initdb")), "-D", str(staging), "-U", "postgres",
                                     "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"], timeout=120)
         if done.returncode != 0:
             shutil.rmtree(staging, ignore_errors=True)
@@ -134,17 +220,20 @@ class LocalBackend(Backend):
     # -- lifecycle -----------------------------------------------------------------------------------
     def create(self, base_conf: str, hba: str, files: dict[str, tuple[bytes, int]]) -> None:
         _check_reachable(self.spec.workspace, self.account)
+        if self._live_postmaster() is not None or self._processes_using_data_dir():
+            raise ServerStartError(f"a PostgreSQL server is running on {self.data_dir}; labkit will not replace "
+                                   "a data directory in use",
+                                   "stop it first (labkit down --workspace ...), then start again")
         template = self._template()
         self.server_dir.mkdir(parents=True, exist_ok=True)
         self._own(self.server_dir, 0o700)
         shutil.rmtree(self.data_dir, ignore_errors=True)
-        done = subprocess.run(["cp", "-a", str(template), str(self.data_dir)], capture_output=True, text=True,
-                              timeout=_TIMEOUT, check=False)
+        done = subprocess.run(["cp", "-a", "--", str(template), str(self.data_dir)], capture_output=True,
+                              text=True, timeout=_TIMEOUT, check=False)
         if done.returncode != 0:
             raise WorkspaceError(f"could not copy the data directory template: {done.stderr.strip()}",
                                  f"check free space and permissions in {self.server_dir}")
-        self.socket_dir.mkdir(parents=True, exist_ok=True)
-        self._own(self.socket_dir, 0o700)
+        self._make_socket_dir()
         conf = self.data_dir / "postgresql.conf"
         with conf.open("a") as handle:
             handle.write("\n" + base_conf)
@@ -190,45 +279,56 @@ class LocalBackend(Backend):
     def start(self) -> None:
         if self.is_running():
             return
+        if BASE_MARKER not in (self.data_dir / "postgresql.conf").read_text(errors="replace"):
+            raise ServerStartError(f"{self.data_dir} has no labkit configuration block, so it would start with "
+                                   "PostgreSQL's defaults (port 5432, sockets in /tmp)",
+                                   "labkit reset gives a fresh lab in this workspace")
         self._clear_stale_server()
-        done = self._run_as_server([str(self.bin_dir / "pg_ctl"), "start", "-D", str(self.data_dir),
+        self._make_socket_dir()
+        done = self._run_as_server([str(self._binary("pg_ctl")), "start", "-D", str(self.data_dir),
                                     "-l", str(self.log_file), "-W", "-s"])
         if done.returncode != 0:
             raise ServerStartError(f"pg_ctl start failed: {(done.stderr or done.stdout).strip()[-600:]}",
                                    f"see {self.log_file}")
 
     def _postmaster_pid(self) -> int | None:
-        try:
-            return int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
-        except (OSError, ValueError):
-            return None
+        return postmaster_facts(self.data_dir).get("pid")
+
+    def _live_postmaster(self) -> int | None:
+        """The pid in postmaster.pid when that process is alive, is a postgres, and works in this data
+        directory: the truth about whether this lab runs, whatever state.json says."""
+        pid = self._postmaster_pid()
+        return pid if pid is not None and _is_postmaster_of(pid, self.data_dir) else None
 
     def is_running(self) -> bool:
-        pid = self._postmaster_pid()
-        if pid is None:
-            return False
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()  # empty for a zombie
-        except OSError:
-            try:
-                os.kill(pid, 0)
-            except (ProcessLookupError, PermissionError):
-                return False
-            return True
-        return b"postgres" in cmdline
+        return self._live_postmaster() is not None
 
     def stop(self) -> None:
-        if not self.is_running():
+        pid = self._live_postmaster()
+        if pid is None:
             return
-        done = self._run_as_server([str(self.bin_dir / "pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast",
-                                    "-w", "-t", "30", "-s"])
-        if done.returncode != 0 and self.is_running():
-            pid = self._postmaster_pid()
-            if pid:
-                os.kill(pid, signal.SIGQUIT)
+        pg_ctl = self.bin_dir / "pg_ctl" if self.bin_dir is not None else None
+        if pg_ctl is not None and pg_ctl.exists():
+            done = self._run_as_server([str(pg_ctl), "stop", "-D", str(self.data_dir), "-m", "fast", "-w", "-t",
+                                        "30", "-s"], timeout=45)
+            if done.returncode == 0 or not self.is_running():
+                return
+        # pg_ctl is gone (or failed): the same fast shutdown by signal, then an immediate one.
+        for sig, wait in ((signal.SIGINT, 30.0), (signal.SIGQUIT, 10.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while _is_postmaster_of(pid, self.data_dir) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not _is_postmaster_of(pid, self.data_dir):
+                return
+        raise ServerCommandError(f"the server (pid {pid}) on {self.data_dir} did not stop",
+                                 f"stop it yourself: kill -QUIT {pid}")
 
     def destroy(self) -> None:
         self.stop()
+        if self._processes_using_data_dir():
+            self._clear_stale_server()  # waits for orphaned children before anything is deleted
         shutil.rmtree(self.server_dir, ignore_errors=True)
         if not str(self.socket_dir).startswith(str(self.server_dir)):
             shutil.rmtree(self.socket_dir, ignore_errors=True)
@@ -287,6 +387,8 @@ class LocalBackend(Backend):
     def server_openssl_version(self) -> str | None:
         from ..binaries import _linked_libcrypto, openssl_version_in
 
+        if self.bin_dir is None or not (self.bin_dir / "postgres").exists():
+            return None
         libcrypto = _linked_libcrypto(self.bin_dir / "postgres")
         return openssl_version_in(libcrypto) if libcrypto else None
 
@@ -295,5 +397,5 @@ class LocalBackend(Backend):
                 "unix_socket_directories": quoting.directory_list([str(self.socket_dir)])}
 
     def describe(self) -> dict[str, Any]:
-        return {"pid": self._postmaster_pid(), "data_dir": str(self.data_dir), "bin_dir": str(self.bin_dir),
+        return {"pid": self._live_postmaster(), "data_dir": str(self.data_dir), "bin_dir": str(self.bin_dir),
                 "log_file": str(self.log_file), "server_account": self.account.pw_name}
