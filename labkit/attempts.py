@@ -424,12 +424,27 @@ def _group_log(text: str) -> dict[int, list[str]]:
     return groups
 
 
-def _attempt_pids(groups: Mapping[int, list[str]]) -> list[int]:
-    return [pid for pid, lines in groups.items() if any(_RECEIVED.search(line) for line in lines)]
+def _attempt_pids(groups: Mapping[int, list[str]], admin_user: str | None = None) -> list[int]:
+    """Backends that received a TCP connection in the window, less labkit's own admin connections (the
+    Docker backend's admin channel is TCP too, and the container log may deliver an earlier admin
+    connection's lines after the mark was taken)."""
+    def is_admin(lines: list[str]) -> bool:
+        return admin_user is not None and any(f" {admin_user}@" in line or f'identity="{admin_user}"' in line
+                                              for line in lines)
+
+    return [pid for pid, lines in groups.items()
+            if any(_RECEIVED.search(line) for line in lines) and not is_admin(lines)]
 
 
-def _log_done(groups: Mapping[int, list[str]], connected: bool, own_pid: int | None, client_text: str) -> bool:
-    pids = _attempt_pids(groups)
+def _admin_tcp_user(lab: LabServer) -> str | None:
+    """The admin role when the admin channel is TCP (Docker), else None (a Unix socket logs as [local])."""
+    info = lab.backend.admin_conninfo()
+    return None if str(info.get("host", "")).startswith("/") else str(info.get("user"))
+
+
+def _log_done(groups: Mapping[int, list[str]], connected: bool, own_pid: int | None, client_text: str,
+              admin_user: str | None = None) -> bool:
+    pids = _attempt_pids(groups, admin_user)
     finished = all(any(_TERMINAL.search(line) for line in groups[pid]) for pid in pids)
     if connected:
         return own_pid in pids and finished
@@ -446,13 +461,14 @@ def _collect_log(lab: LabServer, mark: int, connected: bool, own_pid: int | None
     client gave up, so poll (bounded by ``wait``) until every backend of the attempt has logged its end."""
     deadline = time.monotonic() + wait
     delay = 0.001
+    admin_user = _admin_tcp_user(lab)
     while True:
         groups = _group_log(lab.log_since(mark))
-        if _log_done(groups, connected, own_pid, client_text) or time.monotonic() >= deadline:
+        if _log_done(groups, connected, own_pid, client_text, admin_user) or time.monotonic() >= deadline:
             break
         time.sleep(delay)
         delay = min(delay * 2, 0.02)
-    lines = [line for pid in _attempt_pids(groups) for line in groups[pid]]
+    lines = [line for pid in _attempt_pids(groups, admin_user) for line in groups[pid]]
     return "\n".join(lines)
 
 
