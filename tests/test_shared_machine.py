@@ -262,13 +262,14 @@ def test_hba_rules_that_would_add_a_line_are_refused(lab: LabServer) -> None:
     assert lab.reload().ok and lab.hba_rule_errors().empty
 
 
-def test_the_passphrase_command_is_one_shell_word_even_in_a_hostile_workspace(base: Path) -> None:
+def test_the_passphrase_command_is_one_shell_word_even_in_a_hostile_workspace(base: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Lesson 33's command was built from the workspace path unquoted: `;id>/tmp/x;` ran `id`."""
     from labkit.pki import LabPKI
 
     marker = base / "pwned"
     workspace = base / f"a b;touch {marker.name};%p"
-    os.chdir(base)  # a relative `touch pwned` would land here
+    monkeypatch.chdir(base)  # a relative `touch pwned` from this process would land here
     with LabServer.up(workspace, backend="local") as lab:
         pki = LabPKI.ensure(lab.workspace.pki_dir)
         key = lab.deliver("enc.key", pki.paths.server_encrypted_key)
