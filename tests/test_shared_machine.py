@@ -99,7 +99,8 @@ def test_four_labs_start_at_once_where_5416_is_free(base: Path) -> None:
     ports = [r["status"]["port"] for r in results]
     assert all(r["status"]["running"] for r in results)
     assert len(set(ports)) == 4 and DEFAULT_PORT in ports
-    assert any("taken by another process before the server bound it" in r["stderr"] for r in results)
+    # Whether a start actually lost the race depends on timing (on a loaded machine they may not overlap);
+    # test_a_port_taken_between_choice_and_bind_is_survived makes it happen every time.
     assert postgres_processes_for(str(base)) == []
 
 
