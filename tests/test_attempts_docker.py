@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from labkit import layers
-from labkit.attempts import attempt
+from labkit.client import attempt
 from labkit.lesson import Lesson, begin
 
 from .helpers import docker_image_or_skip, searchable_tmp

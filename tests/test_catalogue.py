@@ -30,11 +30,11 @@ from cryptography.hazmat.primitives import serialization
 from psycopg import sql
 
 from labkit import catalogue
-from labkit.attempts import AttemptResult, attempt, reload_settled
+from labkit.client import AttemptResult, attempt
 from labkit.errors import ServerStartError
 from labkit.pki import LabPKI
 from labkit.server import LabServer, ReloadResult
-from labkit.tlsprobe import probe, probe_lab
+from labkit.handshake import probe, probe_lab
 
 COVERED: set[str] = set()
 ROLES = ("conssl", "reporter")
@@ -103,7 +103,7 @@ class Lab:
         values.update(settings)
         self.server.set_settings(values, replace=True)
         self.server.set_hba_rules(hba)
-        return reload_settled(self.server)
+        return self.server.reload()
 
     def cert_auth(self, **settings: Any) -> ReloadResult:
         """Client-certificate authentication for the two lesson roles (the guide's Fase #2 layers 5-6)."""

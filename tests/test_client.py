@@ -24,7 +24,9 @@ from cryptography.hazmat.primitives import serialization
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from labkit.attempts import FRAME_COLUMNS, AttemptResult, attempt, attempts_frame, reload_settled, session, styled
+from labkit.client import AttemptResult, attempt, session
+from labkit.tables import FRAME_COLUMNS, attempts_frame
+from labkit.tables import attempts as styled
 from labkit.errors import InvalidValue, LabkitError
 from labkit.pki import LabPKI
 from labkit.server import LabServer
@@ -52,7 +54,7 @@ def tls_on(lab: LabServer, pki: LabPKI, hba: list[str] | None = None, **settings
                       "ssl_crl_file": lab.deliver("combined.crl", pki.paths.combined_crl, 0o644), **settings},
                      replace=True)
     lab.set_hba_rules(hba)
-    assert reload_settled(lab).ok
+    assert lab.reload().ok
 
 
 def every_text(result: AttemptResult) -> str:
@@ -284,13 +286,13 @@ def test_silent_failures_do_not_wait(any_lab: LabServer, pki: LabPKI) -> None:
 
 def test_no_wait_when_the_server_does_not_log_connections(any_lab: LabServer) -> None:
     any_lab.set_settings({"log_connections": False})
-    assert reload_settled(any_lab).ok
+    assert any_lab.reload().ok
     started = time.perf_counter()
     quiet = attempt(any_lab, sslmode="require")
     assert quiet.connected and quiet.server_log == ""
     assert time.perf_counter() - started < 0.3
     any_lab.set_settings({"log_connections": None})
-    assert reload_settled(any_lab).ok
+    assert any_lab.reload().ok
     assert "connection authorized" in attempt(any_lab, sslmode="require").server_log  # control
 
 
@@ -352,7 +354,7 @@ from labkit.server import LabServer
 lab = LabServer.attach(sys.argv[1])
 crt, key, mode = sys.argv[2], sys.argv[3], sys.argv[4]
 if mode == "attempt":
-    from labkit.attempts import attempt
+    from labkit.client import attempt
     print("RESULT", attempt(lab, sslmode="require", sslcert=crt, sslkey=key).error_key, flush=True)
 else:
     try:
