@@ -17,7 +17,7 @@ from .errors import InvalidValue
 if TYPE_CHECKING:
     from .pki import LabPKI
 
-__all__ = ["ROOT_CHOICES", "encrypted_key_copy", "key_copy", "lab_home", "root_file"]
+__all__ = ["ROOT_CHOICES", "cert_keywords", "encrypted_key_copy", "key_copy", "lab_home", "root_file"]
 
 #: What a client may name as ``sslrootcert`` in the lessons (``missing`` = a path that does not exist).
 ROOT_CHOICES: tuple[str, ...] = ("root", "combined", "intermediate", "rogue", "missing")
@@ -79,3 +79,13 @@ def encrypted_key_copy(source: str | Path, target: str | Path, passphrase: str) 
     target.write_bytes(data)
     target.chmod(0o600)
     return target
+
+
+def cert_keywords(pki: LabPKI, stem: str | None) -> dict[str, Path]:
+    """``sslcert`` and ``sslkey`` of a client certificate of the lab PKI (``client``, ``revoked_client``...),
+    as attempt keywords; ``{}`` for ``None`` (no certificate)."""
+    if stem is None:
+        return {}
+    if not hasattr(pki.paths, f"{stem}_crt") or not hasattr(pki.paths, f"{stem}_key"):
+        raise InvalidValue("stem", stem, ("client", "client2", "revoked_client", "expired_client", "rogue_client"))
+    return {"sslcert": getattr(pki.paths, f"{stem}_crt"), "sslkey": getattr(pki.paths, f"{stem}_key")}

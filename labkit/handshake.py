@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .server import LabServer
 
 __all__ = ["SSL_REQUEST", "VERSIONS", "HandshakeFailure", "ProbeResult", "ServedCertificate", "client_can_offer",
-           "expected_version",
+           "expected_version", "python_can_offer",
            "handshake_times", "probe", "probe_lab", "probe_matrix", "probe_with_log", "served_certificate",
            "tls_connection"]
 
@@ -349,3 +349,8 @@ def expected_version(server_min: str, server_max: str, client_max: str, client_f
     low = max(VERSIONS.index(server_min), VERSIONS.index(client_floor))
     high = min(VERSIONS.index(server_max) if server_max else len(VERSIONS) - 1, VERSIONS.index(client_max))
     return VERSIONS[high] if low <= high else None
+
+
+def python_can_offer() -> dict[str, bool]:
+    """Per protocol the guide lists (SSLv2, SSLv3 and :data:`VERSIONS`): can this Python's OpenSSL offer it."""
+    return {"SSLv2": ssl.HAS_SSLv2, "SSLv3": ssl.HAS_SSLv3, **{v: client_can_offer(v)[0] for v in VERSIONS}}

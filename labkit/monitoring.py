@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = ["SSLINFO_FUNCTIONS", "auth_method", "pki_name", "session_ssl", "settings_frame", "ssl_settings",
-           "sslinfo_row", "stat_ssl"]
+__all__ = ["SSLINFO_FUNCTIONS", "auth_method", "new_client_view", "pki_name", "requirements", "session_ssl", "settings_frame",
+           "ssl_settings", "sslinfo_extension", "sslinfo_row", "stat_ssl", "versions"]
 
 SSLINFO_FUNCTIONS: tuple[str, ...] = ("ssl_is_used", "ssl_version", "ssl_cipher", "ssl_client_cert_present",
                                       "ssl_client_serial", "ssl_client_dn", "ssl_issuer_dn")
@@ -111,3 +111,79 @@ def session_ssl(result: AttemptResult) -> dict[str, Any]:
     if not result.connected:
         return {"pg_stat_ssl.ssl": None, "version": None, "cipher": None}
     return {"pg_stat_ssl.ssl": row.get("ssl"), "version": row.get("version"), "cipher": row.get("cipher")}
+
+
+# --------------------------------------------------------------------------------------------------------
+# The guide's requirements (Fase #1), checked on both sides
+# --------------------------------------------------------------------------------------------------------
+
+
+def _at_least(text: object, minimum: tuple[int, ...]) -> bool:
+    numbers = tuple(int(n) for n in re.findall(r"\d+", str(text or ""))[:len(minimum)])
+    return len(numbers) == len(minimum) and numbers >= minimum
+
+
+def versions(lab: LabServer) -> pd.DataFrame:
+    """Which PostgreSQL and which OpenSSL copies take part, on each side (the server's, libpq's, Python's).
+    The guide's ``openssl version`` prints the command-line tool's library, which need not be the one the
+    server loaded; this reads the library the server process really uses."""
+    from .doctor import client_facts
+
+    facts, client = lab.facts(), client_facts()
+    rows = [("server", "PostgreSQL (select version())", lab.execute("select version()")[0]["version"]),
+            ("server", "SSL library (ssl_library)", facts["ssl_library"]),
+            ("server", "OpenSSL loaded by postgres", facts["server_openssl"]),
+            ("server", "how the lab runs it", facts["backend"]),
+            ("client", "libpq (psycopg)", client["libpq_version"]),
+            ("client", "OpenSSL inside libpq", client["client_openssl"]),
+            ("client", "OpenSSL of Python's ssl (raw probe)", client["python_openssl"])]
+    return pd.DataFrame(rows, columns=["side", "component", "found"])
+
+
+def sslinfo_extension(lab: LabServer) -> pd.DataFrame:
+    """The guide's ``select * from pg_available_extensions where name = 'sslinfo'``."""
+    return lab.query("select name, default_version, installed_version, comment "
+                     "from pg_available_extensions where name = 'sslinfo'")
+
+
+def requirements(lab: LabServer, default_probe: pd.DataFrame, role: str = "conssl") -> pd.DataFrame:
+    """The guide's requirements as a checklist: requirement, how it was checked, ok. Names no version
+    number (it is compared between machines). ``default_probe`` is :func:`labkit.handshake.probe_matrix`
+    at the server's default settings."""
+    from .doctor import client_facts
+
+    facts, client = lab.facts(), client_facts()
+    rows = lab.execute("select rolsuper, rolcanlogin, coalesce(rolpassword like 'SCRAM-SHA-256$%%', false) "
+                       "as scram from pg_authid where rolname = %s", (role,))
+    who = rows[0] if rows else {"rolsuper": False, "rolcanlogin": False, "scram": False}
+    accepted = set(default_probe.loc[default_probe["result"] == "accepted", "version_asked"])
+    python_openssl = str(client["python_openssl"]).split()[1] if " " in str(client["python_openssl"]) else ""
+    checks = [
+        ("#1 server OpenSSL >= 1.1.1", "library the postgres binary loads", _at_least(facts["server_openssl"], (1, 1, 1))),
+        ("#1 client OpenSSL >= 1.1.1 (libpq)", "libcrypto bundled with libpq",
+         _at_least(client["client_openssl"], (1, 1, 1))),
+        ("#1 probe OpenSSL >= 1.1.1 (Python)", "ssl.OPENSSL_VERSION", _at_least(python_openssl, (1, 1, 1))),
+        ("#2 supported PostgreSQL (>= 12)", "server_version_num", int(facts["server_version_num"]) >= 120000),
+        ("#2 server speaks TLS 1.2 and 1.3", "raw handshake probe, default settings", {"TLSv1.2", "TLSv1.3"} <= accepted),
+        ("built with SSL", "current_setting('ssl_library')", facts["ssl_library"] == "OpenSSL"),
+        ("sslinfo available", "pg_available_extensions", not sslinfo_extension(lab).empty),
+        (f"role {role}: login, superuser", "pg_authid", bool(who["rolsuper"] and who["rolcanlogin"])),
+        (f"{role} password stored as SCRAM", "pg_authid.rolpassword prefix", bool(who["scram"])),
+    ]
+    return pd.DataFrame(checks, columns=["requirement", "checked with", "ok"])
+
+
+def new_client_view(lab: LabServer, pki: LabPKI, step: str, **attempt_keywords: Any) -> dict[str, Any]:
+    """What a client connecting *now* gets: which lab certificate the server presents (and its serial),
+    and whether an attempt with ``attempt_keywords`` connects -- the check after every rotation step.
+    A server that is not running presents nothing and nobody connects."""
+    from .client import attempt
+    from .handshake import served_certificate
+
+    if not lab.status()["running"]:
+        return {"step": step, "new client connects": False, "certificate presented": "(server down)",
+                "serial": "", "psql": ""}
+    served = served_certificate(lab.host, lab.port)
+    tried = attempt(lab, label=step, **attempt_keywords)
+    return {"step": step, "new client connects": tried.connected,
+            "certificate presented": pki_name(pki, served.serial), "serial": served.serial, "psql": tried.psql}

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = ["SERVER_STATES", "Case", "describe_states", "matrix_pivot", "mode_ranking", "server_state_layers",
+__all__ = ["SERVER_STATES", "Case", "Layout", "describe_states", "guide_layouts", "protocol_matrix", "try_layouts", "matrix_pivot", "mode_ranking", "server_state_layers",
            "sslmode_matrix", "troubleshooting_cases", "troubleshooting_rows", "try_layout"]
 
 #: The server states of the sslmode matrix (lesson 23), weakest first.
@@ -63,6 +63,98 @@ def try_layout(lab: LabServer, pki: LabPKI, label: str, *, server_cert: str, ca_
         return attempt(lab, label=label, sslmode="verify-full", sslrootcert=rootcert)
     return attempt(lab, label=label, sslmode="verify-full", user=user, password=None,
                             sslrootcert=rootcert, sslcert=client_cert, sslkey=client_key)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One server/client certificate layout: what the server presents and trusts, what the client trusts
+    and sends."""
+
+    label: str
+    server_cert: str
+    ca_bundle: str
+    rootcert: Path
+    client_cert: Path
+    client_key: Path
+
+
+_SHORT = {"server": "server.crt", "server_chain": "server-chain.crt", "server_by_root": "server-by-root.crt",
+          "combined": "combined.crt", "root_only": "root.crt"}
+
+
+def guide_layouts(pki: LabPKI, user: str = "conssl") -> list[Layout]:
+    """The guide's three ssl_ca_file / sslrootcert options and the variants that show why they work (the
+    server presenting its leaf or its chain, the client sending its leaf or its chain). Option 3 needs a
+    client certificate issued straight by the root: it is issued here (``client-by-root``)."""
+    p = pki.paths
+    by_root_crt, by_root_key = pki.issue_client(user, name="client-by-root", by="root")
+    return [
+        Layout("option 1 (guide): leaf only", "server", "combined", p.root_crt, p.client_crt, p.client_key),
+        Layout("option 1, server sends its chain", "server_chain", "combined", p.root_crt, p.client_crt, p.client_key),
+        Layout("no intermediate on the server: leaf only", "server", "root_only", p.root_crt, p.client_chain_crt,
+               p.client_key),
+        Layout("no intermediate on the server: chain file", "server_chain", "root_only", p.root_crt,
+               p.client_chain_crt, p.client_key),
+        Layout("option 2 (guide)", "server", "root_only", p.combined_crt, p.client_crt, p.client_key),
+        Layout("option 2, client trusts only root", "server_chain", "root_only", p.root_crt, p.client_crt,
+               p.client_key),
+        Layout("option 3 (guide): leaves signed by root", "server_by_root", "root_only", p.root_crt, by_root_crt,
+               by_root_key),
+        Layout("Fase 2 of the guide: combined on both sides", "server", "combined", p.combined_crt, p.client_crt,
+               p.client_key),
+    ]
+
+
+def try_layouts(lab: LabServer, pki: LabPKI, layouts: Sequence[Layout], user: str = "conssl"
+                ) -> tuple[pd.DataFrame, list[AttemptResult]]:
+    """:func:`try_layout` for each layout: the compared table (with the files on each side) and the attempts."""
+    from .tables import outcomes
+
+    results = [try_layout(lab, pki, x.label, server_cert=x.server_cert, ca_bundle=x.ca_bundle, rootcert=x.rootcert,
+                          client_cert=x.client_cert, client_key=x.client_key, user=user) for x in layouts]
+    frame = outcomes(results, extra={"client sends": [x.client_cert.name for x in layouts],
+                                     "sslrootcert": [x.rootcert.name for x in layouts],
+                                     "ssl_ca_file": [_SHORT.get(x.ca_bundle, x.ca_bundle) for x in layouts],
+                                     "ssl_cert_file": [_SHORT.get(x.server_cert, x.server_cert) for x in layouts]})
+    return frame, results
+
+
+# ------------------------------------------------------------------------------------------------------
+# Lesson 11: client cap x server protocol range
+# ------------------------------------------------------------------------------------------------------
+
+
+def protocol_matrix(lab: LabServer, pki: LabPKI, server_ranges: Sequence[tuple[str, tuple[str, str] | None]],
+                    caps: Sequence[str] = ("TLSv1.1", "TLSv1.2", "TLSv1.3"),
+                    probe_versions: Sequence[str] = ("TLSv1", "TLSv1.1")) -> pd.DataFrame:
+    """For each server range (label, (min, max) or None for PostgreSQL's default), the raw probe offering
+    exactly each of ``probe_versions`` and a libpq client capped at each of ``caps``: one row per client,
+    with what was negotiated, what :func:`labkit.handshake.expected_version` predicts, and both ends' words."""
+    from .handshake import expected_version, probe_matrix
+    from .tables import server_says
+
+    rows = []
+    for name, bounds in server_ranges:
+        lab.reset_config()
+        chosen = [L.layer_ssl_on(pki)] + ([L.layer_protocols(*bounds)] if bounds else [])
+        applied = apply(lab, *chosen)
+        if not applied.ok:
+            raise InvalidValue("server_ranges", name, "ranges the server accepts", applied.reason)
+        smin, smax = lab.show("ssl_min_protocol_version"), lab.show("ssl_max_protocol_version")
+        for probe in probe_matrix(lab, versions=tuple(probe_versions)).to_dict("records"):
+            rows.append({"server range": name, "client": f"raw probe, only {probe['version_asked']}",
+                         "connected": probe["result"] == "accepted",
+                         "outcome": probe["negotiated_version"] or probe["result"], "expected": "",
+                         "client says": probe["error"] or "", "server log says": messages.gist(probe["server_log"]),
+                         "psql": "(no psql equivalent: libpq cannot offer this version)"})
+        for cap in caps:
+            r = attempt(lab, label=cap, sslmode="require", ssl_min_protocol_version="TLSv1",
+                        ssl_max_protocol_version=cap)
+            rows.append({"server range": name, "client": f"libpq, max {cap}", "connected": r.connected,
+                         "outcome": r.outcome, "expected": expected_version(smin, smax, cap) or "refused",
+                         "client says": messages.gist(r.error_text), "server log says": server_says(r),
+                         "psql": r.psql})
+    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------------------------------

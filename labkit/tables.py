@@ -166,9 +166,10 @@ def outcomes(results: Iterable[AttemptResult], *, extra: Mapping[str, Sequence[A
 
 def verdicts(results: Sequence[AttemptResult], columns: Sequence[str] = VERDICT_COLUMNS, *,
              uuid: str = "verdicts") -> Styler:
-    """Attempts as a green/red table with only stable columns (what nbval compares); ``server says`` is
-    available as a column too."""
+    """Attempts as a green/red table with only stable columns (what nbval compares); ``client says`` and
+    ``server says`` (both reduced with :mod:`labkit.messages`) are available as columns too."""
     frame = attempts_frame(results)
+    frame["client says"] = [messages.client_phrase(r.error_text) if not r.connected else "" for r in results]
     frame["server says"] = [server_says(r) if not r.connected else "" for r in results]
     frame = frame[list(columns)].copy()
     if "tls_version" in frame:

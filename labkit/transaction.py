@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from .server import LabServer
 
 __all__ = ["ApplyResult", "ReloadCheck", "RestartCheck", "TRACK_FILE", "applied", "apply", "checked_reload", "checked_restart",
-           "restore_server_file", "revert", "server_file", "server_needs"]
+           "file_replaced", "restore_server_file", "revert", "server_file", "server_needs"]
 
 TRACK_FILE = "layers.json"
 """Name of the file, next to the workspace's state.json, that records which layers are applied."""
@@ -409,6 +410,20 @@ def restore_server_file(lab: LabServer, name: str, data: bytes | None) -> None:
         lab.backend.remove_file(f"tls/{name}")
     else:
         lab.backend.write_file(f"tls/{name}", data, _file_mode(name))
+
+
+@contextmanager
+def file_replaced(lab: LabServer, name: str, content: bytes | Path, mode: int) -> Iterator[ReloadResult]:
+    """Replace ``tls/<name>`` (e.g. a key with the wrong mode), reload, and yield that reload's result; on
+    leaving, the previous file is put back and the server reloaded again -- for lessons that show what a
+    broken replacement does without leaving it behind."""
+    previous = server_file(lab, name)
+    lab.deliver(name, content, mode)
+    try:
+        yield lab.reload()
+    finally:
+        restore_server_file(lab, name, previous)
+        lab.reload()
 
 
 # --------------------------------------------------------------------------------------------------------

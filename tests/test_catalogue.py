@@ -31,6 +31,7 @@ from psycopg import sql
 
 from labkit import catalogue
 from labkit.client import AttemptResult, attempt
+from labkit.roles import ensure_role
 from labkit.errors import ServerStartError
 from labkit.pki import LabPKI
 from labkit.server import LabServer, ReloadResult
@@ -65,13 +66,7 @@ def ensure_roles(lab: LabServer) -> dict[str, str]:
     """Roles conssl and reporter with generated passwords (kept in the workspace's secrets)."""
     key = str(lab.workspace.path)
     if key not in _ROLE_CACHE:
-        passwords = {role: lab.workspace.secret(f"role-{role}-password") for role in ROLES}
-        for role, password in passwords.items():
-            exists = lab.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
-            verb = "ALTER" if exists else "CREATE"
-            lab.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role),
-                                                                              sql.Literal(password)))
-        _ROLE_CACHE[key] = passwords
+        _ROLE_CACHE[key] = {role: ensure_role(lab, role) for role in ROLES}
     return _ROLE_CACHE[key]
 
 

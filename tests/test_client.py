@@ -25,6 +25,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from labkit.client import AttemptResult, attempt, session
+from labkit.roles import ensure_role
 from labkit.tables import FRAME_COLUMNS, attempts_frame
 from labkit.tables import attempts as styled
 from labkit.errors import InvalidValue, LabkitError
@@ -40,11 +41,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPKI:
 
 
 def role_password(lab: LabServer, role: str) -> str:
-    """A lesson role with a generated password (the same secret the other test modules use)."""
-    password = lab.workspace.secret(f"role-{role}-password")
-    verb = "ALTER" if lab.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)) else "CREATE"
-    lab.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
-    return password
+    """A lesson role with a generated password (labkit's one role routine)."""
+    return ensure_role(lab, role)
 
 
 def tls_on(lab: LabServer, pki: LabPKI, hba: list[str] | None = None, **settings: object) -> None:
@@ -416,3 +414,17 @@ def test_encrypted_key_without_password_does_not_prompt(lab16: LabServer, pki: L
     assert "Enter PEM pass phrase" in _run_on_a_terminal([*base, "raw"], timeout=20)
     output = _run_on_a_terminal([*base, "attempt"], timeout=20)
     assert "pass phrase" not in output and "RESULT key_bad_decrypt" in output, output
+
+
+def test_open_session_stays_open_until_closed(lab16: LabServer) -> None:
+    from labkit.client import open_session
+
+    conn = open_session(lab16, sslmode="require")
+    try:
+        assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()[0] is True
+    finally:
+        conn.close()
+    with pytest.raises(LabkitError, match="connection refused"):
+        open_session(lab16, sslmode="require", user="nobody_at_all")
+    with pytest.raises(InvalidValue, match="keyword"):
+        open_session(lab16, sslmod="require")

@@ -6,7 +6,6 @@ Error texts asserted here are the ones measured on both servers; where the two d
 """
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import pytest
 from labkit import hba, layers as L, transaction as T
 from labkit import guide
 from labkit.errors import InvalidValue
+from labkit.roles import ensure_role, role_password
 from labkit.pki import LabPKI
 from labkit.server import LabServer
 
@@ -39,17 +39,13 @@ class Roles:
     """Generated passwords for conssl/reporter; the roles are created once on each lab that asks."""
 
     def __init__(self) -> None:
-        self.password = {role: secrets.token_urlsafe(18) for role in ROLES}
         self.labs: list[LabServer] = []
 
     def ensure(self, lab: LabServer) -> None:
         if lab in self.labs:
             return
         for role in ROLES:
-            exists = lab.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
-            verb = "ALTER" if exists else "CREATE"
-            lab.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(role), sql.Literal(self.password[role])))
+            ensure_role(lab, role)
         self.labs.append(lab)
 
     def drop_all(self) -> None:
@@ -85,7 +81,7 @@ class Outcome:
 
 def attempt(lab: LabServer, roles: Roles, user: str = "conssl", **params: Any) -> Outcome:
     """One client connection; what the server said, or which TLS version and cipher were used."""
-    params.setdefault("password", roles.password.get(user, "no-password"))
+    params.setdefault("password", role_password(lab, user) if user in ROLES else "no-password")
     try:
         with psycopg.connect(**lab.conninfo(user=user, **params)) as conn:
             row = conn.execute("SELECT s.version, s.cipher, current_user FROM pg_stat_ssl s "
@@ -414,3 +410,43 @@ def test_passphrase_script_runs(tmp_path) -> None:
     script.write_bytes(L.passphrase_script())
     script.chmod(0o700)
     assert subprocess.run([str(script)], capture_output=True, text=True, check=True).stdout == "s3cret\n"
+
+
+def test_file_replaced_puts_the_file_back(clean_lab16: LabServer, pki: LabPKI) -> None:
+    lab = clean_lab16
+    must(T.apply(lab, L.layer_ssl_on(pki)))
+    good = T.server_file(lab, "server.key")
+    with T.file_replaced(lab, "server.key", pki.paths.server2_key, 0o600) as result:
+        assert not result.ok and "key values mismatch" in result.log
+    assert T.server_file(lab, "server.key") == good and lab.reload().ok
+    assert T.server_file(lab, "no-such-file") is None
+
+
+def test_checked_restart_reports_instead_of_raising(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """On a lab of its own, on a port of its own: while it is down, nobody else may take the shared labs' port."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workspace = tmp_path_factory.mktemp("restart-lab")
+    for folder in (workspace, *workspace.parents):
+        if str(folder).startswith("/tmp/") and folder.exists():
+            folder.chmod(folder.stat().st_mode | 0o755)
+    lab = LabServer.up(workspace, backend="local", pg_version=16, port=port)
+    try:
+        _checked_restart_cases(lab)
+    finally:
+        lab.down()
+
+
+def _checked_restart_cases(lab: LabServer) -> None:
+    fine = T.checked_restart(lab, timeout=30)
+    assert fine.ok and fine.running and fine.error is None
+    lab.set_settings({"ssl_cert_file": "/nonexistent/server.crt"})
+    broken = T.checked_restart(lab, timeout=10)
+    assert not broken.ok and not broken.running and broken.error is not None
+    assert any("could not load server certificate file" in line for line in broken.log)
+    lab.reset_config()
+    lab.start()
+    assert lab.reload().ok and T.checked_restart(lab, timeout=30).ok

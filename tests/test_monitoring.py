@@ -50,3 +50,25 @@ def test_session_views_of_an_attempt(clean_lab16) -> None:
     refused = client.attempt(lab, sslmode="require", user="nobody")
     assert monitoring.session_ssl(refused) == {"pg_stat_ssl.ssl": None, "version": None, "cipher": None}
     assert monitoring.auth_method(refused) in ("", "(not logged)")
+
+
+def test_requirements_and_versions_name_both_sides(clean_lab16) -> None:
+    from labkit import handshake, roles
+
+    roles.ensure_role(clean_lab16, "conssl", superuser=True)
+    checklist = monitoring.requirements(clean_lab16, handshake.probe_matrix(clean_lab16))
+    assert checklist["ok"].all(), checklist[~checklist["ok"]]
+    assert not checklist["requirement"].str.contains(r"\d+\.\d+\.\d+[a-z]").any()  # no version numbers
+    sides = monitoring.versions(clean_lab16).groupby("side").size().to_dict()
+    assert sides == {"client": 3, "server": 4}
+    missing = monitoring.requirements(clean_lab16, handshake.probe_matrix(clean_lab16), role="nobody_here")
+    assert not missing.set_index("requirement").loc["role nobody_here: login, superuser", "ok"]
+
+
+def test_new_client_view_follows_the_server(clean_lab16, pki: LabPKI) -> None:
+    lab = clean_lab16
+    assert transaction.apply(lab, layer_ssl_on(pki)).ok
+    view = monitoring.new_client_view(lab, pki, "now", sslmode="verify-full", sslrootcert=pki.paths.combined_crt)
+    assert view["certificate presented"] == "server.crt" and view["new client connects"]
+    control = monitoring.new_client_view(lab, pki, "rogue", sslmode="verify-full", sslrootcert=pki.paths.rogue_ca_crt)
+    assert not control["new client connects"]
