@@ -39,7 +39,6 @@ from .ca import (
     CA,
     KEY_TYPES,
     LEAF_LIFETIME,
-    ORG,
     Leaf,
     certificate_facts,
     check_key_type,

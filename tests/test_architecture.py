@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-import labkit
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "labkit"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 MAX_LINES = 620  # "about 600": one sitting
+MAX_CELL_LINES = 12
 FIRST_IMPORT_CELL = "import pandas as pd\n\nimport labkit as lk"
 
 
@@ -159,3 +159,11 @@ def test_lessons_hold_no_plumbing(path: Path) -> None:
         assert ".backend" not in source and "__enter__" not in source, source
         assert not re.search(r"^class ", source, re.M), source
         assert ".style.map(" not in source and ".style.apply(" not in source and "_paint" not in source, source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_lesson_code_cells_are_short(path: Path) -> None:
+    """A cell that needs more than a few lines holds plumbing: it belongs in labkit, with a test."""
+    for cell in _code_cells(path):
+        lines = [line for line in "".join(cell["source"]).splitlines() if line.strip()]
+        assert len(lines) <= MAX_CELL_LINES, "\n".join(lines)

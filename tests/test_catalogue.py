@@ -27,7 +27,6 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from psycopg import sql
 
 from labkit import catalogue
 from labkit.client import AttemptResult, attempt

@@ -21,7 +21,6 @@ import psycopg
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from labkit.client import AttemptResult, attempt, session

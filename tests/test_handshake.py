@@ -72,3 +72,9 @@ def test_expected_version(smin: str, smax: str, cap: str, expected: str | None) 
 def test_expected_version_refuses_unknown_names() -> None:
     with pytest.raises(InvalidValue, match=r"(?s)invalid client_max: 'TLSv1.0'.*spelled 'TLSv1'"):
         handshake.expected_version("TLSv1.2", "", "TLSv1.0")
+
+
+def test_python_can_offer_names_every_protocol_of_the_guide() -> None:
+    offer = handshake.python_can_offer()
+    assert list(offer) == ["SSLv2", "SSLv3", *handshake.VERSIONS]
+    assert offer["TLSv1.2"] and offer["TLSv1.3"] and not offer["SSLv2"]
