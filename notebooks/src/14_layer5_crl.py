@@ -52,7 +52,7 @@ assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_protocols(), l
                lk.layers.layer_hostssl("cert", ("conssl",), "verify-full")).ok
 no_crl = [client("good client, no CRL", p.client_crt, p.client_key),
           client("revoked client, no CRL", p.revoked_client_crt, p.revoked_client_key)]
-lk.tables.attempts(lk.tables.attempts_frame(no_crl)[COLUMNS]).set_uuid("l14_nocrl")
+lk.tables.verdicts(no_crl, COLUMNS, uuid="l14_nocrl")
 
 # %% [markdown]
 # ## 2. Layer 5: the revoked client is refused, the good one is not
@@ -61,7 +61,7 @@ lk.tables.attempts(lk.tables.attempts_frame(no_crl)[COLUMNS]).set_uuid("l14_nocr
 assert lk.apply(lab, lk.layers.layer_crl(pki, crl_source)).ok
 with_crl = [client(f"good client, CRL={crl_source}", p.client_crt, p.client_key),
             client(f"revoked client, CRL={crl_source}", p.revoked_client_crt, p.revoked_client_key)]
-lk.tables.attempts(lk.tables.attempts_frame(no_crl + with_crl)[COLUMNS]).set_uuid("l14_main")
+lk.tables.verdicts(no_crl + with_crl, COLUMNS, uuid="l14_main")
 
 # %%
 assert [a.connected for a in no_crl + with_crl] == [True, True, True, False]
@@ -106,7 +106,7 @@ assert wording == "ssl/tls alert certificate revoked"
 # %%
 assert lk.apply(lab, lk.layers.layer_crl(pki, "intermediate_only")).ok  # the server accepts the file at reload ...
 broken = client("good client, CRL=intermediate only", p.client_crt, p.client_key)  # ... and then refuses everyone
-lk.tables.attempts(lk.tables.attempts_frame([broken])[COLUMNS]).set_uuid("l14_depth1")
+lk.tables.verdicts([broken], COLUMNS, uuid="l14_depth1")
 
 # %% tags=["nbval-ignore-output"]
 print("client:", broken.error_text)
@@ -140,7 +140,7 @@ assert lk.apply(lab, lk.layers.layer_crl(pki, "dir")).ok
 by_dir = [client("good client, ssl_crl_dir", p.client_crt, p.client_key),
           client("revoked client, ssl_crl_dir", p.revoked_client_crt, p.revoked_client_key)]
 print("ssl_crl_file =", repr(lab.show("ssl_crl_file")), "| ssl_crl_dir set:", lab.show("ssl_crl_dir") != "")
-lk.tables.attempts(lk.tables.attempts_frame(by_dir)[COLUMNS]).set_uuid("l14_dir")
+lk.tables.verdicts(by_dir, COLUMNS, uuid="l14_dir")
 
 # %%
 assert [a.connected for a in by_dir] == [True, False] and by_dir[1].error_key == "cert_revoked"
@@ -162,7 +162,7 @@ live.append(client("revoked in the CA, server not told yet", live_crt, live_key)
 reload = lk.apply(lab, lk.layers.layer_crl(pki, "combined"))  # deliver the new combined.crl and reload
 live.append(client("after the new CRL was delivered + reload", live_crt, live_key))
 live.append(client("the other good client, same moment", p.client_crt, p.client_key))
-lk.tables.attempts(lk.tables.attempts_frame(live)[COLUMNS]).set_uuid("l14_live")
+lk.tables.verdicts(live, COLUMNS, uuid="l14_live")
 
 # %%
 assert reload.ok and reload.action == "reload"

@@ -69,7 +69,7 @@ COLUMNS = ["label", "connected", "outcome", "error_key", "ssl_client_dn", "ssl_i
 base = [lk.layers.layer_ssl_on(pki, "server_chain"), lk.layers.layer_protocols(), lk.layers.layer_hostssl("cert", ("conssl",), "verify-full")]
 assert lk.apply(lab, *base, lk.layers.layer_ca(pki, "combined")).ok
 combined = client("ssl_ca_file=combined, client sends its leaf", p.client_crt, p.client_key)
-lk.tables.attempts(lk.tables.attempts_frame([combined])[COLUMNS]).set_uuid("l15_combined")
+lk.tables.verdicts([combined], COLUMNS, uuid="l15_combined")
 
 # %% [markdown]
 # ## 2. Root only: the server cannot build the chain
@@ -77,7 +77,7 @@ lk.tables.attempts(lk.tables.attempts_frame([combined])[COLUMNS]).set_uuid("l15_
 # %%
 assert lk.apply(lab, lk.layers.layer_ca(pki, ca_bundle)).ok
 leaf_only = client(f"ssl_ca_file={ca_bundle}, client sends its leaf", p.client_crt, p.client_key)
-lk.tables.attempts(lk.tables.attempts_frame([leaf_only])[COLUMNS]).set_uuid("l15_rootonly")
+lk.tables.verdicts([leaf_only], COLUMNS, uuid="l15_rootonly")
 
 # %% tags=["nbval-ignore-output"]
 print("client:", leaf_only.error_text)
