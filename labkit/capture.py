@@ -186,7 +186,8 @@ class TcpdumpCapture:
 
     def __enter__(self) -> TcpdumpCapture:
         self._proc = subprocess.Popen(
-            [self.tcpdump, "-i", "lo", "-s", "0", "-U", "--immediate-mode", "-n", "-w", str(self.pcap), f"tcp port {self.port}"],
+            [self.tcpdump, "-i", "lo", "-s", "0", "-U", "--immediate-mode", "-n", "-w", str(self.pcap),
+             f"tcp port {self.port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # tcpdump says "listening on lo" on stderr once the capture is armed: wait for that, not a fixed time.
         assert self._proc.stderr is not None

@@ -114,8 +114,8 @@ def cipher_suites(cipher_string: str) -> pd.DataFrame:
     try:
         context.set_ciphers(cipher_string)
     except ssl.SSLError:
-        raise InvalidValue("cipher_string", cipher_string,
-                           f"an OpenSSL cipher string that selects at least one suite ({ssl.OPENSSL_VERSION})") from None
+        allowed = f"an OpenSSL cipher string that selects at least one suite ({ssl.OPENSSL_VERSION})"
+        raise InvalidValue("cipher_string", cipher_string, allowed) from None
     rows = []
     for order, suite in enumerate(c for c in context.get_ciphers() if c["protocol"] != "TLSv1.3"):
         rows.append({"order": order + 1, "suite": suite["name"], "min_protocol": suite["protocol"],

@@ -66,7 +66,8 @@ class TlsFile:
     """A setting value meaning "the server-side path of the file delivered as ``tls/<name>``".
 
     Layers are built without a server, and the server decides where ``tls/`` is (a data directory on this
-    host, or inside a container), so file paths are resolved only when :func:`apply` delivers the files.
+    host, or inside a container), so file paths are resolved only when :func:`labkit.transaction.apply`
+    delivers the files.
     """
 
     name: str
@@ -82,7 +83,7 @@ class Layer:
     ``settings`` values are plain Python values (formatted by the server module), :class:`TlsFile`
     references, or ``None`` to remove a setting. ``hba_rules`` of ``None`` leaves pg_hba.conf alone.
     ``files`` maps a name under the server's ``tls/`` folder to a file on this host. ``needs`` is the
-    expectation before any server is asked; :func:`apply` asks the server (``pg_settings.context``).
+    expectation before any server is asked; :func:`labkit.transaction.apply` asks the server (``pg_settings.context``).
     ``checks`` are extra validations that depend on the server (e.g. its major version).
     """
 

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = ["SSLINFO_FUNCTIONS", "auth_method", "new_client_view", "pki_name", "requirements", "session_ssl", "settings_frame",
-           "ssl_settings", "sslinfo_extension", "sslinfo_row", "stat_ssl", "versions"]
+__all__ = ["SSLINFO_FUNCTIONS", "auth_method", "new_client_view", "pki_name", "requirements", "session_ssl",
+           "settings_frame", "ssl_settings", "sslinfo_extension", "sslinfo_row", "stat_ssl", "versions"]
 
 SSLINFO_FUNCTIONS: tuple[str, ...] = ("ssl_is_used", "ssl_version", "ssl_cipher", "ssl_client_cert_present",
                                       "ssl_client_serial", "ssl_client_dn", "ssl_issuer_dn")
@@ -159,12 +159,14 @@ def requirements(lab: LabServer, default_probe: pd.DataFrame, role: str = "conss
     accepted = set(default_probe.loc[default_probe["result"] == "accepted", "version_asked"])
     python_openssl = str(client["python_openssl"]).split()[1] if " " in str(client["python_openssl"]) else ""
     checks = [
-        ("#1 server OpenSSL >= 1.1.1", "library the postgres binary loads", _at_least(facts["server_openssl"], (1, 1, 1))),
+        ("#1 server OpenSSL >= 1.1.1", "library the postgres binary loads",
+         _at_least(facts["server_openssl"], (1, 1, 1))),
         ("#1 client OpenSSL >= 1.1.1 (libpq)", "libcrypto bundled with libpq",
          _at_least(client["client_openssl"], (1, 1, 1))),
         ("#1 probe OpenSSL >= 1.1.1 (Python)", "ssl.OPENSSL_VERSION", _at_least(python_openssl, (1, 1, 1))),
         ("#2 supported PostgreSQL (>= 12)", "server_version_num", int(facts["server_version_num"]) >= 120000),
-        ("#2 server speaks TLS 1.2 and 1.3", "raw handshake probe, default settings", {"TLSv1.2", "TLSv1.3"} <= accepted),
+        ("#2 server speaks TLS 1.2 and 1.3", "raw handshake probe, default settings",
+         {"TLSv1.2", "TLSv1.3"} <= accepted),
         ("built with SSL", "current_setting('ssl_library')", facts["ssl_library"] == "OpenSSL"),
         ("sslinfo available", "pg_available_extensions", not sslinfo_extension(lab).empty),
         (f"role {role}: login, superuser", "pg_authid", bool(who["rolsuper"] and who["rolcanlogin"])),

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = ["SERVER_STATES", "Case", "Layout", "describe_states", "guide_layouts", "protocol_matrix", "try_layouts", "matrix_pivot", "mode_ranking", "server_state_layers",
-           "sslmode_matrix", "troubleshooting_cases", "troubleshooting_rows", "try_layout"]
+__all__ = ["Case", "Layout", "SERVER_STATES", "describe_states", "guide_layouts", "matrix_pivot", "mode_ranking",
+           "protocol_matrix", "server_state_layers", "sslmode_matrix", "troubleshooting_cases",
+           "troubleshooting_rows", "try_layout", "try_layouts"]
 
 #: The server states of the sslmode matrix (lesson 23), weakest first.
 SERVER_STATES: tuple[str, ...] = ("ssl off", "ssl on + host", "hostssl only", "hostnossl only")

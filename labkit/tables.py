@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from .client import AttemptResult
 
 __all__ = ["BAD", "GOOD", "NEUTRAL", "WARN", "attempts", "attempts_frame", "cells", "compatibility", "matrix",
-           "matrix_plot", "outcome", "outcomes", "probe_result", "raw_messages", "server_says", "table", "timing_plot", "truth",
-           "verdict", "verdicts"]
+           "matrix_plot", "outcome", "outcomes", "probe_result", "raw_messages", "server_says", "table",
+           "timing_plot", "truth", "verdict", "verdicts"]
 
 GOOD = "background-color: #c8e6c9"
 BAD = "background-color: #ffcdd2"

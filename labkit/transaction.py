@@ -33,8 +33,8 @@ from .server import ReloadResult
 if TYPE_CHECKING:
     from .server import LabServer
 
-__all__ = ["ApplyResult", "ReloadCheck", "RestartCheck", "TRACK_FILE", "applied", "apply", "checked_reload", "checked_restart",
-           "file_replaced", "restore_server_file", "revert", "server_file", "server_needs"]
+__all__ = ["ApplyResult", "ReloadCheck", "RestartCheck", "TRACK_FILE", "applied", "apply", "checked_reload",
+           "checked_restart", "file_replaced", "restore_server_file", "revert", "server_file", "server_needs"]
 
 TRACK_FILE = "layers.json"
 """Name of the file, next to the workspace's state.json, that records which layers are applied."""

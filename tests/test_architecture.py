@@ -133,8 +133,9 @@ def test_importing_labkit_is_light() -> None:
     import subprocess
     import sys
 
-    code = "import sys, labkit; print(json.dumps(sorted(m for m in ('pandas', 'psycopg', 'cryptography') if m in sys.modules)))"
-    done = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True,
+    code = ("import json, sys, labkit; "
+            "print(json.dumps(sorted(m for m in ('pandas', 'psycopg', 'cryptography') if m in sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=ROOT)
     assert json.loads(done.stdout) == []
 

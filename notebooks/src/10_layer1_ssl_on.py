@@ -97,7 +97,8 @@ lk.tables.table(lk.monitoring.settings_frame(lab, SSL_SETTINGS), "off_settings")
 
 # %%
 off = try_modes("ssl off")
-lk.tables.table(lk.tables.outcomes(off).assign(**pd.DataFrame([lk.monitoring.session_ssl(r) for r in off])), "off")
+sessions = pd.DataFrame([lk.monitoring.session_ssl(r) for r in off])
+lk.tables.table(lk.tables.outcomes(off).assign(**sessions), "off")
 
 # %% [markdown]
 # `disable` and `prefer` both connect **in clear text** (`pg_stat_ssl.ssl` is false for the session):
@@ -116,7 +117,8 @@ lk.tables.table(lk.monitoring.settings_frame(lab, SSL_SETTINGS), "boot_settings"
 
 # %%
 bootstrap = try_modes("bootstrap cert")
-lk.tables.table(lk.tables.outcomes(bootstrap).assign(**pd.DataFrame([lk.monitoring.session_ssl(r) for r in bootstrap])), "bootstrap")
+sessions = pd.DataFrame([lk.monitoring.session_ssl(r) for r in bootstrap])
+lk.tables.table(lk.tables.outcomes(bootstrap).assign(**sessions), "bootstrap")
 
 # %% [markdown]
 # `require` connects with TLS 1.3 to a server whose certificate it never looked at. `verify-full`
@@ -136,7 +138,8 @@ lk.tables.table(lk.monitoring.settings_frame(lab, SSL_SETTINGS), "on_settings")
 
 # %%
 after = try_modes("layer 1")
-lk.tables.table(lk.tables.outcomes(after).assign(**pd.DataFrame([lk.monitoring.session_ssl(r) for r in after])), "after")
+sessions = pd.DataFrame([lk.monitoring.session_ssl(r) for r in after])
+lk.tables.table(lk.tables.outcomes(after).assign(**sessions), "after")
 
 # %% [markdown]
 # ## Before and after, side by side

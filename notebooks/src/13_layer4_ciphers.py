@@ -97,7 +97,8 @@ tls12 = lk.attempt(lab, label="libpq capped at TLS 1.2", sslmode="verify-full", 
 pd.DataFrame(probes)[["label", "offered_cipher", "result", "negotiated_cipher", "client_error"]]
 
 # %%
-lk.tables.verdicts([tls12], ["label", "connected", "outcome", "tls_version", "cipher", "bits", "psql"], uuid="l13_libpq")
+lk.tables.verdicts([tls12], ["label", "connected", "outcome", "tls_version", "cipher", "bits", "psql"],
+                   uuid="l13_libpq")
 
 # %% [markdown]
 # ## 3. Restricting `ssl_ciphers`: the same suite is now refused

@@ -66,7 +66,8 @@ def client(label: str, crt, key, root=p.root_crt, **kw):
 
 
 COLUMNS = ["label", "connected", "outcome", "error_key", "ssl_client_dn", "ssl_issuer_dn", "psql"]
-base = [lk.layers.layer_ssl_on(pki, "server_chain"), lk.layers.layer_protocols(), lk.layers.layer_hostssl("cert", ("conssl",), "verify-full")]
+base = [lk.layers.layer_ssl_on(pki, "server_chain"), lk.layers.layer_protocols(),
+        lk.layers.layer_hostssl("cert", ("conssl",), "verify-full")]
 assert lk.apply(lab, *base, lk.layers.layer_ca(pki, "combined")).ok
 combined = client("ssl_ca_file=combined, client sends its leaf", p.client_crt, p.client_key)
 lk.tables.verdicts([combined], COLUMNS, uuid="l15_combined")

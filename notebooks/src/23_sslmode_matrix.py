@@ -61,7 +61,8 @@ lk.scenarios.describe_states(pki)
 # connection was encrypted, `plaintext` when it connected without TLS, or the catalogue key of the error.
 
 # %%
-frame, results = lk.scenarios.sslmode_matrix(lab, pki, sslrootcert=pki.paths.combined_crt, ssl_max_protocol_version=tls_max)
+frame, results = lk.scenarios.sslmode_matrix(lab, pki, sslrootcert=pki.paths.combined_crt,
+                                             ssl_max_protocol_version=tls_max)
 pivot = lk.scenarios.matrix_pivot(frame)
 
 # %% tags=["key-result"]

@@ -43,7 +43,8 @@ lab, pki = lesson.lab, lesson.pki
 # clients pin one version each (`ssl_min_protocol_version` = `ssl_max_protocol_version`).
 
 # %% tags=["key-result"]
-assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_protocols("TLSv1.2", "TLSv1.3"), lk.layers.layer_ciphers()).ok
+assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_protocols("TLSv1.2", "TLSv1.3"),
+                lk.layers.layer_ciphers()).ok
 per_version = [lk.attempt(lab, label=f"client pinned to {v}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
                          ssl_min_protocol_version=v, ssl_max_protocol_version=v) for v in ("TLSv1.2", "TLSv1.3")]
 lk.tables.verdicts(per_version, ["label", "connected", "tls_version", "cipher", "bits", "psql"], uuid="l34_ver")
