@@ -265,7 +265,7 @@ FACTORY_MISTAKES = [
     (lambda pki: L.layer_hostssl(method="md4"), "'md4'", "scram-sha-256"),
     (lambda pki: L.layer_hostssl(clientcert="maybe"), "'maybe'", "verify-full"),
     (lambda pki: L.layer_hostssl(address="127.0.0.1"), "'127.0.0.1'", "CIDR"),
-    (lambda pki: L.layer_hostssl(users=("con ssl",)), "'con ssl'", "role names"),
+    (lambda pki: L.layer_hostssl(users=("con ssl",)), "'con ssl'", "one role name without blanks or commas"),
     (lambda pki: L.layer_hostssl(clientcert="1", pg_major=16), "'1'", "PostgreSQL 16"),
     (lambda pki: L.layer_ciphers("NOPE"), "'NOPE'", "selects at least one cipher"),
     (lambda pki: L.layer_ciphers("TLS_AES_128_GCM_SHA256"), "'TLS_AES_128_GCM_SHA256'", "TLS 1.3"),
