@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from labkit.attempts import attempt, reload_settled
+from labkit.client import attempt
 from labkit.pki import LabPKI
 from labkit.server import LabServer
 
@@ -64,7 +64,7 @@ def main() -> int:
                               "ssl_key_file": lab.deliver("server.key", p.server_key, 0o600),
                               "ssl_ca_file": lab.deliver("combined.crt", p.combined_crt, 0o644),
                               "ssl_crl_file": lab.deliver("combined.crl", p.combined_crl, 0o644)})
-            assert reload_settled(lab).ok
+            assert lab.reload().ok
             full: dict[str, Any] = {"sslmode": "verify-full", "sslrootcert": p.root_crt, "sslcert": p.client_crt,
                                     "sslkey": p.client_key}
             ok = attempt(lab, **full)

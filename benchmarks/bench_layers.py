@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from labkit import layers as L
+from labkit import layers as L, transaction as T
 from labkit.errors import LabkitError
 from labkit.pki import LabPKI
 from labkit.server import LabServer
@@ -25,7 +25,7 @@ from labkit.server import LabServer
 TARGET_MS = 300.0
 
 
-def _timed(fn: Callable[[], L.ApplyResult], rounds: int, expect_ok: bool) -> list[float]:
+def _timed(fn: Callable[[], T.ApplyResult], rounds: int, expect_ok: bool) -> list[float]:
     """Milliseconds per call; checks each result so a silent failure cannot look fast."""
     times = []
     for _ in range(rounds):
@@ -56,13 +56,13 @@ def bench(version: int, rounds: int, root: Path) -> bool:
         guide = L.guide_layers(pki)
         bad = L.layer_protocols("TLSv1.3", "TLSv1.2", unchecked=True)
         results = {
-            "apply L2 (settings only)": _timed(lambda: L.apply(lab, l2), rounds, True),
-            "revert L2": _timed(lambda: L.revert(lab, l2), rounds, True),
-            "apply L1 (2 files + 3 settings)": _timed(lambda: L.apply(lab, l1), rounds, True),
-            "apply L4 + L6": _timed(lambda: L.apply(lab, l4, l6), rounds, True),
-            "apply L3 (pg_hba)": _timed(lambda: L.apply(lab, guide[2]), rounds, True),
-            "apply all six guide layers at once": _timed(lambda: L.apply(lab, *guide), rounds, True),
-            "rejected layer (reload + rollback reload)": _timed(lambda: L.apply(lab, bad), rounds, False),
+            "apply L2 (settings only)": _timed(lambda: T.apply(lab, l2), rounds, True),
+            "revert L2": _timed(lambda: T.revert(lab, l2), rounds, True),
+            "apply L1 (2 files + 3 settings)": _timed(lambda: T.apply(lab, l1), rounds, True),
+            "apply L4 + L6": _timed(lambda: T.apply(lab, l4, l6), rounds, True),
+            "apply L3 (pg_hba)": _timed(lambda: T.apply(lab, guide[2]), rounds, True),
+            "apply all six guide layers at once": _timed(lambda: T.apply(lab, *guide), rounds, True),
+            "rejected layer (reload + rollback reload)": _timed(lambda: T.apply(lab, bad), rounds, False),
         }
         for label, times in results.items():
             print(_row(label, times))

@@ -16,12 +16,17 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .errors import LabkitError
+
+if TYPE_CHECKING:
+    from .server import LabServer
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,8 @@ class TcpdumpCapture:
 
     def __enter__(self) -> TcpdumpCapture:
         self._proc = subprocess.Popen(
-            [self.tcpdump, "-i", "lo", "-s", "0", "-U", "--immediate-mode", "-n", "-w", str(self.pcap), f"tcp port {self.port}"],
+            [self.tcpdump, "-i", "lo", "-s", "0", "-U", "--immediate-mode", "-n", "-w", str(self.pcap),
+             f"tcp port {self.port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # tcpdump says "listening on lo" on stderr once the capture is armed: wait for that, not a fixed time.
         assert self._proc.stderr is not None
@@ -217,3 +223,59 @@ class TcpdumpCapture:
 
     def cleanup(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The guide's experiment: one session with a secret in it, seen on the wire
+# --------------------------------------------------------------------------------------------------------
+
+GUIDE_SETUP = ("create temp table clientes(numcli int, password text)", "insert into clientes select 12345, 'Passw0rd'")
+GUIDE_QUERY = "select * from clientes; /*ESTE ES UN COMENTARIO*/"
+
+
+def _run_guide_session(conn: Any, setup: Sequence[str], query: str, before_query: Callable[[], None]) -> list[Any]:
+    for statement in setup:
+        conn.execute(statement)
+    before_query()
+    return conn.execute(query).fetchall()
+
+
+def relayed_session(lab: LabServer, sslmode: str, *, user: str, password: str, setup: Sequence[str] = GUIDE_SETUP,
+                    query: str = GUIDE_QUERY) -> dict[str, Any]:
+    """Run ``setup`` then ``query`` in one session through a :class:`RecordingRelay`: the rows, whether
+    TLS was used, the whole conversation (``all``, login included) and the query phase as a table
+    (``frame``, the way the guide starts its capture right before the query)."""
+    from .client import session
+
+    with RecordingRelay(lab.host, lab.port) as relay:
+        marks: list[int] = []
+        with session(lab, sslmode=sslmode, user=user, password=password, extra={"port": relay.port}) as conn:
+            rows = _run_guide_session(conn, setup, query, lambda: marks.append(len(relay.chunks)))
+            tls = bool(conn.pgconn.ssl_in_use)
+        return {"rows": rows, "tls": tls, "all": relay.transcript(), "chunks": list(relay.chunks),
+                "frame": relay.frame(limit=120).iloc[marks[0]:].reset_index(drop=True)}
+
+
+def wire_verdict(runs: Mapping[str, Mapping[str, Any]], needles: Mapping[str, str]) -> pd.DataFrame:
+    """One row per sslmode of :func:`relayed_session` results: TLS in use, and for each ``needles`` label
+    whether its text crossed the wire readable."""
+    return pd.DataFrame([{"sslmode": mode, "TLS in use": run["tls"],
+                          **{label: text.encode() in run["all"] for label, text in needles.items()}}
+                         for mode, run in runs.items()])
+
+
+def tcpdump_session(lab: LabServer, sslmode: str, *, user: str, password: str, setup: Sequence[str] = GUIDE_SETUP,
+                    query: str = GUIDE_QUERY, grep: str = "passw0rd") -> dict[str, Any]:
+    """The same session captured the guide's way (``tcpdump -A``): whether ``Passw0rd`` and the role's
+    password are in the capture, and the dump lines matching ``grep`` (case-insensitive)."""
+    from .client import session
+
+    with TcpdumpCapture(lab.port) as cap, session(lab, sslmode=sslmode, user=user, password=password) as conn:
+        _run_guide_session(conn, setup, query, lambda: None)
+    try:
+        lines = [line for line in cap.ascii_dump(max_lines=400).splitlines() if grep in line.lower()]
+        return {"sslmode": sslmode, "'Passw0rd' in pcap": cap.contains("Passw0rd"),
+                "role password in pcap": cap.contains(password), "lines matching passw0rd": len(lines),
+                "lines": lines}
+    finally:
+        cap.cleanup()

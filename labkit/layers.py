@@ -1,55 +1,37 @@
-"""The guide's six server layers (Fase #2) as named, declarative units that can be applied and undone.
+"""The guide's six server layers (Fase #2) as named, declarative units, and their factories.
 
 Why this module exists: the guide hardens the server in six steps -- TLS on, protocol range, ``hostssl`` in
-pg_hba.conf, cipher list, CRL, CA file -- and asks you to check each one (``pg_file_settings``,
-``pg_hba_file_rules``, the log after the reload). A lesson that measures what each step buys must be able to
-switch one step on, observe, and switch it off again without leaving the server half-configured. So a
-:class:`Layer` is data (settings, pg_hba lines, files to deliver), and :func:`apply` is a transaction:
-
-    validate (values, files, what this server version accepts) -> deliver files -> write settings / pg_hba
-    -> reload (or restart) -> read both error views and the log -> keep, or roll back and say why.
-
-PostgreSQL itself keeps the previous configuration when a reload fails (``pg_hba.conf was not reloaded``,
-``SSL configuration was not reloaded``), but the *files* stay broken, so the next unrelated reload or
-restart would trip over them. Rolling the files back too is what leaves the lab exactly as it was.
-
-Factories (:func:`layer_ssl_on` ... :func:`layer_ca`) check their knobs before anything changes and raise
-:class:`~labkit.errors.InvalidValue` naming the bad value; each takes ``unchecked=True`` where the lesson
-wants to show the server's own error message instead. :func:`hba_first_match` makes pg_hba's
-first-match rule visible: the guide lists a scram line and then a cert line for the same user, and the
-second one is never reached.
+pg_hba.conf, cipher list, CRL, CA file -- and a lesson measures what each one buys. A :class:`Layer` is
+data (settings, pg_hba lines, files to deliver); :mod:`labkit.transaction` applies and undoes it;
+:func:`describe` shows it. Factories (:func:`layer_ssl_on` ... :func:`layer_ca`) check their knobs before
+anything changes and raise :class:`~labkit.errors.InvalidValue` naming the bad value; each takes
+``unchecked=True`` where the lesson wants to show the server's own error message instead. Which pg_hba
+line a client hits is :mod:`labkit.hba`'s job.
 """
 from __future__ import annotations
 
-import ipaddress
-import json
 import re
 import ssl
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from . import quoting
-from .errors import InvalidValue, LabkitError
+from .errors import InvalidValue
+from .guide import CIPHERS_CRITICAL as GUIDE_CIPHERS
+from .guide import HBA_RULES as GUIDE_HBA_RULES
+from .handshake import VERSIONS as PROTOCOLS
 
 if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = [
-    "ApplyResult", "Layer", "TlsFile", "applied", "apply", "describe", "guide_layers", "hba_first_match",
-    "layer_ca", "layer_ciphers", "layer_crl", "layer_hostssl", "layer_protocols", "layer_ssl_on", "revert",
-    "server_needs",
-]
+__all__ = ["Layer", "TlsFile", "describe", "guide_layers", "known_settings_check", "layer_ca", "layer_ciphers",
+           "layer_crl", "layer_hostssl", "layer_protocols", "layer_ssl_on", "passphrase_script"]
 
-TRACK_FILE = "layers.json"
-"""Name of the file, next to the workspace's state.json, that records which layers are applied."""
-
-PROTOCOLS: tuple[str, ...] = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 HBA_METHODS: tuple[str, ...] = ("scram-sha-256", "md5", "password", "cert", "trust", "reject")
 CLIENTCERT_14: tuple[str, ...] = ("verify-ca", "verify-full")
 CLIENTCERT_12: tuple[str, ...] = ("0", "1", "no-verify", "verify-ca", "verify-full")
@@ -57,18 +39,10 @@ SERVER_CERTS: tuple[str, ...] = ("server", "server_chain", "server2", "wrong_hos
 SERVER_KEYS: tuple[str, ...] = ("server", "server2", "wrong_host", "server_by_root", "server_encrypted")
 CRL_SOURCES: tuple[str, ...] = ("combined", "intermediate_only", "dir")
 CA_BUNDLES: tuple[str, ...] = ("combined", "root_only", "intermediate_only")
-GUIDE_CIPHERS = "HIGH:!aNULL:!MD5:!3DES:!RC4:!DES:!IDEA:!RC2"
-GUIDE_HBA_RULES: tuple[str, ...] = (
-    "hostssl  all  conssl  0.0.0.0/0  scram-sha-256",
-    "hostssl  all  conssl  0.0.0.0/0  cert  clientcert=verify-full",
-)
 
 # The key that goes with each certificate when the caller does not name one.
 _KEY_FOR_CERT = {"server": "server", "server_chain": "server", "server2": "server2", "wrong_host": "wrong_host",
                  "server_by_root": "server_by_root"}
-# What the server reports after a reload that it did not (fully) take. PostgreSQL keeps the old
-# configuration in those cases, which is why pg_settings alone would not show the mistake.
-_FAILURE_MARKERS = ("was not reloaded", "could not load")
 # pg_settings.context values for which a reload is not enough.
 _RESTART_CONTEXTS = frozenset({"postmaster"})
 # What ``needs`` is before a server is asked: every ssl_* setting has been SIGHUP since PostgreSQL 10.
@@ -92,7 +66,8 @@ class TlsFile:
     """A setting value meaning "the server-side path of the file delivered as ``tls/<name>``".
 
     Layers are built without a server, and the server decides where ``tls/`` is (a data directory on this
-    host, or inside a container), so file paths are resolved only when :func:`apply` delivers the files.
+    host, or inside a container), so file paths are resolved only when :func:`labkit.transaction.apply`
+    delivers the files.
     """
 
     name: str
@@ -108,7 +83,7 @@ class Layer:
     ``settings`` values are plain Python values (formatted by the server module), :class:`TlsFile`
     references, or ``None`` to remove a setting. ``hba_rules`` of ``None`` leaves pg_hba.conf alone.
     ``files`` maps a name under the server's ``tls/`` folder to a file on this host. ``needs`` is the
-    expectation before any server is asked; :func:`apply` asks the server (``pg_settings.context``).
+    expectation before any server is asked; :func:`labkit.transaction.apply` asks the server (``pg_settings.context``).
     ``checks`` are extra validations that depend on the server (e.g. its major version).
     """
 
@@ -137,50 +112,6 @@ class Layer:
     def __hash__(self) -> int:
         return hash((self.key, self.title, repr(sorted(self.settings.items(), key=lambda kv: kv[0])),
                      self.hba_rules))
-
-
-@dataclass
-class ApplyResult:
-    """What :func:`apply` or :func:`revert` did, in the terms the guide uses to check a change.
-
-    ``ok`` is False when the server rejected the change; ``rolled_back`` then says the previous files were
-    written back (and reloaded), and ``file_errors`` / ``hba_errors`` / ``log`` hold the evidence from the
-    rejected attempt, not from the rollback.
-    """
-
-    layers: list[str]
-    ok: bool
-    action: str
-    file_errors: pd.DataFrame
-    hba_errors: pd.DataFrame
-    log: list[str]
-    rolled_back: bool
-    seconds: float
-    reason: str = ""
-
-    @property
-    def problems(self) -> list[str]:
-        """The log lines that made the change fail, with the DETAIL/CONTEXT lines that follow them."""
-        return _problem_lines(self.log)
-
-    def summary(self) -> pd.DataFrame:
-        """One row per finding (or one row saying all is well), for a notebook cell."""
-        head = {"layers": ", ".join(self.layers), "ok": self.ok, "action": self.action,
-                "rolled_back": self.rolled_back, "seconds": round(self.seconds, 4)}
-        rows: list[dict[str, Any]] = []
-        for rec in self.file_errors.to_dict("records"):
-            rows.append({**head, "source": "pg_file_settings",
-                         "detail": f"{rec.get('name')} = {rec.get('setting')!r}: {rec.get('error')}"})
-        for rec in self.hba_errors.to_dict("records"):
-            rows.append({**head, "source": "pg_hba_file_rules",
-                         "detail": f"line {rec.get('line_number')}: {rec.get('error')}"})
-        for line in self.problems:
-            rows.append({**head, "source": "server log", "detail": line})
-        if not rows:
-            rows.append({**head, "source": "", "detail": self.reason or "applied; no errors"})
-        elif self.reason:
-            rows.insert(0, {**head, "source": "labkit", "detail": self.reason})
-        return pd.DataFrame(rows, columns=[*head, "source", "detail"])
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -252,7 +183,7 @@ def _clientcert_check(clientcert: str, method: str) -> LabCheck:
     return check
 
 
-def _known_settings_check(names: Sequence[str]) -> LabCheck:
+def known_settings_check(names: Sequence[str]) -> LabCheck:
     """Every name must be a setting this server has (ssl_crl_dir only exists from PostgreSQL 14 on)."""
 
     def check(lab: LabServer) -> None:
@@ -439,12 +370,12 @@ def layer_crl(pki: LabPKI, source: str = "combined") -> Layer:
             raise InvalidValue("source", source, CRL_SOURCES, f"{folder} holds no CRL; run LabPKI.ensure again")
         files = {f"crl/{p.name}": p for p in found}
         settings = {"ssl_crl_dir": TlsFile("crl"), "ssl_crl_file": None}
-        checks = (_known_settings_check(["ssl_crl_dir"]),)
+        checks = (known_settings_check(["ssl_crl_dir"]),)
     else:
         path = pki.paths.combined_crl if source == "combined" else pki.paths.intermediate_crl
         files = {path.name: path}
         settings = {"ssl_crl_file": TlsFile(path.name), "ssl_crl_dir": None}
-        checks = (_known_settings_check(["ssl_crl_file"]),)
+        checks = (known_settings_check(["ssl_crl_file"]),)
     return Layer(
         key="L5", title=f"Revocation list ({source})", settings=settings, files=files,
         needs=_needs_for(settings), guide_ref="Fase #2, paso 7: Quinta capa (postgresql.conf)",
@@ -488,359 +419,6 @@ def guide_layers(pki: LabPKI) -> list[Layer]:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Applying
-# --------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Snapshot:
-    """Everything apply() may change, as it was: formatted settings, lesson pg_hba rules, tls/ files."""
-
-    settings: dict[str, str]
-    hba_rules: list[str] | None
-    files: dict[str, bytes | None]
-
-
-def _take_snapshot(lab: LabServer, file_names: Iterable[str]) -> _Snapshot:
-    files: dict[str, bytes | None] = {}
-    for name in file_names:
-        try:
-            files[name] = lab.backend.read_file(f"tls/{name}")
-        except (FileNotFoundError, OSError, LabkitError):
-            files[name] = None
-    return _Snapshot(lab.settings, lab.hba_rules, files)
-
-
-def _restore(lab: LabServer, snap: _Snapshot) -> None:
-    lab.restore_settings(snap.settings)
-    lab.set_hba_rules(snap.hba_rules)
-    for name, data in snap.files.items():
-        if data is None:
-            lab.backend.remove_file(f"tls/{name}")
-        else:
-            lab.backend.write_file(f"tls/{name}", data, _file_mode(name))
-
-
-def _file_mode(name: str) -> int:
-    return 0o600 if name.endswith(".key") else 0o644
-
-
-def _server_contexts(lab: LabServer, names: Iterable[str]) -> dict[str, str]:
-    rows = lab.execute("SELECT name, context FROM pg_settings WHERE name = ANY(%s)", (sorted(set(names)),))
-    return {r["name"]: r["context"] for r in rows}
-
-
-def server_needs(lab: LabServer, *layers: Layer) -> str:
-    """"reload" or "restart", as the server says: any setting whose ``pg_settings.context`` is
-    ``postmaster`` needs a restart; everything else (sighup, and pg_hba.conf) takes a reload."""
-    names = [n for layer in layers for n in layer.settings]
-    contexts = _server_contexts(lab, names) if names else {}
-    return "restart" if any(c in _RESTART_CONTEXTS for c in contexts.values()) else "reload"
-
-
-def _validate(lab: LabServer, layers: Sequence[Layer]) -> None:
-    """Everything that can be known before touching the server; raises InvalidValue."""
-    if not layers:
-        raise InvalidValue("layers", (), "at least one Layer", "e.g. apply(lab, layer_ssl_on(pki))")
-    for layer in layers:
-        if not isinstance(layer, Layer):
-            raise InvalidValue("layers", layer, "Layer objects from the layer_* factories or guide_layers()")
-        for name, path in layer.files.items():
-            if not path.is_file():
-                raise InvalidValue(f"{layer.key} file {name!r}", str(path), "an existing file on this host",
-                                   "the PKI may have been removed; call LabPKI.ensure again")
-        for check in layer.checks:
-            check(lab)
-        if not layer.unchecked and layer.settings:
-            _known_settings_check(list(layer.settings))(lab)
-
-
-def _merge(layers: Sequence[Layer]) -> tuple[dict[str, object], list[str] | None, dict[str, Path]]:
-    settings: dict[str, object] = {}
-    rules: list[str] | None = None
-    files: dict[str, Path] = {}
-    for layer in layers:
-        settings.update(layer.settings)
-        files.update(layer.files)
-        if layer.hba_rules is not None:
-            rules = (rules or []) + list(layer.hba_rules)
-    return settings, rules, files
-
-
-def _resolve(lab: LabServer, settings: Mapping[str, object], delivered: Mapping[str, str]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for name, value in settings.items():
-        if isinstance(value, TlsFile):
-            out[name] = delivered.get(value.name) or lab.backend.server_path(f"tls/{value.name}")
-        else:
-            out[name] = value
-    return out
-
-
-_ROUTINE = re.compile(
-    r'received SIGHUP|parameter "[^"]+" (changed to|removed from configuration file)|connection (received|authorized|'
-    r'authenticated)|Connection matched|database system|listening on|starting PostgreSQL|shut ?down|checkpoint|'
-    r'redo |background worker|aborting any active transactions|received fast shutdown|autovacuum')
-_PID = re.compile(r"\[(\d+)\]")
-
-
-def _problem_lines(lines: Sequence[str]) -> list[str]:
-    """The lines of a reload/restart log that explain a failure, i.e. everything but routine chatter.
-
-    For a reload only the postmaster's own lines count (its pid is on the "received SIGHUP" line), so a
-    client that happens to fail at the same moment is not mistaken for the reason. Why not just the
-    "was not reloaded" line: the cause is logged before it ("invalid value for clientcert", "private key
-    file ... cannot be reloaded because it requires a passphrase"), and for some pg_hba mistakes the log is
-    the only place that names it (see :func:`_hba_errors`).
-    """
-    postmaster = None
-    for line in lines:
-        if "received SIGHUP" in line:
-            match = _PID.search(line)
-            postmaster = match.group(1) if match else None
-            break
-    found: list[str] = []
-    keep = False
-    for line in lines:
-        match = _PID.search(line)
-        if match is None or line.startswith(("\t", " ")):  # continuation of the previous entry
-            if keep:
-                found.append(line)
-            continue
-        keep = (postmaster is None or match.group(1) == postmaster) and not _ROUTINE.search(line)
-        if keep:
-            found.append(line)
-    return found
-
-
-def _hba_errors(lab: LabServer) -> pd.DataFrame:
-    """pg_hba_file_rules rows with an error -- and rows the server could not parse but gave no error for.
-
-    Measured on PostgreSQL 16.14 and 15.18: a line with ``clientcert=1`` shows up with every column NULL
-    and ``error`` NULL too (the reason, "invalid value for clientcert", goes to the log only), so
-    ``WHERE error IS NOT NULL`` -- the guide's check -- misses it. ``type IS NULL`` catches it.
-    """
-    frame = lab.query("SELECT line_number, type, database, user_name, address, auth_method, options, "
-                      "coalesce(error, 'line not understood (the server gives no reason here; see the log)') "
-                      "AS error FROM pg_hba_file_rules WHERE error IS NOT NULL OR type IS NULL "
-                      "ORDER BY line_number")
-    return frame
-
-
-def _run(lab: LabServer, action: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str], str]:
-    """Reload or restart; return (file errors, hba errors, log lines, failure text or '')."""
-    from .errors import ServerStartError
-
-    if action == "reload":
-        # LabServer.reload returns only after the postmaster has also reloaded pg_hba.conf and the SSL
-        # files, so "SSL configuration was not reloaded" is already in result.log.
-        result = lab.reload()
-        lines = result.log.splitlines()
-        file_errors, hba_errors = result.file_errors, _hba_errors(lab)
-    else:
-        mark = lab.log_mark()
-        try:
-            lab.restart()
-        except ServerStartError as exc:
-            lines = lab.log_since(mark).splitlines()
-            return pd.DataFrame(), pd.DataFrame(), lines, f"the server did not start again: {exc.message}"
-        lines = lab.log_since(mark).splitlines()
-        file_errors, hba_errors = lab.file_setting_errors(), _hba_errors(lab)
-    reasons = []
-    if not file_errors.empty:
-        reasons.append(f"postgresql.conf has {len(file_errors)} error(s) (pg_file_settings)")
-    if not hba_errors.empty:
-        reasons.append(f"pg_hba.conf has {len(hba_errors)} error(s) (pg_hba_file_rules)")
-    bad = [ln for ln in lines if any(m in ln for m in _FAILURE_MARKERS)]
-    if bad:
-        reasons.append("the server log says: " + " | ".join(_strip_prefix(b) for b in bad))
-    return file_errors, hba_errors, lines, "; ".join(reasons)
-
-
-def _strip_prefix(line: str) -> str:
-    match = re.search(r"\b(LOG|FATAL|ERROR|WARNING|DETAIL):\s+(.*)", line)
-    return match.group(2) if match else line.strip()
-
-
-def _change(lab: LabServer, keys: list[str], settings: Mapping[str, object] | None, formatted: Mapping[str, str] | None,
-            hba: tuple[bool, list[str] | None], files: Mapping[str, Path], action: str) -> ApplyResult:
-    """The transaction shared by apply() and revert(): snapshot, write, reload/restart, keep or roll back."""
-    started = time.perf_counter()
-    snap = _take_snapshot(lab, files)
-    try:
-        delivered = {name: lab.deliver(name, path, _file_mode(name)) for name, path in files.items()}
-        if formatted is not None:
-            lab.restore_settings(formatted)
-        if settings:
-            lab.set_settings(_resolve(lab, settings, delivered))
-        if hba[0]:
-            lab.set_hba_rules(hba[1])
-    except BaseException:
-        _restore(lab, snap)
-        raise
-    try:
-        file_errors, hba_errors, lines, failure = _run(lab, action)
-    except LabkitError:
-        # The server did not confirm the reload (timeout) or did not come back: put the files back so the
-        # lab is at least consistent on disk, try once more to load them, and let the caller see the error.
-        _restore(lab, snap)
-        try:
-            if action == "restart" and not lab.backend.is_running():
-                lab.start()
-            else:
-                lab.reload()
-        except LabkitError:
-            pass
-        raise
-    if not failure:
-        return ApplyResult(keys, True, action, file_errors, hba_errors, lines, False,
-                           time.perf_counter() - started)
-    _restore(lab, snap)
-    if action == "restart" and not lab.backend.is_running():
-        lab.start()
-        rb_failure = ""
-    else:
-        _, _, _, rb_failure = _run(lab, action)
-    reason = f"rejected by the server, rolled back: {failure}"
-    if rb_failure:
-        reason += f"; the rollback {action} also reported: {rb_failure}"
-    return ApplyResult(keys, False, action, file_errors, hba_errors, lines, True, time.perf_counter() - started,
-                       reason)
-
-
-def apply(lab: LabServer, *layers: Layer) -> ApplyResult:
-    """Apply ``layers`` together (later layers win on the same setting; pg_hba rules are concatenated).
-
-    Validation (values, files, what this server version accepts) happens first and raises
-    :class:`InvalidValue` with nothing changed. Then files are delivered, settings and pg_hba written, and
-    the server reloaded -- or restarted when a setting's ``pg_settings.context`` is ``postmaster``. If the
-    server rejects the change (errors in either view, or "was not reloaded" / "could not load" in the log)
-    everything is written back as it was and reloaded again, and the result says why.
-    """
-    _validate(lab, layers)
-    settings, rules, files = _merge(layers)
-    action = server_needs(lab, *layers)
-    before = lab.settings
-    hba_before = lab.hba_rules
-    result = _change(lab, [layer.key for layer in layers], settings, None, (rules is not None, rules), files, action)
-    if result.ok:
-        _track_apply(lab, layers, before, hba_before)
-    return result
-
-
-def revert(lab: LabServer, *layers: Layer | str) -> ApplyResult:
-    """Undo layers: each setting goes back to what it was before :func:`apply` (when that was tracked and
-    the layer is still in force), otherwise it is removed; pg_hba rules go back likewise (to the default
-    rules when nothing was tracked). Accepts Layer objects or keys of applied layers."""
-    if not layers:
-        raise InvalidValue("layers", (), "at least one Layer or applied layer key")
-    entries = {e["key"]: e for e in _live_entries(lab)}
-    new_settings = lab.settings
-    hba: tuple[bool, list[str] | None] = (False, None)
-    keys: list[str] = []
-    names: list[str] = []
-    for item in layers:
-        if isinstance(item, Layer):
-            key, setting_names, sets_hba = item.key, list(item.settings), item.hba_rules is not None
-        elif isinstance(item, str) and item in entries:
-            key, setting_names, sets_hba = item, list(entries[item]["settings"]), entries[item]["hba_rules"] is not None
-        else:
-            raise InvalidValue("layers", item, [*entries] or "Layer objects (no layer is applied now)")
-        keys.append(key)
-        names += setting_names
-        entry = entries.get(key)
-        for name in setting_names:
-            previous = entry["previous"].get(name) if entry else None
-            if previous is None:
-                new_settings.pop(name, None)
-            else:
-                new_settings[name] = previous
-        if sets_hba:
-            hba = (True, entry["hba_previous"] if entry else None)
-    action = "restart" if any(c in _RESTART_CONTEXTS for c in _server_contexts(lab, names).values()) else "reload"
-    result = _change(lab, keys, None, new_settings, hba, {}, action)
-    if result.ok:
-        _track_revert(lab, keys)
-    return result
-
-
-# --------------------------------------------------------------------------------------------------------
-# Tracking what is applied (a small JSON file next to state.json)
-# --------------------------------------------------------------------------------------------------------
-
-
-def _track_path(lab: LabServer) -> Path:
-    return lab.workspace.path / TRACK_FILE
-
-
-def _read_entries(lab: LabServer) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(_track_path(lab).read_text())
-        entries = data.get("applied", []) if isinstance(data, dict) else []
-        return [e for e in entries if isinstance(e, dict) and "key" in e]
-    except (OSError, ValueError):
-        return []
-
-
-def _write_entries(lab: LabServer, entries: list[dict[str, Any]]) -> None:
-    path = _track_path(lab)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"applied": entries}, indent=2))
-    tmp.replace(path)
-
-
-def _is_live(lab: LabServer, entry: dict[str, Any]) -> bool:
-    """Still in force: every setting it wrote is still there with that value, and its pg_hba rules too.
-    Anything else (a reset_config, another layer writing the same setting) means it no longer applies."""
-    current = lab.settings
-    for name, value in entry["settings"].items():
-        if current.get(name) != value:
-            return False
-    if entry.get("hba_rules") is not None:
-        rules = lab.hba_rules or []
-        if any(rule not in rules for rule in entry["hba_rules"]):
-            return False
-    return True
-
-
-def _live_entries(lab: LabServer) -> list[dict[str, Any]]:
-    return [e for e in _read_entries(lab) if _is_live(lab, e)]
-
-
-def _track_apply(lab: LabServer, layers: Sequence[Layer], before: dict[str, str],
-                 hba_before: list[str] | None) -> None:
-    entries = _live_entries(lab)
-    by_key = {e["key"]: e for e in entries}
-    for layer in layers:
-        old = by_key.get(layer.key)
-        previous = {n: before.get(n) for n in layer.settings}
-        if old is not None:  # re-applying a key: "before" should still mean before the first application
-            previous.update({n: v for n, v in old["previous"].items() if n in previous})
-        entry = {
-            "key": layer.key, "title": layer.title,
-            "settings": {n: lab.settings.get(n) for n in layer.settings},
-            "previous": previous,
-            "hba_rules": list(layer.hba_rules) if layer.hba_rules is not None else None,
-            "hba_previous": (old["hba_previous"] if old is not None and old.get("hba_rules") is not None
-                             else hba_before),
-            "applied_at": time.time(),
-        }
-        entries = [e for e in entries if e["key"] != layer.key] + [entry]
-        by_key[layer.key] = entry
-    _write_entries(lab, entries)
-
-
-def _track_revert(lab: LabServer, keys: Sequence[str]) -> None:
-    _write_entries(lab, [e for e in _live_entries(lab) if e["key"] not in keys])
-
-
-def applied(lab: LabServer) -> list[str]:
-    """Keys of the layers in force now, in the order they were applied (checked against the files, so a
-    ``reset_config`` elsewhere is noticed)."""
-    return [e["key"] for e in _live_entries(lab)]
-
-
-# --------------------------------------------------------------------------------------------------------
 # Showing
 # --------------------------------------------------------------------------------------------------------
 
@@ -871,130 +449,11 @@ def describe(layers: Iterable[Layer]) -> pd.DataFrame:
                                        "explanation"])
 
 
-# --------------------------------------------------------------------------------------------------------
-# pg_hba first match
-# --------------------------------------------------------------------------------------------------------
-
-_CONN_TYPES = ("hostssl", "hostnossl", "host")
-_LINE_TYPES_FOR = {
-    "hostssl": {"host", "hostssl", "hostnogssenc"},
-    "hostnossl": {"host", "hostnossl", "hostnogssenc"},
-    "host": {"host", "hostnogssenc"},
-}
-NEVER_REACHED = "never reached for this client"
-
-
-def _match_name(entries: Sequence[str], wanted: str, *, user: str | None = None) -> tuple[bool | None, str]:
-    """Does a database/user column match? (True/False, or None when the keyword is not emulated)."""
-    unknown = []
-    for entry in entries:
-        if entry == "all" or entry == wanted:
-            return True, ""
-        if user is not None and entry == "sameuser" and wanted == user:
-            return True, ""
-        if entry == "replication":
-            continue
-        if entry.startswith("/"):  # PostgreSQL 16 regular expressions
-            try:
-                if re.search(entry[1:], wanted):
-                    return True, ""
-            except re.error:
-                unknown.append(entry)
-            continue
-        if entry in ("samerole", "samegroup", "sameuser") or entry.startswith(("+", "@")):
-            if entry != "sameuser":
-                unknown.append(entry)
-    return (None, ", ".join(unknown)) if unknown else (False, "")
-
-
-def _match_address(address: str | None, netmask: str | None, client: ipaddress.IPv4Address | ipaddress.IPv6Address
-                   ) -> tuple[bool | None, str]:
-    if address in (None, "all"):
-        return True, ""
-    if address in ("samehost", "samenet"):
-        return None, address
-    try:
-        host = ipaddress.ip_address(address)
-    except ValueError:
-        return None, f"host name {address}"
-    if netmask:
-        mask = ipaddress.ip_address(netmask)
-        prefix = bin(int(mask)).count("1")
-    else:
-        prefix = host.max_prefixlen
-    network = ipaddress.ip_network(f"{host}/{prefix}", strict=False)
-    if network.version != client.version:
-        return False, ""
-    return client in network, ""
-
-
-def hba_first_match(lab: LabServer, *, conn_type: str = "hostssl", database: str = "postgres", user: str = "conssl",
-                    address: str = "127.0.0.1") -> pd.DataFrame:
-    """Which pg_hba.conf line a client would hit, emulating PostgreSQL's first-match rule.
-
-    ``conn_type`` describes the *connection*: ``hostssl`` = TCP with TLS, ``hostnossl`` = TCP without
-    TLS, ``host`` = TCP with the TLS question left open (hostssl/hostnossl lines are then reported as
-    depending on it). The emulation covers what the course uses: line type, database ``all``/name/
-    ``sameuser``, user ``all``/name, regex entries, addresses with a CIDR mask or ``all``; other keywords
-    (``+group``, ``@file``, ``samenet``, host names) are reported as not emulated and assumed not to match.
-    Reads ``pg_hba_file_rules`` (the file on disk, which is what the next reload would use).
-    """
-    if conn_type not in _CONN_TYPES:
-        raise InvalidValue("conn_type", conn_type, _CONN_TYPES,
-                           "describe the client's connection: hostssl = TCP with TLS, hostnossl = without")
-    for name, value in (("database", database), ("user", user)):
-        if not isinstance(value, str) or not value:
-            raise InvalidValue(name, value, "a non-empty name")
-    try:
-        client = ipaddress.ip_address(address)
-    except ValueError:
-        raise InvalidValue("address", address, "an IPv4 or IPv6 address such as '127.0.0.1'") from None
-    rules = lab.query("SELECT * FROM pg_hba_file_rules ORDER BY line_number")
-    out = []
-    first: int | None = None
-    for rec in rules.to_dict("records"):
-        kind = rec.get("type")
-        row = {k: rec.get(k) for k in ("line_number", "type", "database", "user_name", "address", "netmask",
-                                       "auth_method", "options", "error")}
-        verdict: str
-        matches: bool | None = False
-        if first is not None:
-            verdict, matches = NEVER_REACHED, None
-        elif rec.get("error") is not None or kind is None:
-            why = rec.get("error") or "the server could not parse it and gives no reason (see its log)"
-            verdict = f"invalid line (ignored here; the server would keep its old rules): {why}"
-        elif kind == "local":
-            verdict = "no match: local lines are for Unix-socket connections"
-        elif kind not in _LINE_TYPES_FOR[conn_type]:
-            if conn_type == "host" and kind in ("hostssl", "hostnossl"):
-                verdict = f"no match unless the client {'uses' if kind == 'hostssl' else 'does not use'} TLS"
-            else:
-                verdict = f"no match: a {kind} line does not match a {conn_type} connection"
-        else:
-            db_ok, db_unknown = _match_name(list(rec.get("database") or []), database, user=user)
-            user_ok, user_unknown = _match_name(list(rec.get("user_name") or []), user)
-            addr_ok, addr_unknown = _match_address(rec.get("address"), rec.get("netmask"), client)
-            if db_ok is False:
-                verdict = f"no match: database {database!r} not in {list(rec.get('database') or [])}"
-            elif user_ok is False:
-                verdict = f"no match: user {user!r} not in {list(rec.get('user_name') or [])}"
-            elif addr_ok is False:
-                verdict = f"no match: {address} outside {rec.get('address')}/{rec.get('netmask')}"
-            elif None in (db_ok, user_ok, addr_ok):
-                what = ", ".join(x for x in (db_unknown, user_unknown, addr_unknown) if x)
-                verdict, matches = f"not emulated ({what}); assumed not to match", None
-            else:
-                first, matches = int(rec["line_number"]), True
-                verdict = f"FIRST MATCH: {rec.get('auth_method')} decides (no later line is consulted)"
-        out.append({**row, "matches": matches, "verdict": verdict})
-    frame = pd.DataFrame(out, columns=["line_number", "type", "database", "user_name", "address", "netmask",
-                                       "auth_method", "options", "error", "matches", "verdict"])
-    frame.attrs["first_match_line"] = first
-    frame.attrs["client"] = {"conn_type": conn_type, "database": database, "user": user, "address": address}
-    if first is None:
-        frame.attrs["outcome"] = ("no line matches: the server answers 'no pg_hba.conf entry for host ...'"
-                                  + (", no encryption" if conn_type == "hostnossl" else ""))
-    else:
-        method = frame.loc[frame["line_number"] == first, "auth_method"].iloc[0]
-        frame.attrs["outcome"] = f"line {first} decides: {method}"
-    return frame
+def passphrase_script(passphrase_file: str = "passphrase.txt") -> bytes:
+    """A POSIX shell script for ``ssl_passphrase_command`` that prints the passphrase kept in a file next
+    to it (so the secret is never written into the script or into postgresql.conf)."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", passphrase_file):
+        raise InvalidValue("passphrase_file", passphrase_file, "a plain file name (letters, digits, '.', '_', '-')")
+    return ("#!/bin/sh\n"
+            "# ssl_passphrase_command: print the server key's passphrase on stdout, nothing else.\n"
+            f'exec cat "$(dirname "$0")/{passphrase_file}"\n').encode()

@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from psycopg import sql as pgsql
-
-from . import paths, validate
+from . import paths, roles as lab_roles, validate
+from .ca import KEY_TYPES
 from .doctor import client_facts
 from .errors import InvalidValue, LabkitError, WorkspaceError
-from .pki import KEY_TYPES, LabPKI
+from .handshake import VERSIONS as TLS_VERSIONS
+from .pki import LabPKI
 from .report import record_fact
 from .server import LabServer
 
-TLS_VERSIONS: tuple[str, ...] = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+__all__ = ["COURSE_ROLES", "TLS_VERSIONS", "Lesson", "begin", "check_bool", "check_choice", "check_int"]
+
 COURSE_ROLES: tuple[str, ...] = ("conssl", "reporter")
 
 
@@ -55,22 +56,15 @@ class Lesson:
 
     def ensure_role(self, name: str, *, superuser: bool = False) -> None:
         """Create (or refresh) a login role whose password is generated and kept in the workspace secrets."""
-        password = self.lab.workspace.secret(f"role-{name}")
-        exists = self.lab.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
-        verb = "ALTER" if exists else "CREATE"
-        self.lab.execute(pgsql.SQL("{} ROLE {} LOGIN {} PASSWORD {}").format(
-            pgsql.SQL(verb), pgsql.Identifier(name), pgsql.SQL("SUPERUSER" if superuser else "NOSUPERUSER"),
-            pgsql.Literal(password)))
+        lab_roles.ensure_role(self.lab, name, superuser=superuser)
         self.roles[name] = superuser
 
     def password(self, role: str) -> str:
         """The generated password of a course role (pass it to attempts; never print it)."""
-        if role == "postgres":
-            return self.lab.workspace.secret("postgres-password")
-        if role not in self.roles:
+        if role != "postgres" and role not in self.roles:
             raise InvalidValue("role", role, tuple(self.roles) or ("(no roles created yet)",),
                                "call lesson.ensure_role() first")
-        return self.lab.workspace.secret(f"role-{role}")
+        return lab_roles.role_password(self.lab, role)
 
     def finish(self) -> str:
         """Stop the lab unless the notebook was told to keep it; return what happened (for the last cell)."""
@@ -117,6 +111,13 @@ def _claim_workspace(given: Path | None) -> tuple[Path, IO[str] | None]:
                       "finish a running notebook, or pass workspace= explicitly")
 
 
+def _show_whole_texts() -> None:
+    """Lesson tables show error texts whole: a truncated message hides the words the lesson is about."""
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", None)
+
+
 def begin(*, backend: str = "auto", pg_version: object = 16, workspace: str | Path | None = None,
           key_type: str = "ecdsa-p256", keep_server: bool = False, server_names: tuple[str, ...] = ("localhost",
                                                                                                    "127.0.0.1"),
@@ -129,6 +130,7 @@ def begin(*, backend: str = "auto", pg_version: object = 16, workspace: str | Pa
     if workspace is not None and not isinstance(workspace, (str, Path)):
         raise InvalidValue("workspace", workspace, "a folder path, or None for the default")
     folder, lock = _claim_workspace(Path(workspace) if workspace else None)
+    _show_whole_texts()
     lab = LabServer.up(folder, backend=backend, pg_version=major)
     lab.reset_config()
     lab.reload()

@@ -30,6 +30,7 @@ from . import binaries, paths, quoting, validate
 from .backends.base import Backend, ServerSpec
 from .bootstrap_cert import self_signed
 from .errors import DockerUnavailable, InvalidValue, LabkitError, PortInUse, ServerCommandError, ServerStartError
+from .messages import FAILURE_MARKERS
 from .workspace import DEFAULT_MAX_CONNECTIONS, LabState, Workspace, registry_entry_remove
 
 DEFAULT_PORT = 5416  # the guide's port
@@ -151,8 +152,7 @@ class ReloadResult:
 
     @property
     def ok(self) -> bool:
-        return (self.file_errors.empty and self.hba_errors.empty and "was not reloaded" not in self.log
-                and "contains errors" not in self.log)
+        return self.file_errors.empty and self.hba_errors.empty and not any(m in self.log for m in FAILURE_MARKERS)
 
 
 class LabServer:

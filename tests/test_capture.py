@@ -53,3 +53,18 @@ def test_tcpdump_the_guides_way(clean_lab16: LabServer) -> None:
         tls.cleanup()
     finally:
         capture.cleanup()
+
+
+def test_relayed_session_and_wire_verdict(clean_lab16: LabServer) -> None:
+    from labkit import capture, roles
+
+    password = roles.ensure_role(clean_lab16, "capture_user")
+    runs = {mode: capture.relayed_session(clean_lab16, mode, user="capture_user", password=password)
+            for mode in ("disable", "require")}
+    assert all(run["rows"] == [(12345, "Passw0rd")] for run in runs.values())
+    verdict = capture.wire_verdict(runs, {"secret": "Passw0rd", "password": password}).set_index("sslmode")
+    assert verdict.loc["disable", "secret"] and not verdict.loc["require", "secret"]
+    assert not verdict["password"].any()  # SCRAM never sends it, TLS or not
+    assert list(verdict["TLS in use"]) == [False, True]
+    assert len(runs["disable"]["frame"]) < len(runs["disable"]["chunks"])  # the query phase only
+    clean_lab16.execute("DROP ROLE capture_user")

@@ -27,14 +27,14 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from psycopg import sql
 
 from labkit import catalogue
-from labkit.attempts import AttemptResult, attempt, reload_settled
+from labkit.client import AttemptResult, attempt
+from labkit.roles import ensure_role
 from labkit.errors import ServerStartError
 from labkit.pki import LabPKI
 from labkit.server import LabServer, ReloadResult
-from labkit.tlsprobe import probe, probe_lab
+from labkit.handshake import probe, probe_lab
 
 COVERED: set[str] = set()
 ROLES = ("conssl", "reporter")
@@ -65,13 +65,7 @@ def ensure_roles(lab: LabServer) -> dict[str, str]:
     """Roles conssl and reporter with generated passwords (kept in the workspace's secrets)."""
     key = str(lab.workspace.path)
     if key not in _ROLE_CACHE:
-        passwords = {role: lab.workspace.secret(f"role-{role}-password") for role in ROLES}
-        for role, password in passwords.items():
-            exists = lab.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
-            verb = "ALTER" if exists else "CREATE"
-            lab.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role),
-                                                                              sql.Literal(password)))
-        _ROLE_CACHE[key] = passwords
+        _ROLE_CACHE[key] = {role: ensure_role(lab, role) for role in ROLES}
     return _ROLE_CACHE[key]
 
 
@@ -103,7 +97,7 @@ class Lab:
         values.update(settings)
         self.server.set_settings(values, replace=True)
         self.server.set_hba_rules(hba)
-        return reload_settled(self.server)
+        return self.server.reload()
 
     def cert_auth(self, **settings: Any) -> ReloadResult:
         """Client-certificate authentication for the two lesson roles (the guide's Fase #2 layers 5-6)."""

@@ -6,7 +6,6 @@ Error texts asserted here are the ones measured on both servers; where the two d
 """
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,8 +16,10 @@ import psycopg
 from psycopg import sql
 import pytest
 
-from labkit import layers as L
+from labkit import hba, layers as L, transaction as T
+from labkit import guide
 from labkit.errors import InvalidValue
+from labkit.roles import ensure_role, role_password
 from labkit.pki import LabPKI
 from labkit.server import LabServer
 
@@ -38,17 +39,13 @@ class Roles:
     """Generated passwords for conssl/reporter; the roles are created once on each lab that asks."""
 
     def __init__(self) -> None:
-        self.password = {role: secrets.token_urlsafe(18) for role in ROLES}
         self.labs: list[LabServer] = []
 
     def ensure(self, lab: LabServer) -> None:
         if lab in self.labs:
             return
         for role in ROLES:
-            exists = lab.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
-            verb = "ALTER" if exists else "CREATE"
-            lab.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(role), sql.Literal(self.password[role])))
+            ensure_role(lab, role)
         self.labs.append(lab)
 
     def drop_all(self) -> None:
@@ -84,7 +81,7 @@ class Outcome:
 
 def attempt(lab: LabServer, roles: Roles, user: str = "conssl", **params: Any) -> Outcome:
     """One client connection; what the server said, or which TLS version and cipher were used."""
-    params.setdefault("password", roles.password.get(user, "no-password"))
+    params.setdefault("password", role_password(lab, user) if user in ROLES else "no-password")
     try:
         with psycopg.connect(**lab.conninfo(user=user, **params)) as conn:
             row = conn.execute("SELECT s.version, s.cipher, current_user FROM pg_stat_ssl s "
@@ -113,7 +110,7 @@ def wait_for_log(lab: LabServer, mark: int, text: str, timeout: float = 5.0) -> 
     return log
 
 
-def must(result: L.ApplyResult) -> L.ApplyResult:
+def must(result: T.ApplyResult) -> T.ApplyResult:
     assert result.ok, result.summary().to_string()
     assert not result.rolled_back
     return result
@@ -131,18 +128,18 @@ def test_l1_server_certificate_is_verifiable(lab: LabServer, roles: Roles, pki: 
     before = attempt(lab, roles, **verify_full(pki))
     assert not before.ok and "certificate verify failed" in before.error  # bootstrap cert: not from the lab CA
 
-    result = must(L.apply(lab, L.layer_ssl_on(pki)))
+    result = must(T.apply(lab, L.layer_ssl_on(pki)))
     assert result.action == "reload" and result.layers == ["L1"]
-    assert L.applied(lab) == ["L1"]
+    assert T.applied(lab) == ["L1"]
     after = attempt(lab, roles, **verify_full(pki))
     assert after.ok and after.version == "TLSv1.3", after.error
     # The leaf alone does not reach the root: a client trusting only root.crt cannot build the chain ...
     assert "certificate verify failed" in attempt(lab, roles, **verify_full(pki, pki.paths.root_crt)).error
     # ... unless the server sends the intermediate along.
-    must(L.apply(lab, L.layer_ssl_on(pki, "server_chain")))
+    must(T.apply(lab, L.layer_ssl_on(pki, "server_chain")))
     assert attempt(lab, roles, **verify_full(pki, pki.paths.root_crt)).ok
     # A certificate for another host fails verify-full but passes verify-ca.
-    must(L.apply(lab, L.layer_ssl_on(pki, "wrong_host")))
+    must(T.apply(lab, L.layer_ssl_on(pki, "wrong_host")))
     wrong = attempt(lab, roles, **verify_full(pki))
     assert "does not match host name" in wrong.error
     assert attempt(lab, roles, sslmode="verify-ca", sslrootcert=str(pki.paths.combined_crt)).ok
@@ -152,11 +149,11 @@ def test_l1_server_certificate_is_verifiable(lab: LabServer, roles: Roles, pki: 
 
 
 def test_l2_protocol_floor_refuses_tls12(lab: LabServer, roles: Roles, pki: LabPKI) -> None:
-    must(L.apply(lab, L.layer_ssl_on(pki)))
+    must(T.apply(lab, L.layer_ssl_on(pki)))
     control = attempt(lab, roles, sslmode="require", ssl_max_protocol_version="TLSv1.2")
     assert control.ok and control.version == "TLSv1.2"
 
-    must(L.apply(lab, L.layer_protocols(min="TLSv1.3")))
+    must(T.apply(lab, L.layer_protocols(min="TLSv1.3")))
     old = attempt(lab, roles, sslmode="require", ssl_max_protocol_version="TLSv1.2")
     assert not old.ok and "protocol version" in old.error, old.error
     new = attempt(lab, roles, sslmode="require")
@@ -170,7 +167,7 @@ def test_l2_protocol_floor_refuses_tls12(lab: LabServer, roles: Roles, pki: LabP
 def test_l3_hostssl_refuses_unencrypted(lab: LabServer, roles: Roles) -> None:
     assert attempt(lab, roles, sslmode="disable").ok  # control: the default rule is "host"
 
-    must(L.apply(lab, L.layer_hostssl()))
+    must(T.apply(lab, L.layer_hostssl()))
     plain = attempt(lab, roles, sslmode="disable")
     assert not plain.ok
     assert "no pg_hba.conf entry" in plain.error and "no encryption" in plain.error
@@ -179,7 +176,7 @@ def test_l3_hostssl_refuses_unencrypted(lab: LabServer, roles: Roles) -> None:
 
 
 def test_l3_cert_verify_full_matches_cn_to_user(lab: LabServer, roles: Roles, pki: LabPKI) -> None:
-    must(L.apply(lab, *cert_auth(pki)))
+    must(T.apply(lab, *cert_auth(pki)))
     p = pki.paths
     good = attempt(lab, roles, password="", **verify_full(pki, cert=p.client_crt, key=p.client_key))
     assert good.ok and good.user == "conssl", good.error
@@ -198,14 +195,14 @@ def test_l3_cert_verify_full_matches_cn_to_user(lab: LabServer, roles: Roles, pk
 
 def test_l4_cipher_list_governs_tls12_only(lab: LabServer, roles: Roles, pki: LabPKI) -> None:
     assert pki.key_type == "ecdsa-p256"  # the cipher below needs an ECDSA server key
-    must(L.apply(lab, L.layer_ssl_on(pki), L.layer_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")))
+    must(T.apply(lab, L.layer_ssl_on(pki), L.layer_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")))
     tls12 = attempt(lab, roles, sslmode="require", ssl_max_protocol_version="TLSv1.2")
     assert tls12.ok and (tls12.version, tls12.cipher) == ("TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256")
     tls13 = attempt(lab, roles, sslmode="require")
     assert tls13.ok and tls13.version == "TLSv1.3" and str(tls13.cipher).startswith("TLS_")
 
     # Control: a list with only an RSA suite leaves an ECDSA server nothing to offer over TLS 1.2.
-    must(L.apply(lab, L.layer_ciphers("ECDHE-RSA-AES128-GCM-SHA256")))
+    must(T.apply(lab, L.layer_ciphers("ECDHE-RSA-AES128-GCM-SHA256")))
     refused = attempt(lab, roles, sslmode="require", ssl_max_protocol_version="TLSv1.2")
     assert not refused.ok and "handshake failure" in refused.error, refused.error
     assert attempt(lab, roles, sslmode="require").version == "TLSv1.3"
@@ -218,17 +215,17 @@ def test_l5_crl_refuses_revoked_client(lab: LabServer, roles: Roles, pki: LabPKI
     p = pki.paths
     good = verify_full(pki, cert=p.client_crt, key=p.client_key)
     revoked = verify_full(pki, cert=p.revoked_client_crt, key=p.revoked_client_key)
-    must(L.apply(lab, *cert_auth(pki)))
+    must(T.apply(lab, *cert_auth(pki)))
     assert attempt(lab, roles, **revoked).ok  # control: without a CRL a revoked certificate still works
 
     for source in ("combined", "dir"):
-        must(L.apply(lab, L.layer_crl(pki, source)))
+        must(T.apply(lab, L.layer_crl(pki, source)))
         refused = attempt(lab, roles, **revoked)
         assert not refused.ok and "certificate revoked" in refused.error, (source, refused.error)
         assert attempt(lab, roles, **good).ok, source
 
     mark = lab.log_mark()
-    must(L.apply(lab, L.layer_crl(pki, "intermediate_only")))  # the server accepts it at reload ...
+    must(T.apply(lab, L.layer_crl(pki, "intermediate_only")))  # the server accepts it at reload ...
     broken = attempt(lab, roles, **good)  # ... but every client certificate now fails
     assert not broken.ok and "unknown ca" in broken.error, broken.error
     # The backend logs after the client already has its alert: wait for the line instead of racing it.
@@ -242,7 +239,7 @@ def test_l5_crl_refuses_revoked_client(lab: LabServer, roles: Roles, pki: LabPKI
 
 def test_l6_root_only_ca_file_is_unknown_ca_for_leaf_only_client(lab: LabServer, roles: Roles, pki: LabPKI) -> None:
     p = pki.paths
-    must(L.apply(lab, L.layer_ssl_on(pki, "server_chain"), L.layer_ca(pki, "root_only"),
+    must(T.apply(lab, L.layer_ssl_on(pki, "server_chain"), L.layer_ca(pki, "root_only"),
                  L.layer_hostssl("cert", ROLES, "verify-full")))
     # The client trusts only root.crt, so it has no intermediate to send along with its leaf.
     leaf_only = attempt(lab, roles, password="", **verify_full(pki, p.root_crt, p.client_crt, p.client_key))
@@ -254,7 +251,7 @@ def test_l6_root_only_ca_file_is_unknown_ca_for_leaf_only_client(lab: LabServer,
     # trust store, so the same leaf-only file works -- the guide's "Opción 2".
     assert attempt(lab, roles, password="", **verify_full(pki, p.combined_crt, p.client_crt, p.client_key)).ok
 
-    must(L.apply(lab, L.layer_ca(pki, "combined")))
+    must(T.apply(lab, L.layer_ca(pki, "combined")))
     assert attempt(lab, roles, password="", **verify_full(pki, p.root_crt, p.client_crt, p.client_key)).ok
 
 
@@ -298,7 +295,7 @@ def test_factories_name_the_bad_value(pki: LabPKI, make: Any, value: str, allowe
 
 
 def test_bad_inputs_change_nothing_on_the_server(lab: LabServer, roles: Roles, pki: LabPKI) -> None:
-    must(L.apply(lab, L.layer_ssl_on(pki)))
+    must(T.apply(lab, L.layer_ssl_on(pki)))
     settings, hba, conf = lab.settings, lab.hba_text(), lab.lesson_conf_text()
     major = lab.state.pg_major
     mistakes = [
@@ -310,33 +307,33 @@ def test_bad_inputs_change_nothing_on_the_server(lab: LabServer, roles: Roles, p
     ]
     for layer, named in mistakes:
         with pytest.raises(InvalidValue) as caught:
-            L.apply(lab, L.layer_protocols(), layer)
+            T.apply(lab, L.layer_protocols(), layer)
         assert named in str(caught.value)
     assert (lab.settings, lab.hba_text(), lab.lesson_conf_text()) == (settings, hba, conf)
-    assert L.applied(lab) == ["L1"]
+    assert T.applied(lab) == ["L1"]
 
 
 def test_rejected_layer_is_rolled_back_and_server_keeps_serving(lab: LabServer, roles: Roles, pki: LabPKI) -> None:
-    must(L.apply(lab, L.layer_ssl_on(pki)))
+    must(T.apply(lab, L.layer_ssl_on(pki)))
     settings, hba_rules, conf = lab.settings, lab.state.hba_rules, lab.lesson_conf_text()
 
-    bad_hba = L.apply(lab, L.layer_hostssl(clientcert="1", unchecked=True))
+    bad_hba = T.apply(lab, L.layer_hostssl(clientcert="1", unchecked=True))
     assert not bad_hba.ok and bad_hba.rolled_back
     assert not bad_hba.hba_errors.empty  # the view's row is all NULL on 15/16: caught as "not understood"
     assert any('invalid value for clientcert: "1"' in line for line in bad_hba.problems)
     assert any("pg_hba.conf was not reloaded" in line for line in bad_hba.problems)
 
-    bad_cert = L.apply(lab, L.layer_ssl_on(pki, Path("/nonexistent/server.crt"), key="server", unchecked=True))
+    bad_cert = T.apply(lab, L.layer_ssl_on(pki, Path("/nonexistent/server.crt"), key="server", unchecked=True))
     assert not bad_cert.ok and bad_cert.rolled_back
     assert any('could not load server certificate file "/nonexistent/server.crt"' in x for x in bad_cert.problems)
     assert any("SSL configuration was not reloaded" in line for line in bad_cert.problems)
 
-    bad_range = L.apply(lab, L.layer_protocols("TLSv1.3", "TLSv1.2", unchecked=True))
+    bad_range = T.apply(lab, L.layer_protocols("TLSv1.3", "TLSv1.2", unchecked=True))
     assert not bad_range.ok and any("could not set SSL protocol version range" in x for x in bad_range.problems)
     assert "rolled back" in bad_range.summary()["detail"].iloc[0]
 
     assert (lab.settings, lab.state.hba_rules, lab.lesson_conf_text()) == (settings, hba_rules, conf)
-    assert L.applied(lab) == ["L1"]
+    assert T.applied(lab) == ["L1"]
     assert lab.reload().ok  # the files on disk are sound again, not just the server's memory
     assert attempt(lab, roles, **verify_full(pki)).ok  # still L1's certificate
     assert attempt(lab, roles, sslmode="disable").ok  # still the default pg_hba rule
@@ -347,23 +344,23 @@ def test_rejected_layer_is_rolled_back_and_server_keeps_serving(lab: LabServer, 
 
 def test_hba_first_match_shows_guide_cert_line_is_never_reached(lab: LabServer, roles: Roles, pki: LabPKI) -> None:
     guide_l3 = L.guide_layers(pki)[2]
-    assert guide_l3.hba_rules == L.GUIDE_HBA_RULES
-    must(L.apply(lab, L.layer_ssl_on(pki), L.layer_ca(pki), guide_l3))
-    frame = L.hba_first_match(lab, conn_type="hostssl", database="postgres", user="conssl")
+    assert guide_l3.hba_rules == guide.HBA_RULES
+    must(T.apply(lab, L.layer_ssl_on(pki), L.layer_ca(pki), guide_l3))
+    frame = hba.first_match(lab, conn_type="hostssl", database="postgres", user="conssl")
     lesson = frame[frame["type"] == "hostssl"]
     assert list(lesson["auth_method"]) == ["scram-sha-256", "cert"]
     assert frame.attrs["first_match_line"] == int(lesson["line_number"].iloc[0])
     assert lesson["verdict"].iloc[0].startswith("FIRST MATCH")
-    assert lesson["verdict"].iloc[1] == L.NEVER_REACHED
+    assert lesson["verdict"].iloc[1] == hba.NEVER_REACHED
     # And the server agrees: a valid client certificate does not spare conssl the password.
     p = pki.paths
     no_password = attempt(lab, roles, password="wrong", **verify_full(pki, cert=p.client_crt, key=p.client_key))
     assert 'password authentication failed for user "conssl"' in no_password.error
 
-    plain = L.hba_first_match(lab, conn_type="hostnossl", database="postgres", user="conssl")
+    plain = hba.first_match(lab, conn_type="hostnossl", database="postgres", user="conssl")
     assert plain.attrs["first_match_line"] is None and "no encryption" in plain.attrs["outcome"]
     with pytest.raises(InvalidValue, match="'hostgss'"):
-        L.hba_first_match(lab, conn_type="hostgss", database="postgres", user="conssl")
+        hba.first_match(lab, conn_type="hostgss", database="postgres", user="conssl")
 
 
 # ------------------------------------------------------------------------------------------------ whole guide
@@ -373,36 +370,93 @@ def test_guide_layers_apply_track_and_revert(lab: LabServer, roles: Roles, pki: 
     layers = L.guide_layers(pki)
     table = L.describe(layers)
     assert list(table["key"]) == ["L1", "L2", "L3", "L4", "L5", "L6"]
-    assert set(table["needs"]) == {"reload"} and L.server_needs(lab, *layers) == "reload"
+    assert set(table["needs"]) == {"reload"} and T.server_needs(lab, *layers) == "reload"
 
-    must(L.apply(lab, *layers))
-    assert L.applied(lab) == ["L1", "L2", "L3", "L4", "L5", "L6"]
+    must(T.apply(lab, *layers))
+    assert T.applied(lab) == ["L1", "L2", "L3", "L4", "L5", "L6"]
     guide_client = attempt(lab, roles, **verify_full(pki))  # Fase #2, "segunda capa nivel usuario"
     assert guide_client.ok and (guide_client.version, guide_client.cipher) == ("TLSv1.3", "TLS_AES_256_GCM_SHA384")
     assert not attempt(lab, roles, sslmode="disable").ok
 
-    must(L.revert(lab, "L3"))
-    assert lab.state.hba_rules is None and "L3" not in L.applied(lab)
+    must(T.revert(lab, "L3"))
+    assert lab.state.hba_rules is None and "L3" not in T.applied(lab)
     assert attempt(lab, roles, sslmode="disable").ok  # back to the default "host" rule
 
-    must(L.revert(lab, *[layer for layer in layers if layer.key != "L3"]))
-    assert lab.settings == {} and L.applied(lab) == []
+    must(T.revert(lab, *[layer for layer in layers if layer.key != "L3"]))
+    assert lab.settings == {} and T.applied(lab) == []
 
     # revert restores what was there before apply, not just "nothing".
     lab.set_settings({"ssl_min_protocol_version": "TLSv1.3"})
     assert lab.reload().ok
-    must(L.apply(lab, L.layer_protocols("TLSv1.2")))
+    must(T.apply(lab, L.layer_protocols("TLSv1.2")))
     assert lab.show("ssl_min_protocol_version") == "TLSv1.2"
-    must(L.revert(lab, "L2"))
+    must(T.revert(lab, "L2"))
     assert lab.show("ssl_min_protocol_version") == "TLSv1.3"
-    assert L.applied(lab) == []
+    assert T.applied(lab) == []
 
 
 def test_postmaster_setting_takes_a_restart(clean_lab16: LabServer) -> None:
     lab = clean_lab16
     layer = L.Layer("X-restart", "more connections", settings={"max_connections": 145})
-    assert L.server_needs(lab, layer) == "restart"
-    result = must(L.apply(lab, layer))
+    assert T.server_needs(lab, layer) == "restart"
+    result = must(T.apply(lab, layer))
     assert result.action == "restart" and lab.show("max_connections") == "145"
-    back = must(L.revert(lab, layer))
+    back = must(T.revert(lab, layer))
     assert back.action == "restart" and lab.show("max_connections") == str(lab.state.max_connections)
+
+
+def test_passphrase_script() -> None:
+    script = L.passphrase_script("pp.txt").decode()
+    assert script.startswith("#!/bin/sh\n") and '"$(dirname "$0")/pp.txt"' in script
+    with pytest.raises(InvalidValue, match="passphrase_file"):
+        L.passphrase_script("../x; rm -rf /")
+
+
+def test_passphrase_script_runs(tmp_path) -> None:
+    import subprocess
+
+    (tmp_path / "passphrase.txt").write_text("s3cret\n")
+    script = tmp_path / "get.sh"
+    script.write_bytes(L.passphrase_script())
+    script.chmod(0o700)
+    assert subprocess.run([str(script)], capture_output=True, text=True, check=True).stdout == "s3cret\n"
+
+
+def test_file_replaced_puts_the_file_back(clean_lab16: LabServer, pki: LabPKI) -> None:
+    lab = clean_lab16
+    must(T.apply(lab, L.layer_ssl_on(pki)))
+    good = T.server_file(lab, "server.key")
+    with T.file_replaced(lab, "server.key", pki.paths.server2_key, 0o600) as result:
+        assert not result.ok and "key values mismatch" in result.log
+    assert T.server_file(lab, "server.key") == good and lab.reload().ok
+    assert T.server_file(lab, "no-such-file") is None
+
+
+def test_checked_restart_reports_instead_of_raising(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """On a lab of its own, on a port of its own: while it is down, nobody else may take the shared labs' port."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workspace = tmp_path_factory.mktemp("restart-lab")
+    for folder in (workspace, *workspace.parents):
+        if str(folder).startswith("/tmp/") and folder.exists():
+            folder.chmod(folder.stat().st_mode | 0o755)
+    lab = LabServer.up(workspace, backend="local", pg_version=16, port=port)
+    try:
+        _checked_restart_cases(lab)
+    finally:
+        lab.down()
+
+
+def _checked_restart_cases(lab: LabServer) -> None:
+    fine = T.checked_restart(lab, timeout=30)
+    assert fine.ok and fine.running and fine.error is None
+    lab.set_settings({"ssl_cert_file": "/nonexistent/server.crt"})
+    broken = T.checked_restart(lab, timeout=10)
+    assert not broken.ok and not broken.running and broken.error is not None
+    assert any("could not load server certificate file" in line for line in broken.log)
+    lab.reset_config()
+    lab.start()
+    assert lab.reload().ok and T.checked_restart(lab, timeout=30).ok

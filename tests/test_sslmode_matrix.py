@@ -6,7 +6,7 @@ the refused first try of ``allow``/``prefer`` fallbacks). verify-* cells use the
 and the PKI's server certificate, set directly with ``set_settings``/``deliver`` (the guide's first layer);
 failing controls swap in the wrong-host certificate, a foreign root, or no root at all.
 
-The version table is measured with :mod:`labkit.tlsprobe`, because libpq 18 (OpenSSL 3) cannot offer
+The version table is measured with :mod:`labkit.handshake`, because libpq 18 (OpenSSL 3) cannot offer
 TLS 1.0/1.1 at all.
 """
 from __future__ import annotations
@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from labkit.attempts import AttemptResult, attempt, attempts_frame, reload_settled
+from labkit.client import AttemptResult, attempt
+from labkit.tables import attempts_frame
 from labkit.pki import LabPKI
 from labkit.server import LabServer
-from labkit.tlsprobe import VERSIONS, probe_lab, probe_matrix
+from labkit.handshake import VERSIONS, probe_lab, probe_matrix
 
 MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 PLAIN, TLS = "no TLS", "TLS"
@@ -61,7 +62,7 @@ def serve_certificate(lab: LabServer, crt: Path, key: Path, hba: list[str] | Non
     lab.set_settings({"ssl_cert_file": lab.deliver("lesson.crt", crt, 0o644),
                       "ssl_key_file": lab.deliver("lesson.key", key, 0o600), **settings}, replace=True)
     lab.set_hba_rules(hba)
-    result = reload_settled(lab)
+    result = lab.reload()
     assert result.ok or settings.get("ssl") is False, result.log
 
 

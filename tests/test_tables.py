@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from labkit import tables
-from labkit.attempts import styled
+from labkit.tables import attempts as styled
 
 
 def test_verdict_colours_good_bad_and_missing() -> None:
@@ -28,3 +28,30 @@ def test_plain_table_and_attempt_frames_are_stable() -> None:
     frame = pd.DataFrame({"label": ["ok", "no"], "connected": [True, False], "outcome": ["TLSv1.3", "unknown_ca"]})
     assert tables.table(frame, "t").to_html() == tables.table(frame, "t").to_html()
     assert styled(frame).to_html() == styled(frame).to_html()
+
+
+def test_cells_colour_each_cell_by_its_own_value() -> None:
+    frame = pd.DataFrame({"claim": ["a", "b", "c"], "connected": [True, False, None]})
+    ctx = tables.cells(frame, ["connected"], uuid="c1")._compute().ctx
+    assert ("background-color", "#c8e6c9") in ctx[(0, 1)] and ("background-color", "#ffcdd2") in ctx[(1, 1)]
+    assert ("background-color", "#fff9c4") in ctx[(2, 1)]
+    assert not any(name == "background-color" for name, _ in ctx.get((0, 0), []))
+
+
+def test_matrix_knows_tls_plaintext_and_refusals() -> None:
+    pivot = pd.DataFrame({"ssl off": ["no TLS", "server_no_ssl"], "ssl on": ["TLSv1.3", "plaintext"]},
+                         index=["prefer", "require"])
+    ctx = tables.matrix(pivot)._compute().ctx
+    assert ("background-color", "#ffe0b2") in ctx[(0, 0)] and ("background-color", "#ffcdd2") in ctx[(1, 0)]
+    assert ("background-color", "#c8e6c9") in ctx[(0, 1)] and ("background-color", "#ffe0b2") in ctx[(1, 1)]
+    assert tables.matrix(pivot).to_html() == tables.matrix(pivot).to_html()
+    figure = tables.matrix_plot(pivot, "t")
+    assert [t.get_text() for t in figure.axes[0].texts] == ["no TLS", "TLSv1.3", "server no ssl", "plaintext"]
+
+
+def test_compatibility_paints_verdicts_and_probe_cells() -> None:
+    frame = pd.DataFrame({"protocol": ["TLSv1", "TLSv1.3"], "server, defaults": ["refused", "accepted"],
+                          "verdict": ["guide too generous", "agrees"]})
+    ctx = tables.compatibility(frame)._compute().ctx
+    assert ("background-color", "#ffcdd2") in ctx[(0, 0)] and ("background-color", "#c8e6c9") in ctx[(1, 2)]
+    assert ("background-color", "#ffcdd2") in ctx[(0, 1)] and ("background-color", "#c8e6c9") in ctx[(1, 1)]

@@ -10,7 +10,7 @@
 # This lesson covers the guide's **Fase #1 · Pre-Implementación › Requisitos** (#1 OpenSSL, #2
 # PostgreSQL, `sslinfo`, the `conssl` role) and its two compatibility tables. Instead of copying the
 # tables we **ask the running server** which TLS versions it accepts, with a raw handshake probe
-# (`labkit.tlsprobe`) that does not depend on what libpq is willing to offer, and put the answers next
+# (`lk.handshake`) that does not depend on what libpq is willing to offer, and put the answers next
 # to the guide's claims.
 
 # %% tags=["parameters"]
@@ -20,23 +20,18 @@ workspace = None
 keep_server = False
 key_type = "ecdsa-p256"
 
+# %%
+import pandas as pd
+
+import labkit as lk
+
 # %% [markdown]
 # Parameters are checked first: a wrong value stops here, naming the parameter and what is allowed,
 # before any server is started.
 
 # %%
-import ssl
-
-import pandas as pd
-
-import labkit.lesson
-from labkit import attempts, doctor, layers, tlsprobe
-from labkit.course_basics import compatibility_check, gist, paint_compatibility
-from labkit.tables import table, verdict
-
-pd.set_option("display.max_colwidth", None)
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 
 # %% [markdown]
@@ -55,18 +50,7 @@ lab, pki = lesson.lab, lesson.pki
 
 # %% tags=["nbval-ignore-output"]
 facts = lab.facts()
-client = doctor.client_facts()
-server_version_text = lab.execute("select version()")[0]["version"]
-versions = pd.DataFrame([
-    {"side": "server", "component": "PostgreSQL (select version())", "found": server_version_text},
-    {"side": "server", "component": "SSL library (ssl_library)", "found": facts["ssl_library"]},
-    {"side": "server", "component": "OpenSSL loaded by postgres", "found": facts["server_openssl"]},
-    {"side": "server", "component": "how the lab runs it", "found": facts["backend"]},
-    {"side": "client", "component": "libpq (psycopg)", "found": client["libpq_version"]},
-    {"side": "client", "component": "OpenSSL inside libpq", "found": client["client_openssl"]},
-    {"side": "client", "component": "OpenSSL of Python's ssl (raw probe)", "found": client["python_openssl"]},
-])
-table(versions, "versions")
+lk.tables.table(lk.monitoring.versions(lab), "versions")
 
 
 # %% [markdown]
@@ -74,33 +58,9 @@ table(versions, "versions")
 # checked it, and the verdict. This table is compared by the tests, so it names no version numbers.
 
 # %%
-def at_least(text, minimum):
-    import re
-    numbers = tuple(int(n) for n in re.findall(r"\d+", str(text or ""))[:len(minimum)])
-    return len(numbers) == len(minimum) and numbers >= minimum
-
-
-sslinfo = lab.query("select name, default_version, installed_version, comment "
-                    "from pg_available_extensions where name = 'sslinfo'")
-conssl = lab.execute("select rolname, rolsuper, rolcanlogin, "
-                     "coalesce(rolpassword like 'SCRAM-SHA-256$%', false) as scram_verifier "
-                     "from pg_authid where rolname = 'conssl'")
-default_probe = tlsprobe.probe_matrix(lab)
-accepted_default = set(default_probe.loc[default_probe["result"] == "accepted", "version_asked"])
-python_openssl = client["python_openssl"].split()[1] if " " in client["python_openssl"] else client["python_openssl"]
-checklist = pd.DataFrame([
-    ("#1 server OpenSSL >= 1.1.1", "library the postgres binary loads", at_least(facts["server_openssl"], (1, 1, 1))),
-    ("#1 client OpenSSL >= 1.1.1 (libpq)", "libcrypto bundled with libpq", at_least(client["client_openssl"], (1, 1, 1))),
-    ("#1 probe OpenSSL >= 1.1.1 (Python)", "ssl.OPENSSL_VERSION", at_least(python_openssl, (1, 1, 1))),
-    ("#2 supported PostgreSQL (>= 12)", "server_version_num", int(facts["server_version_num"]) >= 120000),
-    ("#2 server speaks TLS 1.2 and 1.3", "raw handshake probe, default settings",
-     {"TLSv1.2", "TLSv1.3"} <= accepted_default),
-    ("built with SSL", "current_setting('ssl_library')", facts["ssl_library"] == "OpenSSL"),
-    ("sslinfo available", "pg_available_extensions", not sslinfo.empty),
-    ("role conssl: login, superuser", "pg_authid", bool(conssl) and conssl[0]["rolsuper"] and conssl[0]["rolcanlogin"]),
-    ("conssl password stored as SCRAM", "pg_authid.rolpassword prefix", bool(conssl) and conssl[0]["scram_verifier"]),
-], columns=["requirement", "checked with", "ok"])
-verdict(checklist, "ok", columns=["requirement", "ok"], uuid="checklist")
+default_probe = lk.handshake.probe_matrix(lab)
+checklist = lk.monitoring.requirements(lab, default_probe)
+lk.tables.verdict(checklist, "ok", columns=["requirement", "ok"], uuid="checklist")
 
 # %%
 assert checklist["ok"].all(), checklist[~checklist["ok"]]
@@ -110,7 +70,7 @@ assert checklist["ok"].all(), checklist[~checklist["ok"]]
 # already ran `CREATE EXTENSION sslinfo`, so `installed_version` is filled):
 
 # %%
-table(sslinfo, "sslinfo")
+lk.tables.table(lk.monitoring.sslinfo_extension(lab), "sslinfo")
 
 # %% [markdown]
 # > **The guide says** `create user conssl with password '123123' superuser;` **We do:** the same role,
@@ -130,13 +90,13 @@ table(sslinfo, "sslinfo")
 # 4. whether **libpq** can offer it (a real `attempt` with `ssl_min/max_protocol_version` pinned).
 
 # %%
-legacy = layers.apply(lab, layers.layer_protocols("TLSv1", ""))
+legacy = lk.apply(lab, lk.layers.layer_protocols("TLSv1", ""))
 assert legacy.ok, legacy.summary()
-legacy_probe = tlsprobe.probe_matrix(lab)
-libpq_offer = {v: attempts.attempt(lab, label=f"libpq offers only {v}", sslmode="require",
-                                   ssl_min_protocol_version=v, ssl_max_protocol_version=v)
-               for v in tlsprobe.VERSIONS}
-reverted = layers.revert(lab, legacy.layers[0])
+legacy_probe = lk.handshake.probe_matrix(lab)
+libpq_offer = {v: lk.attempt(lab, label=f"libpq offers only {v}", sslmode="require",
+                             ssl_min_protocol_version=v, ssl_max_protocol_version=v)
+               for v in lk.handshake.VERSIONS}
+reverted = lk.revert(lab, legacy.layers[0])
 assert reverted.ok, reverted.summary()
 
 # %% [markdown]
@@ -145,19 +105,19 @@ assert reverted.ok, reverted.summary()
 
 # %%
 raw = pd.DataFrame({
-    "version": list(tlsprobe.VERSIONS),
+    "version": list(lk.handshake.VERSIONS),
     "probe, default settings": list(default_probe["result"]),
-    "server log (default)": [gist(t) for t in default_probe["server_log"]],
+    "server log (default)": [lk.messages.gist(t) for t in default_probe["server_log"]],
     "probe, min TLSv1": list(legacy_probe["result"]),
     "negotiated (min TLSv1)": list(legacy_probe["negotiated_version"].fillna("")),
-    "libpq outcome": [libpq_offer[v].outcome for v in tlsprobe.VERSIONS],
-    "libpq says": [gist(libpq_offer[v].error_text) for v in tlsprobe.VERSIONS],
-    "psql": [libpq_offer[v].psql for v in tlsprobe.VERSIONS],
+    "libpq outcome": [libpq_offer[v].outcome for v in lk.handshake.VERSIONS],
+    "libpq says": [lk.messages.gist(libpq_offer[v].error_text) for v in lk.handshake.VERSIONS],
+    "psql": [libpq_offer[v].psql for v in lk.handshake.VERSIONS],
 })
-table(raw, "raw")
+lk.tables.table(raw, "raw")
 
 # %% [markdown]
-# Now side by side with the guide (`course_basics.compatibility_check`). The guide's OpenSSL row is
+# Now side by side with the guide (`lk.guide.compatibility_check`). The guide's OpenSSL row is
 # chosen by the server's OpenSSL, its PostgreSQL row by the server's major version; SSLv2/SSLv3 are
 # included because the guide lists them.
 
@@ -165,15 +125,14 @@ table(raw, "raw")
 server_openssl = str(facts["server_openssl"])
 major = int(facts["server_version_num"]) // 10000
 enumvals = lab.execute("select enumvals from pg_settings where name = 'ssl_min_protocol_version'")[0]["enumvals"]
-compat = compatibility_check(
+compat = lk.guide.compatibility_check(
     default_probe=default_probe, legacy_probe=legacy_probe, server_openssl=server_openssl, major=major,
     enumvals=enumvals,
-    python_can={v: tlsprobe.client_can_offer(v)[0] for v in tlsprobe.VERSIONS} | {
-        "SSLv2": ssl.HAS_SSLv2, "SSLv3": ssl.HAS_SSLv3},
+    python_can=lk.handshake.python_can_offer(),
     libpq_can={v: r.connected or r.error_key != "protocol_mismatch" for v, r in libpq_offer.items()})
 
 # %% tags=["key-result"]
-paint_compatibility(compat)
+lk.tables.compatibility(compat)
 
 # %% [markdown]
 # > **The guide says** TLS 1.0 and 1.1 are "true" for PostgreSQL 12-17. **Measured:** at its default
@@ -208,7 +167,7 @@ claims = pd.DataFrame([
      "measured default": repr(by_name["ssl_max_protocol_version"]["boot_val"]) + " (no upper bound)",
      "allowed values": "'' or " + ", ".join(by_name["ssl_max_protocol_version"]["enumvals"][1:])},
 ])
-table(claims, "claims")
+lk.tables.table(claims, "claims")
 
 # %% [markdown]
 # > **The guide says** the floor is `TLSv1.0` and the ceiling `TLSv1.3`. **Measured:** the default floor

@@ -22,13 +22,11 @@ key_type = "ecdsa-p256"
 # %%
 import pandas as pd
 
-import labkit.lesson
-from labkit.course_basics import issue_client_by_root, outcome_frame, try_layout
-from labkit.tables import table, verdict
+import labkit as lk
 
-pd.set_option("display.max_colwidth", None)
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 p = pki.paths
 
@@ -61,7 +59,7 @@ p = pki.paths
 
 # %% tags=["nbval-ignore-output"]
 inventory = pki.describe()
-table(inventory.drop(columns=["lesson"]), "inventory")
+lk.tables.table(inventory.drop(columns=["lesson"]), "inventory")
 
 # %% [markdown]
 # The stable part of that table: what each file is, whether it is a CA, whether a lab CRL revokes it, and
@@ -72,7 +70,7 @@ table(inventory.drop(columns=["lesson"]), "inventory")
 standard = inventory[~inventory["lesson"].str.startswith("extra")]
 summary = standard[["file", "role", "issuer", "is_ca", "revoked", "chain_verifies", "lesson"]].copy()
 summary["issuer"] = summary["issuer"].str.extract(r"CN=([^,]+)", expand=False)
-verdict(summary, "chain_verifies", columns=["file", "chain_verifies"], uuid="summary")
+lk.tables.verdict(summary, "chain_verifies", columns=["file", "chain_verifies"], uuid="summary")
 
 # %%
 s = summary.set_index("file")
@@ -97,7 +95,7 @@ bundles = pd.DataFrame([
     for path in (p.combined_crt, p.server_chain_crt, p.client_chain_crt)
     for i, c in enumerate(x509.load_pem_x509_certificates(path.read_bytes()))
 ])
-table(bundles, "bundles")
+lk.tables.table(bundles, "bundles")
 
 # %% [markdown]
 # ## The guide's three layouts, measured
@@ -116,35 +114,13 @@ table(bundles, "bundles")
 # the guide's rows we add the variants that reveal *why* they work: the server presenting only its leaf
 # (`server.crt`) or leaf + intermediate (`server-chain.crt`), and the client sending only its leaf or
 # leaf + intermediate (`client-chain.crt`). A client certificate issued directly by the root is made for
-# option 3 (`course_basics.issue_client_by_root`).
+# option 3 (`pki.issue_client(..., by="root")`, inside `lk.scenarios.guide_layouts`).
 
 # %%
-by_root_crt, by_root_key = issue_client_by_root(pki, "conssl")
-LAYOUTS = [  # label, ssl_cert_file, ssl_ca_file, sslrootcert, client cert, client key
-    ("option 1 (guide): leaf only", "server", "combined", p.root_crt, p.client_crt, p.client_key),
-    ("option 1, server sends its chain", "server_chain", "combined", p.root_crt, p.client_crt, p.client_key),
-    ("no intermediate on the server: leaf only", "server", "root_only", p.root_crt, p.client_chain_crt, p.client_key),
-    ("no intermediate on the server: chain file", "server_chain", "root_only", p.root_crt, p.client_chain_crt,
-     p.client_key),
-    ("option 2 (guide)", "server", "root_only", p.combined_crt, p.client_crt, p.client_key),
-    ("option 2, client trusts only root", "server_chain", "root_only", p.root_crt, p.client_crt, p.client_key),
-    ("option 3 (guide): leaves signed by root", "server_by_root", "root_only", p.root_crt, by_root_crt, by_root_key),
-    ("Fase 2 of the guide: combined on both sides", "server", "combined", p.combined_crt, p.client_crt,
-     p.client_key),
-]
-results = [try_layout(lesson, label, server_cert=cert, ca_bundle=bundle, rootcert=root, client_cert=ccrt,
-                      client_key=ckey) for label, cert, bundle, root, ccrt, ckey in LAYOUTS]
-short = {"server": "server.crt", "server_chain": "server-chain.crt", "server_by_root": "server-by-root.crt",
-         "combined": "combined.crt", "root_only": "root.crt"}
-layouts = outcome_frame(results, extra={
-    "client sends": [c.name for *_, c, _k in LAYOUTS],
-    "sslrootcert": [r.name for *_, r, _c, _k in LAYOUTS],
-    "ssl_ca_file": [short[b] for _l, _c, b, *_ in LAYOUTS],
-    "ssl_cert_file": [short[c] for _l, c, *_ in LAYOUTS],
-})
+layouts, results = lk.scenarios.try_layouts(lab, pki, lk.scenarios.guide_layouts(pki))
 
 # %% tags=["key-result"]
-verdict(layouts, columns=["attempt", "connected", "outcome"], uuid="layouts")
+lk.tables.verdict(layouts, columns=["attempt", "connected", "outcome"], uuid="layouts")
 
 # %%
 ok = dict(zip(layouts["attempt"], layouts["connected"]))
@@ -191,7 +167,7 @@ recommended = pd.DataFrame([
     ("client", "sslkey", "private/client.key", "0600, the user's own"),
     ("offline", "(not on any server)", "private/root.key, private/intermediate.key", "CA keys sign, they never serve"),
 ], columns=["where", "setting", "file", "why"])
-table(recommended, "recommended")
+lk.tables.table(recommended, "recommended")
 
 # %% [markdown]
 # The `key_type` parameter (`ecdsa-p256` by default; `rsa-2048`, `rsa-3072`, `rsa-4096`) regenerates the

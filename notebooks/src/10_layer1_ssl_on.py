@@ -67,14 +67,11 @@ key_type = "ecdsa-p256"
 # %%
 import pandas as pd
 
-import labkit.lesson
-from labkit import attempts, layers
-from labkit.course_basics import outcome_frame, session_ssl, settings_frame
-from labkit.tables import table, verdict
+import labkit as lk
 
-pd.set_option("display.max_colwidth", None)
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 SSL_SETTINGS = ["ssl", "ssl_cert_file", "ssl_key_file"]
 MODES = ["disable", "prefer", "require", "verify-full"]
@@ -82,7 +79,7 @@ MODES = ["disable", "prefer", "require", "verify-full"]
 
 def try_modes(phase):
     """One attempt per sslmode; verify-full trusts the guide's combined.crt (intermediate + root)."""
-    return [attempts.attempt(lab, label=f"{phase} · {mode}", sslmode=mode,
+    return [lk.attempt(lab, label=f"{phase} · {mode}", sslmode=mode,
                              sslrootcert=pki.paths.combined_crt if mode == "verify-full" else None)
             for mode in MODES]
 
@@ -95,12 +92,13 @@ def try_modes(phase):
 
 # %%
 lab.set_settings({"ssl": False})
-assert attempts.reload_settled(lab).ok
-table(settings_frame(lab, SSL_SETTINGS), "off_settings")
+assert lab.reload().ok
+lk.tables.table(lk.monitoring.settings_frame(lab, SSL_SETTINGS), "off_settings")
 
 # %%
 off = try_modes("ssl off")
-table(outcome_frame(off).assign(**pd.DataFrame([session_ssl(r) for r in off])), "off")
+sessions = pd.DataFrame([lk.monitoring.session_ssl(r) for r in off])
+lk.tables.table(lk.tables.outcomes(off).assign(**sessions), "off")
 
 # %% [markdown]
 # `disable` and `prefer` both connect **in clear text** (`pg_stat_ssl.ssl` is false for the session):
@@ -114,12 +112,13 @@ table(outcome_frame(off).assign(**pd.DataFrame([session_ssl(r) for r in off])), 
 
 # %%
 lab.reset_config()
-assert attempts.reload_settled(lab).ok
-table(settings_frame(lab, SSL_SETTINGS), "boot_settings")
+assert lab.reload().ok
+lk.tables.table(lk.monitoring.settings_frame(lab, SSL_SETTINGS), "boot_settings")
 
 # %%
 bootstrap = try_modes("bootstrap cert")
-table(outcome_frame(bootstrap).assign(**pd.DataFrame([session_ssl(r) for r in bootstrap])), "bootstrap")
+sessions = pd.DataFrame([lk.monitoring.session_ssl(r) for r in bootstrap])
+lk.tables.table(lk.tables.outcomes(bootstrap).assign(**sessions), "bootstrap")
 
 # %% [markdown]
 # `require` connects with TLS 1.3 to a server whose certificate it never looked at. `verify-full`
@@ -129,17 +128,18 @@ table(outcome_frame(bootstrap).assign(**pd.DataFrame([session_ssl(r) for r in bo
 # ## After: layer 1 with the lab's server certificate
 
 # %%
-l1 = layers.layer_ssl_on(pki)
-table(layers.describe([l1])[["key", "title", "settings", "needs", "guide_ref"]], "l1")
+l1 = lk.layers.layer_ssl_on(pki)
+lk.tables.table(lk.layers.describe([l1])[["key", "title", "settings", "needs", "guide_ref"]], "l1")
 
 # %%
-applied = layers.apply(lab, l1)
+applied = lk.apply(lab, l1)
 assert applied.ok, applied.summary()
-table(settings_frame(lab, SSL_SETTINGS), "on_settings")
+lk.tables.table(lk.monitoring.settings_frame(lab, SSL_SETTINGS), "on_settings")
 
 # %%
 after = try_modes("layer 1")
-table(outcome_frame(after).assign(**pd.DataFrame([session_ssl(r) for r in after])), "after")
+sessions = pd.DataFrame([lk.monitoring.session_ssl(r) for r in after])
+lk.tables.table(lk.tables.outcomes(after).assign(**sessions), "after")
 
 # %% [markdown]
 # ## Before and after, side by side
@@ -158,16 +158,9 @@ summary = pd.DataFrame({
 })
 
 
-def _paint(row):
-    def shade(value):
-        if value == "no TLS":
-            return "background-color: #fff9c4"
-        return "background-color: #c8e6c9" if value.startswith("TLS") else "background-color: #ffcdd2"
-    return [shade(row[c]) if c.startswith(("ssl =", "layer")) else "" for c in row.index]
-
-
 # %% tags=["key-result"]
-summary.style.apply(_paint, axis=1).set_uuid("summary").hide(axis="index")
+lk.tables.cells(summary, [c for c in summary.columns if c.startswith(("ssl =", "layer"))], rule=lk.tables.outcome,
+                uuid="summary")
 
 # %%
 o = {(r.label.split(" · ")[0], r.params["sslmode"]): r for r in off + bootstrap + after}
@@ -190,11 +183,11 @@ assert all(r.pg_stat_ssl.get("ssl") for r in after[1:])
 # (`db.wrong-host.example`): only `verify-full` compares the name with the host the client dialled.
 
 # %%
-assert layers.apply(lab, layers.layer_ssl_on(pki, "wrong_host")).ok
-wrong = [attempts.attempt(lab, label=f"wrong-host cert · {mode}", sslmode=mode,
+assert lk.apply(lab, lk.layers.layer_ssl_on(pki, "wrong_host")).ok
+wrong = [lk.attempt(lab, label=f"wrong-host cert · {mode}", sslmode=mode,
                           sslrootcert=pki.paths.combined_crt if mode.startswith("verify") else None)
          for mode in ("require", "verify-ca", "verify-full")]
-verdict(outcome_frame(wrong), uuid="wrong")
+lk.tables.verdict(lk.tables.outcomes(wrong), uuid="wrong")
 
 # %%
 assert wrong[0].connected and wrong[1].connected and wrong[2].error_key == "hostname_mismatch"

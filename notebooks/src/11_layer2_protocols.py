@@ -27,23 +27,19 @@ tls_max = "TLSv1.3"
 # %%
 import pandas as pd
 
-import labkit.lesson
-from labkit import attempts, layers, tlsprobe
-from labkit.course_basics import apply_frame, expected_libpq, gist, server_reason, settings_frame
-from labkit.tables import table, verdict
-from labkit.errors import InvalidValue
+import labkit as lk
 
-pd.set_option("display.max_colwidth", None)
-VERSIONS = labkit.lesson.TLS_VERSIONS
-labkit.lesson.check_choice("tls_min", tls_min, VERSIONS)
-labkit.lesson.check_choice("tls_max", tls_max, ("", *VERSIONS))
+# %%
+VERSIONS = lk.TLS_VERSIONS
+lk.check_choice("tls_min", tls_min, VERSIONS)
+lk.check_choice("tls_max", tls_max, ("", *VERSIONS))
 if tls_max and VERSIONS.index(tls_min) > VERSIONS.index(tls_max):
-    raise InvalidValue("tls_min", tls_min, VERSIONS[:VERSIONS.index(tls_max) + 1],
-                       f"tls_min must not be above tls_max={tls_max!r}")
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+    raise lk.InvalidValue("tls_min", tls_min, VERSIONS[:VERSIONS.index(tls_max) + 1],
+                          f"tls_min must not be above tls_max={tls_max!r}")
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
-assert layers.apply(lab, layers.layer_ssl_on(pki)).ok
+assert lk.apply(lab, lk.layers.layer_ssl_on(pki)).ok
 
 # %% [markdown]
 # ## The matrix: client cap × server range
@@ -55,25 +51,7 @@ assert layers.apply(lab, layers.layer_ssl_on(pki)).ok
 # %%
 SERVER_RANGES = [("PostgreSQL default", None), (f"knobs {tls_min}..{tls_max or '(none)'}", (tls_min, tls_max)),
                  ("TLS 1.3 only", ("TLSv1.3", "TLSv1.3")), ("legacy floor TLSv1..(none)", ("TLSv1", ""))]
-CAPS = ["TLSv1.1", "TLSv1.2", "TLSv1.3"]
-rows = []
-for name, bounds in SERVER_RANGES:
-    lab.reset_config()
-    chosen = [layers.layer_ssl_on(pki)] + ([layers.layer_protocols(*bounds)] if bounds else [])
-    assert layers.apply(lab, *chosen).ok
-    smin, smax = lab.show("ssl_min_protocol_version"), lab.show("ssl_max_protocol_version")
-    for probe in tlsprobe.probe_matrix(lab, versions=("TLSv1", "TLSv1.1")).to_dict("records"):
-        rows.append({"server range": name, "client": f"raw probe, only {probe['version_asked']}",
-                     "connected": probe["result"] == "accepted", "outcome": probe["negotiated_version"] or probe["result"],
-                     "expected": "", "client says": probe["error"] or "", "server log says": gist(probe["server_log"]),
-                     "psql": "(no psql equivalent: libpq cannot offer this version)"})
-    for cap in CAPS:
-        r = attempts.attempt(lab, label=cap, sslmode="require", ssl_min_protocol_version="TLSv1",
-                             ssl_max_protocol_version=cap)
-        rows.append({"server range": name, "client": f"libpq, max {cap}", "connected": r.connected,
-                     "outcome": r.outcome, "expected": expected_libpq(smin, smax, cap) or "refused",
-                     "client says": gist(r.error_text), "server log says": server_reason(r), "psql": r.psql})
-matrix = pd.DataFrame(rows)
+matrix = lk.scenarios.protocol_matrix(lab, pki, SERVER_RANGES)
 
 # %% [markdown]
 # At a glance (each cell: the negotiated version, or why it failed):
@@ -83,21 +61,15 @@ glance = matrix.pivot(index="server range", columns="client", values="outcome").
     [n for n, _ in SERVER_RANGES]).reset_index()
 
 
-def _paint(row):
-    return ["" if c == "server range" else
-            "background-color: #c8e6c9" if str(row[c]).startswith("TLS") else "background-color: #ffcdd2"
-            for c in row.index]
-
-
 # %% tags=["key-result"]
-glance.style.apply(_paint, axis=1).set_uuid("glance").hide(axis="index")
+lk.tables.cells(glance, glance.columns[1:], rule=lk.tables.outcome, uuid="glance")
 
 # %% [markdown]
 # Every attempt with both ends' words (what libpq printed, what the server logged) and the `psql`
 # command to repeat it:
 
 # %%
-verdict(matrix, columns=["server range", "client", "connected", "outcome"], uuid="matrix")
+lk.tables.verdict(matrix, columns=["server range", "client", "connected", "outcome"], uuid="matrix")
 
 # %%
 libpq_rows = matrix[matrix["client"].str.startswith("libpq")]
@@ -134,8 +106,8 @@ if str(lab.facts()["server_openssl"]).startswith("1.1"):
 
 # %%
 try:
-    layers.layer_protocols("TLSv1.3", "TLSv1.2")
-except InvalidValue as exc:
+    lk.layers.layer_protocols("TLSv1.3", "TLSv1.2")
+except lk.InvalidValue as exc:
     refused = str(exc)
 print(refused)
 
@@ -145,20 +117,20 @@ print(refused)
 
 # %%
 lab.reset_config()
-assert layers.apply(lab, layers.layer_ssl_on(pki), layers.layer_protocols(tls_min, tls_max)).ok
+assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_protocols(tls_min, tls_max)).ok
 lab.set_settings({"ssl_min_protocol_version": "TLSv1.3", "ssl_max_protocol_version": "TLSv1.2"})
-raw_reload = attempts.reload_settled(lab)
-said = [gist(line) for line in raw_reload.log.splitlines()
+raw_reload = lab.reload()
+said = [lk.messages.gist(line) for line in raw_reload.log.splitlines()
         if "SIGHUP" not in line and "connection" not in line and "[local]" not in line]
-shown = settings_frame(lab, ["ssl_min_protocol_version", "ssl_max_protocol_version"])
-still = tlsprobe.probe_matrix(lab, versions=("TLSv1.2", "TLSv1.3"))
-table(pd.DataFrame({"the server log after the reload": said}), "said")
+shown = lk.monitoring.settings_frame(lab, ["ssl_min_protocol_version", "ssl_max_protocol_version"])
+still = lk.handshake.probe_matrix(lab, versions=("TLSv1.2", "TLSv1.3"))
+lk.tables.table(pd.DataFrame({"the server log after the reload": said}), "said")
 
 # %%
-table(shown, "shown")
+lk.tables.table(shown, "shown")
 
 # %%
-table(still[["version_asked", "result", "negotiated_version"]], "still")
+lk.tables.table(still[["version_asked", "result", "negotiated_version"]], "still")
 
 # %% [markdown]
 # > **Measured:** the reload does not fail loudly. `pg_settings` now *reports* min `TLSv1.3` / max
@@ -182,9 +154,9 @@ assert (still.set_index("version_asked").loc[tls_min if tls_min in ("TLSv1.2", "
 
 # %%
 lab.reset_config()
-assert layers.apply(lab, layers.layer_ssl_on(pki)).ok
-bad = layers.apply(lab, layers.layer_protocols("TLSv1.3", "TLSv1.2", unchecked=True))
-table(apply_frame(bad), "bad")
+assert lk.apply(lab, lk.layers.layer_ssl_on(pki)).ok
+bad = lk.apply(lab, lk.layers.layer_protocols("TLSv1.3", "TLSv1.2", unchecked=True))
+lk.tables.table(bad.frame(), "bad")
 
 # %%
 assert not bad.ok and bad.rolled_back
@@ -195,12 +167,12 @@ assert lab.show("ssl_min_protocol_version") == "TLSv1.2"
 # an unknown value, which the server reports in `pg_file_settings`:
 
 # %%
-spelled = layers.apply(lab, layers.layer_protocols("TLSv1.0", "TLSv1.3", unchecked=True))
-table(apply_frame(spelled), "spelled")
+spelled = lk.apply(lab, lk.layers.layer_protocols("TLSv1.0", "TLSv1.3", unchecked=True))
+lk.tables.table(spelled.frame(), "spelled")
 
 # %%
 assert not spelled.ok and spelled.rolled_back
-assert any("TLSv1.0" in str(d) for d in apply_frame(spelled)["detail"])
+assert any("TLSv1.0" in str(d) for d in spelled.frame()["detail"])
 
 # %%
 lesson.finish()

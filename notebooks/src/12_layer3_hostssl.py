@@ -25,21 +25,18 @@ key_type = "ecdsa-p256"
 # %%
 import pandas as pd
 
-import labkit.lesson
-from labkit import attempts, layers
-from labkit.course_basics import apply_frame, auth_method, lesson_hba_rows, outcome_frame, session_ssl
-from labkit.tables import table, verdict
-from labkit.errors import InvalidValue
+import labkit as lk
 
-pd.set_option("display.max_colwidth", None)
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 p = pki.paths
 password = lesson.password("conssl")  # generated for this workspace; passed to libpq, never printed
 # Layer 1 (lab certificate) and layer 6 (which CAs sign client certificates) are prerequisites here.
-assert layers.apply(lab, layers.layer_ssl_on(pki), layers.layer_ca(pki, "combined")).ok
+assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_ca(pki, "combined")).ok
 
+# %%
 CLIENTS = {  # label: attempt keywords (all as conssl)
     "no TLS, password": dict(sslmode="disable", password=password),
     "verify-full, password": dict(sslmode="verify-full", sslrootcert=p.combined_crt, password=password),
@@ -50,11 +47,12 @@ CLIENTS = {  # label: attempt keywords (all as conssl)
 }
 
 
+# %%
 def try_clients(rules_name):
-    results = [attempts.attempt(lab, label=f"{rules_name} · {name}", user="conssl", **kw) for name, kw in CLIENTS.items()]
-    frame = outcome_frame(results)
-    frame.insert(3, "authenticated by", [auth_method(r) for r in results])
-    frame.insert(4, "pg_stat_ssl.ssl", [session_ssl(r)["pg_stat_ssl.ssl"] for r in results])
+    results = [lk.attempt(lab, label=f"{rules_name} · {name}", user="conssl", **kw) for name, kw in CLIENTS.items()]
+    frame = lk.tables.outcomes(results)
+    frame.insert(3, "authenticated by", [lk.monitoring.auth_method(r) for r in results])
+    frame.insert(4, "pg_stat_ssl.ssl", [lk.monitoring.session_ssl(r)["pg_stat_ssl.ssl"] for r in results])
     return results, frame
 
 
@@ -66,7 +64,7 @@ def try_clients(rules_name):
 
 # %%
 host_results, host_frame = try_clients("host scram")
-verdict(host_frame, uuid="host")
+lk.tables.verdict(host_frame, uuid="host")
 
 # %% [markdown]
 # The clear-text client logs in (`pg_stat_ssl.ssl` false): its password travelled through a TLS-less
@@ -74,15 +72,15 @@ verdict(host_frame, uuid="host")
 # `hostssl` lines:
 
 # %%
-l3 = layers.layer_hostssl("scram-sha-256", ("conssl",))
-assert layers.apply(lab, l3).ok
-table(lesson_hba_rows(lab, lab.query("select line_number, type, database, user_name, address, netmask, "
+l3 = lk.layers.layer_hostssl("scram-sha-256", ("conssl",))
+assert lk.apply(lab, l3).ok
+lk.tables.table(lk.hba.lesson_rows(lab, lab.query("select line_number, type, database, user_name, address, netmask, "
                                      "auth_method, options, error from pg_hba_file_rules order by line_number")),
       "rules_scram")
 
 # %%
 hostssl_results, hostssl_frame = try_clients("hostssl scram")
-verdict(hostssl_frame, uuid="hostssl")
+lk.tables.verdict(hostssl_frame, uuid="hostssl")
 
 # %% [markdown]
 # The client without TLS finds no line at all: *no pg_hba.conf entry for host …, no encryption*. It is
@@ -91,9 +89,9 @@ verdict(hostssl_frame, uuid="hostssl")
 # ## `scram-sha-256` versus `cert clientcert=verify-full`
 
 # %%
-assert layers.apply(lab, layers.layer_hostssl("cert", ("conssl",), clientcert="verify-full")).ok
+assert lk.apply(lab, lk.layers.layer_hostssl("cert", ("conssl",), clientcert="verify-full")).ok
 cert_results, cert_frame = try_clients("hostssl cert")
-verdict(cert_frame, uuid="cert")
+lk.tables.verdict(cert_frame, uuid="cert")
 
 # %% [markdown]
 # With `cert`, the certificate *is* the login: no password is asked, and a client without a
@@ -113,10 +111,10 @@ verdict(cert_frame, uuid="cert")
 # replays PostgreSQL's first-match rule for a TLS client `conssl` on database `postgres`:
 
 # %%
-guide = layers.layer_hostssl("scram-sha-256", ("conssl",), extra_rules=layers.GUIDE_HBA_RULES[1:])
-assert layers.apply(lab, guide).ok
-match = lesson_hba_rows(lab, layers.hba_first_match(lab, conn_type="hostssl", user="conssl"))
-verdict(match[["line_number", "type", "user_name", "auth_method", "options", "verdict"]], "verdict",
+guide = lk.layers.layer_hostssl("scram-sha-256", ("conssl",), extra_rules=lk.guide.HBA_RULES[1:])
+assert lk.apply(lab, guide).ok
+match = lk.hba.lesson_rows(lab, lk.hba.first_match(lab, conn_type="hostssl", user="conssl"))
+lk.tables.verdict(match[["line_number", "type", "user_name", "auth_method", "options", "verdict"]], "verdict",
         good=match["verdict"].iloc[0], columns=["line_number", "verdict"], uuid="first_match")
 
 # %% [markdown]
@@ -127,14 +125,14 @@ verdict(match[["line_number", "type", "user_name", "auth_method", "options", "ve
 guide_results, guide_frame = try_clients("guide's two lines")
 
 # %% tags=["key-result"]
-verdict(guide_frame, uuid="guide")
+lk.tables.verdict(guide_frame, uuid="guide")
 
 # %%
 g = dict(zip(CLIENTS, guide_results))
 assert g["verify-full, certificate only"].error_key == "no_password"
-assert auth_method(g["verify-full, certificate + password"]) == "scram-sha-256"
+assert lk.monitoring.auth_method(g["verify-full, certificate + password"]) == "scram-sha-256"
 assert g["verify-full, password"].connected and g["no TLS, password"].error_key == "no_hba_no_encryption"
-assert match["verdict"].iloc[0].startswith("FIRST MATCH") and match["verdict"].iloc[1] == layers.NEVER_REACHED
+assert match["verdict"].iloc[0].startswith("FIRST MATCH") and match["verdict"].iloc[1] == lk.hba.NEVER_REACHED
 
 # %% [markdown]
 # > **The guide says** the second line serves "clients that authenticate with a certificate instead of
@@ -151,8 +149,8 @@ assert match["verdict"].iloc[0].startswith("FIRST MATCH") and match["verdict"].i
 
 # %%
 try:
-    layers.apply(lab, layers.layer_hostssl("cert", ("conssl",), clientcert="1"))
-except InvalidValue as exc:
+    lk.apply(lab, lk.layers.layer_hostssl("cert", ("conssl",), clientcert="1"))
+except lk.InvalidValue as exc:
     refused = str(exc)
 print(refused)
 
@@ -170,22 +168,22 @@ checks = pd.DataFrame([
      "rows": len(lab.query("select * from pg_hba_file_rules where type is null"))},
 ])
 lab.set_hba_rules(lab.state.hba_rules)  # put the file back as labkit last wrote it
-table(checks, "checks")
+lk.tables.table(checks, "checks")
 
 # %% [markdown]
-# Then through `layers.apply(..., unchecked=True)`: the reload is rejected (the log names the reason),
+# Then through `lk.apply(..., unchecked=True)`: the reload is rejected (the log names the reason),
 # and labkit writes the previous rules back:
 
 # %%
-rejected = layers.apply(lab, layers.layer_hostssl("cert", ("conssl",), clientcert="1", unchecked=True))
-table(apply_frame(rejected), "rejected")
+rejected = lk.apply(lab, lk.layers.layer_hostssl("cert", ("conssl",), clientcert="1", unchecked=True))
+lk.tables.table(rejected.frame(), "rejected")
 
 # %%
 assert "clientcert" in refused and "verify-full" in refused
 assert checks.loc[0, "rows"] == 0 and checks.loc[1, "rows"] == 1
 assert not rejected.ok and rejected.rolled_back
-assert any('invalid value for clientcert: "1"' in d for d in apply_frame(rejected)["detail"])
-assert attempts.attempt(lab, sslmode="verify-full", sslrootcert=p.combined_crt, user="conssl",
+assert any('invalid value for clientcert: "1"' in d for d in rejected.frame()["detail"])
+assert lk.attempt(lab, sslmode="verify-full", sslrootcert=p.combined_crt, user="conssl",
                         password=password).connected  # the guide's two lines are still in force
 
 # %% [markdown]
@@ -202,16 +200,16 @@ assert attempts.attempt(lab, sslmode="verify-full", sslrootcert=p.combined_crt, 
 # user -- the two-factor setup the guide's two lines were probably aiming at:
 
 # %%
-assert layers.apply(lab, layers.layer_hostssl("scram-sha-256", ("conssl",), clientcert="verify-full")).ok
+assert lk.apply(lab, lk.layers.layer_hostssl("scram-sha-256", ("conssl",), clientcert="verify-full")).ok
 both_results, both_frame = try_clients("scram + clientcert=verify-full")
-verdict(both_frame, uuid="both")
+lk.tables.verdict(both_frame, uuid="both")
 
 # %%
 b = dict(zip(CLIENTS, both_results))
 assert b["verify-full, password"].error_key == "client_cert_required"
 assert b["verify-full, certificate only"].error_key == "no_password"
 assert b["verify-full, certificate + password"].connected
-assert auth_method(b["verify-full, certificate + password"]) == "scram-sha-256"
+assert lk.monitoring.auth_method(b["verify-full, certificate + password"]) == "scram-sha-256"
 
 # %%
 lesson.finish()

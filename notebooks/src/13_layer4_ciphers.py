@@ -27,15 +27,13 @@ prefer_server_ciphers = True
 # %%
 import pandas as pd
 
-import labkit.lesson
-from labkit import attempts as A, course_server as C, layers as L, tables
-from labkit.errors import InvalidValue
+import labkit as lk
 
-pd.set_option("display.max_colwidth", None)
-layer4 = L.layer_ciphers(ciphers, labkit.lesson.check_bool("prefer_server_ciphers", prefer_server_ciphers))
-strict4 = L.layer_ciphers(strict_ciphers, prefer_server_ciphers)  # both strings checked before anything starts
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+layer4 = lk.layers.layer_ciphers(ciphers, lk.check_bool("prefer_server_ciphers", prefer_server_ciphers))
+strict4 = lk.layers.layer_ciphers(strict_ciphers, prefer_server_ciphers)  # both strings checked before anything starts
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 AUTH = "ECDSA" if key_type.startswith("ecdsa") else "RSA"  # the server key decides which suites can be used
 
@@ -48,7 +46,7 @@ AUTH = "ECDSA" if key_type.startswith("ecdsa") else "RSA"  # the server key deci
 # TLS 1.3 suites are left out of this list: as we will measure, `ssl_ciphers` does not govern them.
 
 # %% tags=["nbval-ignore-output"]
-suites = C.compare_cipher_strings({"critical": C.GUIDE_CIPHERS_CRITICAL, "normal": C.GUIDE_CIPHERS_NORMAL,
+suites = lk.guide.compare_cipher_strings({"critical": lk.guide.CIPHERS_CRITICAL, "normal": lk.guide.CIPHERS_NORMAL,
                                    "strict": strict_ciphers})
 counts = pd.DataFrame({
     "string": ["critical (guide)", "normal (guide)", "strict (ours)"],
@@ -85,21 +83,22 @@ suites  # the whole table (its length depends on the OpenSSL build of this host)
 # ## 2. Layer 4 with the guide's string: an old CBC suite is still accepted
 #
 # We turn TLS on (layer 1, range TLS 1.2-1.3 as in layer 2) and apply `ciphers`. Then a raw probe
-# (`labkit.tlsprobe`, independent of libpq) offers exactly one TLS 1.2 suite: first a modern AEAD one, then
+# (`lk.handshake`, independent of libpq) offers exactly one TLS 1.2 suite: first a modern AEAD one, then
 # `ECDHE-…-AES128-SHA`, CBC with a SHA-1 MAC. `psql` cannot pin a suite, so beside it we show what a libpq
 # client capped at TLS 1.2 gets.
 
 # %%
-assert L.apply(lab, L.layer_ssl_on(pki), L.layer_protocols("TLSv1.2", "TLSv1.3"), layer4).ok
+assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_protocols("TLSv1.2", "TLSv1.3"), layer4).ok
 modern, legacy = f"ECDHE-{AUTH}-AES256-GCM-SHA384", f"ECDHE-{AUTH}-AES128-SHA"
-probes = [C.probe_with_log(lab, "TLSv1.2", modern, label="guide list, modern suite"),
-          C.probe_with_log(lab, "TLSv1.2", legacy, label="guide list, CBC/SHA-1 suite")]
-tls12 = A.attempt(lab, label="libpq capped at TLS 1.2", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
+probes = [lk.handshake.probe_with_log(lab, "TLSv1.2", modern, label="guide list, modern suite"),
+          lk.handshake.probe_with_log(lab, "TLSv1.2", legacy, label="guide list, CBC/SHA-1 suite")]
+tls12 = lk.attempt(lab, label="libpq capped at TLS 1.2", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
                   ssl_max_protocol_version="TLSv1.2")
 pd.DataFrame(probes)[["label", "offered_cipher", "result", "negotiated_cipher", "client_error"]]
 
 # %%
-A.styled(A.attempts_frame([tls12])[["label", "connected", "outcome", "tls_version", "cipher", "bits", "psql"]]).set_uuid("l13_libpq")
+lk.tables.verdicts([tls12], ["label", "connected", "outcome", "tls_version", "cipher", "bits", "psql"],
+                   uuid="l13_libpq")
 
 # %% [markdown]
 # ## 3. Restricting `ssl_ciphers`: the same suite is now refused
@@ -108,14 +107,14 @@ A.styled(A.attempts_frame([tls12])[["label", "connected", "outcome", "tls_versio
 # server logs why ("no shared cipher"); the libpq client capped at TLS 1.2 still connects, with an AEAD suite.
 
 # %%
-assert L.apply(lab, strict4).ok
-after = [C.probe_with_log(lab, "TLSv1.2", modern, label="strict list, modern suite"),
-         C.probe_with_log(lab, "TLSv1.2", legacy, label="strict list, CBC/SHA-1 suite")]
-tls12_strict = A.attempt(lab, label="libpq capped at TLS 1.2 (strict list)", sslmode="verify-full",
+assert lk.apply(lab, strict4).ok
+after = [lk.handshake.probe_with_log(lab, "TLSv1.2", modern, label="strict list, modern suite"),
+         lk.handshake.probe_with_log(lab, "TLSv1.2", legacy, label="strict list, CBC/SHA-1 suite")]
+tls12_strict = lk.attempt(lab, label="libpq capped at TLS 1.2 (strict list)", sslmode="verify-full",
                          sslrootcert=pki.paths.combined_crt, ssl_max_protocol_version="TLSv1.2")
 verdict = pd.DataFrame(probes + after)[["label", "offered_cipher", "result", "negotiated_cipher", "client_error"]]
 verdict.insert(1, "ssl_ciphers", ["guide (critical)"] * 2 + ["strict"] * 2)
-tables.verdict(verdict, "result", good="accepted", uuid="l13_probe")
+lk.tables.verdict(verdict, "result", good="accepted", uuid="l13_probe")
 
 # %% tags=["nbval-ignore-output"]
 pd.DataFrame(after)[["label", "server_log"]]  # the server's side of the refused handshake
@@ -123,7 +122,7 @@ pd.DataFrame(after)[["label", "server_log"]]  # the server's side of the refused
 # %%
 assert [p["result"] for p in probes + after] == ["accepted", "accepted", "accepted", "refused"]
 assert "handshake failure" in after[1]["client_error"] and "no shared cipher" in after[1]["server_log"]
-assert tls12_strict.connected and tls12_strict.cipher in C.cipher_suites(strict_ciphers).suite.tolist()
+assert tls12_strict.connected and tls12_strict.cipher in lk.guide.cipher_suites(strict_ciphers).suite.tolist()
 
 # %% [markdown]
 # ## 4. TLS 1.3 does not read `ssl_ciphers`
@@ -136,12 +135,12 @@ assert tls12_strict.connected and tls12_strict.cipher in C.cipher_suites(strict_
 
 # %% tags=["key-result"]
 other = "RSA" if AUTH == "ECDSA" else "ECDSA"
-assert L.apply(lab, L.layer_ciphers(f"ECDHE-{other}-AES256-GCM-SHA384")).ok
-by_version = [A.attempt(lab, label=f"client capped at {v}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
+assert lk.apply(lab, lk.layers.layer_ciphers(f"ECDHE-{other}-AES256-GCM-SHA384")).ok
+by_version = [lk.attempt(lab, label=f"client capped at {v}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
                         ssl_min_protocol_version=v, ssl_max_protocol_version=v) for v in ("TLSv1.2", "TLSv1.3")]
-frame = A.attempts_frame(by_version)[["label", "connected", "outcome", "tls_version", "cipher", "psql"]]
+frame = lk.tables.attempts_frame(by_version)[["label", "connected", "outcome", "tls_version", "cipher", "psql"]]
 frame.insert(1, "ssl_ciphers", lab.show("ssl_ciphers"))
-tables.verdict(frame, "connected", uuid="l13_tls13")
+lk.tables.verdict(frame, "connected", uuid="l13_tls13")
 
 # %%
 assert not by_version[0].connected and by_version[0].error_key is None and "handshake failure" in by_version[0].error_text
@@ -165,9 +164,9 @@ print(by_version[0].error_text, by_version[0].server_log, sep="\n")
 client_order = f"ECDHE-{AUTH}-AES128-GCM-SHA256:ECDHE-{AUTH}-AES256-GCM-SHA384"
 picks = []
 for prefer in (True, False):
-    assert L.apply(lab, L.layer_ciphers(C.GUIDE_CIPHERS_CRITICAL, prefer)).ok
+    assert lk.apply(lab, lk.layers.layer_ciphers(lk.guide.CIPHERS_CRITICAL, prefer)).ok
     picks.append({"ssl_prefer_server_ciphers": prefer, "client offers (in order)": client_order,
-                  **{k: v for k, v in C.probe_with_log(lab, "TLSv1.2", client_order).items()
+                  **{k: v for k, v in lk.handshake.probe_with_log(lab, "TLSv1.2", client_order).items()
                      if k in ("result", "negotiated_cipher")}})
 pd.DataFrame(picks)
 
@@ -181,8 +180,8 @@ assert [p["negotiated_cipher"] for p in picks] == [f"ECDHE-{AUTH}-AES256-GCM-SHA
 
 # %%
 try:
-    L.layer_ciphers("NOPE-NOTHING")
-except InvalidValue as exc:
+    lk.layers.layer_ciphers("NOPE-NOTHING")
+except lk.InvalidValue as exc:
     refused = str(exc).split("\n")[0]
 print(refused.split(" (OpenSSL")[0])
 
@@ -193,15 +192,15 @@ print(refused.split(" (OpenSSL")[0])
 # %%
 typos = []
 for text in ("NOPE-NOTHING", "HIGH:@NOPE"):
-    result = L.apply(lab, L.layer_ciphers(text, unchecked=True))
-    row = C.probe_with_log(lab, "TLSv1.2")
+    result = lk.apply(lab, lk.layers.layer_ciphers(text, unchecked=True))
+    row = lk.handshake.probe_with_log(lab, "TLSv1.2")
     typos.append({"ssl_ciphers written": text, "reload ok": result.ok, "rolled back": result.rolled_back,
                   "ssl_ciphers now": lab.show("ssl_ciphers"), "TLS 1.2 probe": row["result"],
-                  "TLS 1.3 probe": C.probe_with_log(lab, "TLSv1.3")["result"]})
+                  "TLS 1.3 probe": lk.handshake.probe_with_log(lab, "TLSv1.3")["result"]})
     if not result.ok:
         problems = result.problems
-    assert L.apply(lab, L.layer_ciphers(C.GUIDE_CIPHERS_CRITICAL)).ok
-tables.verdict(pd.DataFrame(typos), "TLS 1.2 probe", good="accepted", uuid="l13_typo")
+    assert lk.apply(lab, lk.layers.layer_ciphers(lk.guide.CIPHERS_CRITICAL)).ok
+lk.tables.verdict(pd.DataFrame(typos), "TLS 1.2 probe", good="accepted", uuid="l13_typo")
 
 # %% tags=["nbval-ignore-output"]
 print("\n".join(problems))  # the server log of the rejected '@NOPE' reload

@@ -24,13 +24,12 @@ crl_source = "combined"  # the CRL setup for the main test: combined | dir (inte
 # %%
 import pandas as pd
 
-import labkit.lesson
-from labkit import attempts as A, course_server as C, layers as L
+import labkit as lk
 
-pd.set_option("display.max_colwidth", None)
-labkit.lesson.check_choice("crl_source", crl_source, ("combined", "dir"))
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+lk.check_choice("crl_source", crl_source, ("combined", "dir"))
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 p = pki.paths
 
@@ -44,25 +43,25 @@ p = pki.paths
 
 # %%
 def client(label: str, crt, key):
-    return A.attempt(lab, label=label, user="conssl", password=None, sslmode="verify-full",
+    return lk.attempt(lab, label=label, user="conssl", password=None, sslmode="verify-full",
                      sslrootcert=p.combined_crt, sslcert=crt, sslkey=key)
 
 
 COLUMNS = ["label", "connected", "outcome", "error_key", "tls_version", "ssl_client_dn", "psql"]
-assert L.apply(lab, L.layer_ssl_on(pki), L.layer_protocols(), L.layer_ca(pki, "combined"),
-               L.layer_hostssl("cert", ("conssl",), "verify-full")).ok
+assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_protocols(), lk.layers.layer_ca(pki, "combined"),
+               lk.layers.layer_hostssl("cert", ("conssl",), "verify-full")).ok
 no_crl = [client("good client, no CRL", p.client_crt, p.client_key),
           client("revoked client, no CRL", p.revoked_client_crt, p.revoked_client_key)]
-A.styled(A.attempts_frame(no_crl)[COLUMNS]).set_uuid("l14_nocrl")
+lk.tables.verdicts(no_crl, COLUMNS, uuid="l14_nocrl")
 
 # %% [markdown]
 # ## 2. Layer 5: the revoked client is refused, the good one is not
 
 # %% tags=["key-result"]
-assert L.apply(lab, L.layer_crl(pki, crl_source)).ok
+assert lk.apply(lab, lk.layers.layer_crl(pki, crl_source)).ok
 with_crl = [client(f"good client, CRL={crl_source}", p.client_crt, p.client_key),
             client(f"revoked client, CRL={crl_source}", p.revoked_client_crt, p.revoked_client_key)]
-A.styled(A.attempts_frame(no_crl + with_crl)[COLUMNS]).set_uuid("l14_main")
+lk.tables.verdicts(no_crl + with_crl, COLUMNS, uuid="l14_main")
 
 # %%
 assert [a.connected for a in no_crl + with_crl] == [True, True, True, False]
@@ -105,9 +104,9 @@ assert wording == "ssl/tls alert certificate revoked"
 # answer, and OpenSSL treats "unable to get certificate CRL" as a failure. The good client fails too.
 
 # %%
-assert L.apply(lab, L.layer_crl(pki, "intermediate_only")).ok  # the server accepts the file at reload ...
+assert lk.apply(lab, lk.layers.layer_crl(pki, "intermediate_only")).ok  # the server accepts the file at reload ...
 broken = client("good client, CRL=intermediate only", p.client_crt, p.client_key)  # ... and then refuses everyone
-A.styled(A.attempts_frame([broken])[COLUMNS]).set_uuid("l14_depth1")
+lk.tables.verdicts([broken], COLUMNS, uuid="l14_depth1")
 
 # %% tags=["nbval-ignore-output"]
 print("client:", broken.error_text)
@@ -137,11 +136,11 @@ else:                         # before 16 the server only says the check failed:
 pd.DataFrame({"file": sorted(x.name for x in p.crl_dir.iterdir())})  # hashes depend on the lab's CA names
 
 # %%
-assert L.apply(lab, L.layer_crl(pki, "dir")).ok
+assert lk.apply(lab, lk.layers.layer_crl(pki, "dir")).ok
 by_dir = [client("good client, ssl_crl_dir", p.client_crt, p.client_key),
           client("revoked client, ssl_crl_dir", p.revoked_client_crt, p.revoked_client_key)]
 print("ssl_crl_file =", repr(lab.show("ssl_crl_file")), "| ssl_crl_dir set:", lab.show("ssl_crl_dir") != "")
-A.styled(A.attempts_frame(by_dir)[COLUMNS]).set_uuid("l14_dir")
+lk.tables.verdicts(by_dir, COLUMNS, uuid="l14_dir")
 
 # %%
 assert [a.connected for a in by_dir] == [True, False] and by_dir[1].error_key == "cert_revoked"
@@ -156,14 +155,14 @@ assert [a.connected for a in by_dir] == [True, False] and by_dir[1].error_key ==
 
 # %%
 live_crt, live_key = pki.issue_client("conssl", name="client-l14-live")
-assert L.apply(lab, L.layer_crl(pki, "combined")).ok
+assert lk.apply(lab, lk.layers.layer_crl(pki, "combined")).ok
 live = [client("fresh certificate", live_crt, live_key)]
 pki.revoke(live_crt)
 live.append(client("revoked in the CA, server not told yet", live_crt, live_key))
-reload = L.apply(lab, L.layer_crl(pki, "combined"))  # deliver the new combined.crl and reload
+reload = lk.apply(lab, lk.layers.layer_crl(pki, "combined"))  # deliver the new combined.crl and reload
 live.append(client("after the new CRL was delivered + reload", live_crt, live_key))
 live.append(client("the other good client, same moment", p.client_crt, p.client_key))
-A.styled(A.attempts_frame(live)[COLUMNS]).set_uuid("l14_live")
+lk.tables.verdicts(live, COLUMNS, uuid="l14_live")
 
 # %%
 assert reload.ok and reload.action == "reload"

@@ -25,13 +25,12 @@ ca_bundle = "root_only"  # the bundle that shows the problem: root_only | interm
 # %%
 import pandas as pd
 
-import labkit.lesson
-from labkit import attempts as A, layers as L
+import labkit as lk
 
-pd.set_option("display.max_colwidth", None)
-labkit.lesson.check_choice("ca_bundle", ca_bundle, ("root_only", "intermediate_only"))
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+lk.check_choice("ca_bundle", ca_bundle, ("root_only", "intermediate_only"))
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 p = pki.paths
 
@@ -62,23 +61,24 @@ p = pki.paths
 
 # %%
 def client(label: str, crt, key, root=p.root_crt, **kw):
-    return A.attempt(lab, label=label, user="conssl", password=None, sslmode="verify-full",
+    return lk.attempt(lab, label=label, user="conssl", password=None, sslmode="verify-full",
                      sslrootcert=root, sslcert=crt, sslkey=key, **kw)
 
 
 COLUMNS = ["label", "connected", "outcome", "error_key", "ssl_client_dn", "ssl_issuer_dn", "psql"]
-base = [L.layer_ssl_on(pki, "server_chain"), L.layer_protocols(), L.layer_hostssl("cert", ("conssl",), "verify-full")]
-assert L.apply(lab, *base, L.layer_ca(pki, "combined")).ok
+base = [lk.layers.layer_ssl_on(pki, "server_chain"), lk.layers.layer_protocols(),
+        lk.layers.layer_hostssl("cert", ("conssl",), "verify-full")]
+assert lk.apply(lab, *base, lk.layers.layer_ca(pki, "combined")).ok
 combined = client("ssl_ca_file=combined, client sends its leaf", p.client_crt, p.client_key)
-A.styled(A.attempts_frame([combined])[COLUMNS]).set_uuid("l15_combined")
+lk.tables.verdicts([combined], COLUMNS, uuid="l15_combined")
 
 # %% [markdown]
 # ## 2. Root only: the server cannot build the chain
 
 # %%
-assert L.apply(lab, L.layer_ca(pki, ca_bundle)).ok
+assert lk.apply(lab, lk.layers.layer_ca(pki, ca_bundle)).ok
 leaf_only = client(f"ssl_ca_file={ca_bundle}, client sends its leaf", p.client_crt, p.client_key)
-A.styled(A.attempts_frame([leaf_only])[COLUMNS]).set_uuid("l15_rootonly")
+lk.tables.verdicts([leaf_only], COLUMNS, uuid="l15_rootonly")
 
 # %% tags=["nbval-ignore-output"]
 print("client:", leaf_only.error_text)
@@ -103,8 +103,8 @@ assert "tlsv1 alert unknown ca" in leaf_only.error_text
 
 # %% tags=["key-result"]
 chain = client(f"ssl_ca_file={ca_bundle}, client sends leaf + intermediate", p.client_chain_crt, p.client_key)
-table = A.attempts_frame([combined, leaf_only, chain])[COLUMNS]
-A.styled(table).set_uuid("l15_main")
+table = lk.tables.attempts_frame([combined, leaf_only, chain])[COLUMNS]
+lk.tables.attempts(table).set_uuid("l15_main")
 
 # %%
 assert combined.connected and not leaf_only.connected
@@ -123,18 +123,16 @@ assert chain.connected == (ca_bundle == "root_only")  # an intermediate-only fil
 # %%
 lesson.ensure_role("conssl", superuser=True)
 lab.set_settings({"ssl_ca_file": None})
-password_rule = L.layer_hostssl("scram-sha-256", ("conssl",))
-assert L.apply(lab, password_rule).ok
-checks = [A.attempt(lab, label="verify-full + password, no ssl_ca_file", user="conssl",
-                    password=lesson.password("conssl"), sslmode="verify-full", sslrootcert=p.root_crt)]
-assert L.apply(lab, L.layer_hostssl("cert", ("conssl",), "verify-full")).ok
+assert lk.apply(lab, lk.layers.layer_hostssl("scram-sha-256", ("conssl",))).ok
+checks = [lk.attempt(lab, label="verify-full + password, no ssl_ca_file", user="conssl",
+                     password=lesson.password("conssl"), sslmode="verify-full", sslrootcert=p.root_crt)]
+assert lk.apply(lab, lk.layers.layer_hostssl("cert", ("conssl",), "verify-full")).ok
 checks.append(client("verify-full + certificate login, no ssl_ca_file", p.client_crt, p.client_key))
-assert L.apply(lab, L.layer_ca(pki, "combined")).ok
+assert lk.apply(lab, lk.layers.layer_ca(pki, "combined")).ok
 checks.append(client("verify-full + certificate login, ssl_ca_file=combined", p.client_crt, p.client_key))
-frame = A.attempts_frame(checks)[["label", "connected", "outcome", "tls_version", "error_text", "psql"]]
-frame["error_text"] = frame["error_text"].str.replace(r'^connection to server at "[^"]*", port \d+ failed: ', "",
-                                                      regex=True)
-A.styled(frame).set_uuid("l15_nocafile")
+
+# %%
+lk.tables.verdicts(checks, ("label", "connected", "outcome", "client says", "psql"), uuid="l15_nocafile")
 
 # %%
 assert [c.connected for c in checks] == [True, False, True]

@@ -24,16 +24,14 @@ bad_min_protocol = "TLSv1.5"  # the typo injected into ssl_min_protocol_version
 # %%
 import pandas as pd
 
-import labkit.lesson
-from labkit import attempts as A, course_server as C, layers as L, tables
-from labkit.errors import InvalidValue
+import labkit as lk
 
-pd.set_option("display.max_colwidth", None)
-if not isinstance(bad_min_protocol, str) or bad_min_protocol in labkit.lesson.TLS_VERSIONS or not bad_min_protocol:
-    raise InvalidValue("bad_min_protocol", bad_min_protocol, "a non-empty string that is NOT one of "
-                       + ", ".join(labkit.lesson.TLS_VERSIONS), "the lesson needs a value the server will reject")
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+if not isinstance(bad_min_protocol, str) or bad_min_protocol in lk.TLS_VERSIONS or not bad_min_protocol:
+    raise lk.InvalidValue("bad_min_protocol", bad_min_protocol, "a non-empty string that is NOT one of "
+                       + ", ".join(lk.TLS_VERSIONS), "the lesson needs a value the server will reject")
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 
 # %% [markdown]
@@ -43,15 +41,15 @@ lab, pki = lesson.lab, lesson.pki
 # `verify-full` client tells us what the server is really doing, and `SHOW` tells us what it believes.
 
 # %%
-assert L.apply(lab, L.layer_ssl_on(pki), L.layer_protocols("TLSv1.2", "TLSv1.3"),
-               L.layer_hostssl("scram-sha-256", ("conssl",))).ok
+assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_protocols("TLSv1.2", "TLSv1.3"),
+               lk.layers.layer_hostssl("scram-sha-256", ("conssl",))).ok
 state_rows = []
 
-
-def observe(step: str, report: C.ReloadReport | None = None) -> pd.DataFrame:
+# %%
+def observe(step: str, report: lk.transaction.ReloadCheck | None = None) -> pd.DataFrame:
     """One row: what the reload reported, what the server shows, and whether a client still connects."""
-    probe = A.attempt(lab, label=step, user="conssl", password=lesson.password("conssl"), sslmode="verify-full",
-                      sslrootcert=pki.paths.combined_crt)
+    probe = lk.attempt(lab, label=step, user="conssl", password=lesson.password("conssl"), sslmode="verify-full",
+                       sslrootcert=pki.paths.combined_crt)
     state_rows.append({
         "step": step, "reload clean": None if report is None else report.ok,
         "pg_file_settings errors": 0 if report is None else len(report.file_errors),
@@ -62,6 +60,7 @@ def observe(step: str, report: C.ReloadReport | None = None) -> pd.DataFrame:
     return pd.DataFrame(state_rows[-1:])
 
 
+# %%
 observe("baseline")
 
 # %% [markdown]
@@ -77,7 +76,7 @@ before = lab.file_setting_errors()
 before.assign(sourcefile=before.sourcefile.str.replace(lab.facts()["data_dir"], "$PGDATA", regex=False))
 
 # %%
-report = C.reload_and_report(lab)
+report = lk.transaction.checked_reload(lab)
 report.messages()
 
 # %% [markdown]
@@ -103,7 +102,7 @@ assert lab.show("ssl_min_protocol_version") == "TLSv1.2" and lab.show("ssl_ciphe
 
 # %%
 lab.trial_settings({"ssl_min_protocol_version": "TLSv1.3", "ssl_ciphres": "HIGH"})
-report = C.reload_and_report(lab)
+report = lk.transaction.checked_reload(lab)
 display(report.setting_errors()[["sourceline", "name", "setting", "applied", "error"]])
 report.messages()
 
@@ -124,7 +123,7 @@ assert not report.conf_load_time_moved and lab.show("ssl_min_protocol_version") 
 # %%
 lab.set_settings({})  # labkit.conf back to the recorded (good) settings
 lab.trial_hba_rules([*lab.hba_rules, "hostssl  all  reporter  0.0.0.0/0  sha256"])
-report = C.reload_and_report(lab)
+report = lk.transaction.checked_reload(lab)
 display(report.hba_errors[["line_number", "error"]])
 report.messages()
 
@@ -145,7 +144,7 @@ assert any(m.endswith("pg_hba.conf was not reloaded") for m in report.messages()
 # %%
 lab.set_hba_rules(lab.state.hba_rules)  # pg_hba.conf back to the good rules
 lab.trial_settings({"ssl_cert_file": "/nonexistent/server.crt"})
-report = C.reload_and_report(lab)
+report = lk.transaction.checked_reload(lab)
 report.messages()
 
 # %%
@@ -164,7 +163,7 @@ assert lab.show("ssl_cert_file") == "/nonexistent/server.crt" and state_rows[-1]
 
 # %%
 lab.set_settings({})  # rewrites labkit.conf from the recorded (good) settings
-report = C.reload_and_report(lab)
+report = lk.transaction.checked_reload(lab)
 display(report.messages())
 observe("5. fixed and reloaded", report)
 
@@ -178,7 +177,7 @@ assert report.ok and report.conf_load_time_moved
 
 # %% tags=["key-result"]
 summary = pd.DataFrame(state_rows)
-tables.verdict(summary, "reload clean", good=(True, None), uuid="l16_summary", columns=["step", "reload clean"])
+lk.tables.verdict(summary, "reload clean", good=(True, None), uuid="l16_summary", columns=["step", "reload clean"])
 
 # %%
 assert all(summary["client connects"])

@@ -42,15 +42,13 @@ server_cert = "server"  # what the server presents: "server" (leaf only, as in t
 # %%
 import pandas as pd
 
-import labkit.lesson
-from labkit import course_client as cc
-from labkit import layers
-from labkit.attempts import attempt
+import labkit as lk
 
-labkit.lesson.check_choice("sslrootcert_choice", sslrootcert_choice, cc.ROOT_CHOICES)
-labkit.lesson.check_choice("server_cert", server_cert, ("server", "server_chain"))
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+lk.check_choice("sslrootcert_choice", sslrootcert_choice, lk.client_files.ROOT_CHOICES)
+lk.check_choice("server_cert", server_cert, ("server", "server_chain"))
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 password = lesson.password("conssl")  # passed to attempts, never printed
 
@@ -62,7 +60,7 @@ password = lesson.password("conssl")  # passed to attempts, never printed
 # (`server_cert = "server"`), exactly like the guide's `ssl_cert_file = '/tmp/pki/certs/server.crt'`.
 
 # %%
-applied = layers.apply(lab, layers.layer_ssl_on(pki, server_cert), layers.layer_hostssl("scram-sha-256", ("conssl",)))
+applied = lk.apply(lab, lk.layers.layer_ssl_on(pki, server_cert), lk.layers.layer_hostssl("scram-sha-256", ("conssl",)))
 assert applied.ok, applied.reason
 applied.summary()[["layers", "ok", "action", "detail"]]
 
@@ -76,15 +74,15 @@ applied.summary()[["layers", "ok", "action", "detail"]]
 # %%
 p = pki.paths
 trust = [
-    attempt(lab, label="require (no CA check: control)", sslmode="require", user="conssl", password=password),
-    attempt(lab, label="verify-ca, sslrootcert=combined.crt", sslmode="verify-ca", sslrootcert=p.combined_crt,
+    lk.attempt(lab, label="require (no CA check: control)", sslmode="require", user="conssl", password=password),
+    lk.attempt(lab, label="verify-ca, sslrootcert=combined.crt", sslmode="verify-ca", sslrootcert=p.combined_crt,
             user="conssl", password=password),
-    attempt(lab, label="verify-ca, sslrootcert=root.crt", sslmode="verify-ca", sslrootcert=p.root_crt,
+    lk.attempt(lab, label="verify-ca, sslrootcert=root.crt", sslmode="verify-ca", sslrootcert=p.root_crt,
             user="conssl", password=password),
-    attempt(lab, label="verify-ca, sslrootcert=intermediate.crt", sslmode="verify-ca",
+    lk.attempt(lab, label="verify-ca, sslrootcert=intermediate.crt", sslmode="verify-ca",
             sslrootcert=p.intermediate_crt, user="conssl", password=password),
 ]
-cc.verdicts(trust, uuid="nb20-trust")
+lk.tables.verdicts(trust, uuid="nb20-trust")
 
 # %%
 expected = {"require (no CA check: control)": "TLSv1.3", "verify-ca, sslrootcert=combined.crt": "TLSv1.3",
@@ -111,7 +109,7 @@ assert {r.label: r.outcome for r in trust} == expected, {r.label: r.outcome for 
 # The raw messages (client text and the server's log lines, which carry addresses and pids):
 
 # %% tags=["nbval-ignore-output"]
-cc.raw_messages(trust)
+lk.tables.raw_messages(trust)
 
 # %% [markdown]
 # ## 3 · The two failures you will meet first
@@ -121,14 +119,14 @@ cc.raw_messages(trust)
 
 # %%
 failures = [
-    attempt(lab, label="verify-ca, sslrootcert=<missing file>", sslmode="verify-ca",
-            sslrootcert=cc.root_file(pki, "missing"), user="conssl", password=password),
-    attempt(lab, label="verify-ca, sslrootcert=rogue-ca.crt", sslmode="verify-ca", sslrootcert=p.rogue_ca_crt,
+    lk.attempt(lab, label="verify-ca, sslrootcert=<missing file>", sslmode="verify-ca",
+            sslrootcert=lk.client_files.root_file(pki, "missing"), user="conssl", password=password),
+    lk.attempt(lab, label="verify-ca, sslrootcert=rogue-ca.crt", sslmode="verify-ca", sslrootcert=p.rogue_ca_crt,
             user="conssl", password=password),
-    attempt(lab, label="verify-ca, sslrootcert=combined.crt (control)", sslmode="verify-ca",
+    lk.attempt(lab, label="verify-ca, sslrootcert=combined.crt (control)", sslmode="verify-ca",
             sslrootcert=p.combined_crt, user="conssl", password=password),
 ]
-cc.verdicts(failures, ("label", "connected", "outcome", "server says", "psql"), uuid="nb20-fail")
+lk.tables.verdicts(failures, ("label", "connected", "outcome", "server says", "psql"), uuid="nb20-fail")
 
 # %%
 assert [r.outcome for r in failures] == ["root_cert_missing", "server_cert_untrusted", "TLSv1.3"]
@@ -144,7 +142,7 @@ assert "tlsv1 alert unknown ca" in failures[1].server_log  # the server hears th
 # reversed (the server rejecting a client certificate, lesson 22) — read which side printed it.
 
 # %% tags=["nbval-ignore-output"]
-cc.raw_messages(failures)
+lk.tables.raw_messages(failures)
 
 # %% [markdown]
 # ## 4 · What `verify-ca` does not check: the name
@@ -154,14 +152,14 @@ cc.raw_messages(failures)
 # belongs to *another* server of the bank — or one an attacker obtained for a host they control.
 
 # %%
-swapped = layers.apply(lab, layers.layer_ssl_on(pki, "wrong_host"))
+swapped = lk.apply(lab, lk.layers.layer_ssl_on(pki, "wrong_host"))
 assert swapped.ok, swapped.reason
 names = [
-    attempt(lab, label=f"{mode}, host={host}, server cert for db.wrong-host.example", sslmode=mode, host=host,
+    lk.attempt(lab, label=f"{mode}, host={host}, server cert for db.wrong-host.example", sslmode=mode, host=host,
             sslrootcert=p.combined_crt, user="conssl", password=password)
     for mode in ("verify-ca", "verify-full") for host in ("127.0.0.1", "localhost")
 ]
-cc.verdicts(names, uuid="nb20-names")
+lk.tables.verdicts(names, uuid="nb20-names")
 
 # %%
 assert [r.outcome for r in names] == ["TLSv1.3", "TLSv1.3", "hostname_mismatch", "hostname_mismatch"]
@@ -180,15 +178,15 @@ assert [r.outcome for r in names] == ["TLSv1.3", "TLSv1.3", "hostname_mismatch",
 # certificate. The expected outcome comes from the table above.
 
 # %%
-restored = layers.apply(lab, layers.layer_ssl_on(pki, server_cert))
+restored = lk.apply(lab, lk.layers.layer_ssl_on(pki, server_cert))
 assert restored.ok, restored.reason
-mine = attempt(lab, label=f"verify-ca, sslrootcert={sslrootcert_choice}", sslmode="verify-ca",
-               sslrootcert=cc.root_file(pki, sslrootcert_choice), user="conssl", password=password)
+mine = lk.attempt(lab, label=f"verify-ca, sslrootcert={sslrootcert_choice}", sslmode="verify-ca",
+               sslrootcert=lk.client_files.root_file(pki, sslrootcert_choice), user="conssl", password=password)
 works = {"combined"} | ({"root"} if server_cert == "server_chain" else set())
 want = "TLSv1.3" if sslrootcert_choice in works else (
     "root_cert_missing" if sslrootcert_choice == "missing" else "server_cert_untrusted")
 assert mine.outcome == want, (mine.outcome, want)
-cc.verdicts([mine], uuid="nb20-mine")
+lk.tables.verdicts([mine], uuid="nb20-mine")
 
 # %% [markdown]
 # ## Verdict
@@ -205,8 +203,7 @@ verdict = pd.DataFrame([
     {"claim": "verify-full, same certificate (control)", "measured": names[2].outcome},
 ])
 verdict["connected"] = verdict["measured"].str.startswith("TLS")
-verdict.style.map(lambda v: "background-color: #c8e6c9" if v is True else "background-color: #ffcdd2",
-                  subset=["connected"]).set_uuid("nb20-verdict").hide(axis="index")
+lk.tables.cells(verdict, ["connected"], uuid="nb20-verdict")
 
 # %%
 lesson.finish()

@@ -37,18 +37,18 @@ key_type = "ecdsa-p256"
 host_choice = "localhost"  # the name used in section 1's success row: "localhost" or "127.0.0.1"
 
 # %%
-import re
-
 import pandas as pd
 
-import labkit.lesson
-from labkit import course_client as cc
-from labkit import layers
-from labkit.attempts import attempt
+import labkit as lk
 
-labkit.lesson.check_choice("host_choice", host_choice, ("localhost", "127.0.0.1"))
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+import re
+
+
+
+lk.check_choice("host_choice", host_choice, ("localhost", "127.0.0.1"))
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 password = lesson.password("conssl")  # passed to attempts, never printed
 p = pki.paths
@@ -64,7 +64,7 @@ client = dict(user="conssl", password=password, sslrootcert=p.combined_crt)
 pki.describe().query("role == 'server'")[["file", "subject", "sans"]].reset_index(drop=True)
 
 # %%
-applied = layers.apply(lab, layers.layer_ssl_on(pki, "server"), layers.layer_hostssl("scram-sha-256", ("conssl",)))
+applied = lk.apply(lab, lk.layers.layer_ssl_on(pki, "server"), lk.layers.layer_hostssl("scram-sha-256", ("conssl",)))
 assert applied.ok, applied.reason
 
 # %% [markdown]
@@ -75,17 +75,17 @@ assert applied.ok, applied.reason
 
 # %%
 right = [
-    attempt(lab, label=f"verify-full, host={host_choice}", sslmode="verify-full", host=host_choice, **client),
-    attempt(lab, label="verify-full, host=127.0.0.1 + hostaddr=127.0.0.1", sslmode="verify-full",
+    lk.attempt(lab, label=f"verify-full, host={host_choice}", sslmode="verify-full", host=host_choice, **client),
+    lk.attempt(lab, label="verify-full, host=127.0.0.1 + hostaddr=127.0.0.1", sslmode="verify-full",
             host="127.0.0.1", hostaddr="127.0.0.1", **client),
-    attempt(lab, label="verify-full, host=localhost + hostaddr=127.0.0.1", sslmode="verify-full",
+    lk.attempt(lab, label="verify-full, host=localhost + hostaddr=127.0.0.1", sslmode="verify-full",
             host="localhost", hostaddr="127.0.0.1", **client),
-    attempt(lab, label="verify-full, host=db.wrong-host.example + hostaddr=127.0.0.1", sslmode="verify-full",
+    lk.attempt(lab, label="verify-full, host=db.wrong-host.example + hostaddr=127.0.0.1", sslmode="verify-full",
             host="db.wrong-host.example", hostaddr="127.0.0.1", **client),
-    attempt(lab, label="verify-ca, host=db.wrong-host.example + hostaddr=127.0.0.1 (control)",
+    lk.attempt(lab, label="verify-ca, host=db.wrong-host.example + hostaddr=127.0.0.1 (control)",
             sslmode="verify-ca", host="db.wrong-host.example", hostaddr="127.0.0.1", **client),
 ]
-cc.verdicts(right, uuid="nb21-right")
+lk.tables.verdicts(right, uuid="nb21-right")
 
 # %%
 assert [r.outcome for r in right] == ["TLSv1.3", "TLSv1.3", "TLSv1.3", "hostname_mismatch", "TLSv1.3"]
@@ -117,7 +117,7 @@ assert re.search(r'server certificate for "localhost" \(and 1 other name\) does 
 # catalogue's "server says" column reads `(nothing logged)`.
 
 # %%
-cc.verdicts([right[3]], ("label", "outcome", "server says"), uuid="nb21-silent")
+lk.tables.verdicts([right[3]], ("label", "outcome", "server says"), uuid="nb21-silent")
 
 # %% [markdown]
 # ## 3 · A certificate issued to another machine
@@ -128,16 +128,16 @@ cc.verdicts([right[3]], ("label", "outcome", "server says"), uuid="nb21-silent")
 # not about the address reached.
 
 # %%
-swapped = layers.apply(lab, layers.layer_ssl_on(pki, "wrong_host"))
+swapped = lk.apply(lab, lk.layers.layer_ssl_on(pki, "wrong_host"))
 assert swapped.ok, swapped.reason
 wrong = [
-    attempt(lab, label="verify-full, host=127.0.0.1", sslmode="verify-full", host="127.0.0.1", **client),
-    attempt(lab, label="verify-full, host=localhost", sslmode="verify-full", host="localhost", **client),
-    attempt(lab, label="verify-full, host=db.wrong-host.example + hostaddr=127.0.0.1", sslmode="verify-full",
+    lk.attempt(lab, label="verify-full, host=127.0.0.1", sslmode="verify-full", host="127.0.0.1", **client),
+    lk.attempt(lab, label="verify-full, host=localhost", sslmode="verify-full", host="localhost", **client),
+    lk.attempt(lab, label="verify-full, host=db.wrong-host.example + hostaddr=127.0.0.1", sslmode="verify-full",
             host="db.wrong-host.example", hostaddr="127.0.0.1", **client),
-    attempt(lab, label="verify-ca, host=127.0.0.1 (control)", sslmode="verify-ca", host="127.0.0.1", **client),
+    lk.attempt(lab, label="verify-ca, host=127.0.0.1 (control)", sslmode="verify-ca", host="127.0.0.1", **client),
 ]
-cc.verdicts(wrong, uuid="nb21-wrong")
+lk.tables.verdicts(wrong, uuid="nb21-wrong")
 
 # %%
 assert [r.outcome for r in wrong] == ["hostname_mismatch", "hostname_mismatch", "TLSv1.3", "TLSv1.3"]
@@ -151,7 +151,7 @@ assert 'server certificate for "db.wrong-host.example" does not match host name 
 # it. The catalogue pattern accepts both forms.
 
 # %% tags=["nbval-ignore-output"]
-cc.raw_messages(right + wrong)
+lk.tables.raw_messages(right + wrong)
 
 # %% [markdown]
 # ## Verdict
@@ -165,8 +165,7 @@ rows = [(r, "lab certificate (localhost, 127.0.0.1)") for r in right[:4]] + [
     (r, "wrong-host certificate (db.wrong-host.example)") for r in wrong[:3]]
 verdict = pd.DataFrame([{"server certificate": cert, "connection": r.label, "outcome": r.outcome,
                          "connected": r.connected} for r, cert in rows])
-verdict.style.map(lambda v: "background-color: #c8e6c9" if v is True else "background-color: #ffcdd2",
-                  subset=["connected"]).set_uuid("nb21-verdict").hide(axis="index")
+lk.tables.cells(verdict, ["connected"], uuid="nb21-verdict")
 
 # %%
 lesson.finish()

@@ -38,21 +38,21 @@ use_crl = True  # apply layer 5 (the combined CRL); False lets a revoked certifi
 open_key_mode = 0o644  # the too-open mode to try on ~/.postgresql/postgresql.key: 0o644, 0o604 or 0o666
 
 # %%
+import pandas as pd
+
+import labkit as lk
+
+# %%
 import os
 import stat
 from pathlib import Path
 
-import pandas as pd
 
-import labkit.lesson
-from labkit import course_client as cc
-from labkit import layers
-from labkit.attempts import attempt
 
-labkit.lesson.check_bool("use_crl", use_crl)
-labkit.lesson.check_choice("open_key_mode", open_key_mode, (0o644, 0o604, 0o666))
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+lk.check_bool("use_crl", use_crl)
+lk.check_choice("open_key_mode", open_key_mode, (0o644, 0o604, 0o666))
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 p = pki.paths
 
@@ -63,13 +63,13 @@ p = pki.paths
 # `ssl_ca_file = combined.crt` (L6) and, unless `use_crl=False`, `ssl_crl_file = combined.crl` (L5).
 
 # %%
-server_layers = [layers.layer_ssl_on(pki, "server"), layers.layer_ca(pki, "combined"),
-                 layers.layer_hostssl("cert", ("conssl", "reporter"), clientcert="verify-full")]
+server_layers = [lk.layers.layer_ssl_on(pki, "server"), lk.layers.layer_ca(pki, "combined"),
+                 lk.layers.layer_hostssl("cert", ("conssl", "reporter"), clientcert="verify-full")]
 if use_crl:
-    server_layers.append(layers.layer_crl(pki, "combined"))
-applied = layers.apply(lab, *server_layers)
+    server_layers.append(lk.layers.layer_crl(pki, "combined"))
+applied = lk.apply(lab, *server_layers)
 assert applied.ok, applied.reason
-layers.describe(server_layers)[["key", "title", "settings", "hba_rules"]]
+lk.layers.describe(server_layers)[["key", "title", "settings", "hba_rules"]]
 
 # %% [markdown]
 # ## 2 · The login and its failing controls
@@ -79,20 +79,14 @@ layers.describe(server_layers)[["key", "title", "settings", "hba_rules"]]
 
 # %%
 base = dict(sslmode="verify-full", sslrootcert=p.combined_crt, password=None)
-logins = [
-    attempt(lab, label="client.crt (CN=conssl) as conssl", user="conssl", sslcert=p.client_crt,
-            sslkey=p.client_key, **base),
-    attempt(lab, label="client.crt (CN=conssl) as reporter", user="reporter", sslcert=p.client_crt,
-            sslkey=p.client_key, **base),
-    attempt(lab, label="revoked-client.crt as conssl", user="conssl", sslcert=p.revoked_client_crt,
-            sslkey=p.revoked_client_key, **base),
-    attempt(lab, label="expired-client.crt as conssl", user="conssl", sslcert=p.expired_client_crt,
-            sslkey=p.expired_client_key, **base),
-    attempt(lab, label="rogue-client.crt (foreign CA) as conssl", user="conssl", sslcert=p.rogue_client_crt,
-            sslkey=p.rogue_client_key, **base),
-    attempt(lab, label="no certificate as conssl", user="conssl", **base),
+LOGINS = [  # label, user, certificate stem of the lab PKI (None: no certificate)
+    ("client.crt (CN=conssl) as conssl", "conssl", "client"), ("client.crt (CN=conssl) as reporter", "reporter", "client"),
+    ("revoked-client.crt as conssl", "conssl", "revoked_client"), ("expired-client.crt as conssl", "conssl", "expired_client"),
+    ("rogue-client.crt (foreign CA) as conssl", "conssl", "rogue_client"), ("no certificate as conssl", "conssl", None),
 ]
-cc.verdicts(logins, ("label", "connected", "outcome", "server says", "psql"), uuid="nb22-logins")
+logins = [lk.attempt(lab, label=label, user=user, **base, **lk.client_files.cert_keywords(pki, stem))
+          for label, user, stem in LOGINS]
+lk.tables.verdicts(logins, ("label", "connected", "outcome", "server says", "psql"), uuid="nb22-logins")
 
 # %%
 expected = ["TLSv1.3", "cert_auth_failed", "cert_revoked" if use_crl else "TLSv1.3", "cert_expired",
@@ -125,7 +119,7 @@ assert "ssl/tls alert certificate expired" in logins[3].error_text
 assert "tlsv1 alert unknown ca" in logins[4].error_text
 
 # %% tags=["nbval-ignore-output"]
-cc.raw_messages(logins)
+lk.tables.raw_messages(logins)
 
 # %% [markdown]
 # ## 3 · What the session knows about its certificate (`sslinfo`)
@@ -162,25 +156,25 @@ print("ssl_client_serial():", ok.ssl_client_serial)
 # The guide copies `client.crt`, `client.key` and `root.crt` into `~/.postgresql/` as `postgresql.crt`,
 # `postgresql.key` and `root.crt`, with the key at mode 0600. libpq then uses them whenever the connection
 # string does not name `sslcert`, `sslkey` or `sslrootcert`. We build such a folder inside the lab
-# workspace (never in your real home) and point `HOME` at it for the attempt: `attempt(..., home=lab_home)`.
+# workspace (never in your real home) and point `HOME` at it for the attempt: `lk.attempt(..., home=lab_home)`.
 #
 # One change to the guide: our server sends only its leaf certificate, so the `root.crt` we copy is the
 # `combined.crt` bundle (lesson 20 shows why the root alone is not enough then).
 
 # %%
-lab_home = cc.lab_home(lab.workspace.path / "client" / "guide-home", pki, root="combined")
+lab_home = lk.client_files.lab_home(lab.workspace.path / "client" / "guide-home", pki, root="combined")
 listing = pd.DataFrame([{"file": f".postgresql/{f.name}", "mode": oct(stat.S_IMODE(f.stat().st_mode))}
                         for f in sorted((lab_home / ".postgresql").iterdir())])
 listing
 
 # %%
 by_home = [
-    attempt(lab, label="HOME with .postgresql, verify-full, no ssl* keywords", sslmode="verify-full",
+    lk.attempt(lab, label="HOME with .postgresql, verify-full, no ssl* keywords", sslmode="verify-full",
             user="conssl", password=None, home=lab_home),
-    attempt(lab, label="isolated HOME (control), verify-full", sslmode="verify-full", user="conssl",
+    lk.attempt(lab, label="isolated HOME (control), verify-full", sslmode="verify-full", user="conssl",
             password=None),
 ]
-cc.verdicts(by_home, ("label", "connected", "outcome", "psql"), uuid="nb22-home")
+lk.tables.verdicts(by_home, ("label", "connected", "outcome", "psql"), uuid="nb22-home")
 
 # %%
 assert by_home[0].connected and by_home[0].ssl_client_dn == "/O=pgtls-lab/CN=conssl"
@@ -197,12 +191,12 @@ assert "sslcert" not in by_home[0].params and "sslrootcert" not in by_home[0].pa
 # %%
 key_file = lab_home / ".postgresql" / "postgresql.key"
 key_file.chmod(open_key_mode)
-too_open = attempt(lab, label=f"postgresql.key at {oct(open_key_mode)}", sslmode="verify-full", user="conssl",
+too_open = lk.attempt(lab, label=f"postgresql.key at {oct(open_key_mode)}", sslmode="verify-full", user="conssl",
                    password=None, home=lab_home)
 key_file.chmod(0o600)
-fixed = attempt(lab, label="postgresql.key back at 0o600", sslmode="verify-full", user="conssl", password=None,
+fixed = lk.attempt(lab, label="postgresql.key back at 0o600", sslmode="verify-full", user="conssl", password=None,
                 home=lab_home)
-cc.verdicts([too_open, fixed], ("label", "connected", "outcome", "server says"), uuid="nb22-keymode")
+lk.tables.verdicts([too_open, fixed], ("label", "connected", "outcome", "server says"), uuid="nb22-keymode")
 
 # %%
 assert too_open.outcome == "key_permissions" and fixed.connected
@@ -221,7 +215,7 @@ assert "has group or world access" in too_open.error_text
 # > server's account plays no part: the server never reads these files.
 
 # %% tags=["nbval-ignore-output"]
-cc.raw_messages([too_open, fixed])
+lk.tables.raw_messages([too_open, fixed])
 
 # %% [markdown]
 # ## Verdict
@@ -230,8 +224,7 @@ cc.raw_messages([too_open, fixed])
 verdict = pd.DataFrame([{"attempt": r.label, "connected": r.connected, "outcome": r.outcome,
                          "catalogue fix": (r.entry.fix if r.entry else "")}
                         for r in [*logins, by_home[0], too_open]])
-verdict.style.map(lambda v: "background-color: #c8e6c9" if v is True else "background-color: #ffcdd2",
-                  subset=["connected"]).set_uuid("nb22-verdict").hide(axis="index")
+lk.tables.cells(verdict, ["connected"], uuid="nb22-verdict")
 
 # %%
 lesson.finish()

@@ -34,17 +34,14 @@ key_type = "ecdsa-p256"
 tls_max = "TLSv1.3"  # the client's ssl_max_protocol_version: "TLSv1.2" or "TLSv1.3"
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
-import labkit.lesson
-from labkit import course_client as cc
-from labkit.attempts import SSLMODES
+import labkit as lk
 
-labkit.lesson.check_choice("tls_max", tls_max, ("TLSv1.2", "TLSv1.3"))
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+lk.check_choice("tls_max", tls_max, ("TLSv1.2", "TLSv1.3"))
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 
 # %% [markdown]
@@ -55,7 +52,7 @@ lab, pki = lesson.lab, lesson.pki
 # `127.0.0.1`, a name the server certificate carries, so the `verify-*` modes *can* succeed.
 
 # %%
-cc.describe_states(pki)
+lk.scenarios.describe_states(pki)
 
 # %% [markdown]
 # ## 2 · 24 attempts
@@ -64,11 +61,12 @@ cc.describe_states(pki)
 # connection was encrypted, `plaintext` when it connected without TLS, or the catalogue key of the error.
 
 # %%
-frame, results = cc.sslmode_matrix(lesson, sslrootcert=pki.paths.combined_crt, ssl_max_protocol_version=tls_max)
-pivot = cc.matrix_pivot(frame)
+frame, results = lk.scenarios.sslmode_matrix(lab, pki, sslrootcert=pki.paths.combined_crt,
+                                             ssl_max_protocol_version=tls_max)
+pivot = lk.scenarios.matrix_pivot(frame)
 
 # %% tags=["key-result"]
-cc.style_matrix(pivot)
+lk.tables.matrix(pivot)
 
 # %%
 T = tls_max
@@ -77,10 +75,10 @@ expected = pd.DataFrame({
     "ssl on + host":  ["plaintext", "plaintext", T, T, T, T],
     "hostssl only":   ["no_hba_no_encryption", T, T, T, T, T],
     "hostnossl only": ["plaintext", "plaintext", "plaintext", "no_hba_ssl", "no_hba_ssl", "no_hba_ssl"],
-}, index=pd.Index(SSLMODES, name="sslmode"))
+}, index=pd.Index(lk.SSLMODES, name="sslmode"))
 expected.columns.name = "server state"
-for mode in SSLMODES:
-    for state in cc.SERVER_STATES:
+for mode in lk.SSLMODES:
+    for state in lk.scenarios.SERVER_STATES:
         assert pivot.loc[mode, state] == expected.loc[mode, state], (mode, state, pivot.loc[mode, state])
 
 # %% [markdown]
@@ -102,7 +100,7 @@ for mode in SSLMODES:
 retries = {r.label: r for r in results}
 fallbacks = pd.DataFrame([
     {"attempt": label, "outcome": "plaintext" if retries[label].ssl is False else retries[label].outcome,
-     "refused first try in the server log": cc.server_phrase(retries[label].server_log)}
+     "refused first try in the server log": lk.messages.server_phrase(retries[label].server_log)}
     for label in ("hostssl only / allow", "hostnossl only / prefer")])
 fallbacks
 
@@ -121,7 +119,7 @@ with pd.option_context("display.max_colwidth", None):
 # plain text, how many encrypted, and how many were made to a server whose certificate was verified.
 
 # %%
-ranking = cc.mode_ranking(frame)
+ranking = lk.scenarios.mode_ranking(frame)
 ranking
 
 # %%
@@ -151,19 +149,7 @@ assert ranking["server verified"].tolist() == [0, 0, 0, 0, 2, 2]
 # ## 4 · The same matrix as a picture
 
 # %%
-codes = {"plaintext": 1}
-palette = ["#ef9a9a", "#ffcc80", "#a5d6a7"]  # refused, plaintext, TLS
-grid = np.array([[2 if str(v).startswith("TLS") else codes.get(v, 0) for v in row] for row in pivot.values])
-fig, ax = plt.subplots(figsize=(7.5, 3.6))
-ax.imshow(grid, cmap=plt.matplotlib.colors.ListedColormap(palette), vmin=0, vmax=2, aspect="auto")
-ax.set_xticks(range(len(pivot.columns)), pivot.columns)
-ax.set_yticks(range(len(pivot.index)), pivot.index)
-for (i, j), value in np.ndenumerate(pivot.values):
-    ax.text(j, i, value.replace("_", " "), ha="center", va="center", fontsize=8)
-ax.set_title("sslmode (rows, weakest first) x server state (columns)")
-ax.set_xlabel("red = refused, amber = plaintext, green = TLS")
-fig.tight_layout()
-plt.show()
+lk.tables.matrix_plot(pivot, "sslmode (rows, weakest first) x server state (columns)")
 
 # %%
 lesson.finish()

@@ -36,17 +36,19 @@ key_type = "ecdsa-p256"
 plaintext_client = True  # also hold a session without TLS (pg_hba gets a hostnossl line for it)
 
 # %%
+import pandas as pd
+
+import labkit as lk
+
+# %%
 import contextlib
 
-import pandas as pd
 from cryptography import x509
 
-import labkit.lesson
-from labkit import attempts, course_ops, layers, tables
 
-labkit.lesson.check_bool("plaintext_client", plaintext_client)
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+lk.check_bool("plaintext_client", plaintext_client)
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 pd.set_option("display.max_colwidth", None)  # show whole log lines and psql commands
 
@@ -63,10 +65,10 @@ hba = ["hostssl    all  conssl  0.0.0.0/0  cert  clientcert=verify-full",
        "hostssl    all  all     0.0.0.0/0  scram-sha-256"]
 if plaintext_client:
     hba.append("hostnossl  all  all     0.0.0.0/0  scram-sha-256")
-applied = layers.apply(lab, layers.layer_ssl_on(pki), layers.layer_protocols("TLSv1.2", "TLSv1.3"),
-                       layers.layer_ca(pki, "combined"))
+applied = lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_protocols("TLSv1.2", "TLSv1.3"),
+                       lk.layers.layer_ca(pki, "combined"))
 lab.set_hba_rules(hba)
-reload = attempts.reload_settled(lab)
+reload = lab.reload()
 assert applied.ok and reload.ok, (applied.reason, reload.log)
 pd.DataFrame({"pg_hba.conf lesson rules (first match wins)": hba})
 
@@ -78,7 +80,7 @@ pd.DataFrame({"pg_hba.conf lesson rules (first match wins)": hba})
 # `context` column adds one useful fact: every TLS setting is `sighup`, i.e. a reload is enough.
 
 # %%
-settings = course_ops.ssl_settings(lab)
+settings = lk.monitoring.ssl_settings(lab)
 settings
 
 # %%
@@ -108,7 +110,7 @@ pd.DataFrame([{"setting": "ssl_min_protocol_version", "built-in default (boot_va
 # %% [markdown]
 # ## 3 · Check 2: four clients connected at the same time
 #
-# `attempts.session()` opens a connection and keeps it open, so the admin session can watch all four
+# `lk.session()` opens a connection and keeps it open, so the admin session can watch all four
 # while they exist. Each sets `application_name`, the column the guide's output uses to tell pgAdmin
 # windows apart. The `psql` line a reader would type for each client is listed first.
 
@@ -122,16 +124,16 @@ clients = {
 if plaintext_client:
     clients["plaintext-client"] = dict(sslmode="disable", user="reporter", password=lesson.password("reporter"))
 
-tried = [attempts.attempt(lab, label=name, extra={"application_name": name}, **kw) for name, kw in clients.items()]
+tried = [lk.attempt(lab, label=name, extra={"application_name": name}, **kw) for name, kw in clients.items()]
 assert all(t.connected for t in tried), [t.error_text for t in tried]
 pd.DataFrame({"client": [t.label for t in tried], "psql": [t.psql for t in tried]})
 
 # %%
 with contextlib.ExitStack() as stack:
-    sessions = {name: stack.enter_context(attempts.session(lab, extra={"application_name": name}, **kw))
+    sessions = {name: stack.enter_context(lk.session(lab, extra={"application_name": name}, **kw))
                 for name, kw in clients.items()}
-    live = course_ops.stat_ssl(lab)
-    sslinfo = {name: course_ops.sslinfo_row(conn) for name, conn in sessions.items()}
+    live = lk.monitoring.stat_ssl(lab)
+    sslinfo = {name: lk.monitoring.sslinfo_row(conn) for name, conn in sessions.items()}
 
 # %% [markdown]
 # The raw monitoring output, as the guide shows it (its columns, plus the three certificate columns
@@ -147,17 +149,14 @@ live
 # %% tags=["key-result"]
 expected = {"tls13-client": (True, "TLSv1.3", False), "tls12-capped": (True, "TLSv1.2", False),
             "cert-client": (True, "TLSv1.3", True), "plaintext-client": (False, None, False)}
-verdict = pd.DataFrame([{
-    "application_name": row.application_name,
-    "usename": row.usename,
-    "ssl": bool(row.ssl),
-    "version": row.version if isinstance(row.version, str) else "—",
-    "client certificate": isinstance(row.client_dn, str),
-    "as expected": (bool(row.ssl), row.version if isinstance(row.version, str) else None,
-                    isinstance(row.client_dn, str)) == expected[row.application_name],
-} for row in live.itertuples() if row.application_name in clients])
+seen = live[live["application_name"].isin(clients)].reset_index(drop=True)
+verdict = pd.DataFrame({"application_name": seen["application_name"], "usename": seen["usename"],
+                        "ssl": seen["ssl"].astype(bool), "version": seen["version"].fillna("—"),
+                        "client certificate": seen["client_dn"].notna()})
+verdict["as expected"] = [(s, None if v == "—" else v, c) == expected[a] for a, s, v, c in zip(
+    verdict["application_name"], verdict["ssl"], verdict["version"], verdict["client certificate"])]
 assert sorted(verdict["application_name"]) == sorted(clients) and verdict["as expected"].all()
-tables.verdict(verdict, "ssl", columns=verdict.columns, uuid="verdict30")
+lk.tables.verdict(verdict, "ssl", columns=verdict.columns, uuid="verdict30")
 
 # %% [markdown]
 # Reading it like an auditor: the capped client really runs TLS 1.2 although the server would allow 1.3 —

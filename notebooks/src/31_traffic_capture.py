@@ -38,13 +38,12 @@ use_tcpdump = True  # also capture the guide's way when tcpdump can run here (ro
 # %%
 import pandas as pd
 
-import labkit.lesson
-from labkit import attempts, capture, course_ops, layers, tables
-from labkit.server import DEFAULT_HBA_RULES
+import labkit as lk
 
-labkit.lesson.check_bool("use_tcpdump", use_tcpdump)
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+lk.check_bool("use_tcpdump", use_tcpdump)
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 pd.set_option("display.max_colwidth", None)  # show whole log lines and psql commands
 
@@ -56,11 +55,11 @@ pd.set_option("display.max_colwidth", None)  # show whole log lines and psql com
 # generated password.
 
 # %%
-applied = layers.apply(lab, layers.layer_ssl_on(pki))
+applied = lk.apply(lab, lk.layers.layer_ssl_on(pki))
 assert applied.ok, applied.reason
 lesson.ensure_role("sinssl")
 secret_password = lesson.password("sinssl")  # passed to the client, never printed
-pd.DataFrame({"pg_hba.conf lesson rules": lab.state.hba_rules or list(DEFAULT_HBA_RULES)})
+pd.DataFrame({"pg_hba.conf lesson rules": lab.state.hba_rules or list(lk.server.DEFAULT_HBA_RULES)})
 
 # %% [markdown]
 # ## 2 · The same session three times, through the recording relay
@@ -72,20 +71,8 @@ pd.DataFrame({"pg_hba.conf lesson rules": lab.state.hba_rules or list(DEFAULT_HB
 # kept too, to look for the role's password and name.
 
 # %%
-QUERY = "select * from clientes; /*ESTE ES UN COMENTARIO*/"
 MODES = ("disable", "prefer", "require")
-runs = {}
-for mode in MODES:
-    with capture.RecordingRelay(lab.host, lab.port) as relay:
-        with attempts.session(lab, sslmode=mode, user="sinssl", password=secret_password,
-                              extra={"port": relay.port}) as conn:
-            conn.execute("create temp table clientes(numcli int, password text)")
-            conn.execute("insert into clientes select 12345, 'Passw0rd'")
-            before_query = len(relay.chunks)
-            rows = conn.execute(QUERY).fetchall()
-            tls = bool(conn.pgconn.ssl_in_use)
-        runs[mode] = {"rows": rows, "tls": tls, "all": relay.transcript(), "chunks": list(relay.chunks),
-                      "frame": relay.frame(limit=120).iloc[before_query:].reset_index(drop=True)}
+runs = {mode: lk.capture.relayed_session(lab, mode, user="sinssl", password=secret_password) for mode in MODES}
 assert all(run["rows"] == [(12345, "Passw0rd")] for run in runs.values())
 
 # %% [markdown]
@@ -93,7 +80,7 @@ assert all(run["rows"] == [(12345, "Passw0rd")] for run in runs.values())
 # between):
 
 # %% tags=["nbval-ignore-output"]
-pd.DataFrame([{"sslmode": m, "psql": attempts.attempt(lab, label=m, sslmode=m, user="sinssl",
+pd.DataFrame([{"sslmode": m, "psql": lk.attempt(lab, label=m, sslmode=m, user="sinssl",
                                                     password=secret_password).psql} for m in MODES])
 
 # %% [markdown]
@@ -122,21 +109,12 @@ runs["prefer"]["frame"]
 # role name (it travels in the startup packet), and the role's real password.
 
 # %% tags=["key-result"]
-def on_wire(data: bytes, needle: str) -> bool:
-    return needle.encode() in data
-
-
-verdict = pd.DataFrame([{
-    "sslmode": mode,
-    "TLS in use": run["tls"],
-    "query text visible": on_wire(run["all"], "select * from clientes"),
-    "'Passw0rd' visible": on_wire(run["all"], "Passw0rd"),
-    "role name visible": on_wire(run["all"], "sinssl"),
-    "SCRAM mechanism visible": on_wire(run["all"], "SCRAM-SHA-256"),
-    "role password visible": on_wire(run["all"], secret_password),
-} for mode, run in runs.items()])
+verdict = lk.capture.wire_verdict(runs, {
+    "query text visible": "select * from clientes", "'Passw0rd' visible": "Passw0rd",
+    "role name visible": "sinssl", "SCRAM mechanism visible": "SCRAM-SHA-256",
+    "role password visible": secret_password})
 verdict["data protected"] = ~verdict["'Passw0rd' visible"] & ~verdict["query text visible"]
-tables.verdict(verdict, "data protected", columns=verdict.columns, uuid="verdict31")
+lk.tables.verdict(verdict, "data protected", columns=verdict.columns, uuid="verdict31")
 
 # %%
 plain, prefer, require = (verdict.set_index("sslmode").loc[m] for m in MODES)
@@ -161,9 +139,9 @@ assert not verdict["role password visible"].any()  # SCRAM: never on the wire, w
 
 # %%
 handshake = [c for c in runs["require"]["chunks"] if c.connection == 1][:2]
-assert handshake[0].data == course_ops.SSL_REQUEST
+assert handshake[0].data == lk.handshake.SSL_REQUEST
 assert handshake[1].data[:1] == b"S"
-pd.DataFrame([{"direction": c.direction, "bytes": len(c.data), "as ASCII (tcpdump -A)": capture.printable(c.data)}
+pd.DataFrame([{"direction": c.direction, "bytes": len(c.data), "as ASCII (tcpdump -A)": lk.capture.printable(c.data)}
               for c in handshake])
 
 # %% [markdown]
@@ -176,31 +154,20 @@ pd.DataFrame([{"direction": c.direction, "bytes": len(c.data), "as ASCII (tcpdum
 # stands on its own (the relay records the same TCP payloads).
 
 # %% tags=["nbval-ignore-output"]
-can_dump, why = capture.tcpdump_available()
-dump_rows = []
-if use_tcpdump and can_dump:
-    for mode in ("disable", "prefer"):
-        with capture.TcpdumpCapture(lab.port) as cap:
-            with attempts.session(lab, sslmode=mode, user="sinssl", password=secret_password) as conn:
-                conn.execute("create temp table clientes(numcli int, password text)")
-                conn.execute("insert into clientes select 12345, 'Passw0rd'")
-                conn.execute(QUERY).fetchall()
-        ascii_dump = cap.ascii_dump(max_lines=400)
-        grep = [line for line in ascii_dump.splitlines() if "passw0rd" in line.lower()]
-        dump_rows.append({"sslmode": mode, "'Passw0rd' in pcap": cap.contains("Passw0rd"),
-                          "role password in pcap": cap.contains(secret_password), "lines matching passw0rd": len(grep)})
-        if mode == "disable":
-            print("tcpdump -A -r capture.pcap | grep -i passw0rd   (sslmode=disable)\n  " + "\n  ".join(grep))
-        cap.cleanup()
-    tcpdump_verdict = pd.DataFrame(dump_rows)
-    assert tcpdump_verdict.set_index("sslmode").loc["disable", "'Passw0rd' in pcap"]
-    assert not tcpdump_verdict.set_index("sslmode").loc["prefer", "'Passw0rd' in pcap"]
-    assert not tcpdump_verdict["role password in pcap"].any()
-    print(f"tcpdump ran ({why}); its verdict agrees with the relay's")
-else:
-    tcpdump_verdict = pd.DataFrame()
-    print("tcpdump not used:", why if not can_dump else "use_tcpdump=False", "- the relay's verdict above stands")
+can_dump, why = lk.capture.tcpdump_available()
+dumps = [lk.capture.tcpdump_session(lab, mode, user="sinssl", password=secret_password)
+         for mode in ("disable", "prefer")] if use_tcpdump and can_dump else []
+for line in (dumps[0]["lines"] if dumps else []):
+    print("tcpdump -A | grep -i passw0rd (sslmode=disable):", line)
+tcpdump_verdict = pd.DataFrame(dumps).drop(columns=["lines"], errors="ignore")
+print(f"tcpdump ran ({why})" if dumps else f"tcpdump not used: {why if not can_dump else 'use_tcpdump=False'}")
 tcpdump_verdict
+
+# %%
+if dumps:  # the guide's way agrees with the relay's
+    by_mode = tcpdump_verdict.set_index("sslmode")
+    assert by_mode.loc["disable", "'Passw0rd' in pcap"] and not by_mode.loc["prefer", "'Passw0rd' in pcap"]
+    assert not tcpdump_verdict["role password in pcap"].any()
 
 # %% [markdown]
 # Under Docker the server sits behind a port published on 127.0.0.1; the client's traffic to that port

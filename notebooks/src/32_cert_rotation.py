@@ -13,7 +13,7 @@
 #
 # `sslinfo` cannot answer question 1: it describes the *client's* certificate. We ask the server directly:
 # send PostgreSQL's SSLRequest, run a TLS handshake, read the serial of the certificate it presents
-# (`course_ops.served_certificate`, the equivalent of
+# (`lk.handshake.served_certificate`, the equivalent of
 # `openssl s_client -starttls postgres -connect 127.0.0.1:5416 | openssl x509 -noout -serial`).
 #
 # Guide coverage: *Fase #3 Post-Implementación*, item 5 (certificate change without reload).
@@ -46,12 +46,12 @@ rotate_to = "server2"  # the replacement certificate: "server2" (same intermedia
 # %%
 import pandas as pd
 
-import labkit.lesson
-from labkit import attempts, course_ops, layers
+import labkit as lk
 
-labkit.lesson.check_choice("rotate_to", rotate_to, ("server2", "server_by_root"))
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+lk.check_choice("rotate_to", rotate_to, ("server2", "server_by_root"))
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 pd.set_option("display.max_colwidth", None)  # show whole log lines and psql commands
 new_crt, new_key = getattr(pki.paths, f"{rotate_to}_crt"), getattr(pki.paths, f"{rotate_to}_key")
@@ -64,7 +64,7 @@ new_crt, new_key = getattr(pki.paths, f"{rotate_to}_crt"), getattr(pki.paths, f"
 # bundle, like the guide's psql line) connects, and the probe names the certificate it was handed.
 
 # %%
-applied = layers.apply(lab, layers.layer_ssl_on(pki))
+applied = lk.apply(lab, lk.layers.layer_ssl_on(pki))
 assert applied.ok, applied.reason
 VERIFY = dict(sslmode="verify-full", user="conssl", password=lesson.password("conssl"),
               sslrootcert=pki.paths.combined_crt)
@@ -72,17 +72,12 @@ VERIFY = dict(sslmode="verify-full", user="conssl", password=lesson.password("co
 
 def observe(step: str) -> dict:
     """What a new client sees now: does verify-full connect, and which certificate was presented."""
-    served = course_ops.served_certificate(lab.host, lab.port)
-    tried = attempts.attempt(lab, label=step, **VERIFY)
-    return {"step": step, "new client connects (verify-full)": tried.connected,
-            "certificate presented": course_ops.pki_name(pki, served.serial), "serial": served.serial,
-            "psql": tried.psql}
+    return lk.monitoring.new_client_view(lab, pki, step, **VERIFY)
 
 
 steps = [observe("start: layer L1 applied")]
-long_lived = attempts.session(lab, **VERIFY)  # a session opened now, kept across the rotation
-old_conn = long_lived.__enter__()
-pd.DataFrame(steps)[["step", "new client connects (verify-full)", "certificate presented"]]
+old_conn = lk.client.open_session(lab, **VERIFY)  # a session opened now, kept across the rotation
+pd.DataFrame(steps)[["step", "new client connects", "certificate presented"]]
 
 # %% [markdown]
 # The serials involved (they change whenever the lab PKI is regenerated, so this cell is not compared):
@@ -98,7 +93,7 @@ pd.DataFrame(steps)[["step", "serial", "psql"]]
 # the `mv`s leave it.
 
 # %%
-backup = {name: lab.backend.read_file(f"tls/{name}") for name in ("server.crt", "server.key")}  # = server_ant.*
+backup = {name: lk.transaction.server_file(lab, name) for name in ("server.crt", "server.key")}  # = server_ant.*
 lab.deliver("server.crt", new_crt, 0o644)
 lab.deliver("server.key", new_key, 0o600)
 steps.append(observe(f"files replaced by {new_crt.name}, no reload"))
@@ -111,19 +106,19 @@ steps.append(observe(f"files replaced by {new_crt.name}, no reload"))
 # — it was negotiated once, at connect time — and keeps working.
 
 # %%
-reloaded = attempts.reload_settled(lab)
+reloaded = lab.reload()
 steps.append(observe("after reload"))
 still_alive = old_conn.execute("SELECT ssl_is_used()").fetchone()[0]
 
 # %% tags=["key-result"]
-rotation = pd.DataFrame(steps)[["step", "new client connects (verify-full)", "certificate presented"]]
+rotation = pd.DataFrame(steps)[["step", "new client connects", "certificate presented"]]
 rotation["open session from step 1 still works"] = [None, None, still_alive]
 rotation
 
 # %%
 assert reloaded.ok, reloaded.log
 assert [s["certificate presented"] for s in steps] == ["server.crt", "server.crt", new_crt.name]
-assert all(s["new client connects (verify-full)"] for s in steps) and still_alive is True
+assert all(s["new client connects"] for s in steps) and still_alive is True
 
 # %% [markdown]
 # > **The guide says** only "change the certificate without a reload" and connects with psql, expecting
@@ -150,7 +145,6 @@ assert all(s["new client connects (verify-full)"] for s in steps) and still_aliv
 # Then the good key goes back.
 
 # %%
-good_key = lab.backend.read_file("tls/server.key")
 BROKEN = {
     "mismatched key": (pki.paths.server_key, 0o600),
     "unreadable key (mode 0000)": (new_key, 0o000),
@@ -158,16 +152,11 @@ BROKEN = {
 }
 broken_rows = []
 for kind, (key_file, mode) in BROKEN.items():
-    lab.deliver("server.key", key_file, mode)
-    result = attempts.reload_settled(lab)
-    seen = observe(kind)
-    broken_rows.append({"replacement": kind, "reload accepted": result.ok,
-                        "server log": "\n".join(course_ops.log_lines(result.log)),
-                        "certificate presented": seen["certificate presented"],
-                        "new client connects": seen["new client connects (verify-full)"]})
-    lab.deliver("server.key", good_key, 0o600)
-    assert attempts.reload_settled(lab).ok
-broken = pd.DataFrame(broken_rows)
+    with lk.transaction.file_replaced(lab, "server.key", key_file, mode) as result:
+        broken_rows.append({"replacement": kind, "reload accepted": result.ok, **observe(kind),
+                            "server log": "\n".join(lk.messages.log_lines(result.log))})
+broken = pd.DataFrame(broken_rows)[["replacement", "reload accepted", "server log", "certificate presented",
+                                    "new client connects"]]
 
 # %%
 broken
@@ -196,11 +185,11 @@ assert "has group or world access" in broken.loc[2, "server log"]
 #
 # | guide (`mv`) | here |
 # |---|---|
-# | `mv server.crt server_ant.crt`; `mv server.key server_ant.key` | `backup = {…: lab.backend.read_file("tls/…")}` |
+# | `mv server.crt server_ant.crt`; `mv server.key server_ant.key` | `backup = {…: lk.transaction.server_file(lab, …)}` |
 # | `mv server2.crt server.crt`; `mv server2.key server.key` | `lab.deliver("server.crt", server2.crt)`; same for the key |
-# | *(no reload in the guide)* | `reload_settled(lab)`, then check the served serial |
+# | *(no reload in the guide)* | `lab.reload()`, then check the served serial |
 # | rollback: `mv server.crt server2.crt` … `mv server_ant.crt server.crt` … | `lab.deliver("server.crt", backup[…])`; same for the key |
-# | *(no reload in the guide)* | `reload_settled(lab)`, check the serial again |
+# | *(no reload in the guide)* | `lab.reload()`, check the serial again |
 #
 # Two improvements over plain `mv`: write the key before the certificate's reload is triggered (a reload
 # between the two `mv`s would fail with "key values mismatch" and keep the old context — harmless, but
@@ -209,11 +198,11 @@ assert "has group or world access" in broken.loc[2, "server log"]
 # %%
 lab.deliver("server.crt", backup["server.crt"], 0o644)
 lab.deliver("server.key", backup["server.key"], 0o600)
-rolled_back = attempts.reload_settled(lab)
+rolled_back = lab.reload()
 steps.append(observe("rolled back + reload"))
-assert rolled_back.ok and steps[-1]["certificate presented"] == "server.crt" and steps[-1]["new client connects (verify-full)"]
-pd.DataFrame(steps[-1:])[["step", "new client connects (verify-full)", "certificate presented"]]
+assert rolled_back.ok and steps[-1]["certificate presented"] == "server.crt" and steps[-1]["new client connects"]
+pd.DataFrame(steps[-1:])[["step", "new client connects", "certificate presented"]]
 
 # %%
-long_lived.__exit__(None, None, None)
+old_conn.close()
 lesson.finish()

@@ -36,13 +36,12 @@ restart_timeout = 30  # seconds to wait for the server after each restart
 # %%
 import pandas as pd
 
-import labkit.lesson
-from labkit import attempts, course_ops, layers, quoting, tables, tlsprobe
-from labkit.errors import ServerStartError
+import labkit as lk
 
-labkit.lesson.check_int("restart_timeout", restart_timeout, 5, 120)
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+lk.check_int("restart_timeout", restart_timeout, 5, 120)
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 pd.set_option("display.max_colwidth", None)  # show whole log lines and psql commands
 
@@ -55,12 +54,12 @@ pd.set_option("display.max_colwidth", None)  # show whole log lines and psql com
 # and the script. Here is the script — it holds no secret:
 
 # %%
-assert layers.apply(lab, layers.layer_ssl_on(pki, "server2")).ok
+assert lk.apply(lab, lk.layers.layer_ssl_on(pki, "server2")).ok
 key_path = lab.deliver("server-encrypted.key", pki.paths.server_encrypted_key, 0o600)
 cert_path = lab.deliver("server.crt", pki.paths.server_crt, 0o644)
 lab.deliver("passphrase.txt", pki.paths.passphrase_file, 0o600)
-script_path = lab.deliver("get_passphrase.sh", course_ops.passphrase_script("passphrase.txt"), 0o700)
-print(course_ops.passphrase_script("passphrase.txt").decode())
+script_path = lab.deliver("get_passphrase.sh", lk.layers.passphrase_script("passphrase.txt"), 0o700)
+print(lk.layers.passphrase_script("passphrase.txt").decode())
 
 # %%
 pd.DataFrame([
@@ -70,24 +69,16 @@ pd.DataFrame([
 ])
 
 # %%
-def served() -> str:
-    """Which lab certificate a new client is handed right now."""
-    return course_ops.pki_name(pki, course_ops.served_certificate(lab.host, lab.port).serial)
-
-
 VERIFY = dict(sslmode="verify-full", user="conssl", password=lesson.password("conssl"),
               sslrootcert=pki.paths.combined_crt)
 steps = []
 
 
-def record(step: str, result=None, started=True) -> None:
-    """One row of the lesson's verdict table."""
-    tried = attempts.attempt(lab, label=step, **VERIFY) if started else None
-    steps.append({"step": step, "change accepted": None if result is None else result.ok,
-                  "certificate presented": served() if started else "(server down)",
-                  "new client connects": tried.connected if tried else False,
-                  "server log": "\n".join(course_ops.log_lines(result.log))
-                  if result is not None else ""})
+def record(step: str, result=None) -> None:
+    """One row of the lesson's verdict table: the change, then what a new client gets."""
+    log = "\n".join(lk.messages.log_lines(result.log)) if result is not None else ""
+    steps.append({**lk.monitoring.new_client_view(lab, pki, step, **VERIFY),
+                  "change accepted": None if result is None else result.ok, "server log": log})
 
 
 record("start: server2 pair, no passphrase")
@@ -100,11 +91,11 @@ steps[-1]["certificate presented"]
 
 # %%
 lab.set_settings({"ssl_cert_file": cert_path, "ssl_key_file": key_path,
-                  "ssl_passphrase_command": quoting.passphrase_command(script_path)})
+                  "ssl_passphrase_command": lk.quoting.passphrase_command(script_path)})
 data_dir = lab.show("data_directory")
 print(lab.lesson_conf_text().replace(data_dir, "$PGDATA"))
-record("reload with the encrypted key (supports_reload=off)", attempts.reload_settled(lab))
-pd.DataFrame(steps[-1:])
+record("reload with the encrypted key (supports_reload=off)", lab.reload())
+pd.DataFrame(steps[-1:])[["step", "change accepted", "certificate presented", "new client connects", "server log"]]
 
 # %% [markdown]
 # The reload is refused, politely: PostgreSQL does not even run the command during a reload while
@@ -127,18 +118,18 @@ steps[-1]["certificate presented"]
 # This is the part the guide does not mention. With an encrypted key and `supports_reload = off`, *every*
 # reload rebuilds the SSL context, fails at the key, and keeps the old context. We raise
 # `ssl_min_protocol_version` to `TLSv1.3` and reload: `SHOW` reports the new value, but a TLS 1.2
-# handshake (probed directly with `tlsprobe`) is still accepted.
+# handshake (probed directly with `lk.handshake.probe`) is still accepted.
 
 # %%
 lab.set_settings({"ssl_min_protocol_version": "TLSv1.3"})
-record("reload: ssl_min_protocol_version = TLSv1.3 (supports_reload=off)", attempts.reload_settled(lab))
+record("reload: ssl_min_protocol_version = TLSv1.3 (supports_reload=off)", lab.reload())
 shown_min_off = lab.show("ssl_min_protocol_version")
-tls12_off = tlsprobe.probe(lab.host, lab.port, "TLSv1.2").result
+tls12_off = lk.handshake.probe(lab.host, lab.port, "TLSv1.2").result
 
 lab.set_settings({"ssl_passphrase_command_supports_reload": True})
-record("reload: same, with supports_reload = on", attempts.reload_settled(lab))
+record("reload: same, with supports_reload = on", lab.reload())
 shown_min_on = lab.show("ssl_min_protocol_version")
-tls12_on = tlsprobe.probe(lab.host, lab.port, "TLSv1.2").result
+tls12_on = lk.handshake.probe(lab.host, lab.port, "TLSv1.2").result
 
 # %% tags=["key-result"]
 min_version = pd.DataFrame([
@@ -147,13 +138,13 @@ min_version = pd.DataFrame([
     {"ssl_passphrase_command_supports_reload": "on", "SHOW ssl_min_protocol_version": shown_min_on,
      "TLS 1.2 handshake": tls12_on, "setting really in force": tls12_on == "refused"},
 ])
-tables.verdict(min_version, "setting really in force", columns=min_version.columns, uuid="minversion33")
+lk.tables.verdict(min_version, "setting really in force", columns=min_version.columns, uuid="minversion33")
 
 # %%
 assert shown_min_off == shown_min_on == "TLSv1.3"
 assert tls12_off == "accepted" and tls12_on == "refused"
 lab.set_settings({"ssl_min_protocol_version": None})
-assert attempts.reload_settled(lab).ok
+assert lab.reload().ok
 
 # %% [markdown]
 # > **The guide says** `ssl_passphrase_command_supports_reload` lets PostgreSQL "reload the private key
@@ -172,30 +163,17 @@ assert attempts.reload_settled(lab).ok
 
 # %%
 lab.deliver("passphrase.txt", b"not-the-passphrase\n", 0o600)
-record("wrong passphrase: reload (supports_reload=on)", attempts.reload_settled(lab))
+record("wrong passphrase: reload (supports_reload=on)", lab.reload())
 
-mark = lab.log_mark()
-try:
-    lab.restart(timeout=restart_timeout)
-    start_error = None
-except ServerStartError as exc:
-    start_error = exc
-restart_log = lab.log_since(mark)
-
-
-class _Log:  # the restart's log, in the shape record() reads
-    ok = start_error is None
-    log = restart_log
-
-
-record("wrong passphrase: restart", _Log, started=lab.backend.is_running())
-assert start_error is not None and not lab.backend.is_running()
+restart = lk.transaction.checked_restart(lab, timeout=restart_timeout)
+record("wrong passphrase: restart", restart)
+assert restart.error is not None and not restart.running
 
 # %% [markdown]
 # The restart's own words (timestamps and paths vary, so this cell is not compared):
 
 # %% tags=["nbval-ignore-output"]
-print("\n".join(line for line in restart_log.splitlines() if "FATAL" in line or "bad decrypt" in line))
+print("\n".join(line for line in restart.log if "FATAL" in line or "bad decrypt" in line))
 
 # %% [markdown]
 # Getting the server back is a matter of putting the right passphrase where the command reads it and
@@ -205,7 +183,8 @@ print("\n".join(line for line in restart_log.splitlines() if "FATAL" in line or 
 lab.deliver("passphrase.txt", pki.paths.passphrase_file, 0o600)
 lab.start(timeout=restart_timeout)
 record("passphrase file restored: start")
-verdict = pd.DataFrame(steps)
+verdict = pd.DataFrame(steps)[["step", "change accepted", "certificate presented", "new client connects",
+                                "server log"]]
 verdict
 
 # %%

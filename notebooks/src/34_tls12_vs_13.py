@@ -25,17 +25,15 @@ old_client_version = "TLSv1.1"  # the old client's highest version: TLSv1 | TLSv
 timing_repeats = 15  # handshakes per version for the timing plot
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 
-import labkit.lesson
-from labkit import attempts as A, course_server as C, layers as L, tlsprobe as T
+import labkit as lk
 
-pd.set_option("display.max_colwidth", None)
-labkit.lesson.check_choice("old_client_version", old_client_version, ("TLSv1", "TLSv1.1"))
-labkit.lesson.check_int("timing_repeats", timing_repeats, 1, 100)
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+lk.check_choice("old_client_version", old_client_version, ("TLSv1", "TLSv1.1"))
+lk.check_int("timing_repeats", timing_repeats, 1, 100)
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 
 # %% [markdown]
@@ -45,10 +43,11 @@ lab, pki = lesson.lab, lesson.pki
 # clients pin one version each (`ssl_min_protocol_version` = `ssl_max_protocol_version`).
 
 # %% tags=["key-result"]
-assert L.apply(lab, L.layer_ssl_on(pki), L.layer_protocols("TLSv1.2", "TLSv1.3"), L.layer_ciphers()).ok
-per_version = [A.attempt(lab, label=f"client pinned to {v}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
+assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_protocols("TLSv1.2", "TLSv1.3"),
+                lk.layers.layer_ciphers()).ok
+per_version = [lk.attempt(lab, label=f"client pinned to {v}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
                          ssl_min_protocol_version=v, ssl_max_protocol_version=v) for v in ("TLSv1.2", "TLSv1.3")]
-A.styled(A.attempts_frame(per_version)[["label", "connected", "tls_version", "cipher", "bits", "psql"]]).set_uuid("l34_ver")
+lk.tables.verdicts(per_version, ["label", "connected", "tls_version", "cipher", "bits", "psql"], uuid="l34_ver")
 
 # %%
 assert [a.tls_version for a in per_version] == ["TLSv1.2", "TLSv1.3"]
@@ -69,14 +68,14 @@ assert per_version[0].cipher.startswith("ECDHE-") and "GCM" in per_version[0].ci
 # client; a real old-client imitation must lower both.
 
 # %%
-cap_only = A.attempt(lab, label=f"libpq, max={old_client_version} only", sslmode="require",
+cap_only = lk.attempt(lab, label=f"libpq, max={old_client_version} only", sslmode="require",
                      ssl_max_protocol_version=old_client_version)
-old_libpq = A.attempt(lab, label=f"libpq, TLSv1 .. {old_client_version}", sslmode="require",
+old_libpq = lk.attempt(lab, label=f"libpq, TLSv1 .. {old_client_version}", sslmode="require",
                       ssl_min_protocol_version="TLSv1", ssl_max_protocol_version=old_client_version)
-frame = A.attempts_frame([cap_only, old_libpq])[["label", "connected", "error_key", "error_text", "psql"]]
+frame = lk.tables.attempts_frame([cap_only, old_libpq])[["label", "connected", "error_key", "error_text", "psql"]]
 frame["error_text"] = frame["error_text"].str.replace(r'^connection to server at "[^"]*", port \d+ failed: ', "",
                                                       regex=True)
-A.styled(frame).set_uuid("l34_old")
+lk.tables.attempts(frame).set_uuid("l34_old")
 
 # %% [markdown]
 # libpq refuses before sending anything useful: *no protocols available*. OpenSSL 3 at its default security
@@ -92,7 +91,7 @@ print(old_libpq.server_log)
 # naming its allowed range:
 
 # %%
-old_probe = C.probe_with_log(lab, old_client_version, label=f"raw probe, {old_client_version} only, SECLEVEL=0")
+old_probe = lk.handshake.probe_with_log(lab, old_client_version, label=f"raw probe, {old_client_version} only, SECLEVEL=0")
 pd.DataFrame([old_probe])[["label", "result", "client_error", "server_log"]]
 
 # %%
@@ -137,17 +136,11 @@ assert "unsupported protocol" in old_probe["server_log"] and "between TLSv1.2 an
 # instance for a reply to its close_notify) adds TCP's delayed-ACK pause, about 40 ms, which is not TLS cost.
 
 # %% tags=["nbval-ignore-output"]
-times = C.handshake_times(lab, ("TLSv1.2", "TLSv1.3"), repeats=timing_repeats)
+times = lk.handshake.handshake_times(lab, ("TLSv1.2", "TLSv1.3"), repeats=timing_repeats)
 times
 
 # %% tags=["nbval-ignore-output"]
-fig, ax = plt.subplots(figsize=(5, 2.6))
-ax.bar(times.version, times.median_ms, color=["#90a4ae", "#4caf50"],
-       yerr=[times.median_ms - times.min_ms, times.max_ms - times.median_ms], capsize=4)
-ax.set_ylabel("handshake, ms (median, min-max)")
-ax.set_title(f"TLS handshake on loopback, {timing_repeats} each")
-plt.tight_layout()
-plt.show()
+lk.tables.timing_plot(times, f"TLS handshake on loopback, {timing_repeats} each")
 
 # %%
 assert times.handshakes.tolist() == [timing_repeats, timing_repeats]

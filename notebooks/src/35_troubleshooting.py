@@ -22,7 +22,7 @@
 #   E[error text] --> W{which side printed it?}
 #   W -- client --> C[libpq / psql message]
 #   W -- server --> L[server log line]
-#   C & L --> K[catalogue.classify] --> F[cause + fix]
+#   C & L --> K[lk.catalogue.classify] --> F[cause + fix]
 # ```
 
 # %% tags=["parameters"]
@@ -36,13 +36,12 @@ include_reload_errors = True  # also reproduce the two configurations the server
 # %%
 import pandas as pd
 
-import labkit.lesson
-from labkit import catalogue
-from labkit import course_client as cc
+import labkit as lk
 
-labkit.lesson.check_bool("include_reload_errors", include_reload_errors)
-lesson = labkit.lesson.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                             keep_server=keep_server)
+# %%
+lk.check_bool("include_reload_errors", include_reload_errors)
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 
 # %% [markdown]
@@ -56,7 +55,7 @@ lab, pki = lesson.lab, lesson.pki
 scratch = lab.workspace.path / "client" / "troubleshooting"
 recipes = pd.DataFrame([{"expected key": c.key, "how we make it happen": c.what,
                          "client attempt": "none (reload only)" if c.reload_only else "yes"}
-                        for c in cc.troubleshooting_cases(lesson, scratch)
+                        for c in lk.scenarios.troubleshooting_cases(lab, pki, scratch)
                         if include_reload_errors or not c.reload_only])
 recipes
 
@@ -68,12 +67,11 @@ recipes
 # follows below). `server log` is what the server wrote for the same attempt, summarised the same way.
 
 # %%
-table, results = cc.troubleshooting_rows(lesson, scratch, include_reload_errors=include_reload_errors)
+table, results = lk.scenarios.troubleshooting_rows(lab, pki, scratch, include_reload_errors=include_reload_errors)
 
 # %% tags=["key-result"]
 shown = table[["expected", "classified as", "reproduced", "client message", "server log", "cause", "fix"]]
-shown.style.map(lambda v: "background-color: #c8e6c9" if v is True else "background-color: #ffcdd2",
-                subset=["reproduced"]).set_uuid("nb35-table").hide(axis="index").set_properties(
+lk.tables.cells(shown, ["reproduced"], uuid="nb35-table").set_properties(
     subset=["cause", "fix", "server log"], **{"min-width": "260px"})
 
 # %%
@@ -137,7 +135,7 @@ with pd.option_context("display.max_colwidth", None):
 # catalogue is reference text that grows with the course, so this listing is not compared between runs.
 
 # %% tags=["nbval-ignore-output"]
-full = catalogue.as_dataframe()[["key", "error_class", "side", "guide_ref"]]
+full = lk.catalogue.as_dataframe()[["key", "error_class", "side", "guide_ref"]]
 full["reproduced above"] = full["key"].isin(set(table["expected"]))
 full
 

@@ -4,7 +4,7 @@ Why this module exists: every lesson of the course is "apply a server layer, try
 client and server report". :func:`attempt` is that "try": it connects with the libpq parameters a reader
 would type into ``psql``, and returns an :class:`AttemptResult` holding the outcome, the TLS facts seen by
 the client, by ``pg_stat_ssl`` and by ``sslinfo``, the raw client error, the server log lines of this very
-attempt, and the error catalogue's diagnosis (:mod:`labkit.catalogue`). :func:`attempts_frame` turns a list
+attempt, and the error catalogue's diagnosis (:mod:`labkit.catalogue`). :func:`labkit.tables.attempts` turns a list
 of results into the table a notebook shows.
 
 Client defaults are isolated. libpq reads ``~/.postgresql/{root.crt,root.crl,postgresql.crt,postgresql.key}``
@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import dataclasses
 import os
 import re
 import shlex
@@ -45,28 +44,24 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.rows import dict_row
 
-from . import catalogue, tables
+from . import catalogue
+from .environment import temporary_environment
 from .errors import InvalidValue, LabkitError
 
 if TYPE_CHECKING:
-    import pandas as pd
-    from pandas.io.formats.style import Styler
+    from .server import LabServer
 
-    from .server import LabServer, ReloadResult
-
-__all__ = ["LAB_PASSWORD", "SSLMODES", "AttemptResult", "attempt", "attempts_frame", "reload_settled", "session",
-           "styled"]
+__all__ = ["LAB_PASSWORD", "SSLMODES", "AttemptResult", "attempt", "open_session", "session"]
 
 #: Sentinel for ``password=``: use the lab's passfile (which holds the ``postgres`` role's password).
 LAB_PASSWORD = "lab"
 SSLMODES: tuple[str, ...] = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 CONNECT_TIMEOUT = 5
-LOG_WAIT_SECONDS = 0.5  # the brief's bound on waiting for a failed attempt's server-log lines
+LOG_WAIT_SECONDS = 0.5  # at most this long for a failed attempt's server-log lines (a few ms typically)
 
 _SECRET_KEYS = frozenset({"password", "sslpassword"})
 _DEFAULT_FILES = {"sslrootcert": "root.crt", "sslcrl": "root.crl", "sslcert": "postgresql.crt",
                   "sslkey": "postgresql.key"}
-_HOME_LOCK = threading.Lock()
 # libpq reads these environment variables for any keyword not given; a reader's shell profile (e.g. an
 # exported PGSSLCERTMODE or PGPASSWORD) must not change a lab result, so when one is set attempt() passes the
 # keyword explicitly with libpq's own default ("" means "not set" to libpq).
@@ -352,28 +347,12 @@ def _plan(lab: LabServer, *, sslmode: str, user: str, dbname: str, sslrootcert: 
     return _Plan(shown, actual, env_prefix, home_dir, secrets, client_defaults)
 
 
-@contextlib.contextmanager
-def _home_env(home: Path | None) -> Iterator[None]:
-    """Set $HOME (and hide PGSSLCERT & co.) for the duration of a connect, when libpq reads them.
-
-    Serialised by a lock because the environment is process-wide; only home= attempts take this path.
-    """
+def _home_env(home: Path | None) -> contextlib.AbstractContextManager[None]:
+    """$HOME set (and PGSSLCERT & co. hidden) for the duration of a connect when libpq should find its
+    default files in ``home``; nothing changes otherwise."""
     if home is None:
-        yield
-        return
-    with _HOME_LOCK:
-        saved = {var: os.environ.get(var) for var in ("HOME", *_FILE_ENV)}
-        os.environ["HOME"] = str(home)
-        for var in _FILE_ENV:
-            os.environ.pop(var, None)
-        try:
-            yield
-        finally:
-            for var, value in saved.items():
-                if value is None:
-                    os.environ.pop(var, None)
-                else:
-                    os.environ[var] = value
+        return contextlib.nullcontext()
+    return temporary_environment({"HOME": str(home)}, unset=_FILE_ENV)
 
 
 def _connect(plan: _Plan, **kwargs: Any) -> psycopg.Connection[Any]:
@@ -470,12 +449,6 @@ def _collect_log(lab: LabServer, mark: int, connected: bool, own_pid: int | None
         delay = min(delay * 2, 0.02)
     lines = [line for pid in _attempt_pids(groups, admin_user) for line in groups[pid]]
     return "\n".join(lines)
-
-
-def reload_settled(lab: LabServer) -> ReloadResult:
-    """Kept for lessons written against an earlier labkit: ``LabServer.reload()`` now waits for the whole
-    reload (pg_hba.conf and SSL files included) itself."""
-    return lab.reload()
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -590,11 +563,10 @@ def attempt(lab: LabServer, *, label: str = "", sslmode: str = "prefer", user: s
     return result
 
 
-@contextlib.contextmanager
-def session(lab: LabServer, **kwargs: Any) -> Iterator[psycopg.Connection[Any]]:
+def open_session(lab: LabServer, **kwargs: Any) -> psycopg.Connection[Any]:
     """An open connection (autocommit) made with :func:`attempt`'s keywords, for lessons that must hold one
-    (e.g. watching ``pg_stat_ssl`` from another session). A refused connection raises
-    :class:`~labkit.errors.LabkitError` carrying the catalogue's diagnosis."""
+    across later steps (e.g. a session that outlives a certificate rotation); close it when done. A refused
+    connection raises :class:`~labkit.errors.LabkitError` carrying the catalogue's diagnosis."""
     kwargs.pop("label", None)
     defaults: dict[str, Any] = {"sslmode": "prefer", "user": "postgres", "dbname": "postgres",
                                 "password": LAB_PASSWORD}
@@ -606,39 +578,19 @@ def session(lab: LabServer, **kwargs: Any) -> Iterator[psycopg.Connection[Any]]:
     params: dict[str, Any] = {k: kwargs.get(k, defaults.get(k)) for k in keys}
     plan = _plan(lab, **params)
     try:
-        conn = _connect(plan, autocommit=True)
+        return _connect(plan, autocommit=True)
     except psycopg.OperationalError as exc:
         text = _redact(_client_message(exc), plan.secrets)
         entry = catalogue.classify(text)
         hint = entry.fix if entry else "run attempt() with the same keywords to see the server log"
         raise LabkitError(f"connection refused: {text}", hint) from None
+
+
+@contextlib.contextmanager
+def session(lab: LabServer, **kwargs: Any) -> Iterator[psycopg.Connection[Any]]:
+    """:func:`open_session` as a ``with`` block: the connection is closed when the block ends."""
+    conn = open_session(lab, **kwargs)
     try:
         yield conn
     finally:
         conn.close()
-
-
-# ------------------------------------------------------------------------------------------------------
-# Tables
-# ------------------------------------------------------------------------------------------------------
-
-FRAME_COLUMNS: tuple[str, ...] = (
-    "label", "connected", "outcome", "error_key", "error_class", "tls_version", "cipher", "bits",
-    "ssl_client_cert_present", "ssl_client_dn", "ssl_issuer_dn", "ssl_client_serial", "current_user",
-    "server_version", "duration_ms", "fix", "error_text", "server_log", "psql", "params", "client_defaults",
-    "ssl", "ssl_is_used", "compression", "pg_stat_ssl",
-)
-
-
-def attempts_frame(results: Iterable[AttemptResult]) -> pd.DataFrame:
-    """One row per attempt, the columns a reader scans first on the left."""
-    import pandas as pd
-
-    rows = [r.as_row() for r in results]
-    return pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
-
-
-def styled(df: pd.DataFrame) -> Styler:
-    """The frame with connected rows' first cells green and refused ones red, for notebooks."""
-    return tables.verdict(df, "connected", columns=("label", "connected", "outcome"), uuid="attempts",
-                          hide_index=False)

@@ -1,132 +1,161 @@
-"""Helpers for the client-side lessons (20-23) and the troubleshooting lesson (35).
+"""Scenarios: one server configuration after another, the same client attempts against each, one table.
 
-Why this module exists: those notebooks need a few things longer than a notebook cell should hold -- a HOME
-folder laid out the way the guide tells a client to prepare ``~/.postgresql``, a copy of a key with a given
-mode or passphrase, the four server states of the sslmode matrix, a short server-log summary that reads the
-same on every machine, and the catalogue reproduction recipes. They only *use* labkit's public API
-(:mod:`labkit.layers`, :func:`labkit.attempts.attempt`, :mod:`labkit.catalogue`), never change it.
+Why this module exists: three lessons are "walk the lab through a list of configurations and tabulate what
+clients get": the guide's ssl_cert_file / ssl_ca_file layouts (:func:`try_layout`), every sslmode against
+every server state (:func:`sslmode_matrix`), and the error catalogue reproduced entry by entry
+(:func:`troubleshooting_rows`). Each takes a lab and a PKI -- not a lesson -- so it runs against a user's
+own lab as well, and each writes every setting it depends on, so scenarios do not leak into each other.
 """
 from __future__ import annotations
 
-import re
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from cryptography.hazmat.primitives import serialization
 
-from . import catalogue
-from . import layers as L, tables
-from .attempts import SSLMODES, AttemptResult, attempt
+from . import catalogue, messages
+from . import layers as L
+from .client import SSLMODES, AttemptResult, attempt
+from .client_files import encrypted_key_copy, key_copy
 from .errors import InvalidValue
+from .roles import role_password
+from .transaction import apply
 
 if TYPE_CHECKING:
-    from pandas.io.formats.style import Styler
-
-    from .lesson import Lesson
     from .pki import LabPKI
+    from .server import LabServer
 
-__all__ = ["ROOT_CHOICES", "SERVER_STATES", "encrypted_key_copy", "key_copy", "lab_home", "mode_ranking",
-           "server_phrase", "server_state_layers", "sslmode_matrix", "matrix_pivot", "style_matrix",
-           "troubleshooting_rows"]
-
-#: What a client may name as ``sslrootcert`` in the lessons (``missing`` = a path that does not exist).
-ROOT_CHOICES: tuple[str, ...] = ("root", "combined", "intermediate", "rogue", "missing")
+__all__ = ["Case", "Layout", "SERVER_STATES", "describe_states", "guide_layouts", "matrix_pivot", "mode_ranking",
+           "protocol_matrix", "server_state_layers", "sslmode_matrix", "troubleshooting_cases",
+           "troubleshooting_rows", "try_layout", "try_layouts"]
 
 #: The server states of the sslmode matrix (lesson 23), weakest first.
 SERVER_STATES: tuple[str, ...] = ("ssl off", "ssl on + host", "hostssl only", "hostnossl only")
 
 
 # ------------------------------------------------------------------------------------------------------
-# Client files
+# The guide's certificate layouts
 # ------------------------------------------------------------------------------------------------------
 
 
-def root_file(pki: LabPKI, choice: str) -> Path:
-    """The file behind a ``sslrootcert`` choice of :data:`ROOT_CHOICES`."""
-    if choice not in ROOT_CHOICES:
-        raise InvalidValue("sslrootcert_choice", choice, ROOT_CHOICES)
-    p = pki.paths
-    return {"root": p.root_crt, "combined": p.combined_crt, "intermediate": p.intermediate_crt,
-            "rogue": p.rogue_ca_crt, "missing": pki.root_dir / "nowhere" / "root.crt"}[choice]
+def try_layout(lab: LabServer, pki: LabPKI, label: str, *, server_cert: str, ca_bundle: str | None, rootcert: Path,
+               client_cert: Path | None, client_key: Path | None, user: str = "conssl") -> AttemptResult:
+    """Configure one ssl_cert_file / ssl_ca_file layout and try a ``verify-full`` client against it.
 
-
-def lab_home(folder: str | Path, pki: LabPKI, *, root: str = "combined", cert: str = "client",
-             key_mode: int = 0o600) -> Path:
-    """A HOME folder prepared as the guide prepares a client: ``<folder>/.postgresql/`` holding
-    ``postgresql.crt`` (0644), ``postgresql.key`` (``key_mode``) and ``root.crt`` (0644).
-
-    ``root`` is a :data:`ROOT_CHOICES` name (not ``missing``); ``cert`` a client stem of the PKI
-    (``client``, ``client2``, ``revoked_client``...). The folder is rebuilt from scratch each call.
+    Server: L1 with ``server_cert`` (a lab PKI name such as ``server`` or ``server_chain``), L6 with
+    ``ca_bundle`` (``combined``, ``root_only``... or None for no ``ssl_ca_file``), and, when a client
+    certificate is given, L3 ``hostssl ... cert clientcert=verify-full`` so the certificate is what logs the
+    user in. Each call writes every setting it depends on (and, without ``ca_bundle``, first resets the lab
+    to its starting configuration), so layouts do not leak into each other.
     """
-    if root not in ROOT_CHOICES[:-1]:
-        raise InvalidValue("root", root, ROOT_CHOICES[:-1])
-    if not hasattr(pki.paths, f"{cert}_crt"):
-        raise InvalidValue("cert", cert, ("client", "client2", "revoked_client", "expired_client", "rogue_client"))
-    home = Path(folder).absolute()
-    dot = home / ".postgresql"
-    if dot.exists():
-        shutil.rmtree(dot)
-    dot.mkdir(parents=True, mode=0o700)
-    dot.chmod(0o700)
-    for source, name, mode in ((getattr(pki.paths, f"{cert}_crt"), "postgresql.crt", 0o644),
-                               (getattr(pki.paths, f"{cert}_key"), "postgresql.key", key_mode),
-                               (root_file(pki, root), "root.crt", 0o644)):
-        target = dot / name
-        shutil.copyfile(source, target)
-        target.chmod(mode)
-    return home
+    if ca_bundle is None or client_cert is None:
+        lab.reset_config()
+    chosen = [L.layer_ssl_on(pki, server_cert)]
+    if ca_bundle is not None:
+        chosen.append(L.layer_ca(pki, ca_bundle))
+    if client_cert is not None:
+        chosen.append(L.layer_hostssl("cert", (user,), clientcert="verify-full"))
+    result = apply(lab, *chosen)
+    if not result.ok:
+        raise InvalidValue("layout", label, "a layout the server accepts", result.reason)
+    if client_cert is None:
+        return attempt(lab, label=label, sslmode="verify-full", sslrootcert=rootcert)
+    return attempt(lab, label=label, sslmode="verify-full", user=user, password=None,
+                            sslrootcert=rootcert, sslcert=client_cert, sslkey=client_key)
 
 
-def key_copy(source: str | Path, target: str | Path, mode: int) -> Path:
-    """Copy a private key and give the copy ``mode`` (e.g. 0o644 to watch libpq refuse it)."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    target.chmod(mode)
-    return target
+@dataclass(frozen=True)
+class Layout:
+    """One server/client certificate layout: what the server presents and trusts, what the client trusts
+    and sends."""
+
+    label: str
+    server_cert: str
+    ca_bundle: str
+    rootcert: Path
+    client_cert: Path
+    client_key: Path
 
 
-def encrypted_key_copy(source: str | Path, target: str | Path, passphrase: str) -> Path:
-    """Write ``source`` (an unencrypted PEM key) to ``target`` encrypted with ``passphrase``, mode 0600:
-    what ``openssl pkey -aes256`` would produce, for the ``sslpassword`` lesson."""
-    key = serialization.load_pem_private_key(Path(source).read_bytes(), password=None)
-    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.BestAvailableEncryption(passphrase.encode()))
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    target.chmod(0o600)
-    return target
+_SHORT = {"server": "server.crt", "server_chain": "server-chain.crt", "server_by_root": "server-by-root.crt",
+          "combined": "combined.crt", "root_only": "root.crt"}
+
+
+def guide_layouts(pki: LabPKI, user: str = "conssl") -> list[Layout]:
+    """The guide's three ssl_ca_file / sslrootcert options and the variants that show why they work (the
+    server presenting its leaf or its chain, the client sending its leaf or its chain). Option 3 needs a
+    client certificate issued straight by the root: it is issued here (``client-by-root``)."""
+    p = pki.paths
+    by_root_crt, by_root_key = pki.issue_client(user, name="client-by-root", by="root")
+    return [
+        Layout("option 1 (guide): leaf only", "server", "combined", p.root_crt, p.client_crt, p.client_key),
+        Layout("option 1, server sends its chain", "server_chain", "combined", p.root_crt, p.client_crt, p.client_key),
+        Layout("no intermediate on the server: leaf only", "server", "root_only", p.root_crt, p.client_chain_crt,
+               p.client_key),
+        Layout("no intermediate on the server: chain file", "server_chain", "root_only", p.root_crt,
+               p.client_chain_crt, p.client_key),
+        Layout("option 2 (guide)", "server", "root_only", p.combined_crt, p.client_crt, p.client_key),
+        Layout("option 2, client trusts only root", "server_chain", "root_only", p.root_crt, p.client_crt,
+               p.client_key),
+        Layout("option 3 (guide): leaves signed by root", "server_by_root", "root_only", p.root_crt, by_root_crt,
+               by_root_key),
+        Layout("Fase 2 of the guide: combined on both sides", "server", "combined", p.combined_crt, p.client_crt,
+               p.client_key),
+    ]
+
+
+def try_layouts(lab: LabServer, pki: LabPKI, layouts: Sequence[Layout], user: str = "conssl"
+                ) -> tuple[pd.DataFrame, list[AttemptResult]]:
+    """:func:`try_layout` for each layout: the compared table (with the files on each side) and the attempts."""
+    from .tables import outcomes
+
+    results = [try_layout(lab, pki, x.label, server_cert=x.server_cert, ca_bundle=x.ca_bundle, rootcert=x.rootcert,
+                          client_cert=x.client_cert, client_key=x.client_key, user=user) for x in layouts]
+    frame = outcomes(results, extra={"client sends": [x.client_cert.name for x in layouts],
+                                     "sslrootcert": [x.rootcert.name for x in layouts],
+                                     "ssl_ca_file": [_SHORT.get(x.ca_bundle, x.ca_bundle) for x in layouts],
+                                     "ssl_cert_file": [_SHORT.get(x.server_cert, x.server_cert) for x in layouts]})
+    return frame, results
 
 
 # ------------------------------------------------------------------------------------------------------
-# Server log, summarised the same way on every backend
+# Lesson 11: client cap x server protocol range
 # ------------------------------------------------------------------------------------------------------
 
-_PREFIX = re.compile(r"^.*?\[\d+\] (?:\S+@\S+ )?(?=(LOG|FATAL|DETAIL|HINT|ERROR|WARNING|CONTEXT):)")
-_BORING = re.compile(r"connection received|connection authenticated|connection authorized|Failed certificate data|"
-                     r"Connection matched|CONTEXT:|received SIGHUP|parameter \"|^\s")
 
+def protocol_matrix(lab: LabServer, pki: LabPKI, server_ranges: Sequence[tuple[str, tuple[str, str] | None]],
+                    caps: Sequence[str] = ("TLSv1.1", "TLSv1.2", "TLSv1.3"),
+                    probe_versions: Sequence[str] = ("TLSv1", "TLSv1.1")) -> pd.DataFrame:
+    """For each server range (label, (min, max) or None for PostgreSQL's default), the raw probe offering
+    exactly each of ``probe_versions`` and a libpq client capped at each of ``caps``: one row per client,
+    with what was negotiated, what :func:`labkit.handshake.expected_version` predicts, and both ends' words."""
+    from .handshake import expected_version, probe_matrix
+    from .tables import server_says
 
-def server_phrase(log: str) -> str:
-    """The server's side of an attempt (or reload) in a few words: the lines that explain a failure, without
-    timestamps, pids, client addresses or file paths (which differ between machines and backends).
-    ``(nothing logged)`` when the server had nothing to say beyond accepting the connection."""
-    kept: list[str] = []
-    for line in log.splitlines():
-        if _BORING.search(line):
-            continue
-        text = _PREFIX.sub("", line).strip()
-        text = re.sub(r'host "[^"]*"', 'host "<client>"', text)
-        text = re.sub(r'"?/[^\s"]+"?', "<file>", text)
-        text = re.sub(r"\s+", " ", text)
-        if text and text not in kept:
-            kept.append(text)
-    return " / ".join(kept) if kept else "(nothing logged)"
+    rows = []
+    for name, bounds in server_ranges:
+        lab.reset_config()
+        chosen = [L.layer_ssl_on(pki)] + ([L.layer_protocols(*bounds)] if bounds else [])
+        applied = apply(lab, *chosen)
+        if not applied.ok:
+            raise InvalidValue("server_ranges", name, "ranges the server accepts", applied.reason)
+        smin, smax = lab.show("ssl_min_protocol_version"), lab.show("ssl_max_protocol_version")
+        for probe in probe_matrix(lab, versions=tuple(probe_versions)).to_dict("records"):
+            rows.append({"server range": name, "client": f"raw probe, only {probe['version_asked']}",
+                         "connected": probe["result"] == "accepted",
+                         "outcome": probe["negotiated_version"] or probe["result"], "expected": "",
+                         "client says": probe["error"] or "", "server log says": messages.gist(probe["server_log"]),
+                         "psql": "(no psql equivalent: libpq cannot offer this version)"})
+        for cap in caps:
+            r = attempt(lab, label=cap, sslmode="require", ssl_min_protocol_version="TLSv1",
+                        ssl_max_protocol_version=cap)
+            rows.append({"server range": name, "client": f"libpq, max {cap}", "connected": r.connected,
+                         "outcome": r.outcome, "expected": expected_version(smin, smax, cap) or "refused",
+                         "client says": messages.gist(r.error_text), "server log says": server_says(r),
+                         "psql": r.psql})
+    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -151,19 +180,18 @@ def server_state_layers(pki: LabPKI, state: str, user: str = "conssl") -> list[L
     return [tls, L.Layer(key="L3", title="pg_hba: hostnossl only", hba_rules=(rule.format("hostnossl"),))]
 
 
-def sslmode_matrix(lesson: Lesson, *, user: str = "conssl", states: Sequence[str] = SERVER_STATES,
+def sslmode_matrix(lab: LabServer, pki: LabPKI, *, user: str = "conssl", states: Sequence[str] = SERVER_STATES,
                    **client: Any) -> tuple[pd.DataFrame, list[AttemptResult]]:
     """Every sslmode against every server state: one row per (state, sslmode), plus the attempts.
 
     The server goes from state to state with :func:`labkit.layers.apply` (a reload each, no restart);
     ``client`` keywords (``sslrootcert``, ``ssl_max_protocol_version``...) go to every attempt.
     """
-    lab, pki = lesson.lab, lesson.pki
-    password = lesson.password(user)
+    password = role_password(lab, user)
     rows, results = [], []
     for state in states:
         lab.reset_config()
-        applied = L.apply(lab, *server_state_layers(pki, state, user))
+        applied = apply(lab, *server_state_layers(pki, state, user))
         if not applied.ok:  # pragma: no cover - a lab problem, not a lesson outcome
             raise InvalidValue("state", state, SERVER_STATES, applied.reason)
         for mode in SSLMODES:
@@ -185,20 +213,6 @@ def matrix_pivot(frame: pd.DataFrame) -> pd.DataFrame:
     return pivot.reindex(index=list(SSLMODES), columns=[s for s in SERVER_STATES if s in pivot.columns])
 
 
-def style_matrix(pivot: pd.DataFrame) -> Styler:
-    """Green = TLS, amber = plaintext, red = refused."""
-    def colour(value: object) -> str:
-        text = str(value)
-        if text.startswith("TLS"):
-            return "background-color: #c8e6c9"
-        if text == "plaintext":
-            return "background-color: #ffe0b2"
-        return "background-color: #ffcdd2"
-
-    styler = pivot.style.map(colour) if hasattr(pivot.style, "map") else pivot.style.applymap(colour)
-    return styler.set_uuid("sslmode-matrix")
-
-
 def mode_ranking(frame: pd.DataFrame) -> pd.DataFrame:
     """Per sslmode: in how many server states it connects, how many of those were encrypted and how many
     also authenticated the server -- the guide's low-to-high ranking, measured."""
@@ -209,6 +223,21 @@ def mode_ranking(frame: pd.DataFrame) -> pd.DataFrame:
     grouped["states tried"] = frame.groupby("sslmode", sort=False).size()
     return grouped.reindex(list(SSLMODES))[["states tried", "states connected", "plaintext", "encrypted",
                                             "server verified"]].astype(int)
+
+
+def describe_states(pki: LabPKI, user: str = "conssl") -> pd.DataFrame:
+    """One row per :data:`SERVER_STATES` entry: the TLS setting and the pg_hba.conf lesson rule it writes."""
+    rows = []
+    for state in SERVER_STATES:
+        settings: dict[str, object] = {}
+        rules: list[str] = []
+        for layer in server_state_layers(pki, state, user):
+            settings.update(layer.settings)
+            rules += list(layer.hba_rules or ())
+        tls = "ssl = on, ssl_cert_file = server.crt" if settings.get("ssl") else "ssl = off"
+        rows.append({"server state": state, "postgresql.conf": tls,
+                     "pg_hba.conf lesson rule": " ".join(" | ".join(rules).split())})
+    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -243,11 +272,11 @@ def _cert_auth(pki: LabPKI, *, ca: str = "combined", crl: str | None = "combined
     return layers
 
 
-def troubleshooting_cases(lesson: Lesson, scratch: Path) -> list[Case]:
+def troubleshooting_cases(lab: LabServer, pki: LabPKI, scratch: Path) -> list[Case]:
     """The catalogue entries the course documents, each with its recipe (the ones of tests/test_layers.py
     and the lessons). ``scratch`` is a folder for client key copies."""
-    p = lesson.pki.paths
-    passphrase = lesson.lab.workspace.secret("client-key-passphrase")
+    p = pki.paths
+    passphrase = lab.workspace.secret("client-key-passphrase")
     world_key = key_copy(p.client_key, scratch / "client-0644.key", 0o644)
     locked_key = encrypted_key_copy(p.client_key, scratch / "client-encrypted.key", passphrase)
     vfull = {"sslmode": "verify-full", "sslrootcert": p.combined_crt, "user": "conssl", "password": None}
@@ -289,16 +318,15 @@ def troubleshooting_cases(lesson: Lesson, scratch: Path) -> list[Case]:
     ]
 
 
-def troubleshooting_rows(lesson: Lesson, scratch: str | Path, *, include_reload_errors: bool = True
+def troubleshooting_rows(lab: LabServer, pki: LabPKI, scratch: str | Path, *, include_reload_errors: bool = True
                          ) -> tuple[pd.DataFrame, list[AttemptResult]]:
     """Reproduce every case: one row with the client's message, the server's, the classification and the
     catalogue's cause and fix. Consecutive cases with the same server layers share one reload."""
-    lab, pki = lesson.lab, lesson.pki
     scratch = Path(scratch)
     scratch.mkdir(parents=True, exist_ok=True)
     rows, results = [], []
     current: tuple[str, ...] | None = None
-    for case in troubleshooting_cases(lesson, scratch):
+    for case in troubleshooting_cases(lab, pki, scratch):
         if case.reload_only and not include_reload_errors:
             continue
         layers = case.server(pki)
@@ -307,8 +335,8 @@ def troubleshooting_rows(lesson: Lesson, scratch: str | Path, *, include_reload_
         client_text = server_log = psql = ""
         if case.reload_only:
             if current is None:
-                L.apply(lab, *_cert_auth(pki))
-            outcome = L.apply(lab, *layers)
+                apply(lab, *_cert_auth(pki))
+            outcome = apply(lab, *layers)
             server_log = "\n".join(outcome.log)
             client_text = "(none: the reload was rejected and the server kept its previous configuration)"
             reproduced = not outcome.ok and outcome.rolled_back
@@ -316,7 +344,7 @@ def troubleshooting_rows(lesson: Lesson, scratch: str | Path, *, include_reload_
         else:
             if signature != current:
                 lab.reset_config()
-                applied = L.apply(lab, *layers)
+                applied = apply(lab, *layers)
                 if not applied.ok:  # pragma: no cover - a lab problem
                     raise InvalidValue("case", case.key, "a configuration the server accepts", applied.reason)
                 current = signature
@@ -331,65 +359,10 @@ def troubleshooting_rows(lesson: Lesson, scratch: str | Path, *, include_reload_
         rows.append({"expected": here, "documented as": case.key, "classified as": found,
                      "reproduced": reproduced and found == here,
                      "how": case.what,
-                     "client message": catalogue_client_phrase(client_text) if not case.reload_only else "(reload)",
-                     "server log": server_phrase(server_log), "cause": expected.cause, "fix": expected.fix,
+                     "client message": messages.client_phrase(client_text) if not case.reload_only else "(reload)",
+                     "server log": messages.server_phrase(server_log), "cause": expected.cause, "fix": expected.fix,
                      "guide": expected.guide_ref or "(not in the guide)",
                      "raw client text": client_text, "raw server log": server_log, "psql": psql})
     lab.reset_config()
     lab.reload()
     return pd.DataFrame(rows), results
-
-
-def catalogue_client_phrase(text: str) -> str:
-    """The client's message without the 'connection to server at ..., port N failed:' head, file paths,
-    the client address and libpq's multi-line hints: the part that names the problem."""
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    first = re.sub(r'^connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed: ', "", first)
-    first = re.sub(r'host "[^"]*"', 'host "<client>"', first)
-    first = re.sub(r'"/[^"]+"', '"<file>"', first)
-    first = re.sub(r";\s*file must have.*$", "", first)
-    return re.sub(r"\s+", " ", first).strip()
-
-
-# ------------------------------------------------------------------------------------------------------
-# Tables for the notebooks
-# ------------------------------------------------------------------------------------------------------
-
-VERDICT_COLUMNS: tuple[str, ...] = ("label", "connected", "outcome", "tls_version", "psql")
-
-
-def verdicts(results: Sequence[AttemptResult], columns: Sequence[str] = VERDICT_COLUMNS, *,
-             uuid: str = "verdicts") -> Styler:
-    """The attempts as a green/red table with only stable columns (what nbval compares), and a fixed
-    HTML id so the rendered table is byte-identical from run to run."""
-    from .attempts import attempts_frame, styled
-
-    frame = attempts_frame(results)
-    frame["server says"] = [server_phrase(r.server_log) if not r.connected else "" for r in results]
-    frame = frame[list(columns)].copy()
-    if "tls_version" in frame:
-        frame["tls_version"] = frame["tls_version"].fillna("")
-    if "connected" not in frame:
-        return tables.table(frame, uuid)
-    return styled(frame).set_uuid(uuid).hide(axis="index")
-
-
-def raw_messages(results: Sequence[AttemptResult]) -> pd.DataFrame:
-    """What each end really said (volatile: addresses, pids, paths) -- for cells tagged nbval-ignore-output."""
-    return pd.DataFrame([{"label": r.label, "client said": r.error_text or "(connected)",
-                          "server log": r.server_log} for r in results])
-
-
-def describe_states(pki: LabPKI, user: str = "conssl") -> pd.DataFrame:
-    """One row per :data:`SERVER_STATES` entry: the TLS setting and the pg_hba.conf lesson rule it writes."""
-    rows = []
-    for state in SERVER_STATES:
-        settings: dict[str, object] = {}
-        rules: list[str] = []
-        for layer in server_state_layers(pki, state, user):
-            settings.update(layer.settings)
-            rules += list(layer.hba_rules or ())
-        tls = "ssl = on, ssl_cert_file = server.crt" if settings.get("ssl") else "ssl = off"
-        rows.append({"server state": state, "postgresql.conf": tls,
-                     "pg_hba.conf lesson rule": " ".join(" | ".join(rules).split())})
-    return pd.DataFrame(rows)

@@ -5,14 +5,13 @@ not 127.0.0.1 — the layers use 0.0.0.0/0 and the outcomes must be the same as 
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from labkit import layers
-from labkit.attempts import attempt
+from labkit import layers, transaction
+from labkit.client import attempt
 from labkit.lesson import Lesson, begin
 
 from .helpers import docker_image_or_skip, searchable_tmp
@@ -28,9 +27,9 @@ def lesson(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lesson]:
                         workspace=searchable_tmp(tmp_path_factory.mktemp("docker-lesson")) / "ws")
         assert started.lab.state.backend == "docker"
         pki = started.pki
-        result = layers.apply(started.lab, layers.layer_ssl_on(pki),
-                              layers.layer_hostssl("cert", users=("conssl",), clientcert="verify-full"),
-                              layers.layer_crl(pki, "combined"), layers.layer_ca(pki, "combined"))
+        result = transaction.apply(started.lab, layers.layer_ssl_on(pki),
+                                   layers.layer_hostssl("cert", users=("conssl",), clientcert="verify-full"),
+                                   layers.layer_crl(pki, "combined"), layers.layer_ca(pki, "combined"))
         assert result.ok, result.summary()
         yield started
         started.finish()

@@ -21,10 +21,12 @@ import psycopg
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from labkit.attempts import FRAME_COLUMNS, AttemptResult, attempt, attempts_frame, reload_settled, session, styled
+from labkit.client import AttemptResult, attempt, session
+from labkit.roles import ensure_role
+from labkit.tables import FRAME_COLUMNS, attempts_frame
+from labkit.tables import attempts as styled
 from labkit.errors import InvalidValue, LabkitError
 from labkit.pki import LabPKI
 from labkit.server import LabServer
@@ -38,11 +40,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPKI:
 
 
 def role_password(lab: LabServer, role: str) -> str:
-    """A lesson role with a generated password (the same secret the other test modules use)."""
-    password = lab.workspace.secret(f"role-{role}-password")
-    verb = "ALTER" if lab.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)) else "CREATE"
-    lab.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
-    return password
+    """A lesson role with a generated password (labkit's one role routine)."""
+    return ensure_role(lab, role)
 
 
 def tls_on(lab: LabServer, pki: LabPKI, hba: list[str] | None = None, **settings: object) -> None:
@@ -52,7 +51,7 @@ def tls_on(lab: LabServer, pki: LabPKI, hba: list[str] | None = None, **settings
                       "ssl_crl_file": lab.deliver("combined.crl", pki.paths.combined_crl, 0o644), **settings},
                      replace=True)
     lab.set_hba_rules(hba)
-    assert reload_settled(lab).ok
+    assert lab.reload().ok
 
 
 def every_text(result: AttemptResult) -> str:
@@ -284,13 +283,13 @@ def test_silent_failures_do_not_wait(any_lab: LabServer, pki: LabPKI) -> None:
 
 def test_no_wait_when_the_server_does_not_log_connections(any_lab: LabServer) -> None:
     any_lab.set_settings({"log_connections": False})
-    assert reload_settled(any_lab).ok
+    assert any_lab.reload().ok
     started = time.perf_counter()
     quiet = attempt(any_lab, sslmode="require")
     assert quiet.connected and quiet.server_log == ""
     assert time.perf_counter() - started < 0.3
     any_lab.set_settings({"log_connections": None})
-    assert reload_settled(any_lab).ok
+    assert any_lab.reload().ok
     assert "connection authorized" in attempt(any_lab, sslmode="require").server_log  # control
 
 
@@ -352,7 +351,7 @@ from labkit.server import LabServer
 lab = LabServer.attach(sys.argv[1])
 crt, key, mode = sys.argv[2], sys.argv[3], sys.argv[4]
 if mode == "attempt":
-    from labkit.attempts import attempt
+    from labkit.client import attempt
     print("RESULT", attempt(lab, sslmode="require", sslcert=crt, sslkey=key).error_key, flush=True)
 else:
     try:
@@ -414,3 +413,17 @@ def test_encrypted_key_without_password_does_not_prompt(lab16: LabServer, pki: L
     assert "Enter PEM pass phrase" in _run_on_a_terminal([*base, "raw"], timeout=20)
     output = _run_on_a_terminal([*base, "attempt"], timeout=20)
     assert "pass phrase" not in output and "RESULT key_bad_decrypt" in output, output
+
+
+def test_open_session_stays_open_until_closed(lab16: LabServer) -> None:
+    from labkit.client import open_session
+
+    conn = open_session(lab16, sslmode="require")
+    try:
+        assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()[0] is True
+    finally:
+        conn.close()
+    with pytest.raises(LabkitError, match="connection refused"):
+        open_session(lab16, sslmode="require", user="nobody_at_all")
+    with pytest.raises(InvalidValue, match="keyword"):
+        open_session(lab16, sslmod="require")

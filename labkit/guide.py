@@ -1,0 +1,140 @@
+"""The course guide's claims as data, and the routines that set them beside a measurement.
+
+Why: the course checks the guide (``/tmp/pki`` walkthrough, Fase #1-#3) rather than repeating it. A claim
+written down once here -- its two TLS version tables, its cipher strings, its pg_hba lines -- can be shown,
+compared with what the lab measured, and judged, without a lesson re-typing it. Nothing here talks to a
+server; the measurements come from :mod:`labkit.handshake` and :mod:`labkit.client`.
+"""
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from .errors import InvalidValue
+from .handshake import VERSIONS
+
+__all__ = ["CIPHERS_CRITICAL", "CIPHERS_NORMAL", "HBA_RULES", "OPENSSL_TABLE", "POSTGRES_TABLE", "PROTOCOLS",
+           "cipher_suites", "compare_cipher_strings", "compatibility_check", "openssl_row"]
+
+CIPHERS_CRITICAL = "HIGH:!aNULL:!MD5:!3DES:!RC4:!DES:!IDEA:!RC2"
+"""The guide's ``ssl_ciphers`` for critical environments (banks, shops), Fase #2 paso 5."""
+CIPHERS_NORMAL = "HIGH:MEDIUM:!aNULL:!MD5:!RC4"
+"""The guide's string for "normal" environments (commented out in Fase #2 paso 5)."""
+
+HBA_RULES: tuple[str, ...] = (
+    "hostssl  all  conssl  0.0.0.0/0  scram-sha-256",
+    "hostssl  all  conssl  0.0.0.0/0  cert  clientcert=verify-full",
+)
+"""The guide's two pg_hba.conf lines for ``conssl`` (Fase #2 paso 4); the second is never reached."""
+
+# The guide's two tables (Fase #1, "Versiones compatibles de SSL/TLS con OpenSSL / con PostgreSQL"),
+# columns SSLv2, SSLv3, TLS 1.0, 1.1, 1.2, 1.3, as the guide writes them.
+PROTOCOLS: tuple[str, ...] = ("SSLv2", "SSLv3", *VERSIONS)
+OPENSSL_TABLE: dict[str, tuple[str, ...]] = {
+    "OpenSSL 1.0.x": ("disable", "disable", "true", "true", "true", "false"),
+    "OpenSSL 1.1.x": ("false", "false", "true", "true", "true", "false"),
+    "OpenSSL 1.1.1": ("false", "false", "true", "true", "true", "true"),
+    "OpenSSL 3.0.x": ("false", "false", "true", "true", "true", "true"),
+}
+POSTGRES_TABLE: dict[int, tuple[str, ...]] = {
+    major: ("false", "false", "true", "true", "true", "true") for major in (12, 13, 14, 15, 16, 17)
+}
+
+
+def openssl_row(server_openssl: str | None) -> str:
+    """The guide's OpenSSL row that describes a server OpenSSL version string such as '1.1.1' or '3.0.13'."""
+    text = str(server_openssl or "")
+    if text.startswith("1.1.1"):
+        return "OpenSSL 1.1.1"
+    if text.startswith("1.1"):
+        return "OpenSSL 1.1.x"
+    if text.startswith("1.0"):
+        return "OpenSSL 1.0.x"
+    return "OpenSSL 3.0.x"
+
+
+def _verdict(guide_pg: str, default: str, legacy: str, libpq_can: bool) -> str:
+    agrees = (guide_pg == "true") == (default == "accepted")
+    if agrees:
+        text = "agrees"
+    elif legacy == "accepted":
+        text = "guide too generous: refused by default (floor TLSv1.2); accepted only after lowering the floor"
+    else:
+        text = "guide too generous: refused even with the floor lowered (this server's OpenSSL)"
+    if guide_pg == "true" and not libpq_can:
+        text += "; and today's libpq cannot offer it at all"
+    return text
+
+
+def compatibility_check(*, default_probe: pd.DataFrame, legacy_probe: pd.DataFrame,
+                        python_can: Mapping[str, bool], libpq_can: Mapping[str, bool], server_openssl: str | None,
+                        major: int, enumvals: Sequence[str]) -> pd.DataFrame:
+    """The guide's two version tables next to what was measured, one row per protocol, with a verdict.
+
+    ``default_probe``/``legacy_probe`` are :func:`labkit.handshake.probe_matrix` frames at the default floor
+    and with ``ssl_min_protocol_version = 'TLSv1'``; ``python_can``/``libpq_can`` say whether each client
+    could offer each TLS version. A "true" of the guide agrees only when the server accepts the version at
+    its default settings.
+    """
+    row_name = openssl_row(server_openssl)
+    if major not in POSTGRES_TABLE:
+        raise InvalidValue("major", major, tuple(POSTGRES_TABLE))
+    by_version = {name: (d, lg) for name, d, lg in zip(default_probe["version_asked"], default_probe["result"],
+                                                      legacy_probe["result"])}
+    rows = []
+    for i, name in enumerate(PROTOCOLS):
+        guide_ossl, guide_pg = OPENSSL_TABLE[row_name][i], POSTGRES_TABLE[major][i]
+        py, lp = bool(python_can.get(name, False)), bool(libpq_can.get(name, False))
+        if name.startswith("SSL"):
+            default = legacy = "no setting value"
+            text = f"agrees: PostgreSQL has no value for it ({', '.join(enumvals)})"
+        else:
+            default, legacy = by_version[name]
+            text = _verdict(guide_pg, default, legacy, lp)
+        rows.append({"protocol": name, f"guide: {row_name}": guide_ossl, f"guide: PostgreSQL {major}": guide_pg,
+                     "server, defaults": default, "server, min TLSv1": legacy,
+                     "Python ssl can offer": py, "libpq can offer": lp, "verdict": text})
+    return pd.DataFrame(rows)
+
+
+def cipher_suites(cipher_string: str) -> pd.DataFrame:
+    """The TLS 1.2 (and older) suites an OpenSSL cipher string selects, in OpenSSL's preference order.
+
+    Expanded with this Python's OpenSSL (``SSLContext.set_ciphers`` + ``get_ciphers``), which is what
+    ``openssl ciphers -v '<string>'`` prints -- the *client's* library, not the server's. TLS 1.3 suites
+    are always listed by ``get_ciphers`` whatever the string says (they are configured elsewhere), so they
+    are left out. Raises :class:`InvalidValue` when the string selects nothing.
+    """
+    if not isinstance(cipher_string, str) or not cipher_string.strip():
+        raise InvalidValue("cipher_string", cipher_string, "an OpenSSL cipher string such as 'HIGH:!aNULL'")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.set_ciphers(cipher_string)
+    except ssl.SSLError:
+        allowed = f"an OpenSSL cipher string that selects at least one suite ({ssl.OPENSSL_VERSION})"
+        raise InvalidValue("cipher_string", cipher_string, allowed) from None
+    rows = []
+    for order, suite in enumerate(c for c in context.get_ciphers() if c["protocol"] != "TLSv1.3"):
+        rows.append({"order": order + 1, "suite": suite["name"], "min_protocol": suite["protocol"],
+                     "key_exchange": suite["kea"].replace("kx-", ""), "auth": suite["auth"].replace("auth-", ""),
+                     "cipher": suite["symmetric"], "aead": suite["aead"], "bits": suite["strength_bits"]})
+    return pd.DataFrame(rows, columns=["order", "suite", "min_protocol", "key_exchange", "auth", "cipher", "aead",
+                                       "bits"])
+
+
+def compare_cipher_strings(strings: Mapping[str, str]) -> pd.DataFrame:
+    """One row per TLS 1.2 suite selected by any of ``strings`` (label -> cipher string), a yes/no column
+    per label; rows in the order of the first string that selects them."""
+    seen: dict[str, dict[str, Any]] = {}
+    for label, text in strings.items():
+        for rec in cipher_suites(text).to_dict("records"):
+            row = seen.setdefault(rec["suite"], {k: rec[k] for k in ("suite", "key_exchange", "auth", "cipher",
+                                                                     "aead", "bits")})
+            row[label] = True
+    out = pd.DataFrame(list(seen.values()))
+    for label in strings:
+        out[label] = out[label].fillna(False).astype(bool) if label in out else False
+    return out

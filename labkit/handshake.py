@@ -1,0 +1,356 @@
+"""Talk TLS to the server directly, without libpq: the one SSLRequest-then-handshake routine and what is
+built on it (version probes, the certificate a new client is served, handshake timing).
+
+Why: several lessons ask questions libpq cannot answer. The libpq 18 in psycopg's wheel is built with
+OpenSSL 3, whose default security level refuses to offer TLS 1.0/1.1 at all, so the lab would only ever
+show "the client cannot", never what the *server* does; sslinfo describes the client's certificate, not
+the one the server hands a new client; and a libpq connect times a login, not a handshake. Here labkit
+speaks just enough of PostgreSQL's protocol to start TLS itself -- the 8-byte SSLRequest, then the
+'S'/'N' answer -- and runs the handshake with Python's :mod:`ssl`, pinned to one version and with
+``@SECLEVEL=0`` so old versions and ciphers can be offered, without verifying the server (the question is
+"does it accept this", not "do I trust it").
+
+After a handshake the probe sends TLS close_notify: PostgreSQL deliberately logs nothing for a client that
+leaves before its startup packet, so accepted probes leave no noise in the log; refused ones leave the
+server's reason ("could not accept SSL connection: unsupported protocol").
+
+Measured on this project's labs: Python's OpenSSL 3 client *can* offer TLS 1.0/1.1 at SECLEVEL=0;
+PostgreSQL 16 built with OpenSSL 1.1.1 then accepts them once ``ssl_min_protocol_version = 'TLSv1'``;
+PostgreSQL 15 with OpenSSL 3 still refuses them ("no suitable signature algorithm") unless its own
+``ssl_ciphers`` lowers the security level too.
+"""
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+import statistics
+import struct
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import InvalidValue, LabkitError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .server import LabServer
+
+__all__ = ["SSL_REQUEST", "VERSIONS", "HandshakeFailure", "ProbeResult", "ServedCertificate", "client_can_offer",
+           "expected_version", "python_can_offer",
+           "handshake_times", "probe", "probe_lab", "probe_matrix", "probe_with_log", "served_certificate",
+           "tls_connection"]
+
+VERSIONS: tuple[str, ...] = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+"""PostgreSQL's names for the TLS versions (``ssl_min_protocol_version``), oldest first: the one list."""
+
+SSL_REQUEST = struct.pack("!II", 8, 80877103)  # length 8, code 1234.5679 (PostgreSQL's SSLRequest)
+
+CLIENT_CANNOT_OFFER = "client cannot offer"
+SERVER_NO_SSL = "server has no SSL"
+
+
+def check_version(version: object, name: str = "version", allowed: Sequence[str] = VERSIONS) -> str:
+    """``version`` if it is one of PostgreSQL's TLS version names, else :class:`InvalidValue`."""
+    if version not in allowed:
+        raise InvalidValue(name, version, tuple(allowed), "PostgreSQL's names, as in ssl_min_protocol_version; "
+                                                         "TLS 1.0 is spelled 'TLSv1'")
+    return str(version)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The one routine
+# --------------------------------------------------------------------------------------------------------
+
+
+class HandshakeFailure(LabkitError):
+    """The TLS conversation did not get as far as a completed handshake; ``stage`` says where it stopped:
+    ``connect`` (no TCP), ``request`` (no answer to SSLRequest), ``no-ssl`` (the server answered 'N'),
+    ``answer`` (something else), ``refused`` (a TLS alert), ``closed`` (dropped mid-handshake)."""
+
+    def __init__(self, stage: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.stage = stage
+
+
+def _tls_version(name: str) -> ssl.TLSVersion:
+    with warnings.catch_warnings():  # TLSv1/TLSv1_1 are deprecated names; probing them is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+                "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}[name]
+
+
+def client_context(version: str | None = None, cipher: str | None = None) -> ssl.SSLContext:
+    """A client context that verifies nothing and offers exactly ``version`` (any version when None), with
+    ``cipher`` (an OpenSSL TLS<=1.2 cipher string) or everything at ``@SECLEVEL=0``."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if version is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ctx.maximum_version = _tls_version(version)
+        ctx.set_ciphers(f"{cipher}:@SECLEVEL=0" if cipher else "ALL:@SECLEVEL=0")
+    return ctx
+
+
+def ssl_message(exc: ssl.SSLError) -> str:
+    """'[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version (_ssl.c:1006)' -> the words only,
+    which are what libpq prints and what the catalogue matches."""
+    text = str(exc.args[1] if len(exc.args) > 1 else exc.args[0] if exc.args else exc)
+    if "] " in text:
+        text = text.split("] ", 1)[1]
+    return text.split(" (_ssl.c", 1)[0].strip()
+
+
+@contextmanager
+def tls_connection(host: str, port: int, context: ssl.SSLContext, *, timeout: float = 3,
+                   close_notify: bool = True, nodelay: bool = False) -> Iterator[ssl.SSLSocket]:
+    """TCP connect, PostgreSQL's SSLRequest, the server's 'S', a TLS handshake: yields the TLS socket
+    with the handshake complete. Raises :class:`HandshakeFailure` naming the stage where it stopped.
+
+    On leaving, the socket sends close_notify (``close_notify=True``: PostgreSQL logs nothing for such a
+    client) or is just dropped (for timing: waiting for the close would add the TCP delayed-ACK time to TLS
+    1.3, whose session tickets arrive after the handshake -- measured ~45 ms).
+    """
+    try:
+        raw = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise HandshakeFailure("connect", f"could not connect to {host}:{port}: {exc.strerror or exc}",
+                               "is the lab running? (lab.status())") from None
+    with raw:
+        if nodelay:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            raw.sendall(SSL_REQUEST)
+            answer = raw.recv(1)
+        except OSError as exc:
+            raise HandshakeFailure("request", f"no answer to the SSL request: {exc}") from None
+        if answer != b"S":
+            if answer == b"N":
+                raise HandshakeFailure("no-ssl", SERVER_NO_SSL, "turn TLS on first (ssl = on)")
+            raise HandshakeFailure("answer", f"unexpected answer to the SSL request: {answer!r}")
+        try:
+            tls = context.wrap_socket(raw, do_handshake_on_connect=True)
+        except ssl.SSLError as exc:
+            raise HandshakeFailure("refused", ssl_message(exc), "see the server log") from None
+        except OSError as exc:  # the server closed without an alert
+            raise HandshakeFailure("closed", f"connection closed during the handshake: {exc}") from None
+        try:
+            yield tls
+        finally:
+            if close_notify:
+                try:
+                    tls.unwrap()
+                except (ssl.SSLError, OSError):
+                    pass
+            tls.close()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Probes: does the server accept this version (and suite)?
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProbeResult:
+    """One probe: which version was offered, whether the server completed the handshake, and why not.
+
+    ``accepted`` is ``None`` when the question could not be asked (this client cannot offer the version, the
+    server answered 'N' to the SSL request, or the TCP connection failed).
+    """
+
+    version_asked: str
+    accepted: bool | None
+    negotiated_version: str | None = None
+    cipher: str | None = None
+    error: str | None = None
+    server_log: str = ""
+
+    @property
+    def result(self) -> str:
+        if self.accepted:
+            return "accepted"
+        if self.accepted is False:
+            return "refused"
+        for verdict in (CLIENT_CANNOT_OFFER, SERVER_NO_SSL):
+            if (self.error or "").startswith(verdict):
+                return verdict
+        return "not asked"
+
+
+def client_can_offer(version: str, cipher: str | None = None) -> tuple[bool, str]:
+    """Whether this Python's OpenSSL can send a ClientHello for ``version`` (no network involved).
+
+    Runs the first step of a handshake into memory buffers: if OpenSSL produces a ClientHello the
+    version can be offered; "no protocols available"/"no ciphers available" means it cannot.
+    """
+    check_version(version)
+    try:
+        tls = client_context(version, cipher).wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=False)
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        return True, ""
+    except (ssl.SSLError, ValueError) as exc:
+        return False, ssl_message(exc) if isinstance(exc, ssl.SSLError) else str(exc)
+    return True, ""
+
+
+def probe(host: str, port: int, version: str, cipher: str | None = None, timeout: float = 3) -> ProbeResult:
+    """Offer only ``version`` (and ``cipher``, an OpenSSL TLS<=1.2 cipher string) to a PostgreSQL server."""
+    check_version(version)
+    if cipher and version == "TLSv1.3":
+        return ProbeResult(version, None, error=CLIENT_CANNOT_OFFER + ": Python's ssl cannot restrict TLS 1.3 "
+                                                                      "cipher suites; probe TLS 1.3 without cipher")
+    can, why = client_can_offer(version, cipher)
+    if not can:
+        return ProbeResult(version, None, error=f"{CLIENT_CANNOT_OFFER}: {why}")
+    try:
+        with tls_connection(host, port, client_context(version, cipher), timeout=timeout) as tls:
+            negotiated, suite = tls.version(), (tls.cipher() or (None,))[0]
+    except HandshakeFailure as exc:
+        return ProbeResult(version, False if exc.stage in ("refused", "closed") else None, error=exc.message)
+    return ProbeResult(version, True, negotiated_version=negotiated, cipher=suite)
+
+
+def probe_lab(lab: LabServer, version: str, cipher: str | None = None, timeout: float = 3,
+              log_wait: float = 0.5) -> ProbeResult:
+    """:func:`probe` against the lab, with what the server logged about it in ``server_log``.
+
+    A refused handshake is logged by the backend a moment after the client has seen the alert, so the log is
+    read until its "could not accept SSL connection" line appears (at most ``log_wait`` seconds); accepted
+    probes leave no line (see the module docstring).
+    """
+    mark = lab.log_mark()
+    result = probe(lab.host, lab.port, version, cipher, timeout)
+    if result.accepted is False:
+        deadline = time.monotonic() + log_wait
+        log = lab.log_since(mark)
+        while "could not accept SSL connection" not in log and time.monotonic() < deadline:
+            time.sleep(0.002)
+            log = lab.log_since(mark)
+        result.server_log = "\n".join(line for line in log.splitlines() if "connection received" not in line)
+    return result
+
+
+def probe_matrix(lab: LabServer, versions: tuple[str, ...] = VERSIONS, cipher: str | None = None,
+                 timeout: float = 3, log_wait: float = 0.5) -> pd.DataFrame:
+    """Probe each version against the lab: one row each, with the verdict and what the server logged."""
+    import pandas as pd
+
+    rows = []
+    for version in versions:
+        result = probe_lab(lab, version, cipher, timeout, log_wait)
+        rows.append({**asdict(result), "result": result.result,
+                     "server_log": "\n".join(line.split("  ", 1)[-1] for line in result.server_log.splitlines())})
+    columns = ["version_asked", "result", "accepted", "negotiated_version", "cipher", "error", "server_log"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def probe_with_log(lab: LabServer, version: str, cipher: str | None = None, *, label: str = "",
+                   log_wait: float = 0.5) -> dict[str, Any]:
+    """One table row: :func:`probe_lab`'s verdict, negotiated version and suite, the client's words and the
+    server's reason for a refusal (without timestamp and pid)."""
+    result = probe_lab(lab, version, cipher, log_wait=log_wait)
+    reasons = [re.sub(r"^.*?\b(LOG|FATAL|DETAIL|HINT):\s+", "", ln) for ln in (result.server_log or "").splitlines()
+               if re.search(r"could not accept SSL connection|\b(DETAIL|HINT):", ln)]
+    return {"label": label, "offered_version": version, "offered_cipher": cipher or "(any)",
+            "result": result.result.split(":")[0], "negotiated_version": result.negotiated_version,
+            "negotiated_cipher": result.cipher, "client_error": result.error or "",
+            "server_log": " | ".join(reasons)}
+
+
+# --------------------------------------------------------------------------------------------------------
+# The certificate a new client is served
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServedCertificate:
+    """The certificate the server presented to a fresh TLS handshake."""
+
+    serial: str  # hex, as openssl x509 -serial prints it (lower case)
+    subject: str  # RFC 4514 (``CN=localhost,O=pgtls-lab``)
+    issuer: str
+    not_after: str
+    sha256: str
+    tls_version: str | None
+
+
+def served_certificate(host: str, port: int, timeout: float = 3) -> ServedCertificate:
+    """The server's leaf certificate, as ``openssl s_client -starttls postgres`` would show it (nothing is
+    verified: the point is to see what a new client is handed right now)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    with tls_connection(host, port, client_context(), timeout=timeout) as tls:
+        der, version = tls.getpeercert(binary_form=True), tls.version()
+    if not der:
+        raise LabkitError("the server presented no certificate", "check ssl_cert_file")
+    cert = x509.load_der_x509_certificate(der)
+    return ServedCertificate(serial=f"{cert.serial_number:x}", subject=cert.subject.rfc4514_string(),
+                             issuer=cert.issuer.rfc4514_string(), not_after=cert.not_valid_after_utc.isoformat(),
+                             sha256=cert.fingerprint(hashes.SHA256()).hex(), tls_version=version)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------------------------------------
+
+
+def handshake_ms(host: str, port: int, version: str, timeout: float = 3) -> float | None:
+    """Milliseconds from TCP connect to a completed handshake at ``version`` (SSLRequest included); None
+    when the server refused. The connection is then dropped without close_notify (see
+    :func:`tls_connection`)."""
+    context = client_context()
+    context.minimum_version = context.maximum_version = _tls_version(check_version(version))
+    started = time.perf_counter()
+    try:
+        with tls_connection(host, port, context, timeout=timeout, close_notify=False, nodelay=True):
+            return (time.perf_counter() - started) * 1000
+    except HandshakeFailure:
+        return None
+
+
+def handshake_times(lab: LabServer, versions: Sequence[str] = ("TLSv1.2", "TLSv1.3"), repeats: int = 15,
+                    ) -> pd.DataFrame:
+    """Median / min / max milliseconds of a TLS handshake per version (TCP connect + SSLRequest + handshake,
+    no PostgreSQL login), from ``repeats`` handshakes each, interleaved so that a busy moment hits both."""
+    import pandas as pd
+
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 200:
+        raise InvalidValue("repeats", repeats, "an integer from 1 to 200")
+    for version in versions:
+        check_version(version, "versions", ("TLSv1.2", "TLSv1.3"))
+    samples: dict[str, list[float]] = {v: [] for v in versions}
+    for _ in range(repeats):
+        for version in versions:
+            elapsed = handshake_ms(lab.host, lab.port, version)
+            if elapsed is not None:
+                samples[version].append(elapsed)
+    rows = [{"version": v, "handshakes": len(s), "median_ms": round(statistics.median(s), 2) if s else None,
+             "min_ms": round(min(s), 2) if s else None, "max_ms": round(max(s), 2) if s else None}
+            for v, s in samples.items()]
+    return pd.DataFrame(rows, columns=["version", "handshakes", "median_ms", "min_ms", "max_ms"])
+
+
+def expected_version(server_min: str, server_max: str, client_max: str, client_floor: str = "TLSv1.2") -> str | None:
+    """The version a client capped at ``client_max`` should negotiate with a server allowing
+    ``server_min``..``server_max`` ('' = no cap), or None when the ranges do not meet. ``client_floor`` is
+    the lowest version the client library can really offer (TLS 1.2 for OpenSSL 3 at its default level)."""
+    for name, value in (("server_min", server_min), ("client_max", client_max), ("client_floor", client_floor)):
+        check_version(value, name)
+    if server_max:
+        check_version(server_max, "server_max")
+    low = max(VERSIONS.index(server_min), VERSIONS.index(client_floor))
+    high = min(VERSIONS.index(server_max) if server_max else len(VERSIONS) - 1, VERSIONS.index(client_max))
+    return VERSIONS[high] if low <= high else None
+
+
+def python_can_offer() -> dict[str, bool]:
+    """Per protocol the guide lists (SSLv2, SSLv3 and :data:`VERSIONS`): can this Python's OpenSSL offer it."""
+    return {"SSLv2": ssl.HAS_SSLv2, "SSLv3": ssl.HAS_SSLv3, **{v: client_can_offer(v)[0] for v in VERSIONS}}
