@@ -27,9 +27,13 @@ __all__ = ["COURSE_ROLES", "TLS_VERSIONS", "Lesson", "begin", "check_bool", "che
 COURSE_ROLES: tuple[str, ...] = ("conssl", "reporter")
 
 
-def check_choice(name: str, value: object, allowed: Iterable[object]) -> Any:
-    """A lesson knob that must be one of ``allowed``."""
-    return validate.choice(name, value, tuple(allowed))
+def check_choice(name: str, value: object, allowed: Iterable[object], *, shown: str | None = None) -> Any:
+    """A lesson knob that must be one of ``allowed`` (``shown``: how to write them in the error, e.g. file
+    modes in octal rather than the decimal ints Python holds)."""
+    options = tuple(allowed)
+    if value not in options:
+        raise InvalidValue(name, value, shown if shown is not None else options)
+    return value
 
 
 def check_bool(name: str, value: object) -> bool:
@@ -121,8 +125,12 @@ def _show_whole_texts() -> None:
 def begin(*, backend: str = "auto", pg_version: object = 16, workspace: str | Path | None = None,
           key_type: str = "ecdsa-p256", keep_server: bool = False, server_names: tuple[str, ...] = ("localhost",
                                                                                                    "127.0.0.1"),
-          roles: Mapping[str, bool] | None = None) -> Lesson:
-    """Validate the common parameters, start (or reuse) the lab, lay out the PKI and the course roles."""
+          roles: Mapping[str, bool] | None = None, port: int | None = None) -> Lesson:
+    """Validate the common parameters, start (or reuse) the lab, lay out the PKI and the course roles.
+
+    The course roles are not superusers (the guide makes ``conssl`` one; no lesson needs it): on a shared
+    machine a superuser could read every file the server's account can, the keys of other labs included.
+    ``port`` asks for a TCP port (default: 5416 or a free one)."""
     validate.backend(backend)
     major = validate.pg_major(pg_version)
     check_choice("key_type", key_type, KEY_TYPES)
@@ -131,13 +139,13 @@ def begin(*, backend: str = "auto", pg_version: object = 16, workspace: str | Pa
         raise InvalidValue("workspace", workspace, "a folder path, or None for the default")
     folder, lock = _claim_workspace(Path(workspace) if workspace else None)
     _show_whole_texts()
-    lab = LabServer.up(folder, backend=backend, pg_version=major)
+    lab = LabServer.up(folder, backend=backend, pg_version=major, port=port)
     lab.reset_config()
     lab.reload()
     pki = LabPKI.ensure(lab.workspace.pki_dir, key_type=key_type, server_names=tuple(server_names),
                         client_roles=COURSE_ROLES)
     lesson = Lesson(lab=lab, pki=pki, keep_server=keep_server, lock=lock)
-    for role, superuser in (roles if roles is not None else {"conssl": True, "reporter": False}).items():
+    for role, superuser in (roles if roles is not None else {"conssl": False, "reporter": False}).items():
         lesson.ensure_role(role, superuser=superuser)
     facts = lab.facts()
     for name in ("backend", "server_version", "ssl_library", "server_openssl"):

@@ -169,10 +169,30 @@ def requirements(lab: LabServer, default_probe: pd.DataFrame, role: str = "conss
          {"TLSv1.2", "TLSv1.3"} <= accepted),
         ("built with SSL", "current_setting('ssl_library')", facts["ssl_library"] == "OpenSSL"),
         ("sslinfo available", "pg_available_extensions", not sslinfo_extension(lab).empty),
-        (f"role {role}: login, superuser", "pg_authid", bool(who["rolsuper"] and who["rolcanlogin"])),
+        (f"role {role}: login, not superuser", "pg_authid", bool(who["rolcanlogin"] and not who["rolsuper"])),
+        (f"{role} cannot read the server's files", "pg_read_file() as that role, on the server key",
+         rows != [] and not role_reads_server_files(lab, role)),
         (f"{role} password stored as SCRAM", "pg_authid.rolpassword prefix", bool(who["scram"])),
     ]
     return pd.DataFrame(checks, columns=["requirement", "checked with", "ok"])
+
+
+def role_reads_server_files(lab: LabServer, role: str) -> bool:
+    """Whether ``role`` can read a file of the server's account (``pg_read_file`` on the active server key):
+    a superuser can, and on a shared machine that account also owns the keys of every other lab. Measured by
+    trying it over a real TLS connection as that role."""
+    import psycopg
+
+    from .roles import role_password
+
+    key = lab.show("ssl_key_file")
+    try:
+        with psycopg.connect(**lab.conninfo(user=role, password=role_password(lab, role), passfile=None,
+                                            sslmode="require")) as conn:
+            conn.execute("select pg_read_file(%s, 0, 1)", (key,))
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+    return True
 
 
 def new_client_view(lab: LabServer, pki: LabPKI, step: str, **attempt_keywords: Any) -> dict[str, Any]:

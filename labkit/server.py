@@ -12,8 +12,6 @@ Configuration is written in two managed files so that a lesson can be undone exa
 """
 from __future__ import annotations
 
-import re
-import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,14 +25,14 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from . import binaries, paths, quoting, validate
-from .backends.base import Backend, ServerSpec
+from .backends.base import Backend
+from .backends.choose import choose_backend, default_image, make_backend
 from .bootstrap_cert import self_signed
-from .errors import DockerUnavailable, InvalidValue, LabkitError, PortInUse, ServerCommandError, ServerStartError
+from .errors import InvalidValue, LabkitError, PortInUse, ServerCommandError, ServerStartError
 from .messages import FAILURE_MARKERS
-from .workspace import DEFAULT_MAX_CONNECTIONS, LabState, Workspace, registry_entry_remove
+from .ports import DEFAULT_PORT, PORT_TRIES, bind_failure, choose_port, port_released
+from .workspace import DEFAULT_MAX_CONNECTIONS, LabState, Workspace, registered_ports, registry_entry_remove
 
-DEFAULT_PORT = 5416  # the guide's port
-PORT_TRIES = 8  # start-up attempts on other free ports when another process takes the chosen one first
 DEFAULT_HBA_RULES = ("host    all    all    0.0.0.0/0    scram-sha-256",)
 LESSON_CONF = "labkit.conf"
 Progress = Callable[[str], None]
@@ -42,103 +40,6 @@ Progress = Callable[[str], None]
 
 def _quiet(_: str) -> None:
     pass
-
-
-def port_is_free(port: int) -> bool:
-    """Whether nothing listens on 127.0.0.1:port (we try to bind it). Only a hint: another process may take
-    the port before the server binds it, which :meth:`LabServer.up` survives by trying another."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # Like PostgreSQL itself: connections of a stopped server lingering in TIME_WAIT do not count.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def choose_port(requested: int | None, avoid: Iterable[int] = ()) -> int:
-    """The asked port (which must be free), else the guide's 5416 when free, else any free port; never one
-    of ``avoid`` (ports a previous try of this start-up lost to another process)."""
-    if requested is not None:
-        port = validate.port(requested)
-        if not port_is_free(port):
-            raise PortInUse(f"port {port} on 127.0.0.1 is already in use",
-                            "pick another with --port, or omit --port to let labkit choose a free one")
-        return port
-    avoided = set(avoid)
-    if DEFAULT_PORT not in avoided and port_is_free(DEFAULT_PORT):
-        return DEFAULT_PORT
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port not in avoided and port >= 1024:
-            return port
-
-
-def _port_released(port: int, within: float) -> bool:
-    """Whether ``port`` is free, allowing a server that has just died (killed with its kernel) the moment
-    the operating system needs to close its listening socket."""
-    deadline = time.monotonic() + within
-    while not port_is_free(port):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-_BIND_FAILED = re.compile(r"could not bind IPv[46] address .*Address already in use|"
-                          r"could not create any TCP/IP sockets")
-
-
-def bind_failure(log: str) -> str | None:
-    """The server's own words when it could not bind its port (another process took it), else None."""
-    for line in log.splitlines():
-        if _BIND_FAILED.search(line):
-            return line.strip()
-    return None
-
-
-def default_image(pg_major: int) -> str:
-    """The Docker image for a major version: LABKIT_IMAGE if set, else the official postgres:N."""
-    import os
-
-    return os.environ.get("LABKIT_IMAGE") or f"postgres:{pg_major}"
-
-
-def choose_backend(requested: str, pg_major: int, image: str | None, progress: Progress) -> tuple[str, str]:
-    """Resolve ``auto``: Docker when an engine answers and the image is there or can be pulled, else local."""
-    requested = validate.backend(requested)
-    if requested != "auto":
-        return requested, "asked for"
-    from .backends.docker_backend import DockerBackend
-
-    answers, why = DockerBackend.engine_status()
-    if not answers:
-        return "local", f"no Docker engine ({why})"
-    image = image or default_image(pg_major)
-    if DockerBackend.image_available(image):
-        return "docker", f"Docker engine answers and {image} is present"
-    try:
-        DockerBackend.ensure_image(image, progress)
-    except DockerUnavailable as exc:
-        return "local", f"Docker engine answers but {image} cannot be had ({exc.message})"
-    return "docker", f"Docker engine answers; pulled {image}"
-
-
-def _make_backend(state: LabState, workspace: Workspace) -> Backend:
-    spec = ServerSpec(name=state.name, workspace=workspace.path, pg_major=state.pg_major, port=state.port,
-                      superuser_password=workspace.secret("postgres-password"),
-                      admin_password=workspace.secret("admin-password"),
-                      image=state.image, bin_dir=Path(state.bin_dir) if state.bin_dir else None)
-    if state.backend == "docker":
-        from .backends.docker_backend import DockerBackend
-
-        return DockerBackend(spec)
-    from .backends.local import LocalBackend
-
-    return LocalBackend(spec)
 
 
 @dataclass
@@ -205,9 +106,10 @@ class LabServer:
 
                 DockerBackend.ensure_image(state.image, say)
             lost: list[int] = []
+            state.port_fixed = port is not None
             for attempt in range(1, PORT_TRIES + 1):
-                state.port = choose_port(port, avoid=lost)
-                server = cls(ws, state, _make_backend(state, ws))
+                state.port = choose_port(port, avoid=[*lost, *registered_ports(exclude=ws.path)])
+                server = cls(ws, state, make_backend(state, ws))
                 try:
                     server._create_and_start(say)
                     return server
@@ -234,7 +136,7 @@ class LabServer:
                 state = ws.load() or cls._find_server(ws, _quiet)
         if state is None:
             raise LabkitError(f"no lab in workspace {str(ws.path)!r}", "start one with `labkit up`")
-        return cls(ws, state, _make_backend(state, ws))
+        return cls(ws, state, make_backend(state, ws))
 
     @classmethod
     def _find_server(cls, ws: Workspace, say: Progress) -> LabState | None:
@@ -281,9 +183,9 @@ class LabServer:
     def _reuse(cls, ws: Workspace, state: LabState, backend: str, pg_major: int, say: Progress) -> LabServer | None:
         if (backend not in ("auto", state.backend)) or state.pg_major != pg_major:
             say(f"workspace holds a {state.backend} PostgreSQL {state.pg_major} lab; replacing it")
-            cls(ws, state, _make_backend(state, ws)).down()
+            cls(ws, state, make_backend(state, ws)).down()
             return None
-        server = cls(ws, state, _make_backend(state, ws))
+        server = cls(ws, state, make_backend(state, ws))
         if not server.backend.exists():
             say("the recorded lab has no server any more (killed or cleaned); creating a new one")
             ws.forget()
@@ -295,7 +197,7 @@ class LabServer:
                 return server
             except ServerStartError:
                 server.backend.stop()
-        elif not _port_released(state.port, within=3.0):
+        elif not port_released(state.port, within=3.0):
             say(f"port {state.port} was taken meanwhile; recreating the lab on another port")
             server.down()
             return None
@@ -342,9 +244,30 @@ class LabServer:
         say(f"ready: {self.dsn()}")
 
     # -- lifecycle -----------------------------------------------------------------------------------
-    def start(self, timeout: float = 60) -> LabServer:
+    def start(self, timeout: float = 60, progress: Progress | None = None) -> LabServer:
         """Start the server and wait until it accepts a query; a server that does not become ready is
-        stopped again, so a failed start never leaves a process behind."""
+        stopped again, so a failed start never leaves a process behind.
+
+        A restart can lose the lab's port to another program while the server is down. A local lab whose
+        port was not asked for then moves to another free port (recorded in the state file; the passfile
+        covers every port), so lessons that restart keep working on a busy machine."""
+        say = progress or _quiet
+        lost: list[int] = []
+        while True:
+            try:
+                return self._start_once(timeout)
+            except PortInUse:
+                if self.state.port_fixed or len(lost) + 1 >= PORT_TRIES:
+                    raise
+                lost.append(self.state.port)
+                new_port = choose_port(None, avoid=[*lost, *registered_ports(exclude=self.workspace.path)])
+                if not self.backend.move_port(new_port):
+                    raise
+                say(f"port {lost[-1]} was taken while the server was down; it now listens on {new_port}")
+                self.state.port = new_port
+                self.workspace.save(self.state)
+
+    def _start_once(self, timeout: float) -> LabServer:
         mark = self.backend.log_size()
         was_running = self.backend.is_running()
         self.backend.start()

@@ -43,6 +43,7 @@ class LabState:
     settings: dict[str, str] = field(default_factory=dict)  # lesson settings (labkit.conf)
     hba_rules: list[str] | None = None  # lesson pg_hba.conf rules; None = the default rules
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    port_fixed: bool = False  # the port was asked for: never moved to another one
     recovered: bool = False  # rebuilt from the running server because state.json was missing or damaged
 
     @classmethod
@@ -201,6 +202,24 @@ def registered_workspaces() -> list[Path]:
             except (ValueError, KeyError, OSError):
                 entry.unlink(missing_ok=True)
     return result
+
+
+def registered_ports(exclude: Path | None = None) -> set[int]:
+    """Ports recorded by this user's other labs that still exist: a lab being restarted is briefly not
+    listening, and no new lab of ours should take its port in that moment."""
+    ports: set[int] = set()
+    folder = paths.registry_dir()
+    if not folder.is_dir():
+        return ports
+    for entry in folder.glob("*.json"):
+        try:
+            data = json.loads(entry.read_text())
+            workspace = Path(data["workspace"])
+            if (exclude is None or workspace != exclude) and (workspace / "state.json").exists():
+                ports.add(int(data["port"]))
+        except (ValueError, KeyError, TypeError, OSError):
+            continue
+    return ports
 
 
 def registry_entry_remove(workspace: Path) -> None:

@@ -23,7 +23,8 @@ from cryptography.x509.oid import NameOID
 
 import docker
 from labkit.backends.base import ServerSpec
-from labkit.backends.docker_backend import LABEL_HELPER_FOR, LABEL_MANAGED, DockerBackend, PullProgress, scram_verifier
+from labkit.backends.docker_archive import PullProgress, scram_verifier
+from labkit.backends.docker_backend import LABEL_HELPER_FOR, LABEL_MANAGED, DockerBackend
 from labkit.errors import DockerUnavailable, InvalidValue, PortInUse
 
 pytestmark = [pytest.mark.docker]

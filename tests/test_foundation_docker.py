@@ -5,7 +5,6 @@ builds the offline image, so in CI these run.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import docker

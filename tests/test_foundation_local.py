@@ -61,7 +61,8 @@ def test_server_listens_on_loopback_only(workspace: Path) -> None:
         listening = Path("/proc/net/tcp").read_text()
         hex_port = f"{lab.port:04X}"
         rows = [line.split() for line in listening.splitlines()[1:] if line.split()[1].endswith(f":{hex_port}")]
-        assert rows and all(row[1].startswith("0100007F:") for row in rows if row[3] == "0A")
+        listeners = [row[1] for row in rows if row[3] == "0A"]
+        assert listeners and all(a.startswith("0100007F:") for a in listeners), (lab.port, rows)
     assert postgres_processes_for(str(workspace)) == []
 
 

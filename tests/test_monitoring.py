@@ -55,14 +55,23 @@ def test_session_views_of_an_attempt(clean_lab16) -> None:
 def test_requirements_and_versions_name_both_sides(clean_lab16) -> None:
     from labkit import handshake, roles
 
-    roles.ensure_role(clean_lab16, "conssl", superuser=True)
+    roles.ensure_role(clean_lab16, "conssl")
     checklist = monitoring.requirements(clean_lab16, handshake.probe_matrix(clean_lab16))
     assert checklist["ok"].all(), checklist[~checklist["ok"]]
+    # The failing control: as the guide has it (a superuser), conssl reads the server's key file.
+    roles.ensure_role(clean_lab16, "conssl", superuser=True)
+    try:
+        assert monitoring.role_reads_server_files(clean_lab16, "conssl")
+        as_guide = monitoring.requirements(clean_lab16, handshake.probe_matrix(clean_lab16)).set_index("requirement")
+        assert not as_guide.loc["conssl cannot read the server's files", "ok"]
+        assert not as_guide.loc["role conssl: login, not superuser", "ok"]
+    finally:
+        roles.ensure_role(clean_lab16, "conssl")
     assert not checklist["requirement"].str.contains(r"\d+\.\d+\.\d+[a-z]").any()  # no version numbers
     sides = monitoring.versions(clean_lab16).groupby("side").size().to_dict()
     assert sides == {"client": 3, "server": 4}
     missing = monitoring.requirements(clean_lab16, handshake.probe_matrix(clean_lab16), role="nobody_here")
-    assert not missing.set_index("requirement").loc["role nobody_here: login, superuser", "ok"]
+    assert not missing.set_index("requirement").loc["role nobody_here: login, not superuser", "ok"]
 
 
 def test_new_client_view_follows_the_server(clean_lab16, pki: LabPKI) -> None:

@@ -90,9 +90,12 @@ def test_four_labs_start_at_once_where_5416_is_free(base: Path) -> None:
     'could not bind IPv4 address "127.0.0.1": Address already in use')."""
     driver = base / "driver.py"
     driver.write_text(NAMESPACE_DRIVER)
+    # A machine of its own: its own network (5416 free) and its own labkit registry (no other labs' ports).
+    pg_bin = str(LabServer._local_binaries(16, None, True, lambda _: None).bin_dir)
+    env = {**os.environ, "LABKIT_CACHE": str(base / "cache"), "LABKIT_PG_BIN": pg_bin}
     done = subprocess.run(["unshare", "-n", "--", "sh", "-c",
                            f'ip link set lo up && exec "{sys.executable}" "{driver}" "{base}" 4'],
-                          capture_output=True, text=True, timeout=400)
+                          capture_output=True, text=True, timeout=400, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout.strip().splitlines()[-1])
     assert [r["rc"] for r in results] == [0, 0, 0, 0], [r["stderr"] for r in results]
@@ -420,3 +423,30 @@ def ws_other_process_lock(path: Path) -> None:
 
 def test_errors_are_labkit_errors() -> None:
     assert issubclass(PortInUse, LabkitError) and issubclass(WorkspaceError, LabkitError)
+
+
+def test_a_restart_that_lost_its_port_moves_to_another(base: Path) -> None:
+    """Lesson 33 restarts its server; on a busy machine another program took 5416 while it was down."""
+    with LabServer.up(base / "ws", backend="local") as lab:
+        old = lab.port
+        lab.stop()
+        with socket.socket() as thief:
+            thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            thief.bind(("127.0.0.1", old))
+            thief.listen()
+            lab.start()
+            assert lab.port != old
+            assert json.loads(lab.workspace.state_file.read_text())["port"] == lab.port
+            assert _listeners(lab.port) == ["127.0.0.1"]
+            with psycopg.connect(lab.dsn(sslmode="require")) as conn:
+                assert conn.info.pgconn.ssl_in_use
+            assert LabServer.attach(base / "ws").port == lab.port  # another process finds it there
+
+
+def test_other_labs_ports_are_not_handed_out_while_they_restart(base: Path) -> None:
+    with LabServer.up(base / "a", backend="local") as first:
+        first.stop()  # its port is free for a moment, but it is still the first lab's
+        with LabServer.up(base / "b", backend="local") as second:
+            assert second.port != first.port
+        first.start()
+        assert first.show("ssl") == "on"

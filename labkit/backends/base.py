@@ -111,6 +111,11 @@ class Backend(abc.ABC):
         """The OpenSSL version the server is linked with, when the backend can tell (None otherwise)."""
         return None
 
+    def move_port(self, port: int) -> bool:
+        """Make the (stopped) server listen on ``port`` from its next start; False when the backend cannot
+        (a container's published port is fixed when it is created)."""
+        return False
+
     def listen_settings(self) -> dict[str, str]:
         """Settings that decide where the server listens; the backend owns them."""
         return {}

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths, quoting
-from ..errors import ServerCommandError, ServerStartError, WorkspaceError
+from ..errors import LabkitError, ServerCommandError, ServerStartError, WorkspaceError
 from .base import Backend, ServerSpec
 
 SERVER_ACCOUNT = "labkit"
@@ -391,6 +391,21 @@ class LocalBackend(Backend):
             return None
         libcrypto = _linked_libcrypto(self.bin_dir / "postgres")
         return openssl_version_in(libcrypto) if libcrypto else None
+
+    def move_port(self, port: int) -> bool:
+        """Rewrite the ``port`` line of labkit's block in postgresql.conf (the server is stopped)."""
+        conf = self.data_dir / "postgresql.conf"
+        head, marker, block = conf.read_text().partition(BASE_MARKER)
+        if not marker:
+            return False
+        lines = [f"port = {int(port)}" if line.startswith("port = ") else line for line in block.split("\n")]
+        tmp = conf.with_name(".postgresql.conf.labkit-tmp")
+        tmp.write_text(head + marker + "\n".join(lines))
+        self._own(tmp, 0o600)
+        tmp.replace(conf)
+        self.spec.port = int(port)
+        self.socket_dir = self._socket_dir()
+        return True
 
     def listen_settings(self) -> dict[str, str]:
         return {"listen_addresses": quoting.conf_value("127.0.0.1"), "port": str(self.spec.port),

@@ -74,8 +74,11 @@ lk.tables.table(lk.monitoring.sslinfo_extension(lab), "sslinfo")
 
 # %% [markdown]
 # > **The guide says** `create user conssl with password '123123' superuser;` **We do:** the same role,
-# > but with a password generated for this workspace, kept in its secrets folder and never printed. The
-# > check above only shows that the server stores a SCRAM verifier for it, not the password itself.
+# > but **not a superuser**, with a password generated for this workspace, kept in its secrets folder and
+# > never printed. No step of the guide needs a superuser, and one can read every file the server's OS
+# > account can — `pg_read_file()` on the server's private key, measured in the checklist above (on a
+# > shared machine, the keys of the other labs that account runs too). The check above also shows only
+# > that the server stores a SCRAM verifier for the role, not the password itself.
 #
 # ## The guide's two compatibility tables, checked against this server
 #

@@ -121,7 +121,7 @@ assert chain.connected == (ca_bundle == "root_only")  # an intermediate-only fil
 # rule, (b) a certificate client against the `cert` rule, then (c) the same client with the CA file back.
 
 # %%
-lesson.ensure_role("conssl", superuser=True)
+lesson.ensure_role("conssl")
 lab.set_settings({"ssl_ca_file": None})
 assert lk.apply(lab, lk.layers.layer_hostssl("scram-sha-256", ("conssl",))).ok
 checks = [lk.attempt(lab, label="verify-full + password, no ssl_ca_file", user="conssl",

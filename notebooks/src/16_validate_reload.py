@@ -30,6 +30,7 @@ import labkit as lk
 if not isinstance(bad_min_protocol, str) or bad_min_protocol in lk.TLS_VERSIONS or not bad_min_protocol:
     raise lk.InvalidValue("bad_min_protocol", bad_min_protocol, "a non-empty string that is NOT one of "
                        + ", ".join(lk.TLS_VERSIONS), "the lesson needs a value the server will reject")
+lk.quoting.conf_value(bad_min_protocol, "bad_min_protocol")  # one line: it can never add a setting
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
                   keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
