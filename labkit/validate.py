@@ -32,9 +32,10 @@ def pg_major(value: object, name: str = "pg_version") -> int:
     """
     allowed = f"a major version from {SUPPORTED_PG_MAJORS[0]} to {SUPPORTED_PG_MAJORS[-1]}"
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit():
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
         hint = ("give only the major version, e.g. 16: labkit runs the newest 16.x it has "
-                "(`labkit postgres list` shows which)" if _looks_like_minor(text) else "give a number such as 16")
+                "(`labkit postgres list` shows which)" if _looks_like_minor(text) else
+                "give a major version number such as 16; PostgreSQL before 12 has no ssl_min_protocol_version")
         raise InvalidValue(name, value, allowed, hint)
     major = int(text)
     if major not in SUPPORTED_PG_MAJORS:
@@ -44,7 +45,7 @@ def pg_major(value: object, name: str = "pg_version") -> int:
 
 def _looks_like_minor(text: str) -> bool:
     head, _, tail = text.partition(".")
-    return head.isdigit() and bool(tail)
+    return head.isdigit() and int(head) in SUPPORTED_PG_MAJORS and bool(tail)
 
 
 def workspace(value: object, name: str = "--workspace") -> str | None:
