@@ -252,12 +252,22 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.HelpFormatter(prog, width=terminal.width(), max_help_position=30)
 
 
+_COMMON = argparse.ArgumentParser(add_help=False)
+_COMMON.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                     help="on an error, also show its cause and the traceback")
+
+
+def _command(sub: Any, name: str, summary: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A sub-command that takes --verbose too and wraps its help like the main parser."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, parents=[_COMMON], formatter_class=_formatter,
+                                                     help=summary, **kwargs)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="on an error, also show its cause and the traceback")
     parser = argparse.ArgumentParser(
-        prog="labkit", formatter_class=_formatter, description="PostgreSQL TLS hardening lab: real servers, real certificates, measured.",
+        prog="labkit", formatter_class=_formatter,
+        description="PostgreSQL TLS hardening lab: real servers, real certificates, measured.",
         epilog="exit codes: 0 ok, 1 failure, 2 usage error, 3 not running (status). NO_COLOR turns colour off.")
     parser.add_argument("--version", action="version", version=f"labkit {__version__} (pgtls-lab)",
                         help="print labkit's version and exit")
@@ -265,53 +275,51 @@ def build_parser() -> argparse.ArgumentParser:
                         help="on an error, also show its cause and the traceback")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = sub.add_parser("up", parents=[common], formatter_class=_formatter, help="start (or reuse) the lab server, TLS with the lab PKI",
-                        description="Start (or reuse) the lab server, give it the lab PKI's server certificate "
-                                    "chain and print a verify-full connection string.")
+    up = _command(sub, "up", "start (or reuse) the lab server, TLS with the lab PKI",
+                  description="Start (or reuse) the lab server, give it the lab PKI's server certificate "
+                              "chain and print a verify-full connection string.")
     _add_lab_options(up)
     up.set_defaults(func=cmd_up)
 
-    status = sub.add_parser("status", parents=[common], formatter_class=_formatter, help="show the lab server (exit 3 when not running)")
+    status = _command(sub, "status", "show the lab server (exit 3 when not running)")
     status.add_argument("--json", action="store_true", help="print the status as JSON (for scripts)")
     _add_workspace_option(status)
     status.set_defaults(func=cmd_status)
 
-    down = sub.add_parser("down", parents=[common], formatter_class=_formatter,
-                          help="stop and remove the lab server (no process or container is left)")
+    down = _command(sub, "down", "stop and remove the lab server (no process or container is left)")
     _add_workspace_option(down)
     down.add_argument("--all", action="store_true", help="every lab labkit started on this machine")
     down.set_defaults(func=cmd_down)
 
-    reset = sub.add_parser("reset", parents=[common], formatter_class=_formatter, help="a fresh workspace: new PKI, new server")
+    reset = _command(sub, "reset", "a fresh workspace: new PKI, new server")
     _add_lab_options(reset)
     reset.set_defaults(func=cmd_reset)
 
-    doctor = sub.add_parser("doctor", parents=[common], formatter_class=_formatter, help="check the guide's prerequisites on this machine")
+    doctor = _command(sub, "doctor", "check the guide's prerequisites on this machine")
     doctor.add_argument("--pg-version", metavar="N", default="16",
                         help="PostgreSQL major version to look for, 12-17 (default 16)")
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON (for scripts)")
     doctor.set_defaults(func=cmd_doctor)
 
-    pg = sub.add_parser("postgres", parents=[common], formatter_class=_formatter, help="install or list local PostgreSQL builds")
+    pg = _command(sub, "postgres", "install or list local PostgreSQL builds")
     pg_sub = pg.add_subparsers(dest="pg_command", required=True, metavar="ACTION")
-    install = pg_sub.add_parser("install", parents=[common], formatter_class=_formatter,
-                                help="install PostgreSQL built with OpenSSL into labkit's cache (npm)")
+    install = _command(pg_sub, "install", "install PostgreSQL built with OpenSSL into labkit's cache (npm)")
     install.add_argument("version", nargs="?", default="16", metavar="N",
                          help="PostgreSQL major version, 12-17 (default 16)")
     install.set_defaults(func=cmd_postgres_install)
-    listing = pg_sub.add_parser("list", parents=[common], formatter_class=_formatter, help="every installation found, usable or not")
+    listing = _command(pg_sub, "list", "every installation found, usable or not")
     listing.add_argument("--json", action="store_true", help="print the installations as JSON (for scripts)")
     listing.set_defaults(func=cmd_postgres_list)
 
-    init = sub.add_parser("init", parents=[common], formatter_class=_formatter, help="copy the course notebooks into a folder of yours",
-                          description="Copy the course (NN_*.ipynb lessons, sanitize.cfg, AUTHORING.md) that "
-                                      "came with labkit into DIR, to open in JupyterLab or run with "
-                                      "`labkit run --notebooks-dir DIR`.")
+    init = _command(sub, "init", "copy the course notebooks into a folder of yours",
+                    description="Copy the course (NN_*.ipynb lessons, sanitize.cfg, AUTHORING.md) that came "
+                                "with labkit into DIR, to open in JupyterLab or run with "
+                                "`labkit run --notebooks-dir DIR`.")
     init.add_argument("directory", metavar="DIR", help="folder to write the course into (created if missing)")
     init.add_argument("--force", action="store_true", help="overwrite course files already in DIR")
     init.set_defaults(func=cmd_init)
 
-    run = sub.add_parser("run", parents=[common], formatter_class=_formatter, help="execute the course notebooks and write an HTML report")
+    run = _command(sub, "run", "execute the course notebooks and write an HTML report")
     from .runner import add_run_arguments
 
     add_run_arguments(run)

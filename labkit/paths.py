@@ -69,7 +69,8 @@ def ensure_writable(folder: Path, what: str, override: str) -> Path:
     except OSError as exc:
         owner = _owner_of(folder)
         raise WorkspaceError(
-            f"cannot write {what} {str(folder)!r}: {exc.strerror or exc}" + (f" (it belongs to {owner})" if owner else ""),
+            f"cannot write {what} {str(folder)!r}: {exc.strerror or exc}"
+            + (f" (it belongs to {owner})" if owner else ""),
             f"set {override} to a folder you own, or run as that user",
         ) from None
     return folder

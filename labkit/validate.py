@@ -39,7 +39,8 @@ def pg_major(value: object, name: str = "pg_version") -> int:
         raise InvalidValue(name, value, allowed, hint)
     major = int(text)
     if major not in SUPPORTED_PG_MAJORS:
-        raise InvalidValue(name, value, allowed, "PostgreSQL before 12 has no ssl_min_protocol_version; use 12 or newer")
+        raise InvalidValue(name, value, allowed,
+                           "PostgreSQL before 12 has no ssl_min_protocol_version; use 12 or newer")
     return major
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import re
 import shutil
 import subprocess
@@ -16,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from .helpers import labkit, searchable_tmp
+from .test_foundation_local import student  # noqa: F401 - the ordinary account fixture, shared
 
 ROOT = Path(__file__).resolve().parent.parent
-STUDENT = "labkit-student"
 PSQL = shutil.which("psql")
 
 
@@ -32,18 +31,6 @@ def _psql(dsn: str, sql: str, user: str | None = None) -> subprocess.CompletedPr
     prefix = ["runuser", "-u", user, "--"] if user else []
     return subprocess.run([*prefix, PSQL, dsn, "-XAtc", sql], capture_output=True, text=True, timeout=60,
                           cwd="/")
-
-
-@pytest.fixture(scope="module")
-def student() -> str:
-    """An ordinary account (created once, as root), or the current user when not root."""
-    if os.geteuid() != 0:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    try:
-        pwd.getpwnam(STUDENT)
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", STUDENT], check=True, timeout=30)
-    return STUDENT
 
 
 def test_up_serves_the_lab_pki_and_prints_a_verify_full_dsn(tmp_path: Path) -> None:
