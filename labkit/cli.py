@@ -33,16 +33,19 @@ def _json(data: object) -> None:
 # -- lab lifecycle -----------------------------------------------------------------------------------
 def _lab_pki_and_layer1(lab: Any) -> Any:
     """Give the lab the course PKI and serve its server chain (layer 1), so a client that trusts only the
-    lab root can use ``sslmode=verify-full``. Returns the PKI. Reuses both when already in place."""
+    lab root can use ``sslmode=verify-full``. Returns the PKI.
+
+    The layer is applied on every `up`, also to a reused lab (a reload, about 10 ms): the PKI may have been
+    regenerated since (it is when it nears expiry), and the server must present the current chain.
+    """
     from . import layers
     from .pki import LabPKI
 
     pki = LabPKI.ensure(lab.workspace.pki_dir)
-    if "L1" not in layers.applied(lab):
-        result = layers.apply(lab, layers.layer_ssl_on(pki, cert="server_chain"))
-        if not result.ok:
-            raise LabkitError("the server refused the lab certificate: " + "; ".join(result.problems[:3]),
-                              "`labkit reset` makes a fresh PKI and server")
+    result = layers.apply(lab, layers.layer_ssl_on(pki, cert="server_chain"))
+    if not result.ok:
+        raise LabkitError("the server refused the lab certificate: " + "; ".join(result.problems[:3]),
+                          "`labkit reset` makes a fresh PKI and server")
     return pki
 
 
@@ -166,7 +169,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import OPTIONAL_PREFIXES, run_checks
 
-    major = validate.pg_major(args.pg_version, "--pg-version")
+    major = validate.pg_major(args.pg_version)
     table = run_checks(major)
     checks = table.to_dict("records")
     required_ok = all(c["status"] == "OK" for c in checks if not c["item"].startswith(OPTIONAL_PREFIXES))
@@ -235,7 +238,7 @@ def _add_workspace_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_lab_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=validate.BACKENDS, default="auto",
+    parser.add_argument("--backend", metavar="auto|local|docker", default="auto",
                         help="where the server runs: local binaries, a Docker container, or auto (default: "
                              "Docker when an engine answers and the image can be had)")
     parser.add_argument("--pg-version", metavar="N", default="16",
@@ -334,7 +337,8 @@ def _check_common(args: argparse.Namespace) -> None:
     if getattr(args, "port", None) is not None and args.func in (cmd_up, cmd_reset):
         args.port = validate.port(args.port, "--port")
     if args.func in (cmd_up, cmd_reset):
-        args.pg_version = validate.pg_major(args.pg_version, "--pg-version")
+        args.backend = validate.backend(args.backend)
+        args.pg_version = validate.pg_major(args.pg_version)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,7 +30,7 @@ def pg_major(value: object, name: str = "pg_version") -> int:
     A minor version (``"16.4"``) is refused rather than rounded down: labkit runs the newest 16.x it can
     find or fetch, so accepting ``16.99`` and starting 16.14 would report something that never ran.
     """
-    allowed = f"a major version from {SUPPORTED_PG_MAJORS[0]} to {SUPPORTED_PG_MAJORS[-1]}"
+    allowed = f"{SUPPORTED_PG_MAJORS[0]}-{SUPPORTED_PG_MAJORS[-1]}"
     text = str(value).strip()
     if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
         hint = ("give only the major version, e.g. 16: labkit runs the newest 16.x it has "
@@ -72,4 +72,5 @@ def port(value: object, name: str = "port") -> int:
 
 def backend(value: object, name: str = "backend") -> str:
     """Check a backend name."""
-    return choice(name, value, BACKENDS)  # type: ignore[arg-type]
+    choice(name, value, BACKENDS)
+    return str(value)

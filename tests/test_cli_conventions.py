@@ -130,12 +130,13 @@ def test_lab_script_colours_only_a_terminal_without_no_color() -> None:
 @pytest.mark.parametrize(("argv", "named"), [
     (("up", "--port", "abc"), "invalid --port: 'abc'"),
     (("up", "--port", "80"), "invalid --port: '80'"),
-    (("up", "--pg-version", "16.99"), "invalid --pg-version: '16.99'"),
-    (("up", "--pg-version", "11"), "invalid --pg-version: '11'"),
+    (("up", "--pg-version", "16.99"), "invalid pg_version: '16.99'"),
+    (("up", "--pg-version", "11"), "invalid pg_version: '11'"),
+    (("up", "--backend", "vm"), "invalid backend: 'vm'"),
     (("up", "--workspace", ""), "invalid --workspace: ''"),
     (("down", "--workspace", ""), "invalid --workspace: ''"),
     (("status", "--workspace", " "), "invalid --workspace: ' '"),
-    (("doctor", "--pg-version", "16.4"), "invalid --pg-version: '16.4'"),
+    (("doctor", "--pg-version", "16.4"), "invalid pg_version: '16.4'"),
     (("postgres", "install", "9.6"), "invalid version: '9.6'"),
 ])
 def test_bad_values_are_usage_errors_naming_the_value(argv: tuple[str, ...], named: str, tmp_path: Path) -> None:

@@ -73,7 +73,7 @@ def test_engine_down_is_a_clear_error_and_auto_falls_back(tmp_path: Path) -> Non
     workspace = searchable_tmp(tmp_path) / "ws"
     dead = {**ENV, "DOCKER_HOST": "unix:///nonexistent.sock"}
     forced = labkit("up", "--backend", "docker", "--workspace", str(workspace), env=dead)
-    assert forced.returncode == 2
+    assert forced.returncode == 1  # a runtime failure; 2 is for usage errors
     assert "Docker engine does not answer" in forced.stderr and "docker info" in forced.stderr
     auto = labkit("up", "--workspace", str(workspace), env=dead)
     try:
