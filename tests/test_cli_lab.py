@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,13 @@ from .test_foundation_local import student  # noqa: F401 - the ordinary account 
 
 ROOT = Path(__file__).resolve().parent.parent
 PSQL = shutil.which("psql")
+
+
+def _free_port() -> str:
+    """A port nobody listens on now: other labs on this machine start on 5416 (the default) at any moment."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
 
 
 def _dsn_from(up_stdout: str) -> str:
@@ -35,7 +43,7 @@ def _psql(dsn: str, sql: str, user: str | None = None) -> subprocess.CompletedPr
 
 def test_up_serves_the_lab_pki_and_prints_a_verify_full_dsn(tmp_path: Path) -> None:
     workspace = searchable_tmp(tmp_path) / "ws"
-    up = labkit("up", "--backend", "local", "--workspace", str(workspace))
+    up = labkit("up", "--backend", "local", "--workspace", str(workspace), "--port", _free_port())
     try:
         assert up.returncode == 0, up.stderr
         dsn = _dsn_from(up.stdout)
@@ -72,7 +80,7 @@ def test_a_normal_user_connects_with_verify_full(student: str, tmp_path: Path) -
         return subprocess.run([*as_student, sys.executable, "-m", "labkit", *args], capture_output=True, text=True,
                               timeout=180, cwd=ROOT)
 
-    up = run("up", "--backend", "local")
+    up = run("up", "--backend", "local", "--port", _free_port())
     try:
         assert up.returncode == 0, up.stderr
         dsn = _dsn_from(up.stdout)
