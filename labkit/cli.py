@@ -192,7 +192,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_postgres_install(args: argparse.Namespace) -> int:
     inst = binaries.install(validate.pg_major(args.version, "version"), _progress)
     print(wrap(f"PostgreSQL {inst.version} in {inst.bin_dir} (OpenSSL {inst.openssl_version}, "
-               f"sslinfo {inst.sslinfo})", indent=4))
+               f"sslinfo {'yes' if inst.sslinfo else 'no'})", indent=4))
     return EXIT_OK
 
 
