@@ -12,11 +12,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, binaries, paths, terminal, validate
 from .errors import InvalidValue, LabkitError
 from .terminal import paint, wrap
+
+if TYPE_CHECKING:
+    from .pki import LabPKI
+    from .server import LabServer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
@@ -31,7 +35,7 @@ def _json(data: object) -> None:
 
 
 # -- lab lifecycle -----------------------------------------------------------------------------------
-def _lab_pki_and_layer1(lab: Any) -> Any:
+def _lab_pki_and_layer1(lab: LabServer) -> LabPKI:
     """Give the lab the course PKI and serve its server chain (layer 1), so a client that trusts only the
     lab root can use ``sslmode=verify-full``. Returns the PKI.
 
@@ -49,9 +53,9 @@ def _lab_pki_and_layer1(lab: Any) -> Any:
     return pki
 
 
-def verify_full_dsn(lab: Any, pki: Any) -> str:
+def verify_full_dsn(lab: LabServer, root_crt: Path) -> str:
     """The lab's DSN with ``sslmode=verify-full`` and the lab root as the only trusted certificate."""
-    return str(lab.dsn(sslmode="verify-full", sslrootcert=str(pki.paths.root_crt)))
+    return lab.dsn(sslmode="verify-full", sslrootcert=str(root_crt))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -64,7 +68,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         pki = _lab_pki_and_layer1(lab)
         facts = lab.facts()
-        dsn = verify_full_dsn(lab, pki)
+        dsn = verify_full_dsn(lab, pki.paths.root_crt)
     finally:
         lab.close()
     if args.json:
@@ -78,7 +82,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _pki_dsn(lab: Any) -> str | None:
+def _pki_dsn(lab: LabServer) -> str | None:
     """The verify-full DSN when this lab serves the PKI (`labkit up` set it up), else None."""
     from . import layers
     from .pki import PKIPaths
@@ -88,7 +92,7 @@ def _pki_dsn(lab: Any) -> str | None:
         served = "L1" in layers.applied(lab)
     except Exception:  # noqa: BLE001 - status must answer even when the lab is half broken
         served = False
-    return str(lab.dsn(sslmode="verify-full", sslrootcert=str(root))) if served and root.is_file() else None
+    return verify_full_dsn(lab, root) if served and root.is_file() else None
 
 
 def cmd_status(args: argparse.Namespace) -> int:
