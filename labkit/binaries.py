@@ -12,14 +12,19 @@ A failure lists every place checked and why it was passed over, and says how to 
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import platform
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -240,6 +245,76 @@ def resolve_npm_version(major: int, package: str) -> str:
     return max(matching, key=key)
 
 
+def fetch_package(package: str, version: str, folder: Path, progress: Callable[[str], None],
+                  bar: bool | None = None) -> Path:
+    """Download ``package@version``'s tarball into ``folder`` with visible progress; return its path.
+
+    npm names the tarball and its SHA-512 (``npm view ... dist``, so npm's own registry settings apply);
+    the bytes are fetched here so the size can be shown while they arrive (``npm pack`` is silent for the
+    30-odd MB) and checked against that digest. When the direct download fails, ``npm pack`` is the
+    fallback. ``bar``: a tqdm bar (default when stderr is a terminal) instead of a line per quarter.
+    """
+    try:
+        dist = json.loads(_npm(["view", f"{package}@{version}", "dist", "--json"], folder, timeout=120))
+        return _download(dist["tarball"], dist.get("integrity", ""), folder, f"{package}@{version}", progress, bar)
+    except (OSError, KeyError, TypeError, ValueError, LabkitError) as exc:
+        reason = getattr(exc, "message", None) or getattr(exc, "reason", None) or exc
+        progress(f"direct download failed ({' '.join(str(reason).split())[:120]}); using npm pack (no progress) ...")
+    name = _npm(["pack", f"{package}@{version}", "--silent"], folder).strip().splitlines()[-1]
+    return folder / name
+
+
+def _download(url: str, integrity: str, folder: Path, label: str, progress: Callable[[str], None],
+              bar: bool | None) -> Path:
+    if urllib.parse.urlparse(url).scheme != "https":
+        raise LabkitError(f"npm gave a tarball address that is not https: {url!r}", "check npm's registry settings")
+    algorithm, _, expected = integrity.partition("-")
+    digest = hashlib.new(algorithm if algorithm in ("sha512", "sha384", "sha256") else "sha512")
+    target = folder / Path(urllib.parse.urlparse(url).path).name
+    with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:  # noqa: S310 - https only
+        total = int(response.headers.get("Content-Length") or 0)
+        show_bar = sys.stderr.isatty() if bar is None else bar
+        meter = _Meter(label, total, progress, show_bar)
+        while chunk := response.read(1 << 16):
+            out.write(chunk)
+            digest.update(chunk)
+            meter.advance(len(chunk))
+        meter.close()
+    if expected and base64.b64encode(digest.digest()).decode() != expected:
+        target.unlink(missing_ok=True)
+        raise LabkitError(f"the download of {label} does not match npm's {algorithm} digest", "try again")
+    return target
+
+
+class _Meter:
+    """Download progress: a tqdm bar on a terminal, otherwise one line at each quarter (logs stay short)."""
+
+    def __init__(self, label: str, total: int, progress: Callable[[str], None], bar: bool) -> None:
+        self.label, self.total, self.progress, self.done, self.next_quarter = label, total, progress, 0, 1
+        self.bar = None
+        if bar:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total or None, unit="B", unit_scale=True, desc=f"downloading {label}",
+                            leave=False, ncols=100)
+        else:
+            size = f" ({total / 1e6:.1f} MB)" if total else ""
+            progress(f"downloading {label}{size} ...")
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if self.bar is not None:
+            self.bar.update(count)
+        elif self.total and self.next_quarter < 4 and self.done >= self.total * self.next_quarter / 4:
+            self.progress(f"  {25 * self.next_quarter}% ({self.done / 1e6:.1f} of {self.total / 1e6:.1f} MB)")
+            self.next_quarter += 1
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.progress(f"downloaded {self.done / 1e6:.1f} MB")
+
+
 def _recreate_symlinks(package_root: Path) -> int:
     """npm tarballs cannot carry symlinks; the package lists them in native/pg-symlinks.json."""
     listing = package_root / "native" / "pg-symlinks.json"
@@ -287,13 +362,12 @@ def install(major: int, progress: Callable[[str], None] = print) -> Installation
     if (dest / "native" / "bin" / "postgres").exists():
         progress(f"PostgreSQL {version} is already in {dest}")
         return inspect(dest / "native" / "bin", "labkit cache")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    paths.ensure_writable(dest.parent, "labkit's cache", "LABKIT_CACHE")
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-        progress(f"downloading {package}@{version} with npm pack ...")
-        tgz = _npm(["pack", f"{package}@{version}", "--silent"], Path(tmp)).strip().splitlines()[-1]
+        tgz = fetch_package(package, version, Path(tmp), progress)
         progress("unpacking ...")
         staging = Path(tmp) / "unpacked"
-        with tarfile.open(Path(tmp) / tgz) as archive:
+        with tarfile.open(tgz) as archive:
             _safe_extract(archive, staging)
         links = _recreate_symlinks(staging / "package")
         for path in (staging / "package").rglob("*"):

@@ -1,4 +1,10 @@
-"""The `labkit` command: start, inspect and stop lab servers; install PostgreSQL; run the course."""
+"""The `labkit` command: start, inspect and stop lab servers; install PostgreSQL; copy and run the course.
+
+Conventions (README, "The labkit command"): ``--version``; ``--json`` wherever a script may read the
+answer; text output wrapped to 100 columns; colour only on a terminal and never with ``NO_COLOR``; one
+short error message with a hint, the cause and traceback under ``--verbose``. Exit codes: 0 ok,
+1 runtime failure, 2 usage error (bad option or value, nothing was changed), 3 not running (``status``).
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,47 +13,116 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from . import binaries, paths, validate
-from .errors import LabkitError
-from .server import LabServer
-from .workspace import Workspace, registered_workspaces
+from . import __version__, binaries, paths, terminal, validate
+from .errors import InvalidValue, LabkitError
+from .terminal import paint, wrap
+
+if TYPE_CHECKING:
+    from .pki import LabPKI
+    from .server import LabServer
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 
 
 def _progress(message: str) -> None:
-    print(f"labkit: {message}", file=sys.stderr, flush=True)
+    print(wrap(message, indent=8, first="labkit: "), file=sys.stderr, flush=True)
+
+
+def _json(data: object) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+# -- lab lifecycle -----------------------------------------------------------------------------------
+def _lab_pki_and_layer1(lab: LabServer) -> LabPKI:
+    """Give the lab the course PKI and serve its server chain (layer 1), so a client that trusts only the
+    lab root can use ``sslmode=verify-full``. Returns the PKI.
+
+    The layer is applied on every `up`, also to a reused lab (a reload, about 10 ms): the PKI may have been
+    regenerated since (it is when it nears expiry), and the server must present the current chain.
+    """
+    from . import layers
+    from .pki import LabPKI
+
+    pki = LabPKI.ensure(lab.workspace.pki_dir)
+    result = layers.apply(lab, layers.layer_ssl_on(pki, cert="server_chain"))
+    if not result.ok:
+        raise LabkitError("the server refused the lab certificate: " + "; ".join(result.problems[:3]),
+                          "`labkit reset` makes a fresh PKI and server")
+    return pki
+
+
+def verify_full_dsn(lab: LabServer, root_crt: Path) -> str:
+    """The lab's DSN with ``sslmode=verify-full`` and the lab root as the only trusted certificate."""
+    return lab.dsn(sslmode="verify-full", sslrootcert=str(root_crt))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from .server import LabServer
+
+    # Checked first: a non-root user pointed at root's cache would otherwise fail half-way through initdb.
+    paths.ensure_writable(paths.cache_dir(), "labkit's cache", "LABKIT_CACHE")
     lab = LabServer.up(args.workspace, backend=args.backend, pg_version=args.pg_version, port=args.port,
                        progress=_progress)
-    facts = lab.facts()
-    print(f"PostgreSQL {facts['server_version']} ({facts['backend']}) is up on {lab.host}:{lab.port}, ssl={facts['ssl']}")
-    print(f"workspace: {lab.workspace.path}")
-    print("connect with:")
-    print(f'  psql "{lab.dsn(sslmode="require")}"')
-    lab.close()
-    return 0
+    try:
+        pki = _lab_pki_and_layer1(lab)
+        facts = lab.facts()
+        dsn = verify_full_dsn(lab, pki.paths.root_crt)
+    finally:
+        lab.close()
+    if args.json:
+        _json({**facts, "dsn": dsn, "root_certificate": str(pki.paths.root_crt)})
+        return EXIT_OK
+    print(wrap(f"PostgreSQL {facts['server_version']} ({facts['backend']}) is up on {lab.host}:{lab.port}, "
+               f"ssl={facts['ssl']}, serving the lab server certificate"))
+    print(wrap(str(lab.workspace.path), indent=4, first="workspace: "))
+    print("connect with (verify-full: the lab root is the only certificate trusted):")
+    print(f'  psql "{dsn}"')
+    return EXIT_OK
+
+
+def _pki_dsn(lab: LabServer) -> str | None:
+    """The verify-full DSN when this lab serves the PKI (`labkit up` set it up), else None."""
+    from . import layers
+    from .pki import PKIPaths
+
+    root = PKIPaths.under(lab.workspace.pki_dir).root_crt
+    try:
+        served = "L1" in layers.applied(lab)
+    except Exception:  # noqa: BLE001 - status must answer even when the lab is half broken
+        served = False
+    return verify_full_dsn(lab, root) if served and root.is_file() else None
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from .server import LabServer
+    from .workspace import Workspace
+
     try:
         lab = LabServer.attach(args.workspace)
     except LabkitError:
-        info = {"running": False, "workspace": str(Workspace(args.workspace or paths.default_workspace()).path),
-                "backend": None, "server_version": None, "host": None, "port": None, "dsn": None}
+        info: dict[str, Any] = {
+            "running": False, "workspace": str(Workspace(args.workspace or paths.default_workspace()).path),
+            "backend": None, "server_version": None, "host": None, "port": None, "dsn": None}
     else:
         info = lab.status()
+        info["dsn_verify_full"] = _pki_dsn(lab) if info["running"] else None
         lab.close()
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        _json(info)
     else:
+        keys = max(len(key) for key in info)
         for key, value in info.items():
-            print(f"{key:>16}: {value}")
-    return 0 if info["running"] else 3
+            shown = paint(str(value), "ok" if value else "bad") if key == "running" else str(value)
+            print(wrap(shown, indent=keys + 2, first=f"{key:>{keys}}: "))
+    return EXIT_OK if info["running"] else EXIT_NOT_RUNNING
 
 
 def _down_one(workspace: Path | str | None) -> bool:
+    from .server import LabServer
+
     try:
         lab = LabServer.attach(workspace)
     except LabkitError:
@@ -58,10 +133,12 @@ def _down_one(workspace: Path | str | None) -> bool:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    from .workspace import registered_workspaces
+
     if not args.all:
         if not _down_one(args.workspace):
             _progress("no lab recorded in that workspace; nothing to stop")
-        return 0
+        return EXIT_OK
     count = sum(_down_one(ws) for ws in registered_workspaces())
     try:
         from .backends.docker_backend import DockerBackend
@@ -78,12 +155,14 @@ def cmd_down(args: argparse.Namespace) -> int:
         _progress(f"removed leftover container {container['name']}")
         count += 1
     _progress(f"{count} lab(s) stopped")
-    return 0
+    return EXIT_OK
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
     """A fresh workspace: the server and the PKI are thrown away and a new lab is started."""
     import shutil
+
+    from .workspace import Workspace
 
     ws = Workspace(args.workspace or paths.default_workspace())
     _down_one(ws.path)
@@ -91,31 +170,64 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return cmd_up(args)
 
 
+# -- machine ------------------------------------------------------------------------------------------
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .doctor import run_checks
+    from .doctor import OPTIONAL_PREFIXES, run_checks
 
-    table = run_checks(validate.pg_major(args.pg_version))
-    print(table.to_string(index=False))
-    required = table[~table["item"].str.startswith(("Docker", "psql"))]
-    return 0 if (required["status"] == "OK").all() else 1
+    major = validate.pg_major(args.pg_version)
+    table = run_checks(major)
+    checks = table.to_dict("records")
+    required_ok = all(c["status"] == "OK" for c in checks if not c["item"].startswith(OPTIONAL_PREFIXES))
+    if args.json:
+        _json({"pg_major": major, "ok": required_ok, "checks": checks})
+    else:
+        for check in checks:
+            status = check["status"]
+            optional = check["item"].startswith(OPTIONAL_PREFIXES)
+            style = "ok" if status == "OK" else ("warn" if optional else "bad")
+            print(f"{paint(f'{status:<8}', style)} {check['item']}")
+            print(wrap(str(check["found"]), indent=9, first=" " * 9))
+            if check["fix"]:
+                print(wrap(str(check["fix"]), indent=14, first=" " * 9 + "fix: "))
+        verdict = "every required item is there" if required_ok else "something the course needs is missing"
+        print(paint(verdict, "ok" if required_ok else "bad"))
+    return EXIT_OK if required_ok else EXIT_FAILURE
 
 
 def cmd_postgres_install(args: argparse.Namespace) -> int:
-    inst = binaries.install(validate.pg_major(args.version), _progress)
-    print(f"PostgreSQL {inst.version} in {inst.bin_dir} (OpenSSL {inst.openssl_version}, sslinfo {inst.sslinfo})")
-    return 0
+    inst = binaries.install(validate.pg_major(args.version, "version"), _progress)
+    print(wrap(f"PostgreSQL {inst.version} in {inst.bin_dir} (OpenSSL {inst.openssl_version}, "
+               f"sslinfo {'yes' if inst.sslinfo else 'no'})", indent=4))
+    return EXIT_OK
 
 
 def cmd_postgres_list(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    rows = [i.as_row() for i in binaries.list_installations()]
-    if not rows:
+    found = binaries.list_installations()
+    if args.json:
+        _json([{**i.as_row(), "problems": list(i.problems), "suitable": i.suitable} for i in found])
+        return EXIT_OK if found else EXIT_FAILURE
+    if not found:
         print("no PostgreSQL installation found; try `labkit postgres install 16`")
-        return 1
-    table = pd.DataFrame(rows)[["version", "bin_dir", "source", "openssl", "openssl_version", "sslinfo", "problems"]]
-    print(table.to_string(index=False))
-    return 0
+        return EXIT_FAILURE
+    for inst in found:
+        mark = paint("usable  ", "ok") if inst.suitable else paint("unusable", "bad")
+        print(wrap(str(inst.bin_dir), indent=21, first=f"{mark} {inst.version:<10} "))
+        print(wrap(f"found via {inst.source}; OpenSSL {inst.openssl_version or 'none'}; "
+                   f"sslinfo {'yes' if inst.sslinfo else 'no'}", indent=21, first=" " * 20))
+        if inst.problems:
+            print(wrap("; ".join(inst.problems), indent=31, first=" " * 20 + "problems: "))
+    return EXIT_OK
+
+
+# -- the course ---------------------------------------------------------------------------------------
+def cmd_init(args: argparse.Namespace) -> int:
+    from .course_files import init_course
+
+    done = init_course(args.directory, force=args.force)
+    print(wrap(f"wrote {len(done.files)} files of the course into {done.dest}"))
+    print(wrap(f"open them with: jupyter lab {done.dest}", indent=4))
+    print(wrap(f"or run them with: labkit run --notebooks-dir {done.dest}", indent=4))
+    return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -124,69 +236,135 @@ def cmd_run(args: argparse.Namespace) -> int:
     return cli_run(args)
 
 
+# -- parser -------------------------------------------------------------------------------------------
+def _add_workspace_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", metavar="DIR", default=None,
+                        help="lab folder (default: 'default' under labkit's data folder, or LABKIT_HOME)")
+
+
 def _add_lab_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", default="auto", help="auto (default), local or docker")
-    parser.add_argument("--pg-version", default="16", help="PostgreSQL major version, 12-17 (default 16)")
-    parser.add_argument("--port", type=str, default=None, help="TCP port on 127.0.0.1 (default 5416 or a free one)")
-    parser.add_argument("--workspace", default=None, help="lab folder (default under labkit's data dir)")
+    parser.add_argument("--backend", metavar="auto|local|docker", default="auto",
+                        help="where the server runs: local binaries, a Docker container, or auto (default: "
+                             "Docker when an engine answers and the image can be had)")
+    parser.add_argument("--pg-version", metavar="N", default="16",
+                        help="PostgreSQL major version, 12-17 (default 16); a minor such as 16.4 is refused")
+    parser.add_argument("--port", metavar="PORT", default=None,
+                        help="TCP port on 127.0.0.1, 1024-65535 (default: 5416, or a free one)")
+    _add_workspace_option(parser)
+    parser.add_argument("--json", action="store_true",
+                        help="print the lab's facts and its verify-full DSN as JSON instead of text")
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse's help, wrapped to the terminal but never past 100 columns (argparse alone follows COLUMNS)."""
+    return argparse.HelpFormatter(prog, width=terminal.width(), max_help_position=30)
+
+
+_COMMON = argparse.ArgumentParser(add_help=False)
+_COMMON.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                     help="on an error, also show its cause and the traceback")
+
+
+def _command(sub: Any, name: str, summary: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A sub-command that takes --verbose too and wraps its help like the main parser."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, parents=[_COMMON], formatter_class=_formatter,
+                                                     help=summary, **kwargs)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labkit", description="PostgreSQL TLS hardening lab")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="labkit", formatter_class=_formatter,
+        description="PostgreSQL TLS hardening lab: real servers, real certificates, measured.",
+        epilog="exit codes: 0 ok, 1 failure, 2 usage error, 3 not running (status). NO_COLOR turns colour off.")
+    parser.add_argument("--version", action="version", version=f"labkit {__version__} (pgtls-lab)",
+                        help="print labkit's version and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", default=False,
+                        help="on an error, also show its cause and the traceback")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = sub.add_parser("up", help="start (or reuse) the lab server with ssl=on")
+    up = _command(sub, "up", "start (or reuse) the lab server, TLS with the lab PKI",
+                  description="Start (or reuse) the lab server, give it the lab PKI's server certificate "
+                              "chain and print a verify-full connection string.")
     _add_lab_options(up)
     up.set_defaults(func=cmd_up)
 
-    status = sub.add_parser("status", help="show the lab server")
-    status.add_argument("--json", action="store_true")
-    status.add_argument("--workspace", default=None)
+    status = _command(sub, "status", "show the lab server (exit 3 when not running)")
+    status.add_argument("--json", action="store_true", help="print the status as JSON (for scripts)")
+    _add_workspace_option(status)
     status.set_defaults(func=cmd_status)
 
-    down = sub.add_parser("down", help="stop and remove the lab server (no process or container is left)")
-    down.add_argument("--workspace", default=None)
+    down = _command(sub, "down", "stop and remove the lab server (no process or container is left)")
+    _add_workspace_option(down)
     down.add_argument("--all", action="store_true", help="every lab labkit started on this machine")
     down.set_defaults(func=cmd_down)
 
-    reset = sub.add_parser("reset", help="a fresh workspace: new PKI, new server")
+    reset = _command(sub, "reset", "a fresh workspace: new PKI, new server")
     _add_lab_options(reset)
     reset.set_defaults(func=cmd_reset)
 
-    doctor = sub.add_parser("doctor", help="check the guide's prerequisites")
-    doctor.add_argument("--pg-version", default="16")
+    doctor = _command(sub, "doctor", "check the guide's prerequisites on this machine")
+    doctor.add_argument("--pg-version", metavar="N", default="16",
+                        help="PostgreSQL major version to look for, 12-17 (default 16)")
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON (for scripts)")
     doctor.set_defaults(func=cmd_doctor)
 
-    pg = sub.add_parser("postgres", help="manage local PostgreSQL installations")
-    pg_sub = pg.add_subparsers(dest="pg_command", required=True)
-    install = pg_sub.add_parser("install", help="install PostgreSQL built with OpenSSL into labkit's cache (npm)")
-    install.add_argument("version", nargs="?", default="16")
+    pg = _command(sub, "postgres", "install or list local PostgreSQL builds")
+    pg_sub = pg.add_subparsers(dest="pg_command", required=True, metavar="ACTION")
+    install = _command(pg_sub, "install", "install PostgreSQL built with OpenSSL into labkit's cache (npm)")
+    install.add_argument("version", nargs="?", default="16", metavar="N",
+                         help="PostgreSQL major version, 12-17 (default 16)")
     install.set_defaults(func=cmd_postgres_install)
-    listing = pg_sub.add_parser("list", help="every installation found")
+    listing = _command(pg_sub, "list", "every installation found, usable or not")
+    listing.add_argument("--json", action="store_true", help="print the installations as JSON (for scripts)")
     listing.set_defaults(func=cmd_postgres_list)
 
-    run = sub.add_parser("run", help="execute the course notebooks and write an HTML report")
-    try:
-        from .runner import add_run_arguments
-    except ImportError:  # the runner is optional while it is being written
-        add_run_arguments = None
-    if add_run_arguments is not None:
-        add_run_arguments(run)
+    init = _command(sub, "init", "copy the course notebooks into a folder of yours",
+                    description="Copy the course (NN_*.ipynb lessons, sanitize.cfg, AUTHORING.md) that came "
+                                "with labkit into DIR, to open in JupyterLab or run with "
+                                "`labkit run --notebooks-dir DIR`.")
+    init.add_argument("directory", metavar="DIR", help="folder to write the course into (created if missing)")
+    init.add_argument("--force", action="store_true", help="overwrite course files already in DIR")
+    init.set_defaults(func=cmd_init)
+
+    run = _command(sub, "run", "execute the course notebooks and write an HTML report")
+    from .runner import add_run_arguments
+
+    add_run_arguments(run)
     run.set_defaults(func=cmd_run)
     return parser
 
 
+def _check_common(args: argparse.Namespace) -> None:
+    """Values argparse cannot check by itself, refused before anything changes."""
+    if hasattr(args, "workspace"):
+        args.workspace = validate.workspace(args.workspace)
+    if getattr(args, "port", None) is not None and args.func in (cmd_up, cmd_reset):
+        args.port = validate.port(args.port, "--port")
+    if args.func in (cmd_up, cmd_reset):
+        args.backend = validate.backend(args.backend)
+        args.pg_version = validate.pg_major(args.pg_version)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # a usage error exits 2 here, with argparse's message
+    verbose = bool(getattr(args, "verbose", False))
     try:
-        if getattr(args, "port", None) is not None and args.func in (cmd_up, cmd_reset):
-            args.port = validate.port(args.port, "--port")
+        _check_common(args)
         return int(args.func(args))
-    except LabkitError as exc:
-        print(f"labkit: error: {exc}", file=sys.stderr)
-        return 2
+    except InvalidValue as exc:
+        terminal.print_error(exc, verbose=verbose)
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `labkit ... | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one short message (details: --verbose)
+        terminal.print_error(exc, verbose=verbose)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

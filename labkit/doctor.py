@@ -11,6 +11,10 @@ from pathlib import Path
 import pandas as pd
 
 from . import binaries
+from .terminal import without_reprs
+
+OPTIONAL_PREFIXES: tuple[str, ...] = ("Docker", "psql")
+"""Checks whose item starts so are optional: the course runs without Docker and without psql."""
 
 
 @dataclass
@@ -119,7 +123,7 @@ def _docker() -> Check:
         answers, why = DockerBackend.engine_status()
     except Exception as exc:  # noqa: BLE001
         answers, why = False, str(exc)
-    return Check("Docker engine", "OK" if answers else "MISSING", why,
+    return Check("Docker engine", "OK" if answers else "MISSING", without_reprs(why),
                  "" if answers else "optional: start Docker to use the docker backend")
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import platformdirs
 
+from .errors import WorkspaceError
+
 
 def running_as_root() -> bool:
     """True when labkit runs as root (CI and containers do)."""
@@ -51,3 +53,40 @@ def registry_dir() -> Path:
 def short_hash(text: str, length: int = 8) -> str:
     """A stable short id for a path, used in container and socket names."""
     return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def ensure_writable(folder: Path, what: str, override: str) -> Path:
+    """Create ``folder`` if needed and prove this user can write there, or explain whose it is.
+
+    A non-root user pointed at root's cache (``LABKIT_CACHE=/var/cache/labkit``) would otherwise meet a raw
+    PermissionError half-way through a download or an initdb.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        owner = _owner_of(folder)
+        raise WorkspaceError(
+            f"cannot write {what} {str(folder)!r}: {exc.strerror or exc}"
+            + (f" (it belongs to {owner})" if owner else ""),
+            f"set {override} to a folder you own, or run as that user",
+        ) from None
+    return folder
+
+
+def _owner_of(path: Path) -> str | None:
+    """The account owning ``path`` or its nearest existing parent (for error messages)."""
+    import pwd
+
+    for candidate in (path, *path.parents):
+        try:
+            uid = candidate.stat().st_uid
+        except OSError:
+            continue
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return f"uid {uid}"
+    return None

@@ -733,11 +733,15 @@ def cli_run(args: argparse.Namespace) -> int:
 
 
 def _notebooks_dir(given: str | None) -> Path:
-    """The course's own ``notebooks/`` beside the labkit package when run from the repo, else ./notebooks."""
-    if given:
+    """``--notebooks-dir`` when given, else the course installed with labkit (the wheel's package data, or
+    ``notebooks/`` of the source checkout), so ``labkit run`` works from any directory."""
+    if given is not None:
+        if not given.strip():
+            raise InvalidValue("--notebooks-dir", given, "a folder holding NN_*.ipynb lessons")
         return Path(given).expanduser()
-    beside = Path(__file__).resolve().parent.parent / "notebooks"
-    return beside if beside.is_dir() else Path.cwd() / "notebooks"
+    from .course_files import course_dir
+
+    return course_dir()
 
 
 def _user_parameters(pairs: Sequence[Sequence[str]] | None, param_file: str | None) -> dict[str, object]:

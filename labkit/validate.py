@@ -25,16 +25,38 @@ def choice(name: str, value: T, allowed: Iterable[T]) -> T:
 
 
 def pg_major(value: object, name: str = "pg_version") -> int:
-    """Parse a PostgreSQL major version (``16``, ``"16"``, ``"16.4"``) and check it is supported."""
+    """Parse a PostgreSQL major version (``16`` or ``"16"``) and check it is supported.
+
+    A minor version (``"16.4"``) is refused rather than rounded down: labkit runs the newest 16.x it can
+    find or fetch, so accepting ``16.99`` and starting 16.14 would report something that never ran.
+    """
     allowed = f"{SUPPORTED_PG_MAJORS[0]}-{SUPPORTED_PG_MAJORS[-1]}"
     text = str(value).strip()
-    head = text.split(".", 1)[0]
-    if isinstance(value, bool) or not head.isdigit() or (text != head and not text.split(".", 1)[1].isdigit()):
-        raise InvalidValue(name, value, allowed, "give a major version number such as 16")
-    major = int(head)
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+        hint = ("give only the major version, e.g. 16: labkit runs the newest 16.x it has "
+                "(`labkit postgres list` shows which)" if _looks_like_minor(text) else
+                "give a major version number such as 16; PostgreSQL before 12 has no ssl_min_protocol_version")
+        raise InvalidValue(name, value, allowed, hint)
+    major = int(text)
     if major not in SUPPORTED_PG_MAJORS:
-        raise InvalidValue(name, value, allowed, "PostgreSQL before 12 has no ssl_min_protocol_version; use 12 or newer")
+        raise InvalidValue(name, value, allowed,
+                           "PostgreSQL before 12 has no ssl_min_protocol_version; use 12 or newer")
     return major
+
+
+def _looks_like_minor(text: str) -> bool:
+    head, _, tail = text.partition(".")
+    return head.isdigit() and int(head) in SUPPORTED_PG_MAJORS and bool(tail)
+
+
+def workspace(value: object, name: str = "--workspace") -> str | None:
+    """A workspace folder given on the command line: ``None`` means the default, an empty or blank
+    string is refused (it used to mean the default silently, so ``down --workspace ''`` stopped it)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise InvalidValue(name, value, "a folder path (omit the option for the default workspace)")
+    return value
 
 
 def port(value: object, name: str = "port") -> int:
@@ -50,4 +72,5 @@ def port(value: object, name: str = "port") -> int:
 
 def backend(value: object, name: str = "backend") -> str:
     """Check a backend name."""
-    return choice(name, value, BACKENDS)  # type: ignore[arg-type]
+    choice(name, value, BACKENDS)
+    return str(value)

@@ -72,8 +72,9 @@ def test_engine_down_is_a_clear_error_and_auto_falls_back(tmp_path: Path) -> Non
     workspace = searchable_tmp(tmp_path) / "ws"
     dead = {**ENV, "DOCKER_HOST": "unix:///nonexistent.sock"}
     forced = labkit("up", "--backend", "docker", "--workspace", str(workspace), env=dead)
-    assert forced.returncode == 2
-    assert "Docker engine does not answer" in forced.stderr and "docker info" in forced.stderr
+    assert forced.returncode == 1  # a runtime failure; 2 is for usage errors
+    said = " ".join(forced.stderr.split())  # the hint is wrapped to 100 columns
+    assert "Docker engine does not answer" in said and "docker info" in said
     auto = labkit("up", "--workspace", str(workspace), env=dead)
     try:
         assert auto.returncode == 0, auto.stderr
