@@ -43,11 +43,11 @@ def _lab_pki_and_layer1(lab: LabServer) -> LabPKI:
     The layer is applied on every `up`, also to a reused lab (a reload, about 10 ms): the PKI may have been
     regenerated since (it is when it nears expiry), and the server must present the current chain.
     """
-    from . import layers
+    from . import layers, transaction
     from .pki import LabPKI
 
     pki = LabPKI.ensure(lab.workspace.pki_dir)
-    result = layers.apply(lab, layers.layer_ssl_on(pki, cert="server_chain"))
+    result = transaction.apply(lab, layers.layer_ssl_on(pki, cert="server_chain"))
     if not result.ok:
         raise LabkitError("the server refused the lab certificate: " + "; ".join(result.problems[:3]),
                           "`labkit reset` makes a fresh PKI and server")
@@ -85,12 +85,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def _pki_dsn(lab: LabServer) -> str | None:
     """The verify-full DSN when this lab serves the PKI (`labkit up` set it up), else None."""
-    from . import layers
+    from . import transaction
     from .pki import PKIPaths
 
     root = PKIPaths.under(lab.workspace.pki_dir).root_crt
     try:
-        served = "L1" in layers.applied(lab)
+        served = "L1" in transaction.applied(lab)
     except Exception:  # noqa: BLE001 - status must answer even when the lab is half broken
         served = False
     return verify_full_dsn(lab, root) if served and root.is_file() else None

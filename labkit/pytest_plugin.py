@@ -31,9 +31,10 @@ import pytest
 
 if TYPE_CHECKING:
     from .client import AttemptResult
-    from .layers import ApplyResult, Layer
+    from .layers import Layer
     from .pki import LabPKI
     from .server import LabServer
+    from .transaction import ApplyResult
 
 _BACKENDS = ("auto", "local", "docker")
 
@@ -114,10 +115,10 @@ class TlsAssertions:
         self.pki = pki
 
     def apply(self, *layers: Layer) -> ApplyResult:
-        """Apply ``layers`` (see :func:`labkit.layers.apply`); fail the test if the server rejected them."""
-        from . import layers as lab_layers
+        """Apply ``layers`` (see :func:`labkit.transaction.apply`); fail the test if the server rejected them."""
+        from . import transaction
 
-        result = lab_layers.apply(self.lab, *layers)
+        result = transaction.apply(self.lab, *layers)
         if not result.ok:
             pytest.fail(f"the server rejected {', '.join(result.layers)}: {result.reason}\n"
                         + "\n".join(result.summary()["detail"].astype(str)), pytrace=False)

@@ -34,10 +34,15 @@ def _venv(folder: Path) -> Path:
 
 
 def _build(python: Path, out: Path, *, isolated: bool) -> Path:
-    args = ["wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)]
+    """Build from a copy of the sources: setuptools writes build/ and *.egg-info into the tree it builds,
+    and a stale build/ left by an earlier in-tree install would leak old modules into the wheel."""
+    import shutil
+
+    source = out.parent / f"{out.name}-src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns("build", "*.egg-info", ".venv", "reports", ".git",
+                                                                "__pycache__", ".pytest_cache"))
+    args = ["wheel", "--no-deps", "-q", "-w", str(out), str(source)]
     _pip(python, *args if isolated else [*args, "--no-build-isolation"])
-    for leftover in ("build", "pgtls_lab.egg-info"):  # setuptools writes these into the source tree
-        subprocess.run(["rm", "-rf", str(ROOT / leftover)], check=False)
     (wheel,) = out.glob("pgtls_lab-*.whl")
     return wheel
 
