@@ -7,7 +7,7 @@ fails at once with a message naming it and the allowed values. The lab starts fr
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 import fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +27,23 @@ __all__ = ["COURSE_ROLES", "TLS_VERSIONS", "Lesson", "begin", "check_bool", "che
 COURSE_ROLES: tuple[str, ...] = ("conssl", "reporter")
 
 
-def check_choice(name: str, value: object, allowed: Iterable[object], *, shown: str | None = None) -> Any:
-    """A lesson knob that must be one of ``allowed`` (``shown``: how to write them in the error, e.g. file
-    modes in octal rather than the decimal ints Python holds)."""
+class _Written(str):
+    """A value as the user writes it (e.g. ``0o644``), shown without quotes in an error."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def check_choice(name: str, value: object, allowed: Iterable[object], *,
+                 show: Callable[[Any], str] | None = None) -> Any:
+    """A lesson knob that must be one of ``allowed``. ``show`` writes the value and the choices in the error
+    the way the user writes them (``show=oct`` for file modes, which Python holds as decimal ints)."""
     options = tuple(allowed)
     if value not in options:
-        raise InvalidValue(name, value, shown if shown is not None else options)
+        if show is None:
+            raise InvalidValue(name, value, options)
+        written = _Written(show(value)) if isinstance(value, int) and not isinstance(value, bool) else value
+        raise InvalidValue(name, written, ", ".join(show(option) for option in options))
     return value
 
 

@@ -39,7 +39,10 @@ CASES = [
     ("20_verify_ca", {"server_cert": "wrong_host"}, "server_cert", ["'server'", "'server_chain'"]),
     ("21_verify_full", {"host_choice": "db.example"}, "host_choice", ["'localhost'", "'127.0.0.1'"]),
     ("21_verify_full", {"backend": "podman"}, "backend", ["'podman'", "'auto'", "'local'", "'docker'"]),
-    ("22_client_cert_auth", {"open_key_mode": 0o600}, "open_key_mode", ["384", "420"]),
+    ("22_client_cert_auth", {"open_key_mode": 0o600}, "open_key_mode", ["0o600", "0o644, 0o604, 0o666"]),
+    # a value that would add a line to labkit.conf is refused before anything starts (issue 8)
+    ("16_validate_reload", {"bad_min_protocol": "TLSv1.2'\nlisten_addresses = '127.0.0.1,127.0.0.2'\n#"},
+     "bad_min_protocol", ["control characters"]),
     ("22_client_cert_auth", {"use_crl": "yes"}, "use_crl", ["True or False"]),
     ("23_sslmode_matrix", {"tls_max": "TLSv1.4"}, "tls_max", ["'TLSv1.2'", "'TLSv1.3'"]),
     ("23_sslmode_matrix", {"pg_version": "abc"}, "pg_version", ["'abc'", "12-17"]),

@@ -50,7 +50,7 @@ from pathlib import Path
 
 
 lk.check_bool("use_crl", use_crl)
-lk.check_choice("open_key_mode", open_key_mode, (0o644, 0o604, 0o666), shown="0o644, 0o604 or 0o666")
+lk.check_choice("open_key_mode", open_key_mode, (0o644, 0o604, 0o666), show=oct)
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
                   keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
