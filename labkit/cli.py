@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     if add_run_arguments is not None:
         add_run_arguments(run)
     run.set_defaults(func=cmd_run)
+
+    from .audit.cli import add_audit_parser
+    add_audit_parser(sub)
     return parser
 
 

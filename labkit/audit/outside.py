@@ -1,0 +1,222 @@
+"""The outside view: what anyone on the network learns from the server without credentials.
+
+Every fact here comes from a connection this machine opens and closes: the answer to PostgreSQL's
+SSLRequest, one pinned handshake per TLS version (:func:`labkit.tlsprobe.probe`, the lessons' engine), the
+suites and groups accepted (sslyze, which speaks PostgreSQL's STARTTLS), the certificate chain as served and
+whether the server asks for a client certificate, and one ``sslmode=disable`` login attempt that sends no
+password. Nothing is written to the server; what it logs is connection noise.
+
+Only what a check needs is scanned, because a full sslyze scan floods the server log (one line per refused
+suite): suites are enumerated only for the versions the server accepted, and groups only when the profile
+judges them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import ssl
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from .. import tlsprobe
+from . import certs
+from .profiles import VERSION_ORDER, Profile, group_name
+from .targets import Target
+
+PLAINTEXT_REFUSED = "refused by pg_hba"
+PLAINTEXT_AUTH_ASKED = "authentication asked"
+PLAINTEXT_CONNECTED = "session opened"
+PLAINTEXT_OTHER = "other error"
+_HBA_REFUSED = ("no pg_hba.conf entry", "pg_hba.conf rejects connection")
+_AUTH_ASKED = ("no password supplied", "password authentication failed", "certificate authentication failed",
+               "requires a valid client certificate", "authentication failed")
+
+
+@dataclass
+class OutsideView:
+    """Everything observed from outside; ``chain`` is kept as certificates for the checks, PEM in JSON."""
+
+    ssl_request: str = ""
+    """``S`` (TLS offered), ``N`` (no TLS), or what went wrong."""
+    direct_tls: str = ""
+    """Whether a TLS handshake without SSLRequest (PostgreSQL 17's direct TLS, ALPN ``postgresql``) worked."""
+    versions: dict[str, dict[str, str]] = field(default_factory=dict)
+    suites: dict[str, list[str]] = field(default_factory=dict)
+    """Accepted suites (OpenSSL names) per version that was enumerated."""
+    groups: list[str] | None = None
+    client_auth: str | None = None
+    """``disabled`` / ``optional`` / ``required``: whether the server asks for a client certificate."""
+    chain: list[Any] = field(default_factory=list)
+    plaintext: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    seen_with: str = ""
+    """The client side of the observations (Python's OpenSSL, sslyze/nassl)."""
+
+    def accepted_versions(self) -> list[str]:
+        return [v for v in VERSION_ORDER if self.versions.get(v, {}).get("result") == "accepted"]
+
+    def as_json(self, now: dt.datetime) -> dict[str, Any]:
+        return {
+            "ssl_request": self.ssl_request, "direct_tls": self.direct_tls, "versions": self.versions,
+            "suites": self.suites, "groups": self.groups, "client_auth": self.client_auth,
+            "chain": [certs.describe(cert, now) for cert in self.chain],
+            "chain_pem": [certs.to_pem(cert) for cert in self.chain],
+            "plaintext_login": self.plaintext, "errors": self.errors, "seen_with": self.seen_with,
+        }
+
+
+def observe(target: Target, profile: Profile, timeout: float = 5) -> OutsideView:
+    """Run every outside observation the profile's checks need, in the cheapest order."""
+    view = OutsideView(seen_with=f"client {ssl.OPENSSL_VERSION} (Python ssl); sslyze {_sslyze_version()}")
+    view.ssl_request = ssl_request(target.address, target.port, timeout)
+    if view.ssl_request != "S":
+        view.plaintext = plaintext_login(target, timeout)
+        return view
+    for version in VERSION_ORDER:
+        result = tlsprobe.probe(target.address, target.port, version, timeout=timeout)
+        view.versions[version] = {"result": result.result, "negotiated": result.negotiated_version or "",
+                                  "cipher": result.cipher or "", "detail": result.error or ""}
+    _sslyze_scan(view, target, profile, timeout)
+    view.plaintext = plaintext_login(target, timeout)
+    view.direct_tls = direct_tls(target.address, target.port, timeout)
+    return view
+
+
+def ssl_request(address: str, port: int, timeout: float) -> str:
+    """Send the 8-byte SSLRequest and read the one-byte answer; close without starting TLS."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as raw:
+            raw.sendall(tlsprobe.SSL_REQUEST)
+            answer = raw.recv(1)
+    except OSError as exc:
+        return f"could not connect to {address}:{port}: {exc.strerror or exc}"
+    if answer in (b"S", b"N"):
+        return answer.decode()
+    return f"unexpected answer {answer!r}"
+
+
+def direct_tls(address: str, port: int, timeout: float) -> str:
+    """Try TLS straight away with ALPN ``postgresql`` (17+); older servers read it as a bad startup packet."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["postgresql"])
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as raw, \
+                ctx.wrap_socket(raw) as tls:
+            protocol = tls.selected_alpn_protocol()
+            try:
+                tls.unwrap()
+            except (ssl.SSLError, OSError):
+                pass
+    except (ssl.SSLError, OSError) as exc:
+        return f"not accepted ({type(exc).__name__})"
+    return f"accepted (ALPN {protocol})" if protocol else "accepted without ALPN"
+
+
+def plaintext_login(target: Target, timeout: float) -> dict[str, str]:
+    """One ``sslmode=disable`` start-up as the target's role (or ``postgres``), with no password at all.
+
+    The question is whether pg_hba.conf lets an unencrypted TCP connection reach authentication. No secret is
+    sent in the clear: the password is empty and no passfile is read, whatever the target string says.
+    """
+    user = target.user or "postgres"
+    params = {"host": target.host, "hostaddr": target.address, "port": str(target.port), "user": user,
+              "dbname": target.params.get("dbname") or user, "sslmode": "disable", "gssencmode": "disable",
+              "password": "", "passfile": "/nonexistent/labkit-audit", "connect_timeout": str(int(timeout)),
+              "application_name": "labkit audit (plaintext probe)"}
+    try:
+        conn = psycopg.connect(**params)
+    except psycopg.OperationalError as exc:
+        message = _last_line(str(exc))
+        if any(text in message for text in _HBA_REFUSED):
+            outcome = PLAINTEXT_REFUSED
+        elif any(text in message for text in _AUTH_ASKED):
+            outcome = PLAINTEXT_AUTH_ASKED
+        else:
+            outcome = PLAINTEXT_OTHER
+        return {"user": user, "outcome": outcome, "message": message}
+    conn.close()
+    return {"user": user, "outcome": PLAINTEXT_CONNECTED,
+            "message": "an unencrypted session was opened without any password (and closed at once)"}
+
+
+def _last_line(message: str) -> str:
+    """libpq's message is ``connection to server at ... failed: FATAL: ...``; keep the server's words."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    text = lines[-1] if lines else message
+    return text.split("failed: ", 1)[-1]
+
+
+def _sslyze_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("sslyze")
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+_VERSION_COMMANDS = {"TLSv1": "TLS_1_0_CIPHER_SUITES", "TLSv1.1": "TLS_1_1_CIPHER_SUITES",
+                     "TLSv1.2": "TLS_1_2_CIPHER_SUITES", "TLSv1.3": "TLS_1_3_CIPHER_SUITES"}
+_RESULT_FIELDS = {"TLSv1": "tls_1_0_cipher_suites", "TLSv1.1": "tls_1_1_cipher_suites",
+                  "TLSv1.2": "tls_1_2_cipher_suites", "TLSv1.3": "tls_1_3_cipher_suites"}
+
+
+def _sslyze_scan(view: OutsideView, target: Target, profile: Profile, timeout: float) -> None:
+    """Suites for the versions not refused, the served chain, client-certificate request, and groups
+    when the profile has a rule for them. The handshake results overrule our own probe only to say more:
+    a version Python's OpenSSL could not offer is judged by sslyze's legacy client."""
+    try:
+        import sslyze
+    except ImportError:
+        view.errors.append("sslyze is not installed (pip install sslyze): suites, chain and groups not observed")
+        return
+    wanted = [v for v in VERSION_ORDER if view.versions.get(v, {}).get("result") != "refused"]
+    commands = {getattr(sslyze.ScanCommand, _VERSION_COMMANDS[v]) for v in wanted}
+    commands.add(sslyze.ScanCommand.CERTIFICATE_INFO)
+    if profile.groups is not None:
+        commands.add(sslyze.ScanCommand.ELLIPTIC_CURVES)
+    location = sslyze.ServerNetworkLocation(hostname=target.host, port=target.port, ip_address=target.address)
+    config = sslyze.ServerNetworkConfiguration(
+        tls_server_name_indication=target.host, network_timeout=int(timeout), network_max_retries=1,
+        tls_opportunistic_encryption=sslyze.ProtocolWithOpportunisticTlsEnum.POSTGRES)
+    scanner = sslyze.Scanner(per_server_concurrent_connections_limit=2, concurrent_server_scans_limit=1)
+    with warnings.catch_warnings():  # sslyze's bundled trust stores hold certificates cryptography warns about
+        warnings.simplefilter("ignore")
+        scanner.queue_scans([sslyze.ServerScanRequest(server_location=location, network_configuration=config,
+                                                      scan_commands=commands)])
+        results = list(scanner.get_results())
+    result = results[0]
+    if result.scan_status != sslyze.ServerScanStatusEnum.COMPLETED:
+        trace = result.connectivity_error_trace
+        reason = _last_line(str(trace)) if trace is not None else str(result.connectivity_status)
+        view.errors.append(f"sslyze could not connect: {reason}")
+        return
+    view.client_auth = result.connectivity_result.client_auth_requirement.name.lower()
+    scan = result.scan_result
+    for version in wanted:
+        attempt = getattr(scan, _RESULT_FIELDS[version])
+        if attempt.result is None:
+            view.errors.append(f"sslyze {version} suites: {attempt.status.name} {attempt.error_reason or ''}")
+            continue
+        accepted = [s.cipher_suite.openssl_name for s in attempt.result.accepted_cipher_suites]
+        view.suites[version] = accepted
+        probe = view.versions.get(version, {})
+        if probe.get("result") not in ("accepted", "refused"):  # our client could not ask: sslyze's answer
+            probe["result"] = "accepted" if accepted else "refused"
+            probe["detail"] = (probe.get("detail", "") + "; judged by sslyze's handshakes").lstrip("; ")
+    info = scan.certificate_info
+    if info.result is not None and info.result.certificate_deployments:
+        view.chain = list(info.result.certificate_deployments[0].received_certificate_chain)
+    else:
+        view.errors.append(f"sslyze certificate scan: {info.status.name} {info.error_reason or ''}")
+    if profile.groups is not None:
+        curves = scan.elliptic_curves
+        if curves.result is not None:
+            view.groups = sorted({group_name(c.name) for c in curves.result.supported_curves or []})
+        else:
+            view.errors.append(f"sslyze groups: {curves.status.name} {curves.error_reason or ''}")
