@@ -27,8 +27,6 @@ class Validation:
     ok: bool | None
     """None when there was nothing to validate against (no CA bundle given)."""
     message: str
-    served_alone: bool | None = None
-    """Whether the server's own chain reaches an anchor without the bundle's intermediates."""
 
 
 def load_bundle(path: Path) -> list[x509.Certificate]:
@@ -45,6 +43,19 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     except Exception:  # noqa: BLE001 - cryptography raises several types for a signature that does not verify
         return False
     return True
+
+
+def issued_by_any(cert: x509.Certificate, issuers: list[x509.Certificate]) -> bool:
+    """Whether one of ``issuers`` signed ``cert`` (name and signature both checked)."""
+    for issuer in issuers:
+        if issuer.subject != cert.issuer:
+            continue
+        try:
+            cert.verify_directly_issued_by(issuer)
+        except Exception:  # noqa: BLE001 - InvalidSignature, ValueError, TypeError for other key types
+            continue
+        return True
+    return False
 
 
 def key_label(cert: x509.Certificate) -> tuple[str, int]:
@@ -133,8 +144,8 @@ def name_matches(cert: x509.Certificate, host: str) -> bool:
 
 def validate(chain: list[x509.Certificate], bundle: list[x509.Certificate] | None,
              now: dt.datetime) -> Validation:
-    """Validate the served chain against the bundle's roots, first with the bundle's intermediates too
-    (what a libpq client holding that file sees), then with the server's own chain alone."""
+    """Validate the served chain against the bundle's roots, with the bundle's intermediates too: what a
+    libpq client holding that file as ``sslrootcert`` sees."""
     if bundle is None:
         return Validation(None, "no CA bundle given (--root, or sslrootcert= in the target)")
     if not chain:
@@ -144,14 +155,10 @@ def validate(chain: list[x509.Certificate], bundle: list[x509.Certificate] | Non
         return Validation(False, "the CA bundle holds no self-signed root to anchor a chain")
     extra = [cert for cert in bundle if not is_self_signed(cert)]
     leaf, served = chain[0], chain[1:]
-    with_bundle = _verify(leaf, served + extra, anchors, now)
-    if with_bundle is not None:
-        return Validation(False, with_bundle)
-    alone = _verify(leaf, served, anchors, now)
-    if alone is None:
-        return Validation(True, "the served chain leads to a root of the bundle", served_alone=True)
-    return Validation(True, "validates only with the bundle's intermediates: the server does not send them "
-                      f"({alone})", served_alone=False)
+    problem = _verify(leaf, served + extra, anchors, now)
+    if problem is not None:
+        return Validation(False, problem)
+    return Validation(True, "the chain leads to a root of the bundle")
 
 
 def _verify(leaf: x509.Certificate, intermediates: list[x509.Certificate], anchors: list[x509.Certificate],

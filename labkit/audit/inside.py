@@ -128,4 +128,9 @@ def _passphrase(command: str | None) -> dict[str, Any] | None:
 
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
-    return text.split("failed: ", 1)[-1] if "connection to server" in text else text
+    if "connection to server" in text:
+        for marker in ("FATAL:", "ERROR:"):
+            if marker in text:
+                return text[text.index(marker):]
+        return text.rsplit("failed: ", 1)[-1]
+    return text

@@ -148,7 +148,10 @@ def _last_line(message: str) -> str:
     """libpq's message is ``connection to server at ... failed: FATAL: ...``; keep the server's words."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     text = lines[-1] if lines else message
-    return text.split("failed: ", 1)[-1]
+    for marker in ("FATAL:", "ERROR:"):
+        if marker in text:
+            return " ".join(text[text.index(marker):].split())
+    return text.rsplit("failed: ", 1)[-1]
 
 
 def _sslyze_version() -> str:
