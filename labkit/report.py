@@ -173,12 +173,12 @@ def chromium() -> str | None:
     return None
 
 
-def chromium_command(binary: str, profile_dir: Path, *args: str) -> list[str]:
-    """Headless Chromium that cannot reach the network: every request goes to a proxy that does not exist,
-    so a page that tried to load anything from outside would show it (and tests can prove it does not)."""
+def chromium_command(binary: str, profile_dir: Path, *args: str, proxy: str = "http://127.0.0.1:9") -> list[str]:
+    """Headless Chromium that cannot reach the network: every request (loopback included) goes to ``proxy``,
+    by default one that does not exist; a test passes a proxy of its own that records what was asked."""
     return [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
             "--disable-background-networking", "--disable-component-update", "--hide-scrollbars",
-            "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+            f"--proxy-server={proxy}", "--proxy-bypass-list=<-loopback>",
             f"--user-data-dir={profile_dir}", *args]
 
 

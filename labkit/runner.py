@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 LESSON_FILE = re.compile(r"^(\d+)_.*\.ipynb$")
 PARAMETERS_TAG = "parameters"
 KEY_RESULT_TAG = "key-result"
+LESSON_PAGE_TEMPLATE = "lesson_page.html.j2"
+MERMAID_FENCE = "```mermaid"
 FORWARDED_ONLY_IF_DECLARED = ("backend", "pg_version")
 """Options of ``labkit run`` itself; unlike ``-p`` they are not an error when no lesson declares them."""
 EXIT_INTERRUPTED = 130
@@ -241,6 +243,7 @@ def run_series(
     started_at = datetime.now(timezone.utc)
     start = time.perf_counter()
     exporter = _html_exporter()
+    mermaid_src = _diagram_renderer(nb_paths, out_dir)
     lessons: list[LessonResult] = []
     pending: list[tuple[LessonResult, Future[float]]] = []
     not_run: list[str] = []
@@ -263,7 +266,8 @@ def run_series(
             _announce_failure(bar, lesson)
             if lesson.output_path is not None:
                 html_path = out_dir / f"{lesson.name}.html"
-                pending.append((lesson, renderer.submit(_render_html, exporter, lesson.output_path, html_path)))
+                pending.append((lesson, renderer.submit(_render_html, exporter, lesson.output_path, html_path,
+                                                              mermaid_src)))
             bar.update(1)
         executed = time.perf_counter()
         with _ignoring_interrupts():
@@ -641,15 +645,36 @@ def _html_exporter() -> HTMLExporter:
     """
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(template_name="lab", extra_template_basedirs=[])
+    from importlib import resources
+
+    page = resources.files("labkit").joinpath("templates").joinpath(LESSON_PAGE_TEMPLATE)
+    return HTMLExporter(template_name="lab", template_file=str(page), extra_template_basedirs=[])
 
 
-def _render_html(exporter: HTMLExporter, ipynb: Path, html_path: Path) -> float:
-    """Render one executed notebook next to it and return the seconds it took."""
+def _diagram_renderer(nb_paths: Sequence[Path], out_dir: Path) -> str | None:
+    """Ship the Mermaid renderer into the report folder when a selected lesson has a diagram.
+
+    Without it (no npm, no registry) the pages still open: diagrams show as their source text.
+    """
+    if not any(MERMAID_FENCE in path.read_text(encoding="utf-8", errors="replace") for path in nb_paths):
+        return None
+    from .offline_assets import ship_mermaid
+
+    try:
+        return ship_mermaid(out_dir)
+    except LabkitError as exc:
+        print(f"labkit run: note: {exc}", file=sys.stderr)
+        return None
+
+
+def _render_html(exporter: HTMLExporter, ipynb: Path, html_path: Path, mermaid_src: str | None = None) -> float:
+    """Render one executed notebook next to it (offline page: no CDN script) and return the seconds it took."""
     start = time.perf_counter()
     nb = _read_notebook(ipynb)
+    has_diagram = any(MERMAID_FENCE in cell.source for cell in nb.cells if cell.cell_type == "markdown")
     try:
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": ipynb.stem}})
+        body, _ = exporter.from_notebook_node(nb, resources={
+            "metadata": {"name": ipynb.stem}, "labkit_mermaid_src": mermaid_src if has_diagram else None})
     except Exception as exc:  # nbconvert surfaces template, markdown and pygments errors alike
         raise LabkitError(f"cannot render {ipynb.name} to HTML: {exc}",
                           "open the .ipynb instead; please report this") from exc
