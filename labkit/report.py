@@ -271,6 +271,11 @@ def results_data(result: SeriesResult, environment: Mapping[str, object]) -> dic
     }
 
 
+def run_schema() -> dict[str, Any]:
+    """The JSON schema of a run's results.json (draft 2020-12)."""
+    return json.loads(resources.files("labkit").joinpath("data").joinpath(RUN_SCHEMA_FILE).read_text(encoding="utf-8"))
+
+
 def write_results_json(result: SeriesResult, path: Path, environment: Mapping[str, object]) -> Path:
     path.write_text(json.dumps(results_data(result, environment), indent=2, default=str) + "\n", encoding="utf-8")
     return path

@@ -152,4 +152,12 @@ def test_run_index_offline_and_printable(proxy: RecordingProxy, tmp_path: Path) 
     assert "`" not in re.sub(r"<pre.*?</pre>", "", dom, flags=re.S)
     assert ">nan<" not in dom
     assert files["pdf"].read_bytes()[:5] == b"%PDF-"
+    import json
+
+    import jsonschema
+
+    data = json.loads(files["json"].read_text())
+    jsonschema.validate(data, report.run_schema())
+    assert data["summary"] == {"passed": 3, "failed": 1, "interrupted": 0, "not_run": 0, "total": 4}
+    assert next(lesson for lesson in data["lessons"] if lesson["name"] == "00_quick")["title"] == "Quick lesson"
     assert sorted(files) == ["html", "json", "junit", "pdf"]

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
 import nbformat
 import pytest
 
@@ -340,6 +341,7 @@ def test_interrupt_mid_series_writes_partial_report_and_stops_the_server(tmp_pat
     assert "1 lesson(s) never started: 20_after" in html
     assert "stopped its lab server in" in html
     data = json.loads((out / "results.json").read_text())
+    jsonschema.validate(data, report.run_schema())
     assert [(lesson["name"], lesson["status"]) for lesson in data["lessons"]] == [
         ("00_quick", "passed"), ("10_server", "interrupted")]
     assert data["not_run"] == ["20_after"]
