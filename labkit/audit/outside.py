@@ -163,24 +163,24 @@ def _sslyze_version() -> str:
         return "not installed"
 
 
-_VERSION_COMMANDS = {"TLSv1": "TLS_1_0_CIPHER_SUITES", "TLSv1.1": "TLS_1_1_CIPHER_SUITES",
-                     "TLSv1.2": "TLS_1_2_CIPHER_SUITES", "TLSv1.3": "TLS_1_3_CIPHER_SUITES"}
-_RESULT_FIELDS = {"TLSv1": "tls_1_0_cipher_suites", "TLSv1.1": "tls_1_1_cipher_suites",
-                  "TLSv1.2": "tls_1_2_cipher_suites", "TLSv1.3": "tls_1_3_cipher_suites"}
+_RESULT_FIELDS = {"TLSv1.3": "tls_1_3_cipher_suites"}
+_ELIMINATION_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2")
+MAX_ELIMINATION_ROUNDS = 200
+"""More accepted suites than sslyze knows cannot exist; the bound only guards against a server that lies."""
 
 
 def _sslyze_scan(view: OutsideView, target: Target, profile: Profile, timeout: float) -> None:
-    """Suites for the versions not refused, the served chain, client-certificate request, and groups
-    when the profile has a rule for them. The handshake results overrule our own probe only to say more:
-    a version Python's OpenSSL could not offer is judged by sslyze's legacy client."""
+    """The served chain, whether a client certificate is asked for, TLS 1.3 suites and (when the profile
+    judges them) groups through sslyze's scan commands; suites of TLS 1.2 and below by elimination."""
     try:
         import sslyze
     except ImportError:
         view.errors.append("sslyze is not installed (pip install sslyze): suites, chain and groups not observed")
         return
     wanted = [v for v in VERSION_ORDER if view.versions.get(v, {}).get("result") != "refused"]
-    commands = {getattr(sslyze.ScanCommand, _VERSION_COMMANDS[v]) for v in wanted}
-    commands.add(sslyze.ScanCommand.CERTIFICATE_INFO)
+    commands = {sslyze.ScanCommand.CERTIFICATE_INFO}
+    if "TLSv1.3" in wanted:
+        commands.add(sslyze.ScanCommand.TLS_1_3_CIPHER_SUITES)
     if profile.groups is not None:
         commands.add(sslyze.ScanCommand.ELLIPTIC_CURVES)
     location = sslyze.ServerNetworkLocation(hostname=target.host, port=target.port, ip_address=target.address)
@@ -201,25 +201,86 @@ def _sslyze_scan(view: OutsideView, target: Target, profile: Profile, timeout: f
         return
     view.client_auth = result.connectivity_result.client_auth_requirement.name.lower()
     scan = result.scan_result
-    for version in wanted:
-        attempt = getattr(scan, _RESULT_FIELDS[version])
+    if "TLSv1.3" in wanted:
+        attempt = scan.tls_1_3_cipher_suites
         if attempt.result is None:
-            view.errors.append(f"sslyze {version} suites: {attempt.status.name} {attempt.error_reason or ''}")
-            continue
-        accepted = [s.cipher_suite.openssl_name for s in attempt.result.accepted_cipher_suites]
-        view.suites[version] = accepted
+            view.errors.append(f"sslyze TLSv1.3 suites: {attempt.status.name} {attempt.error_reason or ''}")
+        else:
+            view.suites["TLSv1.3"] = [s.cipher_suite.openssl_name for s in attempt.result.accepted_cipher_suites]
+    from sslyze.server_connectivity import ServerConnectivityInfo
+
+    info = ServerConnectivityInfo(server_location=location, network_configuration=config,
+                                         tls_probing_result=result.connectivity_result)
+    for version in (v for v in _ELIMINATION_VERSIONS if v in wanted):
+        view.suites[version] = accepted_by_elimination(info, version)
+    for version, accepted in view.suites.items():
         probe = view.versions.get(version, {})
         if probe.get("result") not in ("accepted", "refused"):  # our client could not ask: sslyze's answer
             probe["result"] = "accepted" if accepted else "refused"
             probe["detail"] = (probe.get("detail", "") + "; judged by sslyze's handshakes").lstrip("; ")
-    info = scan.certificate_info
-    if info.result is not None and info.result.certificate_deployments:
-        view.chain = list(info.result.certificate_deployments[0].received_certificate_chain)
+    cert_info = scan.certificate_info
+    if cert_info.result is not None and cert_info.result.certificate_deployments:
+        view.chain = list(cert_info.result.certificate_deployments[0].received_certificate_chain)
     else:
-        view.errors.append(f"sslyze certificate scan: {info.status.name} {info.error_reason or ''}")
+        view.errors.append(f"sslyze certificate scan: {cert_info.status.name} {cert_info.error_reason or ''}")
     if profile.groups is not None:
         curves = scan.elliptic_curves
         if curves.result is not None:
             view.groups = sorted({group_name(c.name) for c in curves.result.supported_curves or []})
         else:
             view.errors.append(f"sslyze groups: {curves.status.name} {curves.error_reason or ''}")
+
+
+def accepted_by_elimination(info: Any, version: str) -> list[str]:
+    """The suites a server accepts for ``version`` (TLS 1.2 and below), one handshake per accepted suite.
+
+    sslyze's own enumeration offers each of its ~150 suites alone, and each refusal is a line in the server's
+    log. Here the client offers every suite it has not yet seen accepted; the server picks one, which is
+    noted and dropped from the offer, until the server refuses them all: accepted + 1 handshakes per client.
+    sslyze's connection (PostgreSQL STARTTLS included) and both of nassl's clients are used -- OpenSSL 1.1.1
+    first, then the legacy 1.0.2 for the suites only it can offer (on TLS 1.0/1.1 sslyze uses the legacy one
+    alone, and so does this).
+    """
+    from sslyze import TlsVersionEnum
+    from sslyze.plugins.openssl_cipher_suites.cipher_suites import CipherSuitesRepository
+
+    tls_version = {"TLSv1": TlsVersionEnum.TLS_1_0, "TLSv1.1": TlsVersionEnum.TLS_1_1,
+                   "TLSv1.2": TlsVersionEnum.TLS_1_2}[version]
+    names = sorted(s.openssl_name for s in CipherSuitesRepository.get_all_cipher_suites(tls_version))
+    accepted: list[str] = []
+    clients = (False, True) if version == "TLSv1.2" else (True,)
+    for legacy in clients:
+        for _ in range(MAX_ELIMINATION_ROUNDS):
+            offer = [name for name in names if name not in accepted]
+            chosen = _handshake_choice(info, tls_version, offer, legacy=legacy)
+            if chosen is None or chosen in accepted or chosen not in offer:
+                break
+            accepted.append(chosen)
+    return accepted
+
+
+def _handshake_choice(info: Any, tls_version: Any, offer: list[str], *, legacy: bool) -> str | None:
+    """Offer ``offer`` in one handshake; the suite the server picked, or None if it refused them all."""
+    from nassl.ssl_client import ClientCertificateRequested
+    from sslyze.errors import ServerRejectedTlsHandshake, ServerTlsConfigurationNotSupported, TlsHandshakeTimedOut
+
+    if not offer:
+        return None
+    connection = info.get_preconfigured_tls_connection(override_tls_version=tls_version,
+                                                       should_use_legacy_openssl=legacy)
+    try:
+        connection.ssl_client.set_cipher_list(":".join(offer))
+    except Exception:  # noqa: BLE001 - nassl raises OpenSSLError when this client knows none of the names
+        connection.close()
+        return None
+    try:
+        connection.connect()
+    except (ClientCertificateRequested, ServerTlsConfigurationNotSupported):
+        pass  # the suite was negotiated before the client stopped
+    except (ServerRejectedTlsHandshake, TlsHandshakeTimedOut, OSError):
+        connection.close()
+        return None
+    try:
+        return connection.ssl_client.get_current_cipher_name() or None
+    finally:
+        connection.close()
