@@ -188,16 +188,9 @@ def convert_cli_value(text: str) -> object:
 
 def load_param_file(path: Path) -> dict[str, object]:
     """Read ``-f params.yaml``: a YAML mapping of parameter names to values."""
-    import yaml
+    from .yaml_files import read_yaml_file
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LabkitError(f"cannot read parameter file {str(path)!r}: {exc.strerror or exc}",
-                          "give an existing YAML file with -f") from exc
-    except yaml.YAMLError as exc:
-        raise LabkitError(f"parameter file {str(path)!r} is not valid YAML: {exc}",
-                          "write one 'name: value' per line") from exc
+    data = read_yaml_file(path, "parameter file", "write one 'name: value' per line")
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(key, str) for key in data):

@@ -310,7 +310,6 @@ INTERRUPT_FIXTURES = Path(__file__).resolve().parent / "data" / "runner_interrup
 def test_interrupt_mid_series_writes_partial_report_and_stops_the_server(tmp_path: Path, signum: int) -> None:
     """A real series: 00 passes, 10 starts a lab server and sleeps, the signal comes, 20 must never run."""
     import os
-    import signal
     import subprocess
     import sys
 

@@ -380,10 +380,6 @@ def _audit_role(ctx: Context) -> tuple[str, str]:
     return PASS, f"not a superuser; member of {', '.join(granted) or 'no monitoring role'}"
 
 
-def _only(predicate: Callable[[Profile], bool]) -> Callable[[Profile], bool]:
-    return predicate
-
-
 CHECKS: tuple[Check, ...] = (
     Check("OUT-SSLREQUEST", "The server offers TLS (SSLRequest answered 'S')", "outside",
           "set ssl = on with a certificate and key", "10_layer1_ssl_on", _ssl_request),
@@ -397,7 +393,7 @@ CHECKS: tuple[Check, ...] = (
           "13_layer4_ciphers", _suites),
     Check("OUT-GROUPS", "Only the profile's key-exchange groups are accepted", "outside",
           "set ssl_ecdh_curve (PostgreSQL 17 and earlier take one curve; 18 takes a list as ssl_groups)",
-          "34_tls12_vs_13", _groups, applies=_only(lambda p: p.groups is not None)),
+          "34_tls12_vs_13", _groups, applies=lambda p: p.groups is not None),
     Check("OUT-CERT-ROOT", "The served certificate validates against the given root", "outside",
           "serve a certificate issued by the CA your clients trust (ssl_cert_file)", "20_verify_ca", _cert_root),
     Check("OUT-CERT-CHAIN", "The served chain is complete (no missing intermediate)", "outside",
@@ -415,7 +411,7 @@ CHECKS: tuple[Check, ...] = (
           "reissue with SHA-256 or better", "01_pki", _cert_signature),
     Check("OUT-CLIENT-CERT", "The server asks clients for a certificate", "outside",
           "set ssl_ca_file to the CAs of your client certificates", "15_layer6_ca_file", _client_cert,
-          applies=_only(lambda p: p.client_cert_requested)),
+          applies=lambda p: p.client_cert_requested),
     Check("OUT-PLAINTEXT-LOGIN", "An unencrypted login is refused by pg_hba", "outside",
           "use hostssl (not host) lines for TCP in pg_hba.conf and reload", "12_layer3_hostssl", _plaintext),
     Check("IN-SSL-ON", "ssl is on", "inside", "set ssl = on and reload", "10_layer1_ssl_on", _ssl_on),
@@ -428,7 +424,7 @@ CHECKS: tuple[Check, ...] = (
           "12_layer3_hostssl", _hba_auth),
     Check("IN-HBA-CERT", "A hostssl line authenticates by client certificate", "inside",
           "add a hostssl line with cert (or clientcert=verify-full) for the roles that should use certificates",
-          "22_client_cert_auth", _hba_cert, applies=_only(lambda p: p.hba_cert_rule)),
+          "22_client_cert_auth", _hba_cert, applies=lambda p: p.hba_cert_rule),
     Check("IN-SESSIONS-TLS", "No current TCP session is without TLS", "inside",
           "find the clients in pg_stat_activity, move them to sslmode=verify-full, then tighten pg_hba",
           "30_monitoring", _sessions),

@@ -10,18 +10,19 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ..errors import InvalidValue, LabkitError
+from ..errors import InvalidValue
 
 DEFAULT_PORT = 5432
 SECRET_KEYS = frozenset({"password", "sslpassword"})
 """libpq keywords whose values are secrets: never shown, never written."""
+SHAPE_HINT = "write a list of connection strings, or of {name, dsn, root} mappings"
 SHOWN_KEYS = ("host", "hostaddr", "port", "dbname", "user", "sslmode", "sslrootcert")
 """The keywords a report shows to say which server and how (file paths, never secrets)."""
 
@@ -41,7 +42,6 @@ class Target:
     port: int
     root: Path | None = None
     """CA bundle the served chain is validated against (``--root``, else the target's ``sslrootcert``)."""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def user(self) -> str | None:
@@ -104,21 +104,13 @@ def load_targets_file(path: Path, *, root: Path | None = None) -> list[Target]:
     A top-level ``targets:`` key around the list is accepted too. ``--root`` applies where an item names
     no ``root`` of its own.
     """
-    import yaml
+    from ..yaml_files import read_yaml_file
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LabkitError(f"cannot read targets file {str(path)!r}: {exc.strerror or exc}",
-                          "give an existing YAML file with -f") from exc
-    except yaml.YAMLError as exc:
-        raise LabkitError(f"targets file {str(path)!r} is not valid YAML: {exc}",
-                          "write a list of connection strings, or of {name, dsn, root} mappings") from exc
+    data = read_yaml_file(path, "targets file", SHAPE_HINT)
     if isinstance(data, dict) and "targets" in data:
         data = data["targets"]
     if not isinstance(data, list) or not data:
-        raise InvalidValue("targets file", str(path), "a non-empty YAML list",
-                           "write a list of connection strings, or of {name, dsn, root} mappings")
+        raise InvalidValue("targets file", str(path), "a non-empty YAML list", SHAPE_HINT)
     targets = []
     for index, item in enumerate(data, start=1):
         if isinstance(item, str):
@@ -144,8 +136,7 @@ def unique_names(targets: Sequence[Target]) -> list[Target]:
         count = seen.get(target.name, 0) + 1
         seen[target.name] = count
         if count > 1:
-            target = Target(name=f"{target.name} #{count}", params=target.params, host=target.host,
-                            address=target.address, port=target.port, root=target.root, extra=target.extra)
+            target = replace(target, name=f"{target.name} #{count}")
         result.append(target)
     return result
 
