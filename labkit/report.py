@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 import tempfile
 import warnings
@@ -212,7 +213,7 @@ def write_outputs(result: SeriesResult, out_dir: Path, environment: dict[str, ob
                   pdf: bool = True) -> dict[str, Path]:
     """Write every file of a run's report and return them by kind (``html``, ``json``, ``junit``, ``pdf``).
 
-    A PDF that cannot be printed (no Chromium) is reported on stderr and left out; the rest is complete.
+    A PDF that cannot be printed (no Chromium) is noted on stderr and left out; the rest is complete.
     """
     files = {"html": write_index(result, out_dir, environment),
              "json": write_results_json(result, out_dir / "results.json", environment),
@@ -221,7 +222,7 @@ def write_outputs(result: SeriesResult, out_dir: Path, environment: dict[str, ob
         try:
             files["pdf"] = write_pdf(files["html"], out_dir / "report.pdf")
         except LabkitError as exc:
-            warnings.warn(f"labkit report: {exc}", stacklevel=2)
+            print(f"labkit run: note: {exc}", file=sys.stderr)
     return files
 
 

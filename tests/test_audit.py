@@ -83,13 +83,12 @@ class Lab:
         self.apply(*layers)
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    workspace = searchable_tmp(tmp_path_factory.mktemp("audit-lab"))
+def _make_lab(tmp_path_factory: pytest.TempPathFactory, major: int) -> Iterator[Lab]:
+    workspace = searchable_tmp(tmp_path_factory.mktemp(f"audit-lab{major}"))
     with socket.socket() as probe:  # a port of our own: other labs on this machine start on 5416
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = LabServer.up(workspace, backend="local", pg_version=16, port=port)
+    server = LabServer.up(workspace, backend="local", pg_version=major, port=port)
     try:
         made = Lab(server, LabPKI.ensure(workspace / "pki"))
         for role in ROLES:
@@ -101,6 +100,18 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield made
     finally:
         server.down()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """PostgreSQL 16 built with OpenSSL 1.1.1 (the build on which TLS 1.0 can still be switched on)."""
+    yield from _make_lab(tmp_path_factory, 16)
+
+
+@pytest.fixture(scope="module")
+def lab15(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """Debian's PostgreSQL 15 with OpenSSL 3."""
+    yield from _make_lab(tmp_path_factory, 15)
 
 
 def verdicts(report: TargetReport) -> dict[str, str]:
@@ -184,6 +195,20 @@ def test_hardened_lab_passes_every_guide_check(lab: Lab) -> None:
     assert log_lines < 120, f"the audit wrote {log_lines} server log lines"
 
 
+def test_hardened_lab_on_postgresql15_openssl3(lab15: Lab) -> None:
+    """The same verdicts on the other server build; the TLS 1.0 floor cannot be opened there (OpenSSL 3's
+    security level refuses TLS 1.0 handshakes with the lab's ciphers), and the audit says so by observation."""
+    lab15.hardened()
+    report = lab15.audit()
+    assert set(verdicts(report).values()) == {PASS}, {c.id: c.evidence for c in report.checks if c.verdict != PASS}
+    assert "on PostgreSQL 15" in evidence(report, "IN-SSL-ON")
+    lab15.hardened(protocols=L.layer_protocols("TLSv1", "TLSv1.3"))
+    floor = lab15.audit()
+    assert verdicts(floor)["IN-MIN-PROTOCOL"] == FAIL  # the setting says TLSv1 ...
+    assert verdicts(floor)["OUT-TLS-FLOOR"] == PASS  # ... but no TLS 1.0/1.1 handshake completes (measured)
+    assert floor.outside.versions["TLSv1"]["result"] == "refused"
+
+
 def test_cli_acceptance_hardened_exits_0_and_writes_four_files(lab: Lab, tmp_path: Path) -> None:
     lab.hardened()
     out = tmp_path / "audit"
@@ -211,6 +236,7 @@ def test_defaults_fail_with_evidence_and_exit_1(lab: Lab, tmp_path: Path) -> Non
     report = lab.audit()
     v = verdicts(report)
     assert v["OUT-CERT-ROOT"] == FAIL and "pgtls-lab bootstrap" in evidence(report, "OUT-CERT-ROOT")
+    assert "self-signed and is not a root of the bundle" in evidence(report, "OUT-CERT-ROOT")
     assert v["OUT-CERT-CHAIN"] == PASS and "self-signed" in evidence(report, "OUT-CERT-CHAIN")
     assert v["OUT-CERT-EXPIRY"] == WARN and "expires in" in evidence(report, "OUT-CERT-EXPIRY")  # a week-long cert
     assert v["OUT-CLIENT-CERT"] == FAIL and "no CertificateRequest" in evidence(report, "OUT-CLIENT-CERT")
@@ -264,6 +290,7 @@ def test_leaf_only_chain_is_a_missing_intermediate(lab: Lab) -> None:
     assert len(report.outside.chain) == 1
     assert v["OUT-CERT-CHAIN"] == FAIL and "missing intermediate" in evidence(report, "OUT-CERT-CHAIN")
     assert v["OUT-CERT-ROOT"] == FAIL  # a client trusting only the root cannot validate it
+    assert "Intermediate CA,O=pgtls-lab is neither sent by the server nor in the bundle" in evidence(report, "OUT-CERT-ROOT")
     with_intermediate = lab.audit(root=lab.pki.paths.combined_crt)  # the guide's sslrootcert=combined.crt
     assert verdicts(with_intermediate)["OUT-CERT-ROOT"] == PASS
     assert verdicts(with_intermediate)["OUT-CERT-CHAIN"] == FAIL  # the server still does not send it

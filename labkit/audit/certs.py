@@ -155,6 +155,11 @@ def validate(chain: list[x509.Certificate], bundle: list[x509.Certificate] | Non
         return Validation(False, "the CA bundle holds no self-signed root to anchor a chain")
     extra = [cert for cert in bundle if not is_self_signed(cert)]
     leaf, served = chain[0], chain[1:]
+    if is_self_signed(leaf) and leaf not in anchors:
+        return Validation(False, "the server's certificate is self-signed and is not a root of the bundle")
+    if not any(cert.subject == leaf.issuer for cert in [*served, *bundle]):
+        return Validation(False, f"its issuer {leaf.issuer.rfc4514_string()} is neither sent by the server nor "
+                                 "in the bundle")
     problem = _verify(leaf, served + extra, anchors, now)
     if problem is not None:
         return Validation(False, problem)
