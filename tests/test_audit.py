@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
 import socket
 import xml.etree.ElementTree as ET
@@ -225,6 +226,8 @@ def test_cli_acceptance_hardened_exits_0_and_writes_four_files(lab: Lab, tmp_pat
     assert suite.tag == "testsuites" and suite.get("tests") == "21" and suite.get("failures") == "0"
     for path in out.iterdir():
         assert lab.password[AUDITOR].encode() not in path.read_bytes(), path.name
+    html = (out / "index.html").read_text()
+    assert "<script" not in html and not re.search(r'(?:src|href)="(?:https?:)?//', html)  # opens offline
 
 
 # ------------------------------------------------------------------------------------------------ weak states
@@ -424,6 +427,17 @@ def test_least_privilege_and_what_cannot_be_measured(lab: Lab) -> None:
     assert nobody.error is None and verdicts(nobody)["IN-SSL-ON"] == NOT_MEASURABLE
     assert "no role given" in evidence(nobody, "IN-SSL-ON")
     assert verdicts(nobody)["OUT-PLAINTEXT-LOGIN"] == PASS  # the outside view needs no credentials
+
+
+def test_secret_hba_options_are_not_reported(lab: Lab) -> None:
+    """RADIUS is built into every PostgreSQL (LDAP is not in the npm build); its shared secret is an hba option."""
+    secret = "radius-" + secrets.token_hex(6)
+    radius = f"hostssl  all  plainrole  127.0.0.1/32  radius  radiusservers=127.0.0.1 radiussecrets={secret}"
+    lab.hardened(hba=L.layer_hostssl("scram-sha-256", ("conssl", AUDITOR), extra_rules=(radius,)))
+    report = lab.audit()
+    assert any("radiusservers=127.0.0.1" in " ".join(r["options"] or []) for r in report.inside.hba or [])
+    text = json.dumps(report.as_json(dt.datetime.now(dt.timezone.utc)), default=str)
+    assert secret not in text and "radiussecrets=***" in text
 
 
 def test_superuser_audit_role_warns(lab: Lab) -> None:

@@ -39,6 +39,8 @@ ROLE_QUERY = ("SELECT current_user AS role, r.rolsuper AS superuser, "
               "(SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS own_tls_version, "
               "(SELECT cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS own_cipher "
               "FROM pg_roles r WHERE r.rolname = current_user")
+SECRET_HBA_OPTIONS = ("ldapbindpasswd", "radiussecrets")
+"""pg_hba options whose values are secrets: reports show the option, never its value."""
 LITERAL_PROGRAMS = frozenset({"echo", "printf"})
 """Programs that print their arguments: the passphrase would be written in postgresql.conf itself."""
 
@@ -84,6 +86,8 @@ def observe(target: Target) -> InsideView:
         view.passphrase = _passphrase(settings.get("ssl_passphrase_command"))
         view.settings = settings
         view.hba, view.hba_error = _try_rows(conn, HBA_QUERY)
+        for rule in view.hba or []:
+            rule["options"] = _redacted_options(rule.get("options"))
         sessions, view.sessions_error = _try_rows(conn, SESSIONS_QUERY)
         if sessions is not None:
             view.plaintext_sessions = [row for row in sessions if not row["ssl"]]
@@ -110,6 +114,14 @@ def _try_rows(conn: psycopg.Connection[Any], query: str) -> tuple[list[dict[str,
         return None, _one_line(exc)
     conn.rollback()  # end the read-only transaction; the next query starts a fresh one
     return rows, None
+
+
+def _redacted_options(options: list[str] | None) -> list[str] | None:
+    """``ldapbindpasswd=...`` and ``radiussecrets=...`` keep their name; the value becomes ``***``."""
+    if options is None:
+        return None
+    return [f"{option.split('=', 1)[0]}=***" if option.split("=", 1)[0] in SECRET_HBA_OPTIONS else option
+            for option in options]
 
 
 def _passphrase(command: str | None) -> dict[str, Any] | None:
