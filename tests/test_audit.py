@@ -390,7 +390,8 @@ def test_ssl_off_is_seen_from_both_sides(lab: Lab) -> None:
     v = verdicts(report)
     assert v["OUT-SSLREQUEST"] == FAIL and "answered 'N'" in evidence(report, "OUT-SSLREQUEST")
     assert v["IN-SSL-ON"] == FAIL and "ssl = off" in evidence(report, "IN-SSL-ON")
-    assert v["OUT-CERT-ROOT"] == NOT_MEASURABLE
+    assert v["OUT-CERT-ROOT"] == NOT_MEASURABLE and "offers no TLS" in evidence(report, "OUT-CERT-ROOT")
+    assert v["OUT-PLAINTEXT-LOGIN"] == FAIL  # measured all the same: the host line asks for a password
 
 
 def test_tls13_missing_fails_guide_and_warns_cis(lab: Lab) -> None:

@@ -70,10 +70,16 @@ class Check:
     lesson: str
     judge: Judge
     applies: Callable[[Profile], bool] = lambda profile: True
+    needs_tls: bool = True
+    """Outside checks that observe a handshake cannot measure anything on a server that offers no TLS."""
 
     def run(self, ctx: Context) -> CheckResult:
         if self.side == "inside" and not ctx.inside.connected:
             verdict, evidence = NOT_MEASURABLE, f"no inside view: {ctx.inside.error}"
+        elif self.side == "outside" and self.needs_tls and ctx.outside.ssl_request != "S":
+            answer = ctx.outside.ssl_request
+            verdict, evidence = NOT_MEASURABLE, ("the server offers no TLS (SSLRequest answered 'N')" if answer == "N"
+                                                 else f"no TLS handshake possible: {answer}")
         else:
             verdict, evidence = self.judge(ctx)
         return CheckResult(self.id, self.title, self.side, verdict, evidence, self.fix, self.lesson)
@@ -382,7 +388,7 @@ def _audit_role(ctx: Context) -> tuple[str, str]:
 
 CHECKS: tuple[Check, ...] = (
     Check("OUT-SSLREQUEST", "The server offers TLS (SSLRequest answered 'S')", "outside",
-          "set ssl = on with a certificate and key", "10_layer1_ssl_on", _ssl_request),
+          "set ssl = on with a certificate and key", "10_layer1_ssl_on", _ssl_request, needs_tls=False),
     Check("OUT-TLS-FLOOR", "No TLS version below the profile's floor is accepted", "outside",
           "set ssl_min_protocol_version to the floor (e.g. 'TLSv1.2') and reload", "11_layer2_protocols", _tls_floor),
     Check("OUT-TLS13", "TLS 1.3 is accepted", "outside",
@@ -413,7 +419,8 @@ CHECKS: tuple[Check, ...] = (
           "set ssl_ca_file to the CAs of your client certificates", "15_layer6_ca_file", _client_cert,
           applies=lambda p: p.client_cert_requested),
     Check("OUT-PLAINTEXT-LOGIN", "An unencrypted login is refused by pg_hba", "outside",
-          "use hostssl (not host) lines for TCP in pg_hba.conf and reload", "12_layer3_hostssl", _plaintext),
+          "use hostssl (not host) lines for TCP in pg_hba.conf and reload", "12_layer3_hostssl", _plaintext,
+          needs_tls=False),
     Check("IN-SSL-ON", "ssl is on", "inside", "set ssl = on and reload", "10_layer1_ssl_on", _ssl_on),
     Check("IN-MIN-PROTOCOL", "ssl_min_protocol_version is at the profile's floor", "inside",
           "set ssl_min_protocol_version and reload", "11_layer2_protocols", _min_protocol),

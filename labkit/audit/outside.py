@@ -72,8 +72,9 @@ def observe(target: Target, profile: Profile, timeout: float = 5) -> OutsideView
     """Run every outside observation the profile's checks need, in the cheapest order."""
     view = OutsideView(seen_with=f"client {ssl.OPENSSL_VERSION} (Python ssl); sslyze {_sslyze_version()}")
     view.ssl_request = ssl_request(target.address, target.port, timeout)
-    if view.ssl_request != "S":
+    if view.ssl_request == "N":
         view.plaintext = plaintext_login(target, timeout)
+    if view.ssl_request != "S":
         return view
     for version in VERSION_ORDER:
         result = tlsprobe.probe(target.address, target.port, version, timeout=timeout)
