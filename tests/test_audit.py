@@ -230,6 +230,27 @@ def test_cli_acceptance_hardened_exits_0_and_writes_four_files(lab: Lab, tmp_pat
     assert "<script" not in html and not re.search(r'(?:src|href)="(?:https?:)?//', html)  # opens offline
 
 
+def test_audit_index_requests_nothing_in_chromium(lab: Lab, tmp_path: Path) -> None:
+    from tests.test_report_offline import RecordingProxy, rendered_dom
+
+    lab.hardened()
+    out = tmp_path / "audit"
+    done = labkit("audit", lab.dsn(), "--root", str(lab.pki.paths.root_crt), "--out", str(out), "--no-pdf",
+                  env={"PGPASSWORD": lab.password[AUDITOR]})
+    assert done.returncode == 0, done.stdout + done.stderr
+    proxy = RecordingProxy()
+    import threading
+
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        dom = rendered_dom(out / "index.html", proxy, tmp_path)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert proxy.requests == []
+    assert dom.count('data-verdict="pass"') == 21
+
+
 # ------------------------------------------------------------------------------------------------ weak states
 
 
