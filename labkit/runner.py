@@ -775,7 +775,11 @@ def cli_run(args: argparse.Namespace) -> int:
         return 2
     result = run_series(nb_paths, params=params, out_dir=out_dir)
     try:
-        files = report.write_outputs(result, result.out_dir, gather_environment(result))
+        if result.interrupted:  # the user asked to stop: the report of what ran is written in one go
+            with _ignoring_interrupts():
+                files = report.write_outputs(result, result.out_dir, gather_environment(result))
+        else:
+            files = report.write_outputs(result, result.out_dir, gather_environment(result))
     except LabkitError as exc:
         print(f"labkit run: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED if result.interrupted else 1
