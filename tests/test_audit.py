@@ -13,7 +13,9 @@ import datetime as dt
 import json
 import re
 import secrets
+import shutil
 import socket
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +37,7 @@ from labkit.audit.run import TargetReport, audit, audit_target
 from labkit.audit.targets import parse_target
 from labkit.pki import LabPKI
 from labkit.server import LabServer
-from tests.helpers import labkit, searchable_tmp
+from tests.helpers import labkit
 
 AUDITOR = "auditor"
 ROLES = ("conssl", AUDITOR, "plainrole")
@@ -85,7 +87,10 @@ class Lab:
 
 
 def _make_lab(tmp_path_factory: pytest.TempPathFactory, major: int) -> Iterator[Lab]:
-    workspace = searchable_tmp(tmp_path_factory.mktemp(f"audit-lab{major}"))
+    # Not below /tmp/pytest-of-root: every pytest session that starts on this machine sets that folder back to
+    # 0700, and a server account that cannot traverse it cannot read its own pg_hba.conf (measured).
+    workspace = Path(tempfile.mkdtemp(prefix=f"labkit-audit-lab{major}-"))
+    workspace.chmod(0o755)
     with socket.socket() as probe:  # a port of our own: other labs on this machine start on 5416
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -101,6 +106,7 @@ def _make_lab(tmp_path_factory: pytest.TempPathFactory, major: int) -> Iterator[
         yield made
     finally:
         server.down()
+        shutil.rmtree(workspace, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -313,9 +313,16 @@ def test_interrupt_mid_series_writes_partial_report_and_stops_the_server(tmp_pat
     import subprocess
     import sys
 
-    from tests.helpers import postgres_processes_for, searchable_tmp
+    import shutil
+    import tempfile
 
-    workspace = searchable_tmp(tmp_path) / "ws"
+    from tests.helpers import postgres_processes_for
+
+    # Not below /tmp/pytest-of-root, which any pytest session starting meanwhile makes 0700 again: the
+    # lesson's server account must be able to reach its workspace for the whole run.
+    base = Path(tempfile.mkdtemp(prefix="labkit-interrupt-"))
+    base.chmod(0o755)
+    workspace = base / "ws"
     out = tmp_path / "report"
     runner = subprocess.Popen([sys.executable, "-m", "labkit", "run", "--notebooks-dir", str(INTERRUPT_FIXTURES),
                                "--out", str(out), "-p", "workspace", str(workspace)],
@@ -332,8 +339,15 @@ def test_interrupt_mid_series_writes_partial_report_and_stops_the_server(tmp_pat
     finally:
         if runner.poll() is None:
             runner.kill()
+        leftover = postgres_processes_for(str(workspace))
+        if leftover:  # the failure is asserted below; the next test must not meet this server
+            from labkit.server import LabServer
+
+            with contextlib.suppress(LabkitError):
+                LabServer.attach(workspace).down()
+        shutil.rmtree(base, ignore_errors=True)
     assert runner.returncode == 130, stdout + stderr
-    assert postgres_processes_for(str(workspace)) == [], "the interrupted lesson's server was left running"
+    assert leftover == [], "the interrupted lesson's server was left running"
     html = (out / "index.html").read_text(encoding="utf-8")
     assert 'data-status="passed"' in html and 'id="lesson-00_quick"' in html
     assert 'id="lesson-10_server" data-status="interrupted"' in html
