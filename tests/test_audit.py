@@ -182,8 +182,14 @@ def sslyze_suites(lab: Lab) -> dict[str, list[str]]:
 def test_hardened_lab_passes_every_guide_check(lab: Lab) -> None:
     lab.hardened()
     mark = lab.server.log_mark()
+    wal_before = lab.server.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn")[0]["lsn"]
     report = lab.audit()
+    wal_after = lab.server.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn")[0]["lsn"]
     log_lines = len(lab.server.log_since(mark).splitlines())
+    assert wal_before == wal_after  # nothing was written to the server (any write, even a catalog one, is WAL)
+    lab.server.execute("CREATE TABLE audit_control (x int)")  # the control: one small write moves it
+    lab.server.execute("DROP TABLE audit_control")
+    assert lab.server.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn")[0]["lsn"] != wal_after
     assert report.error is None
     assert set(verdicts(report).values()) == {PASS}, {c.id: c.evidence for c in report.checks if c.verdict != PASS}
     assert {c.id for c in report.checks} == {c.id for c in checks_for(get_profile("guide"))}
