@@ -332,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_arguments(run)
     run.set_defaults(func=cmd_run)
+
+    from .audit.cli import add_audit_parser
+    add_audit_parser(sub)
     return parser
 
 

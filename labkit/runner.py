@@ -23,110 +23,32 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import report, validate
 from .errors import InvalidValue, LabkitError
+from .run_results import FAILED, INTERRUPTED, PASSED, KeyResult, LessonError, LessonResult, SeriesResult
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
     from nbformat import NotebookNode
 
-DIST_NAME = "pgtls-lab"
 LESSON_FILE = re.compile(r"^(\d+)_.*\.ipynb$")
 PARAMETERS_TAG = "parameters"
 KEY_RESULT_TAG = "key-result"
+LESSON_PAGE_TEMPLATE = "lesson_page.html.j2"
+MERMAID_FENCE = "```mermaid"
 FORWARDED_ONLY_IF_DECLARED = ("backend", "pg_version")
 """Options of ``labkit run`` itself; unlike ``-p`` they are not an error when no lesson declares them."""
+EXIT_INTERRUPTED = 130
+"""What a shell reports for a program stopped by Ctrl-C (128 + SIGINT)."""
 EXCERPT_CONTEXT_LINES = 3
 EXCERPT_MAX_LINES = 12
 _GLOB_CHARS = frozenset("*?[")
 _CELL_LINE = re.compile(r"Cell In\[\d*\], line (\d+)")
 _ANSI = re.compile("\x1b\\[[0-9;]*[A-Za-z]")
-PASSED = "passed"
-FAILED = "failed"
-
-
-# --------------------------------------------------------------------------------------------------
-# Results
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LessonError:
-    """Why a lesson failed, in the words a student would see in JupyterLab."""
-
-    ename: str
-    evalue: str
-    excerpt: str = ""
-    """The failing cell's source around the failing line (``->`` marks it), or empty if unknown."""
-    cell_index: int | None = None
-
-
-@dataclass(frozen=True)
-class KeyResult:
-    """The output of the lesson's ``key-result`` cell: ``kind`` is ``"html"`` (trusted) or ``"text"``."""
-
-    kind: str
-    content: str
-
-
-@dataclass
-class LessonResult:
-    """What one lesson did; the report is built from these alone."""
-
-    name: str
-    number: str
-    title: str
-    source_path: Path
-    status: str
-    duration_s: float
-    parameters: dict[str, object]
-    output_path: Path | None = None
-    html_path: Path | None = None
-    error: LessonError | None = None
-    key_result: KeyResult | None = None
-    facts: dict[str, object] = field(default_factory=dict)
-    render_s: float = 0.0
-    render_error: str | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.status == PASSED
-
-
-@dataclass
-class SeriesResult:
-    """A whole run. Timings separate lesson execution from the report work done around it."""
-
-    lessons: list[LessonResult]
-    out_dir: Path
-    params: dict[str, object]
-    started_at: datetime
-    wall_s: float = 0.0
-    render_s: float = 0.0
-    """Total time spent rendering HTML; most of it overlaps the next lesson's execution."""
-    report_tail_s: float = 0.0
-    """Time from the end of the last lesson until every HTML page was written: what rendering adds."""
-
-    @property
-    def passed(self) -> int:
-        return sum(lesson.passed for lesson in self.lessons)
-
-    @property
-    def failed(self) -> int:
-        return len(self.lessons) - self.passed
-
-    @property
-    def all_passed(self) -> bool:
-        return self.failed == 0
-
-    @property
-    def execution_s(self) -> float:
-        return sum(lesson.duration_s for lesson in self.lessons)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -266,16 +188,9 @@ def convert_cli_value(text: str) -> object:
 
 def load_param_file(path: Path) -> dict[str, object]:
     """Read ``-f params.yaml``: a YAML mapping of parameter names to values."""
-    import yaml
+    from .yaml_files import read_yaml_file
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LabkitError(f"cannot read parameter file {str(path)!r}: {exc.strerror or exc}",
-                          "give an existing YAML file with -f") from exc
-    except yaml.YAMLError as exc:
-        raise LabkitError(f"parameter file {str(path)!r} is not valid YAML: {exc}",
-                          "write one 'name: value' per line") from exc
+    data = read_yaml_file(path, "parameter file", "write one 'name: value' per line")
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(key, str) for key in data):
@@ -311,32 +226,166 @@ def run_series(
 
     Each lesson gets only the parameters it declares. HTML rendering of a finished lesson happens on a
     worker thread while the next lesson's kernel runs, so the report costs almost no extra wall time.
+
+    SIGINT (Ctrl-C) or SIGTERM stops the series where it is: the running lesson's kernel is shut down, the
+    lesson is marked ``interrupted``, the lab server it started is stopped (as ``labkit down`` would), and
+    the result -- with the lessons that never started in ``not_run`` -- comes back normally, so the caller
+    still writes the report. :attr:`SeriesResult.interrupted` tells the caller to exit 130.
     """
-    out_dir = _prepare_out_dir(out_dir)
+    out_dir = report.prepare_out_dir(out_dir)
     started_at = datetime.now(timezone.utc)
     start = time.perf_counter()
     exporter = _html_exporter()
+    mermaid_src = _diagram_renderer(nb_paths, out_dir)
     lessons: list[LessonResult] = []
     pending: list[tuple[LessonResult, Future[float]]] = []
+    not_run: list[str] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labkit-render") as renderer, \
-            _progress_bar(len(nb_paths), progress) as bar:
-        for nb_path in nb_paths:
+            _progress_bar(len(nb_paths), progress) as bar, _interrupts_as_keyboard_interrupt():
+        for position, nb_path in enumerate(nb_paths):
             bar.set_postfix_str(nb_path.stem, refresh=True)
-            lesson = run_lesson(nb_path, params=params, out_dir=out_dir, kernel_name=kernel_name,
-                                timeout_per_cell=timeout_per_cell)
+            lesson_started = time.time()
+            try:
+                lesson = run_lesson(nb_path, params=params, out_dir=out_dir, kernel_name=kernel_name,
+                                    timeout_per_cell=timeout_per_cell)
+            except KeyboardInterrupt:
+                with _ignoring_interrupts():  # a second Ctrl-C must not leave the server running
+                    lessons.append(_interrupted_lesson(nb_path, params, out_dir, lesson_started))
+                    not_run = [path.stem for path in nb_paths[position + 1:]]
+                    bar.write(f"INTERRUPTED {nb_path.stem}: stopping its lab server and writing the report",
+                              file=sys.stderr)
+                break
             lessons.append(lesson)
             _announce_failure(bar, lesson)
             if lesson.output_path is not None:
                 html_path = out_dir / f"{lesson.name}.html"
-                pending.append((lesson, renderer.submit(_render_html, exporter, lesson.output_path, html_path)))
+                pending.append((lesson, renderer.submit(_render_html, exporter, lesson.output_path, html_path,
+                                                              mermaid_src)))
             bar.update(1)
         executed = time.perf_counter()
-        for lesson, future in pending:
-            _collect_render(lesson, future, out_dir / f"{lesson.name}.html")
+        with _ignoring_interrupts():
+            for lesson, future in pending:
+                _collect_render(lesson, future, out_dir / f"{lesson.name}.html")
     finished = time.perf_counter()
     return SeriesResult(lessons=lessons, out_dir=out_dir, params=dict(params), started_at=started_at,
                         wall_s=finished - start, render_s=sum(lesson.render_s for lesson in lessons),
-                        report_tail_s=finished - executed)
+                        report_tail_s=finished - executed, not_run=not_run)
+
+
+def _interrupted_lesson(nb_path: Path, params: Mapping[str, object], out_dir: Path,
+                        started: float) -> LessonResult:
+    """The lesson that was running when the signal came: its partial notebook, and its server stopped."""
+    nb_path = nb_path.resolve()
+    output = out_dir / f"{nb_path.stem}.ipynb"
+    stopped = stop_lesson_servers(_lesson_workspaces(params), since=started)
+    where = f"; stopped its lab server in {', '.join(stopped)}" if stopped else "; no lab server of it was running"
+    executed_nb = _read_notebook_or_none(output)
+    cell_index, source, line = _interrupted_cell(executed_nb)
+    return LessonResult(
+        name=nb_path.stem, number=_lesson_number(nb_path), title=_title(nb_path), source_path=nb_path,
+        status=INTERRUPTED, duration_s=time.time() - started, parameters=_parameters_for(nb_path, params),
+        output_path=output if executed_nb is not None else None,
+        error=LessonError(ename="Interrupted", evalue=f"SIGINT/SIGTERM while the lesson ran{where}",
+                          excerpt=_excerpt(source, line), cell_index=cell_index),
+        facts=_lesson_facts(out_dir / f"{nb_path.stem}.facts.json")[0],
+    )
+
+
+def _lesson_workspaces(params: Mapping[str, object]) -> list[Path]:
+    """Where the interrupted lesson's lab can be: the ``workspace`` it was given, else the course's
+    default workspaces (``lesson.begin`` takes the first free one of ``course``, ``course-2`` ...)."""
+    from . import paths
+
+    given = params.get("workspace")
+    if isinstance(given, (str, Path)) and str(given):
+        return [Path(given).expanduser()]
+    return [paths.default_workspace("course" if n == 1 else f"course-{n}") for n in range(1, 9)]
+
+
+def stop_lesson_servers(workspaces: Sequence[Path], *, since: float) -> list[str]:
+    """Stop (``labkit down``) the lab of each workspace a lesson claimed at or after ``since``.
+
+    A lesson claims its workspace by rewriting ``.lesson.lock`` and holding an flock on it; a workspace whose
+    lock is newer than the interrupted lesson's start and that no live kernel still holds is that lesson's.
+    Workspaces other lessons hold (another ``labkit run`` on the machine) are left alone.
+    """
+    import fcntl
+
+    from .server import LabServer
+
+    stopped = []
+    for folder in workspaces:
+        lock = folder / ".lesson.lock"
+        try:
+            if lock.stat().st_mtime < since - 1:
+                continue
+            handle = open(lock, "a")  # noqa: SIM115 - closed below; "a" keeps the lesson's timestamp
+        except OSError:
+            continue
+        with handle:
+            if not _wait_for_lock(handle, fcntl, seconds=10):
+                continue  # still held: a live lesson of someone else
+            try:
+                lab = LabServer.attach(folder)
+            except LabkitError:
+                continue
+            try:
+                lab.down()
+            except LabkitError as exc:
+                print(f"labkit run: could not stop the lab in {folder}: {exc}", file=sys.stderr)
+                continue
+            stopped.append(str(folder))
+    return stopped
+
+
+def _wait_for_lock(handle: Any, fcntl: Any, *, seconds: float) -> bool:
+    """Take the workspace's flock, waiting a moment for the interrupted kernel to die and release it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+
+@contextmanager
+def _interrupts_as_keyboard_interrupt() -> Iterator[None]:
+    """Let SIGTERM stop a series the way Ctrl-C does (as KeyboardInterrupt), on the main thread only."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _ignoring_interrupts() -> Iterator[None]:
+    """Clean-up after an interrupt runs to its end: further SIGINT/SIGTERM are ignored meanwhile."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def run_lesson(
@@ -390,17 +439,6 @@ def run_lesson(
         key_result=_key_result(executed_nb) if executed_nb is not None else None,
         facts=facts,
     )
-
-
-def _prepare_out_dir(out_dir: Path) -> Path:
-    """Make the report folder before running anything: a bad --out must fail fast, not after an hour."""
-    out_dir = out_dir.expanduser().resolve()  # papermill changes the process cwd while a lesson runs
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LabkitError(f"cannot create the report folder {str(out_dir)!r}: {exc.strerror or exc}",
-                          "choose a writable folder with --out") from exc
-    return out_dir
 
 
 @contextmanager
@@ -600,15 +638,36 @@ def _html_exporter() -> HTMLExporter:
     """
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(template_name="lab", extra_template_basedirs=[])
+    from importlib import resources
+
+    page = resources.files("labkit").joinpath("templates").joinpath(LESSON_PAGE_TEMPLATE)
+    return HTMLExporter(template_name="lab", template_file=str(page), extra_template_basedirs=[])
 
 
-def _render_html(exporter: HTMLExporter, ipynb: Path, html_path: Path) -> float:
-    """Render one executed notebook next to it and return the seconds it took."""
+def _diagram_renderer(nb_paths: Sequence[Path], out_dir: Path) -> str | None:
+    """Ship the Mermaid renderer into the report folder when a selected lesson has a diagram.
+
+    Without it (no npm, no registry) the pages still open: diagrams show as their source text.
+    """
+    if not any(MERMAID_FENCE in path.read_text(encoding="utf-8", errors="replace") for path in nb_paths):
+        return None
+    from .offline_assets import ship_mermaid
+
+    try:
+        return ship_mermaid(out_dir)
+    except LabkitError as exc:
+        print(f"labkit run: note: {exc}", file=sys.stderr)
+        return None
+
+
+def _render_html(exporter: HTMLExporter, ipynb: Path, html_path: Path, mermaid_src: str | None = None) -> float:
+    """Render one executed notebook next to it (offline page: no CDN script) and return the seconds it took."""
     start = time.perf_counter()
     nb = _read_notebook(ipynb)
+    has_diagram = any(MERMAID_FENCE in cell.source for cell in nb.cells if cell.cell_type == "markdown")
     try:
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": ipynb.stem}})
+        body, _ = exporter.from_notebook_node(nb, resources={
+            "metadata": {"name": ipynb.stem}, "labkit_mermaid_src": mermaid_src if has_diagram else None})
     except Exception as exc:  # nbconvert surfaces template, markdown and pygments errors alike
         raise LabkitError(f"cannot render {ipynb.name} to HTML: {exc}",
                           "open the .ipynb instead; please report this") from exc
@@ -647,20 +706,11 @@ def merge_facts(sources: Sequence[tuple[str, Mapping[str, object]]]) -> tuple[di
 
 def runner_facts() -> dict[str, object]:
     """Facts the runner knows itself: the labkit version and the client libpq psycopg loads."""
-    facts: dict[str, object] = {"labkit_version": _labkit_version()}
+    facts: dict[str, object] = {"labkit_version": report.labkit_version()}
     libpq = _libpq_version()
     if libpq is not None:
         facts["libpq_version"] = libpq
     return facts
-
-
-def _labkit_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(DIST_NAME)
-    except metadata.PackageNotFoundError:
-        return "dev"
 
 
 def _libpq_version() -> str | None:
@@ -711,24 +761,31 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cli_run(args: argparse.Namespace) -> int:
-    """``labkit run``: 0 when every lesson passed, 1 when any failed, 2 for bad input (nothing ran)."""
+    """``labkit run``: 0 when every lesson passed, 1 when any failed, 2 for bad input (nothing ran), 130 when
+    interrupted by SIGINT/SIGTERM (the report of what ran is still written)."""
     try:
         nb_paths = discover_notebooks(_notebooks_dir(args.notebooks_dir), list(args.notebooks or []))
         user_params = _user_parameters(args.param, args.param_file)
         check_parameters(nb_paths, user_params)
         params = {**user_params, **_forwarded_options(args.backend, args.pg_version)}
         _warn_undeclared_options(nb_paths, params, user_params)
-        out_dir = _prepare_out_dir(Path(args.out) if args.out else _default_out_dir())
+        out_dir = report.prepare_out_dir(Path(args.out) if args.out else _default_out_dir())
     except LabkitError as exc:
         print(f"labkit run: {exc}", file=sys.stderr)
         return 2
     result = run_series(nb_paths, params=params, out_dir=out_dir)
     try:
-        index = report.write_index(result, result.out_dir, gather_environment(result))
+        if result.interrupted:  # the user asked to stop: the report of what ran is written in one go
+            with _ignoring_interrupts():
+                files = report.write_outputs(result, result.out_dir, gather_environment(result))
+        else:
+            files = report.write_outputs(result, result.out_dir, gather_environment(result))
     except LabkitError as exc:
         print(f"labkit run: {exc}", file=sys.stderr)
-        return 1
-    _print_summary(result, index)
+        return EXIT_INTERRUPTED if result.interrupted else 1
+    _print_summary(result, files["html"])
+    if result.interrupted:
+        return EXIT_INTERRUPTED
     return 0 if result.all_passed else 1
 
 
@@ -790,7 +847,8 @@ def _default_out_dir() -> Path:
 
 def _print_summary(result: SeriesResult, index: Path) -> None:
     """Counts, then each failure in one line, then the index path last so scripts can take it."""
-    print(f"{result.passed} passed, {result.failed} failed")
+    print(f"{result.passed} passed, {result.failed} failed"
+          + (f", interrupted ({len(result.not_run)} not run)" if result.interrupted else ""))
     for lesson in result.lessons:
         if lesson.error is not None:
             print(f"  FAILED {lesson.name}: {lesson.error.ename}: {lesson.error.evalue}")

@@ -10,9 +10,11 @@ import contextlib
 import io
 import json
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
 import nbformat
 import pytest
 
@@ -297,3 +299,66 @@ def test_report_overhead_is_small_against_execution(tmp_path: Path) -> None:
           f"= {overhead * 1000:.0f} ms = {overhead / execution:.1%} of execution; wall {total:.2f} s")
     assert (result.passed, result.failed) == (2, 1)
     assert overhead <= 0.10 * execution
+
+
+# --- interrupting a series (SIGINT / SIGTERM) ----------------------------------------------------
+
+INTERRUPT_FIXTURES = Path(__file__).resolve().parent / "data" / "runner_interrupt"
+
+
+@pytest.mark.parametrize("signum", [2, 15], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_mid_series_writes_partial_report_and_stops_the_server(tmp_path: Path, signum: int) -> None:
+    """A real series: 00 passes, 10 starts a lab server and sleeps, the signal comes, 20 must never run."""
+    import os
+    import subprocess
+    import sys
+
+    import shutil
+    import tempfile
+
+    from tests.helpers import postgres_processes_for
+
+    # Not below /tmp/pytest-of-root, which any pytest session starting meanwhile makes 0700 again: the
+    # lesson's server account must be able to reach its workspace for the whole run.
+    base = Path(tempfile.mkdtemp(prefix="labkit-interrupt-"))
+    base.chmod(0o755)
+    workspace = base / "ws"
+    out = tmp_path / "report"
+    runner = subprocess.Popen([sys.executable, "-m", "labkit", "run", "--notebooks-dir", str(INTERRUPT_FIXTURES),
+                               "--out", str(out), "-p", "workspace", str(workspace)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not (workspace / "lesson-is-sleeping").exists():
+            assert runner.poll() is None, runner.communicate()
+            assert time.monotonic() < deadline, "lesson 10 never reached its sleeping cell"
+            time.sleep(0.2)
+        assert postgres_processes_for(str(workspace)), "the lesson's server should be running now"
+        os.kill(runner.pid, signum)
+        stdout, stderr = runner.communicate(timeout=120)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        leftover = postgres_processes_for(str(workspace))
+        if leftover:  # the failure is asserted below; the next test must not meet this server
+            from labkit.server import LabServer
+
+            with contextlib.suppress(LabkitError):
+                LabServer.attach(workspace).down()
+        shutil.rmtree(base, ignore_errors=True)
+    assert runner.returncode == 130, stdout + stderr
+    assert leftover == [], "the interrupted lesson's server was left running"
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert 'data-status="passed"' in html and 'id="lesson-00_quick"' in html
+    assert 'id="lesson-10_server" data-status="interrupted"' in html
+    assert "1 lesson(s) never started: 20_after" in html
+    assert "stopped its lab server in" in html
+    data = json.loads((out / "results.json").read_text())
+    jsonschema.validate(data, report.run_schema())
+    assert [(lesson["name"], lesson["status"]) for lesson in data["lessons"]] == [
+        ("00_quick", "passed"), ("10_server", "interrupted")]
+    assert data["not_run"] == ["20_after"]
+    suite = ET.parse(out / "junit.xml").getroot()
+    assert suite.get("tests") == "3" and suite.get("skipped") == "2" and suite.get("failures") == "0"
+    assert "interrupted" in stdout and f"report: {out / 'index.html'}" in stdout
+    assert not (out / "20_after.ipynb").exists()

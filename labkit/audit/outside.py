@@ -1,0 +1,287 @@
+"""The outside view: what anyone on the network learns from the server without credentials.
+
+Every fact here comes from a connection this machine opens and closes: the answer to PostgreSQL's
+SSLRequest, one pinned handshake per TLS version (:func:`labkit.handshake.probe`, the lessons' engine), the
+suites and groups accepted (sslyze, which speaks PostgreSQL's STARTTLS), the certificate chain as served and
+whether the server asks for a client certificate, and one ``sslmode=disable`` login attempt that sends no
+password. Nothing is written to the server; what it logs is connection noise.
+
+Only what a check needs is scanned, because a full sslyze scan floods the server log (one line per refused
+suite): suites are enumerated only for the versions the server accepted, and groups only when the profile
+judges them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import ssl
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from .. import handshake
+from . import certs
+from .profiles import VERSION_ORDER, Profile, group_name
+from .targets import Target
+
+PLAINTEXT_REFUSED = "refused by pg_hba"
+PLAINTEXT_AUTH_ASKED = "authentication asked"
+PLAINTEXT_CONNECTED = "session opened"
+PLAINTEXT_OTHER = "other error"
+_HBA_REFUSED = ("no pg_hba.conf entry", "pg_hba.conf rejects connection")
+_AUTH_ASKED = ("no password supplied", "password authentication failed", "certificate authentication failed",
+               "requires a valid client certificate", "authentication failed")
+
+
+@dataclass
+class OutsideView:
+    """Everything observed from outside; ``chain`` is kept as certificates for the checks, PEM in JSON."""
+
+    ssl_request: str = ""
+    """``S`` (TLS offered), ``N`` (no TLS), or what went wrong."""
+    direct_tls: str = ""
+    """Whether a TLS handshake without SSLRequest (PostgreSQL 17's direct TLS, ALPN ``postgresql``) worked."""
+    versions: dict[str, dict[str, str]] = field(default_factory=dict)
+    suites: dict[str, list[str]] = field(default_factory=dict)
+    """Accepted suites (OpenSSL names) per version that was enumerated."""
+    groups: list[str] | None = None
+    client_auth: str | None = None
+    """``disabled`` / ``optional`` / ``required``: whether the server asks for a client certificate."""
+    chain: list[Any] = field(default_factory=list)
+    plaintext: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    seen_with: str = ""
+    """The client side of the observations (Python's OpenSSL, sslyze/nassl)."""
+
+    def accepted_versions(self) -> list[str]:
+        return [v for v in VERSION_ORDER if self.versions.get(v, {}).get("result") == "accepted"]
+
+    def as_json(self, now: dt.datetime) -> dict[str, Any]:
+        return {
+            "ssl_request": self.ssl_request, "direct_tls": self.direct_tls, "versions": self.versions,
+            "suites": self.suites, "groups": self.groups, "client_auth": self.client_auth,
+            "chain": [certs.describe(cert, now) for cert in self.chain],
+            "chain_pem": [certs.to_pem(cert) for cert in self.chain],
+            "plaintext_login": self.plaintext, "errors": self.errors, "seen_with": self.seen_with,
+        }
+
+
+def observe(target: Target, profile: Profile, timeout: float = 5) -> OutsideView:
+    """Run every outside observation the profile's checks need, in the cheapest order."""
+    view = OutsideView(seen_with=f"client {ssl.OPENSSL_VERSION} (Python ssl); sslyze {_sslyze_version()}")
+    view.ssl_request = ssl_request(target.address, target.port, timeout)
+    if view.ssl_request == "N":
+        view.plaintext = plaintext_login(target, timeout)
+    if view.ssl_request != "S":
+        return view
+    for version in VERSION_ORDER:
+        result = handshake.probe(target.address, target.port, version, timeout=timeout)
+        view.versions[version] = {"result": result.result, "negotiated": result.negotiated_version or "",
+                                  "cipher": result.cipher or "", "detail": result.error or ""}
+    _sslyze_scan(view, target, profile, timeout)
+    view.plaintext = plaintext_login(target, timeout)
+    view.direct_tls = direct_tls(target.address, target.port, timeout)
+    return view
+
+
+def ssl_request(address: str, port: int, timeout: float) -> str:
+    """Send the 8-byte SSLRequest and read the one-byte answer; close without starting TLS."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as raw:
+            raw.sendall(handshake.SSL_REQUEST)
+            answer = raw.recv(1)
+    except OSError as exc:
+        return f"could not connect to {address}:{port}: {exc.strerror or exc}"
+    if answer in (b"S", b"N"):
+        return answer.decode()
+    return f"unexpected answer {answer!r}"
+
+
+def direct_tls(address: str, port: int, timeout: float) -> str:
+    """Try TLS straight away with ALPN ``postgresql`` (17+); older servers read it as a bad startup packet."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["postgresql"])
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as raw, \
+                ctx.wrap_socket(raw) as tls:
+            protocol = tls.selected_alpn_protocol()
+            try:
+                tls.unwrap()
+            except (ssl.SSLError, OSError):
+                pass
+    except (ssl.SSLError, OSError) as exc:
+        return f"not accepted ({type(exc).__name__})"
+    return f"accepted (ALPN {protocol})" if protocol else "accepted without ALPN"
+
+
+def plaintext_login(target: Target, timeout: float) -> dict[str, str]:
+    """One ``sslmode=disable`` start-up as the target's role (or ``postgres``), with no password at all.
+
+    The question is whether pg_hba.conf lets an unencrypted TCP connection reach authentication. No secret is
+    sent in the clear: the password is empty and no passfile is read, whatever the target string says.
+    """
+    user = target.user or "postgres"
+    params = {"host": target.host, "hostaddr": target.address, "port": str(target.port), "user": user,
+              "dbname": target.params.get("dbname") or user, "sslmode": "disable", "gssencmode": "disable",
+              "password": "", "passfile": "/nonexistent/labkit-audit", "connect_timeout": str(int(timeout)),
+              "application_name": "labkit audit (plaintext probe)"}
+    try:
+        conn = psycopg.connect(**params)
+    except psycopg.OperationalError as exc:
+        message = _last_line(str(exc))
+        if any(text in message for text in _HBA_REFUSED):
+            outcome = PLAINTEXT_REFUSED
+        elif any(text in message for text in _AUTH_ASKED):
+            outcome = PLAINTEXT_AUTH_ASKED
+        else:
+            outcome = PLAINTEXT_OTHER
+        return {"user": user, "outcome": outcome, "message": message}
+    conn.close()
+    return {"user": user, "outcome": PLAINTEXT_CONNECTED,
+            "message": "an unencrypted session was opened without any password (and closed at once)"}
+
+
+def _last_line(message: str) -> str:
+    """libpq's message is ``connection to server at ... failed: FATAL: ...``; keep the server's words."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    text = lines[-1] if lines else message
+    for marker in ("FATAL:", "ERROR:"):
+        if marker in text:
+            return " ".join(text[text.index(marker):].split())
+    return text.rsplit("failed: ", 1)[-1]
+
+
+def _sslyze_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("sslyze")
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+_RESULT_FIELDS = {"TLSv1.3": "tls_1_3_cipher_suites"}
+_ELIMINATION_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2")
+MAX_ELIMINATION_ROUNDS = 200
+"""More accepted suites than sslyze knows cannot exist; the bound only guards against a server that lies."""
+
+
+def _sslyze_scan(view: OutsideView, target: Target, profile: Profile, timeout: float) -> None:
+    """The served chain, whether a client certificate is asked for, TLS 1.3 suites and (when the profile
+    judges them) groups through sslyze's scan commands; suites of TLS 1.2 and below by elimination."""
+    try:
+        import sslyze
+    except ImportError:
+        view.errors.append("sslyze is not installed (pip install sslyze): suites, chain and groups not observed")
+        return
+    wanted = [v for v in VERSION_ORDER if view.versions.get(v, {}).get("result") != "refused"]
+    commands = {sslyze.ScanCommand.CERTIFICATE_INFO}
+    if "TLSv1.3" in wanted:
+        commands.add(sslyze.ScanCommand.TLS_1_3_CIPHER_SUITES)
+    if profile.groups is not None:
+        commands.add(sslyze.ScanCommand.ELLIPTIC_CURVES)
+    location = sslyze.ServerNetworkLocation(hostname=target.host, port=target.port, ip_address=target.address)
+    config = sslyze.ServerNetworkConfiguration(
+        tls_server_name_indication=target.host, network_timeout=int(timeout), network_max_retries=1,
+        tls_opportunistic_encryption=sslyze.ProtocolWithOpportunisticTlsEnum.POSTGRES)
+    scanner = sslyze.Scanner(per_server_concurrent_connections_limit=2, concurrent_server_scans_limit=1)
+    with warnings.catch_warnings():  # sslyze's bundled trust stores hold certificates cryptography warns about
+        warnings.simplefilter("ignore")
+        scanner.queue_scans([sslyze.ServerScanRequest(server_location=location, network_configuration=config,
+                                                      scan_commands=commands)])
+        results = list(scanner.get_results())
+    result = results[0]
+    if result.scan_status != sslyze.ServerScanStatusEnum.COMPLETED:
+        trace = result.connectivity_error_trace
+        reason = _last_line(str(trace)) if trace is not None else str(result.connectivity_status)
+        view.errors.append(f"sslyze could not connect: {reason}")
+        return
+    view.client_auth = result.connectivity_result.client_auth_requirement.name.lower()
+    scan = result.scan_result
+    if "TLSv1.3" in wanted:
+        attempt = scan.tls_1_3_cipher_suites
+        if attempt.result is None:
+            view.errors.append(f"sslyze TLSv1.3 suites: {attempt.status.name} {attempt.error_reason or ''}")
+        else:
+            view.suites["TLSv1.3"] = [s.cipher_suite.openssl_name for s in attempt.result.accepted_cipher_suites]
+    from sslyze.server_connectivity import ServerConnectivityInfo
+
+    info = ServerConnectivityInfo(server_location=location, network_configuration=config,
+                                         tls_probing_result=result.connectivity_result)
+    for version in (v for v in _ELIMINATION_VERSIONS if v in wanted):
+        view.suites[version] = accepted_by_elimination(info, version)
+    for version, accepted in view.suites.items():
+        probe = view.versions.get(version, {})
+        if probe.get("result") not in ("accepted", "refused"):  # our client could not ask: sslyze's answer
+            probe["result"] = "accepted" if accepted else "refused"
+            probe["detail"] = (probe.get("detail", "") + "; judged by sslyze's handshakes").lstrip("; ")
+    cert_info = scan.certificate_info
+    if cert_info.result is not None and cert_info.result.certificate_deployments:
+        view.chain = list(cert_info.result.certificate_deployments[0].received_certificate_chain)
+    else:
+        view.errors.append(f"sslyze certificate scan: {cert_info.status.name} {cert_info.error_reason or ''}")
+    if profile.groups is not None:
+        curves = scan.elliptic_curves
+        if curves.result is not None:
+            view.groups = sorted({group_name(c.name) for c in curves.result.supported_curves or []})
+        else:
+            view.errors.append(f"sslyze groups: {curves.status.name} {curves.error_reason or ''}")
+
+
+def accepted_by_elimination(info: Any, version: str) -> list[str]:
+    """The suites a server accepts for ``version`` (TLS 1.2 and below), one handshake per accepted suite.
+
+    sslyze's own enumeration offers each of its ~150 suites alone, and each refusal is a line in the server's
+    log. Here the client offers every suite it has not yet seen accepted; the server picks one, which is
+    noted and dropped from the offer, until the server refuses them all: accepted + 1 handshakes per client.
+    sslyze's connection (PostgreSQL STARTTLS included) and both of nassl's clients are used -- OpenSSL 1.1.1
+    first, then the legacy 1.0.2 for the suites only it can offer (on TLS 1.0/1.1 sslyze uses the legacy one
+    alone, and so does this).
+    """
+    from sslyze import TlsVersionEnum
+    from sslyze.plugins.openssl_cipher_suites.cipher_suites import CipherSuitesRepository
+
+    tls_version = {"TLSv1": TlsVersionEnum.TLS_1_0, "TLSv1.1": TlsVersionEnum.TLS_1_1,
+                   "TLSv1.2": TlsVersionEnum.TLS_1_2}[version]
+    names = sorted(s.openssl_name for s in CipherSuitesRepository.get_all_cipher_suites(tls_version))
+    accepted: list[str] = []
+    clients = (False, True) if version == "TLSv1.2" else (True,)
+    for legacy in clients:
+        for _ in range(MAX_ELIMINATION_ROUNDS):
+            offer = [name for name in names if name not in accepted]
+            chosen = _handshake_choice(info, tls_version, offer, legacy=legacy)
+            if chosen is None or chosen in accepted or chosen not in offer:
+                break
+            accepted.append(chosen)
+    return accepted
+
+
+def _handshake_choice(info: Any, tls_version: Any, offer: list[str], *, legacy: bool) -> str | None:
+    """Offer ``offer`` in one handshake; the suite the server picked, or None if it refused them all."""
+    from nassl.ssl_client import ClientCertificateRequested
+    from sslyze.errors import ServerRejectedTlsHandshake, ServerTlsConfigurationNotSupported, TlsHandshakeTimedOut
+
+    if not offer:
+        return None
+    connection = info.get_preconfigured_tls_connection(override_tls_version=tls_version,
+                                                       should_use_legacy_openssl=legacy)
+    try:
+        connection.ssl_client.set_cipher_list(":".join(offer))
+    except Exception:  # noqa: BLE001 - nassl raises OpenSSLError when this client knows none of the names
+        connection.close()
+        return None
+    try:
+        connection.connect()
+    except (ClientCertificateRequested, ServerTlsConfigurationNotSupported):
+        pass  # the suite was negotiated before the client stopped
+    except (ServerRejectedTlsHandshake, TlsHandshakeTimedOut, OSError):
+        connection.close()
+        return None
+    try:
+        return connection.ssl_client.get_current_cipher_name() or None
+    finally:
+        connection.close()
