@@ -221,7 +221,7 @@ def cmd_postgres_list(args: argparse.Namespace) -> int:
 
 # -- the course ---------------------------------------------------------------------------------------
 def cmd_init(args: argparse.Namespace) -> int:
-    from .course_files import init_course
+    from .bundled_course import init_course
 
     done = init_course(args.directory, force=args.force)
     print(wrap(f"wrote {len(done.files)} files of the course into {done.dest}"))

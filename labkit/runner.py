@@ -796,7 +796,7 @@ def _notebooks_dir(given: str | None) -> Path:
         if not given.strip():
             raise InvalidValue("--notebooks-dir", given, "a folder holding NN_*.ipynb lessons")
         return Path(given).expanduser()
-    from .course_files import course_dir
+    from .bundled_course import course_dir
 
     return course_dir()
 
