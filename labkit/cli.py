@@ -231,7 +231,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import cli_run
+    from .run_cli import cli_run
 
     return cli_run(args)
 
@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_init)
 
     run = _command(sub, "run", "execute the course notebooks and write an HTML report")
-    from .runner import add_run_arguments
+    from .run_cli import add_run_arguments
 
     add_run_arguments(run)
     run.set_defaults(func=cmd_run)

@@ -11,10 +11,6 @@ facts the lessons recorded and write the index.
 """
 from __future__ import annotations
 
-import argparse
-import ast
-import fnmatch
-import glob
 import os
 import platform
 import re
@@ -27,16 +23,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import report, validate
-from .errors import InvalidValue, LabkitError
-from .run_results import FAILED, INTERRUPTED, PASSED, KeyResult, LessonError, LessonResult, SeriesResult
+from . import report
+from .environment import temporary_environment
+from .errors import LabkitError
+from .lesson_files import LESSON_FILE, _parameters_for, read_notebook
+from .run_results import (
+    FAILED,
+    INTERRUPTED,
+    PASSED,
+    KeyResult,
+    LessonError,
+    LessonResult,
+    SeriesResult,
+)
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
     from nbformat import NotebookNode
 
-LESSON_FILE = re.compile(r"^(\d+)_.*\.ipynb$")
-PARAMETERS_TAG = "parameters"
 KEY_RESULT_TAG = "key-result"
 LESSON_PAGE_TEMPLATE = "lesson_page.html.j2"
 MERMAID_FENCE = "```mermaid"
@@ -46,170 +50,12 @@ EXIT_INTERRUPTED = 130
 """What a shell reports for a program stopped by Ctrl-C (128 + SIGINT)."""
 EXCERPT_CONTEXT_LINES = 3
 EXCERPT_MAX_LINES = 12
-_GLOB_CHARS = frozenset("*?[")
 _CELL_LINE = re.compile(r"Cell In\[\d*\], line (\d+)")
 _ANSI = re.compile("\x1b\\[[0-9;]*[A-Za-z]")
 
 
 # --------------------------------------------------------------------------------------------------
-# Step 1: which notebooks
-# --------------------------------------------------------------------------------------------------
-
-
-def discover_notebooks(notebooks_dir: Path, selectors: list[str]) -> list[Path]:
-    """Return the lessons to run, in lesson order, from ``NN_*.ipynb`` files or the user's selectors.
-
-    A selector is a file name (``10_tls.ipynb`` or ``10_tls``), a path to any notebook, a glob on the
-    names (``1*``) or a lesson number (``10``, also matching ``010_``). Lessons build on each other,
-    so the selection always runs in lesson order, whatever order the selectors came in.
-    """
-    available = _available_lessons(notebooks_dir)
-    if not selectors:
-        return available
-    chosen: dict[Path, None] = {}
-    for selector in selectors:
-        for path in _resolve_selector(selector, available):
-            chosen[path] = None
-    return sorted(chosen, key=_lesson_order)
-
-
-def _available_lessons(notebooks_dir: Path) -> list[Path]:
-    """All ``NN_*.ipynb`` in the folder; an empty or missing folder is an error, not an empty run."""
-    if not notebooks_dir.is_dir():
-        raise LabkitError(f"notebooks folder not found: {str(notebooks_dir)!r}",
-                          "give the folder holding the lessons with --notebooks-dir")
-    lessons = [p.resolve() for p in notebooks_dir.iterdir() if p.is_file() and LESSON_FILE.match(p.name)]
-    if not lessons:
-        raise LabkitError(f"no lessons (NN_*.ipynb) in {str(notebooks_dir)!r}",
-                          "give the folder holding the lessons with --notebooks-dir")
-    return sorted(lessons, key=_lesson_order)
-
-
-def _lesson_order(path: Path) -> tuple[int, str]:
-    """Number first so ``9_x`` runs before ``10_y``; the name breaks ties and orders the rest."""
-    match = LESSON_FILE.match(path.name)
-    return (int(match.group(1)) if match else sys.maxsize, path.name)
-
-
-def _resolve_selector(selector: str, available: list[Path]) -> list[Path]:
-    """Try each reading of a selector in turn; report the lessons there are when none fits."""
-    for resolve in (_by_name, _by_number, _by_glob, _by_path):
-        found = resolve(selector, available)
-        if found:
-            return found
-    raise InvalidValue("notebook", selector, [p.name for p in available],
-                       "give a file name, a path, a glob such as '1*' or a lesson number such as '10'")
-
-
-def _by_name(selector: str, available: list[Path]) -> list[Path]:
-    return [p for p in available if selector in (p.name, p.stem)]
-
-
-def _by_number(selector: str, available: list[Path]) -> list[Path]:
-    if not selector.isdigit():
-        return []
-    wanted = int(selector)
-    return [p for p in available if (m := LESSON_FILE.match(p.name)) and int(m.group(1)) == wanted]
-
-
-def _by_glob(selector: str, available: list[Path]) -> list[Path]:
-    if not _GLOB_CHARS.intersection(selector):
-        return []
-    if os.sep in selector or "/" in selector:
-        return [Path(p).resolve() for p in sorted(glob.glob(selector)) if p.endswith(".ipynb")]
-    return [p for p in available if fnmatch.fnmatch(p.name, selector) or fnmatch.fnmatch(p.stem, selector)]
-
-
-def _by_path(selector: str, available: list[Path]) -> list[Path]:
-    path = Path(selector).expanduser()
-    return [path.resolve()] if path.suffix == ".ipynb" and path.is_file() else []
-
-
-# --------------------------------------------------------------------------------------------------
-# Step 2: parameters
-# --------------------------------------------------------------------------------------------------
-
-
-def read_parameters(nb_path: Path) -> dict[str, object]:
-    """Return the names and default values a lesson declares in its ``parameters`` cell.
-
-    Papermill's own inspection reads the cell, so what we check against is exactly what papermill will
-    override. Defaults that are not plain literals (``Path("x")``) come back as their source text.
-    """
-    import papermill
-
-    nb = _read_notebook(nb_path)
-    if not any(PARAMETERS_TAG in cell.get("metadata", {}).get("tags", []) for cell in nb.cells):
-        raise LabkitError(f"{nb_path.name} has no cell tagged {PARAMETERS_TAG!r}",
-                          "tag the cell that sets the lesson's defaults with 'parameters' "
-                          "(JupyterLab: property inspector, Cell Tags)")
-    try:
-        inspected = papermill.inspect_notebook(str(nb_path))
-    except Exception as exc:  # papermill raises plain ValueError/KeyError for odd notebooks
-        raise LabkitError(f"cannot read the parameters of {nb_path.name}: {exc}",
-                          "check that the notebook has a kernelspec and a valid 'parameters' cell") from exc
-    return {name: _literal(info["default"]) for name, info in inspected.items()}
-
-
-def _literal(source: str) -> object:
-    """Evaluate a default's source text when it is a literal; otherwise keep the text."""
-    try:
-        return ast.literal_eval(source)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return source
-
-
-def check_parameters(nb_paths: Sequence[Path], params: Mapping[str, object]) -> None:
-    """Refuse a parameter that no selected lesson declares, before anything runs: it is a typo."""
-    known = sorted(set().union(*(read_parameters(p) for p in nb_paths)))
-    unknown = [name for name in params if name not in known]
-    if not unknown:
-        return
-    allowed: str | list[str] = known or "none (the selected lessons declare no parameters)"
-    raise InvalidValue("parameter", unknown[0] if len(unknown) == 1 else unknown, allowed,
-                       "check the spelling, or select the lesson that declares it")
-
-
-def convert_cli_value(text: str) -> object:
-    """Turn a ``-p NAME VALUE`` text into a value the way ``papermill -p`` does.
-
-    ``True``/``False``/``None`` and numbers become Python values, anything else stays a string, so
-    ``-p n 2`` gives ``2`` and ``-p host localhost`` gives ``"localhost"``.
-    """
-    if text in ("True", "False", "None"):
-        return {"True": True, "False": False, "None": None}[text]
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            continue
-    return text
-
-
-def load_param_file(path: Path) -> dict[str, object]:
-    """Read ``-f params.yaml``: a YAML mapping of parameter names to values."""
-    from .yaml_files import read_yaml_file
-
-    data = read_yaml_file(path, "parameter file", "write one 'name: value' per line")
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not all(isinstance(key, str) for key in data):
-        raise InvalidValue("parameter file", str(path), "a YAML mapping of names to values",
-                           "write one 'name: value' per line")
-    return data
-
-
-def _parameters_for(nb_path: Path, params: Mapping[str, object]) -> dict[str, object]:
-    """The subset of ``params`` this lesson declares: papermill would inject the rest as new variables."""
-    try:
-        declared = read_parameters(nb_path)
-    except LabkitError:
-        return {}  # no parameters cell: the lesson runs with its own values; execution reports other damage
-    return {name: value for name, value in params.items() if name in declared}
-
-
-# --------------------------------------------------------------------------------------------------
-# Step 3: run the series
+# Run the series (which lessons and their parameters: labkit.lesson_files)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -472,16 +318,8 @@ def _kernel_environment(facts_file: Path) -> Iterator[None]:
     root = _source_checkout_root()
     if root is not None:
         changes["PYTHONPATH"] = _prepend_path(str(root), os.environ.get("PYTHONPATH"))
-    saved = {key: os.environ.get(key) for key in changes}
-    os.environ.update(changes)
-    try:
+    with temporary_environment(changes):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _source_checkout_root() -> Path | None:
@@ -567,22 +405,12 @@ def _lesson_facts(facts_file: Path) -> tuple[dict[str, object], LessonError | No
         return {}, LessonError(ename=type(exc).__name__, evalue=exc.message)
 
 
-def _read_notebook(nb_path: Path) -> NotebookNode:
-    import nbformat
-
-    try:
-        return nbformat.read(str(nb_path), as_version=4)
-    except (OSError, ValueError) as exc:  # nbformat's read errors are ValueError subclasses
-        raise LabkitError(f"cannot read notebook {str(nb_path)!r}: {exc}",
-                          "open it in JupyterLab to check it is a valid notebook") from exc
-
-
 def _read_notebook_or_none(nb_path: Path) -> NotebookNode | None:
     """The executed notebook, or None when papermill never got to write one."""
     if not nb_path.is_file():
         return None
     try:
-        return _read_notebook(nb_path)
+        return read_notebook(nb_path)
     except LabkitError:
         return None
 
@@ -595,7 +423,7 @@ def _lesson_number(nb_path: Path) -> str:
 def _title(nb_path: Path) -> str:
     """The first ``# Heading`` of the lesson, as a student sees it; the file stem if there is none."""
     try:
-        nb = _read_notebook(nb_path)
+        nb = read_notebook(nb_path)
     except LabkitError:
         return nb_path.stem
     for cell in nb.cells:
@@ -636,9 +464,9 @@ def _html_exporter() -> HTMLExporter:
     ``extra_template_basedirs`` is fixed because its default is the current directory, which papermill
     changes while lessons run on the main thread.
     """
-    from nbconvert import HTMLExporter
-
     from importlib import resources
+
+    from nbconvert import HTMLExporter
 
     page = resources.files("labkit").joinpath("templates").joinpath(LESSON_PAGE_TEMPLATE)
     return HTMLExporter(template_name="lab", template_file=str(page), extra_template_basedirs=[])
@@ -663,7 +491,7 @@ def _diagram_renderer(nb_paths: Sequence[Path], out_dir: Path) -> str | None:
 def _render_html(exporter: HTMLExporter, ipynb: Path, html_path: Path, mermaid_src: str | None = None) -> float:
     """Render one executed notebook next to it (offline page: no CDN script) and return the seconds it took."""
     start = time.perf_counter()
-    nb = _read_notebook(ipynb)
+    nb = read_notebook(ipynb)
     has_diagram = any(MERMAID_FENCE in cell.source for cell in nb.cells if cell.cell_type == "markdown")
     try:
         body, _ = exporter.from_notebook_node(nb, resources={
@@ -740,116 +568,3 @@ def gather_environment(result: SeriesResult) -> dict[str, object]:
 # --------------------------------------------------------------------------------------------------
 # The command line
 # --------------------------------------------------------------------------------------------------
-
-
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare ``labkit run``'s arguments on the lead's sub-parser."""
-    parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK|GLOB",
-                        help="lessons to run: file name, path, glob such as '1*', or number (default: all)")
-    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=None,
-                        help="set a lesson parameter; numbers, True/False/None are converted like papermill -p")
-    parser.add_argument("-f", "--param-file", metavar="PARAMS.YAML", default=None,
-                        help="YAML mapping of parameters (-p wins over it)")
-    parser.add_argument("--backend", choices=validate.BACKENDS, default=None,
-                        help="server backend, passed to the lessons that declare 'backend'")
-    parser.add_argument("--pg-version", metavar="N", default=None,
-                        help="PostgreSQL major version, passed to the lessons that declare 'pg_version'")
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help="report folder (default: reports/<UTC timestamp>/)")
-    parser.add_argument("--notebooks-dir", metavar="DIR", default=None,
-                        help="folder holding the NN_*.ipynb lessons (default: the course's notebooks/)")
-
-
-def cli_run(args: argparse.Namespace) -> int:
-    """``labkit run``: 0 when every lesson passed, 1 when any failed, 2 for bad input (nothing ran), 130 when
-    interrupted by SIGINT/SIGTERM (the report of what ran is still written)."""
-    try:
-        nb_paths = discover_notebooks(_notebooks_dir(args.notebooks_dir), list(args.notebooks or []))
-        user_params = _user_parameters(args.param, args.param_file)
-        check_parameters(nb_paths, user_params)
-        params = {**user_params, **_forwarded_options(args.backend, args.pg_version)}
-        _warn_undeclared_options(nb_paths, params, user_params)
-        out_dir = report.prepare_out_dir(Path(args.out) if args.out else _default_out_dir())
-    except LabkitError as exc:
-        print(f"labkit run: {exc}", file=sys.stderr)
-        return 2
-    result = run_series(nb_paths, params=params, out_dir=out_dir)
-    try:
-        if result.interrupted:  # the user asked to stop: the report of what ran is written in one go
-            with _ignoring_interrupts():
-                files = report.write_outputs(result, result.out_dir, gather_environment(result))
-        else:
-            files = report.write_outputs(result, result.out_dir, gather_environment(result))
-    except LabkitError as exc:
-        print(f"labkit run: {exc}", file=sys.stderr)
-        return EXIT_INTERRUPTED if result.interrupted else 1
-    _print_summary(result, files["html"])
-    if result.interrupted:
-        return EXIT_INTERRUPTED
-    return 0 if result.all_passed else 1
-
-
-def _notebooks_dir(given: str | None) -> Path:
-    """``--notebooks-dir`` when given, else the course installed with labkit (the wheel's package data, or
-    ``notebooks/`` of the source checkout), so ``labkit run`` works from any directory."""
-    if given is not None:
-        if not given.strip():
-            raise InvalidValue("--notebooks-dir", given, "a folder holding NN_*.ipynb lessons")
-        return Path(given).expanduser()
-    from .bundled_course import course_dir
-
-    return course_dir()
-
-
-def _user_parameters(pairs: Sequence[Sequence[str]] | None, param_file: str | None) -> dict[str, object]:
-    """``-f`` first, then each ``-p`` on top, as papermill layers them."""
-    params: dict[str, object] = load_param_file(Path(param_file).expanduser()) if param_file else {}
-    for name, value in pairs or []:
-        if not name.isidentifier():
-            raise InvalidValue("parameter name", name, "a Python identifier", "use the name from the lesson")
-        params[name] = convert_cli_value(value)
-    return params
-
-
-def _forwarded_options(backend: str | None, pg_version: str | None) -> dict[str, object]:
-    """``--backend``/``--pg-version``, checked now so a typo fails before the first lesson."""
-    options: dict[str, object] = {}
-    if backend is not None:
-        options["backend"] = validate.choice("backend", backend, validate.BACKENDS)
-    if pg_version is not None:
-        options["pg_version"] = validate.pg_major(pg_version)
-    return options
-
-
-def _warn_undeclared_options(nb_paths: Sequence[Path], params: Mapping[str, object],
-                             user_params: Mapping[str, object]) -> None:
-    """Tell the user when --backend/--pg-version reach no lesson, instead of silently ignoring them."""
-    options = [name for name in FORWARDED_ONLY_IF_DECLARED if name in params and name not in user_params]
-    if not options:
-        return
-    declared = set().union(*(read_parameters(p) for p in nb_paths))
-    for name in options:
-        if name not in declared:
-            print(f"labkit run: note: no selected lesson declares {name!r}; --{name.replace('_', '-')} "
-                  "has no effect", file=sys.stderr)
-
-
-def _default_out_dir() -> Path:
-    """``reports/<UTC timestamp>/``, with a suffix if two runs start in the same second."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    candidate = Path("reports") / stamp
-    suffix = 2
-    while candidate.exists():
-        candidate = Path("reports") / f"{stamp}-{suffix}"
-        suffix += 1
-    return candidate
-
-
-def _print_summary(result: SeriesResult, index: Path) -> None:
-    """Counts, then each failure in one line, then the index path last so scripts can take it."""
-    print(f"{result.passed} passed, {result.failed} failed"
-          + (f", interrupted ({len(result.not_run)} not run)" if result.interrupted else ""))
-    for lesson in result.lessons:
-        if lesson.error is not None:
-            print(f"  FAILED {lesson.name}: {lesson.error.ename}: {lesson.error.evalue}")
-    print(f"report: {index}")

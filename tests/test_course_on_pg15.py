@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labkit.runner import discover_notebooks, run_series
+from labkit.lesson_files import discover_notebooks
+from labkit.runner import run_series
 
 from .helpers import searchable_tmp
 

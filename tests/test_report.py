@@ -17,7 +17,15 @@ import pandas as pd
 import pytest
 
 from labkit import report
-from labkit.run_results import FAILED, INTERRUPTED, PASSED, KeyResult, LessonError, LessonResult, SeriesResult
+from labkit.run_results import (
+    FAILED,
+    INTERRUPTED,
+    PASSED,
+    KeyResult,
+    LessonError,
+    LessonResult,
+    SeriesResult,
+)
 
 LONG = "agrees with PostgreSQL's own view of the connection (pg_stat_ssl) and the server log line " * 2
 

@@ -14,7 +14,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from labkit import report
-from labkit.runner import discover_notebooks, gather_environment, run_series
+from labkit.lesson_files import discover_notebooks
+from labkit.runner import gather_environment, run_series
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "runner"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import report, runner
+from labkit import lesson_files, report, runner
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 FIXTURES = Path(__file__).resolve().parent / "data" / "runner"
@@ -143,7 +143,7 @@ def test_lesson_page_offline_draws_every_diagram(lesson_pages: dict[str, Path], 
 
 def test_run_index_offline_and_printable(proxy: RecordingProxy, tmp_path: Path) -> None:
     chromium_or_skip()
-    result = runner.run_series(runner.discover_notebooks(FIXTURES, []) + [INTERRUPT_FIXTURES / "00_quick.ipynb"],
+    result = runner.run_series(lesson_files.discover_notebooks(FIXTURES, []) + [INTERRUPT_FIXTURES / "00_quick.ipynb"],
                                params={}, out_dir=tmp_path / "run", progress=False)
     files = report.write_outputs(result, result.out_dir, runner.gather_environment(result))
     dom = rendered_dom(files["html"], proxy, tmp_path)

@@ -20,17 +20,14 @@ import pytest
 
 from labkit import report
 from labkit.errors import InvalidValue, LabkitError
-from labkit.runner import (
-    add_run_arguments,
+from labkit.lesson_files import (
     check_parameters,
-    cli_run,
     convert_cli_value,
     discover_notebooks,
-    gather_environment,
-    merge_facts,
     read_parameters,
-    run_series,
 )
+from labkit.run_cli import add_run_arguments, cli_run
+from labkit.runner import gather_environment, merge_facts, run_series
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "runner"
 ALL = ["00_ok.ipynb", "10_fails.ipynb", "20_other.ipynb"]
@@ -310,10 +307,9 @@ INTERRUPT_FIXTURES = Path(__file__).resolve().parent / "data" / "runner_interrup
 def test_interrupt_mid_series_writes_partial_report_and_stops_the_server(tmp_path: Path, signum: int) -> None:
     """A real series: 00 passes, 10 starts a lab server and sleeps, the signal comes, 20 must never run."""
     import os
+    import shutil
     import subprocess
     import sys
-
-    import shutil
     import tempfile
 
     from tests.helpers import postgres_processes_for
