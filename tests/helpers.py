@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,32 @@ def docker_image_or_skip() -> str:
         pytest.skip(f"image {image} is missing: build it with docker/build-offline-image.sh",
                     allow_module_level=True)
     return image
+
+
+class PortThief:
+    """Another program that binds a lab's port the moment labkit has chosen it (after labkit says
+    ``creating the <backend> server (..., port N)``, before the server binds): the race, made certain.
+    Use it as ``progress=`` of ``LabServer.up`` inside a ``with``."""
+
+    def __init__(self, backend: str) -> None:
+        self.prefix = f"creating the {backend} server"
+        self.sockets: list[socket.socket] = []
+
+    def __call__(self, message: str) -> None:
+        if message.startswith(self.prefix) and not self.sockets:
+            thief = socket.socket()
+            thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            thief.bind(("127.0.0.1", int(message.rsplit("port ", 1)[1].rstrip(")"))))
+            thief.listen()
+            self.sockets.append(thief)
+
+    @property
+    def port(self) -> int:
+        return int(self.sockets[0].getsockname()[1])
+
+    def __enter__(self) -> "PortThief":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for thief in self.sockets:
+            thief.close()

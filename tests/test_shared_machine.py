@@ -26,7 +26,7 @@ from labkit.errors import InvalidValue, LabkitError, PortInUse, ServerStartError
 from labkit.server import DEFAULT_PORT, LabServer
 from labkit.workspace import Workspace
 
-from .helpers import labkit, postgres_processes_for, searchable_tmp, status
+from .helpers import PortThief, labkit, postgres_processes_for, searchable_tmp, status
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, a second account)")
 
@@ -109,27 +109,11 @@ def test_four_labs_start_at_once_where_5416_is_free(base: Path) -> None:
 
 def test_a_port_taken_between_choice_and_bind_is_survived(base: Path) -> None:
     """Deterministic form of the race: the moment labkit has chosen a port, another program binds it."""
-    thieves: list[socket.socket] = []
-
-    def steal(message: str) -> None:
-        if message.startswith("creating the local server") and not thieves:
-            port = int(message.rsplit("port ", 1)[1].rstrip(")"))
-            thief = socket.socket()
-            thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            thief.bind(("127.0.0.1", port))
-            thief.listen()
-            thieves.append(thief)
-
-    try:
-        with LabServer.up(base / "ws", backend="local", progress=steal) as lab:
-            stolen = thieves[0].getsockname()[1]
-            assert lab.port != stolen
-            assert _listeners(lab.port) == ["127.0.0.1"]
-            with psycopg.connect(lab.dsn(sslmode="require")) as conn:
-                assert conn.info.pgconn.ssl_in_use
-    finally:
-        for thief in thieves:
-            thief.close()
+    with PortThief("local") as thief, LabServer.up(base / "ws", backend="local", progress=thief) as lab:
+        assert lab.port != thief.port
+        assert _listeners(lab.port) == ["127.0.0.1"]
+        with psycopg.connect(lab.dsn(sslmode="require")) as conn:
+            assert conn.info.pgconn.ssl_in_use
 
 
 def test_an_asked_port_that_is_taken_at_bind_time_names_the_cause(base: Path) -> None:

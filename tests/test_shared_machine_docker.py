@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,30 +14,17 @@ import pytest
 from labkit.backends.docker_backend import LABEL_MANAGED, LABEL_OWNER, LABEL_WORKSPACE
 from labkit.server import LabServer
 
-from .helpers import docker_image_or_skip, labkit, searchable_tmp
+from .helpers import PortThief, docker_image_or_skip, labkit, searchable_tmp
 
 IMAGE = docker_image_or_skip()
 
 
 def test_a_port_taken_between_choice_and_bind_is_survived(tmp_path: Path) -> None:
-    thieves: list[socket.socket] = []
-
-    def steal(message: str) -> None:
-        if message.startswith("creating the docker server") and not thieves:
-            thief = socket.socket()
-            thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            thief.bind(("127.0.0.1", int(message.rsplit("port ", 1)[1].rstrip(")"))))
-            thief.listen()
-            thieves.append(thief)
-
-    try:
-        with LabServer.up(searchable_tmp(tmp_path) / "ws", backend="docker", image=IMAGE, progress=steal) as lab:
-            assert lab.port != thieves[0].getsockname()[1]
-            with psycopg.connect(lab.dsn(sslmode="require")) as conn:
-                assert conn.info.pgconn.ssl_in_use
-    finally:
-        for thief in thieves:
-            thief.close()
+    with PortThief("docker") as thief, \
+            LabServer.up(searchable_tmp(tmp_path) / "ws", backend="docker", image=IMAGE, progress=thief) as lab:
+        assert lab.port != thief.port
+        with psycopg.connect(lab.dsn(sslmode="require")) as conn:
+            assert conn.info.pgconn.ssl_in_use
 
 
 def test_two_docker_labs_start_at_once(tmp_path: Path) -> None:
