@@ -63,7 +63,9 @@ def test_the_wheel_carries_every_module_the_course_and_the_markers(wheel: Path) 
     assert missing == set(), f"modules left out of the wheel (add their package to pyproject): {missing}"
     lessons = {f"labkit/course/{p.name}" for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     assert len(lessons) >= 19 and lessons <= names
-    assert {"labkit/course/sanitize.cfg", "labkit/py.typed", "labkit/templates/report_index.html.j2"} <= names
+    assert {"labkit/course/sanitize.cfg", "labkit/py.typed", "labkit/templates/report_index.html.j2",
+            "labkit/data/run-results.schema.json", "labkit/data/audit-results.schema.json",
+            "labkit/data/report.css"} <= names
     dist_info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
     entry_points = configparser.ConfigParser()
     entry_points.read_string(zipfile.ZipFile(wheel).read(f"{dist_info}/entry_points.txt").decode())
