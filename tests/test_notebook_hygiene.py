@@ -66,3 +66,21 @@ def test_a_fresh_run_prints_none_of_its_own_secrets(tmp_path: Path) -> None:
     assert len(secrets) >= 3
     for secret in [*secrets, passphrase]:
         assert secret not in text
+
+
+def test_every_committed_notebook_is_built_from_its_current_source() -> None:
+    """A source edited without rebuilding leaves nbval checking stale code (it happened: lesson 22's
+    parameter check changed in its source, the committed notebook kept the old call)."""
+    import jupytext
+
+    folder = Path(__file__).resolve().parent.parent / "notebooks"
+    stale = []
+    sources = sorted((folder / "src").glob("[0-9][0-9]_*.py"))
+    assert len(sources) >= 19
+    for source in sources:
+        built = folder / f"{source.stem}.ipynb"
+        wanted = [c.source for c in jupytext.read(source, fmt="py:percent").cells if c.cell_type == "code"]
+        committed = [c.source for c in nbformat.read(built, as_version=4).cells if c.cell_type == "code"]
+        if wanted != committed:
+            stale.append(built.name)
+    assert stale == [], f"rebuild with: python tools/build_notebooks.py {' '.join(n[:2] for n in stale)}"
