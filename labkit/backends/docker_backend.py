@@ -477,7 +477,8 @@ class DockerBackend(Backend):
         client = _connect(client)
         wanted = [f"{LABEL_MANAGED}=true"] + ([f"{LABEL_OWNER}={owner}"] if owner is not None else [])
         with engine_errors("list labkit containers"):
-            containers = client.containers.list(all=True, filters={"label": wanted})
+            # Another process may remove a container between the listing and its inspection.
+            containers = client.containers.list(all=True, filters={"label": wanted}, ignore_removed=True)
         return [cls._lab_facts(c) for c in containers]
 
     @classmethod
@@ -487,7 +488,11 @@ class DockerBackend(Backend):
         if not answers:
             return None
         wanted = str(Path(workspace).expanduser().resolve())
-        for lab in cls.find_labs(owner=os.getuid()):
+        try:
+            labs = cls.find_labs(owner=os.getuid())
+        except docker.errors.DockerException:
+            return None  # an engine that fails a listing holds no lab we could recover
+        for lab in labs:
             if lab.get("workspace") == wanted:
                 return lab
         return None
