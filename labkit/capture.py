@@ -172,7 +172,16 @@ def tcpdump_available() -> tuple[bool, str]:
 
 
 class TcpdumpCapture:
-    """``tcpdump -i lo -s 0 -w FILE 'tcp port P'`` for the duration of a ``with`` block."""
+    """``tcpdump -i lo -s 0 -w FILE 'tcp port P'`` for the duration of a ``with`` block.
+
+    tcpdump reads packets from a kernel buffer at its own pace: stopping it right after the session can drop
+    the last packets (seen under load: the plaintext row missing from the file), and its "listening on" line
+    only says the capture is open. So each end is proved by a marker: a UDP datagram with a random payload
+    that the socket sends to itself over ``lo``, captured by the same filter. Once the start marker is in the
+    file the capture is armed; once the end marker is, every packet before it is written too (``-U`` writes
+    each packet as it is processed, in order)."""
+
+    MARKER_WAIT = 30.0  # seconds; tcpdump may be slow to be scheduled on a busy machine
 
     def __init__(self, port: int) -> None:
         ok, how = tcpdump_available()
@@ -183,29 +192,65 @@ class TcpdumpCapture:
         self._dir = Path(tempfile.mkdtemp(prefix="labkit-pcap-"))
         self.pcap = self._dir / "capture.pcap"
         self._proc: subprocess.Popen[bytes] | None = None
+        self._marker_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._marker_socket.bind(("127.0.0.1", 0))
+        self._marker_port = self._marker_socket.getsockname()[1]
+
+    @property
+    def capture_filter(self) -> str:
+        return f"tcp port {self.port} or (udp and dst port {self._marker_port})"
 
     def __enter__(self) -> TcpdumpCapture:
         self._proc = subprocess.Popen(
             [self.tcpdump, "-i", "lo", "-s", "0", "-U", "--immediate-mode", "-n", "-w", str(self.pcap),
-             f"tcp port {self.port}"],
+             self.capture_filter],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        # tcpdump says "listening on lo" on stderr once the capture is armed: wait for that, not a fixed time.
-        assert self._proc.stderr is not None
-        deadline = time.monotonic() + 10
-        line = b""
-        while time.monotonic() < deadline and b"listening on" not in line:
-            line = self._proc.stderr.readline()
-            if not line and self._proc.poll() is not None:
-                raise LabkitError("tcpdump stopped at once", "check that it may capture on lo")
+        try:
+            self._wait_for_marker("start")
+        except BaseException:
+            self._stop()
+            raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if exc_type is None and self._proc and self._proc.poll() is None:
+                self._wait_for_marker("end")
+        finally:
+            self._stop()
+
+    def _wait_for_marker(self, which: str) -> None:
+        """Send a marker datagram over lo (again every 0.2 s) until tcpdump has written it to the file."""
+        marker = f"labkit-pcap-{which}-{os.urandom(8).hex()}".encode()
+        deadline = time.monotonic() + self.MARKER_WAIT
+        next_send = 0.0
+        while True:
+            if self._proc is not None and self._proc.poll() is not None:
+                err = self._proc.stderr.read().decode(errors="replace").strip() if self._proc.stderr else ""
+                raise LabkitError(f"tcpdump stopped (exit {self._proc.returncode}): {err or 'no message'}",
+                                  "check that it may capture on the loopback interface lo")
+            if marker in self.raw():
+                return
+            now = time.monotonic()
+            if now >= deadline:
+                raise LabkitError(f"tcpdump did not record its {which} marker within {self.MARKER_WAIT:.0f} s",
+                                  "the machine may be overloaded; run the capture again")
+            if now >= next_send:
+                self._marker_socket.sendto(marker, ("127.0.0.1", self._marker_port))
+                next_send = now + 0.2
+            time.sleep(0.05)
+
+    def _stop(self) -> None:
         if self._proc and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGINT)
             try:
-                self._proc.wait(timeout=5)
+                self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
+                self._proc.wait()
+        if self._proc and self._proc.stderr:
+            self._proc.stderr.close()
+        self._marker_socket.close()
 
     def raw(self) -> bytes:
         """The pcap file's bytes (payloads are stored as they crossed the wire)."""
@@ -217,7 +262,8 @@ class TcpdumpCapture:
 
     def ascii_dump(self, max_lines: int = 40) -> str:
         """What the guide shows: ``tcpdump -A -r FILE``."""
-        done = subprocess.run([self.tcpdump, "-A", "-n", "-r", str(self.pcap)], capture_output=True, text=True,
+        done = subprocess.run([self.tcpdump, "-A", "-n", "-r", str(self.pcap), f"tcp port {self.port}"],
+                              capture_output=True, text=True,
                               errors="replace", timeout=30, check=False)
         return "\n".join(done.stdout.splitlines()[:max_lines])
 
