@@ -262,6 +262,8 @@ def run_lesson(
             papermill.execute_notebook(str(nb_path), str(output), parameters=passed_params,
                                        kernel_name=kernel_name, progress_bar=False, cwd=str(nb_path.parent),
                                        execution_timeout=timeout_per_cell,
+                                       # Unix-socket channels: no TCP port race with other runs (kernels.py)
+                                       kernel_manager_class="labkit.kernels.AsyncIpcKernelManager",
                                        # ipykernel warns on every start that its local TCP channel is not
                                        # encrypted; that line would break the progress bar for nothing.
                                        extra_arguments=["--IPKernelApp.log_level=ERROR"])

@@ -249,7 +249,8 @@ class LabServer:
         stopped again, so a failed start never leaves a process behind.
 
         A restart can lose the lab's port to another program while the server is down. A local lab whose
-        port was not asked for then moves to another free port (recorded in the state file; the passfile
+        port was not asked for then moves to another free port (a Docker lab is re-created on its data
+        volume to publish it; the new port is recorded in the state file; the passfile
         covers every port), so lessons that restart keep working on a busy machine."""
         say = progress or _quiet
         lost: list[int] = []

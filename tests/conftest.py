@@ -25,6 +25,19 @@ def pytest_configure(config: pytest.Config) -> None:
         root.chmod(0o755)
         config.option.basetemp = str(root / "run")
         config._pgtls_tmp_root = root  # type: ignore[attr-defined]
+    _nbval_kernels_over_unix_sockets()
+
+
+def _nbval_kernels_over_unix_sockets() -> None:
+    """nbval's kernels get Unix-socket channels (labkit.kernels): with jupyter_client's TCP ports a kernel
+    died before answering when another process took one of its ports first (seen beside a second suite)."""
+    try:
+        import nbval.kernel
+    except ImportError:  # nbval not installed: no notebooks collected
+        return
+    from labkit.kernels import IpcKernelManager
+
+    nbval.kernel.KernelManager = IpcKernelManager  # type: ignore[misc]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,30 @@ def test_down_all_leaves_other_users_labs_alone(tmp_path: Path, monkeypatch: pyt
         assert other.status == "created"  # untouched: it belongs to another user
     finally:
         other.remove(force=True)
+
+
+def test_a_docker_restart_that_lost_its_port_moves_to_another_and_keeps_its_data(tmp_path: Path) -> None:
+    """A container's published port is fixed at creation: the lab is created again on the same data volume."""
+    client = docker.from_env()
+    with LabServer.up(searchable_tmp(tmp_path) / "ws", backend="docker", image=IMAGE) as lab:
+        lab.execute("create table kept(v text); insert into kept values ('still here')")
+        old = lab.port
+        volume = {m["Name"] for m in client.containers.get(lab.backend.name).attrs["Mounts"]}
+        lab.stop()
+        with socket.socket() as thief:  # another program takes the port while the lab is down
+            thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            thief.bind(("127.0.0.1", old))
+            thief.listen()
+            lab.start()
+        assert lab.port != old
+        assert LabServer.attach(lab.workspace.path).port == lab.port
+        with psycopg.connect(lab.dsn(sslmode="require")) as conn:
+            assert conn.info.pgconn.ssl_in_use
+            assert conn.execute("select v from kept").fetchall() == [("still here",)]
+        container = client.containers.get(lab.backend.name)
+        assert {m["Name"] for m in container.attrs["Mounts"]} == volume  # the same data volume
+        assert container.attrs["HostConfig"]["PortBindings"]["5432/tcp"] == [{"HostIp": "127.0.0.1",
+                                                                              "HostPort": str(lab.port)}]
+        name = lab.backend.name
+    assert not client.containers.list(all=True, filters={"name": f"^/{name}"})
+    assert not [v for v in client.volumes.list() if v.name in volume]  # down removed the data with the lab

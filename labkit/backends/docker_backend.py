@@ -75,6 +75,24 @@ unset labkit_stage
 """
 
 
+def _data_volume(container: Container) -> str | None:
+    """The name of the volume mounted as PGDATA (anonymous at creation, named once a lab has moved)."""
+    for mount in container.attrs.get("Mounts") or []:
+        if mount.get("Destination") == PGDATA and mount.get("Type") == "volume":
+            return str(mount.get("Name"))
+    return None
+
+
+def _remove_with_data(client: docker.DockerClient, container: Container) -> None:
+    """Remove a lab's container and its data volume (``v=True`` spares a volume mounted by name)."""
+    volume = _data_volume(container)
+    with contextlib.suppress(docker.errors.NotFound):
+        container.remove(v=True, force=True)
+    if volume:  # still in use (a lab moved meanwhile): the engine refuses, and the data stays
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            client.volumes.get(volume).remove()
+
+
 def container_name(spec: ServerSpec) -> str:
     """``labkit-<lab>-<hash of workspace>``: two checkouts can run a lab of the same name."""
     digest = hashlib.sha256(str(Path(spec.workspace).expanduser().resolve()).encode()).hexdigest()[:8]
@@ -200,7 +218,18 @@ class DockerBackend(Backend):
             try:
                 return self.client.containers.get(self.name)
             except docker.errors.NotFound:
+                pass
+            try:  # a move to another port interrupted after parking the old container: take it back
+                parked = self.client.containers.get(self._parked_name)
+            except docker.errors.NotFound:
                 return None
+            parked.rename(self.name)
+            parked.reload()
+            return parked
+
+    @property
+    def _parked_name(self) -> str:
+        return f"{self.name}-moving"
 
     def _require(self, action: str) -> Container:
         container = self._container()
@@ -261,12 +290,14 @@ class DockerBackend(Backend):
             self._remove_network()
             raise
 
-    def _create_container(self) -> Container:
+    def _create_container(self, data_volume: str | None = None, name: str | None = None) -> Container:
+        """The lab's container; with ``data_volume`` it mounts that existing volume as PGDATA (a moved lab)."""
         with engine_errors(f"create container {self.name!r}"):
             try:
                 return self.client.containers.create(
                     self.image,
-                    name=self.name,
+                    name=name or self.name,
+                    volumes={data_volume: {"bind": PGDATA, "mode": "rw"}} if data_volume else None,
                     labels=self.labels(),
                     environment={"POSTGRES_PASSWORD": self.spec.superuser_password, "LC_ALL": "C.UTF-8"},
                     ports={"5432/tcp": ("127.0.0.1", self.spec.port)},
@@ -316,6 +347,37 @@ class DockerBackend(Backend):
         return ServerStartError(f"container {self.name!r} did not start: {text}",
                                 f"read its log (docker logs {self.name}), or recreate the lab: labkit down, labkit up")
 
+    def move_port(self, port: int) -> bool:
+        """Publish the stopped lab on ``port`` instead: a container's port is fixed at creation, so the
+        container is created again on the same data volume (PGDATA, with every lab file) and the old one
+        removed. Until the new one exists the old one is kept, under a temporary name, so a failure here
+        leaves the lab as it was."""
+        old = self._require("move the lab to another port")
+        if old.status in ("running", "restarting", "paused"):
+            return False
+        volume = _data_volume(old)
+        if volume is None:
+            return False
+        previous_port, new = self.spec.port, None
+        with engine_errors(f"move container {self.name!r} to port {port}"):
+            old.rename(self._parked_name)
+            self.spec.port = int(port)
+            try:
+                new = self._create_container(data_volume=volume)
+                # A lab that never started has its first-init script only in the old container's filesystem.
+                init_dir, _ = old.get_archive(INITDB_DIR)
+                self._put(new, posixpath.dirname(INITDB_DIR.rstrip("/")), b"".join(init_dir),
+                          "carry the first-init script over")
+            except BaseException:
+                if new is not None:
+                    with contextlib.suppress(docker.errors.DockerException):
+                        new.remove(v=False, force=True)
+                self.spec.port = previous_port
+                old.rename(self.name)
+                raise
+            old.remove(v=False)  # the data volume stays: the new container uses it
+        return True
+
     def stop(self) -> None:
         """Fast shutdown (SIGINT, the container's stop signal); docker kills it after STOP_TIMEOUT s."""
         container = self._container()
@@ -329,10 +391,7 @@ class DockerBackend(Backend):
         container = self._container()
         if container is not None:
             with engine_errors(f"remove container {self.name!r}"):
-                try:
-                    container.remove(v=True, force=True)
-                except docker.errors.NotFound:
-                    pass
+                _remove_with_data(self.client, container)
         self._remove_network()
 
     def is_running(self) -> bool:
@@ -510,8 +569,7 @@ class DockerBackend(Backend):
             if container.labels.get(LABEL_MANAGED) != "true":
                 raise InvalidValue("container", container_id, f"a container labelled {LABEL_MANAGED}=true",
                                    "labkit only removes the containers it created")
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(v=True, force=True)
+            _remove_with_data(client, container)
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 client.networks.get(container.name).remove()
 
