@@ -199,7 +199,11 @@ def _wait_for_lock(handle: Any, fcntl: Any, *, seconds: float) -> bool:
 
 @contextmanager
 def _interrupts_as_keyboard_interrupt() -> Iterator[None]:
-    """Let SIGTERM stop a series the way Ctrl-C does (as KeyboardInterrupt), on the main thread only."""
+    """Let SIGINT and SIGTERM stop a series as KeyboardInterrupt, on the main thread only.
+
+    SIGINT is set explicitly too: a process started from a shell's background job (``cmd &``, nohup, CI
+    scripts) inherits SIGINT *ignored*, and Python then installs no handler, so ``kill -INT`` did nothing
+    until the cell's timeout (measured: 300 s instead of seconds)."""
     import signal
     import threading
 
@@ -210,11 +214,12 @@ def _interrupts_as_keyboard_interrupt() -> Iterator[None]:
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager
