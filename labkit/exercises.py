@@ -318,17 +318,18 @@ def _pki_files(pki: LabPKI) -> dict[str, Path]:
 
 def _pki_file(pki: LabPKI, what: str, name: object) -> Path:
     files = _pki_files(pki)
-    if not isinstance(name, str) or Path(name).name not in files:
-        raise InvalidValue(what, name, sorted(files), "name a file of the lab PKI")
-    return files[Path(name).name]
+    if not isinstance(name, str) or name not in files:
+        raise InvalidValue(what, name, sorted(files), "name a file of the lab PKI by its file name")
+    return files[name]
 
 
 def _answer_layer(exercise: Exercise, pki: LabPKI, answer: str) -> Layer:
     """The learner's pg_hba line or postgresql.conf lines as a Layer (checked by labkit's writers)."""
     if exercise.kind == "hba":
         lines = [line for line in answer.splitlines() if line.strip() and not line.strip().startswith("#")]
-        if not lines:
-            raise InvalidValue("pg_hba line", answer, "one pg_hba.conf line")
+        if len(lines) != 1:
+            raise InvalidValue("pg_hba line", answer, "exactly one pg_hba.conf line",
+                               "the exercise asks for one line; comments (#) may stand on their own lines")
         return Layer(key=exercise.key, title=f"answer to {exercise.key}",
                      hba_rules=tuple(quoting.hba_line(line.strip()) for line in lines))
     settings: dict[str, object] = {}
@@ -348,7 +349,7 @@ def _answer_layer(exercise: Exercise, pki: LabPKI, answer: str) -> Layer:
 # --------------------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(repr=False)
 class Verdict:
     """What a check saw and what it means: ``ok``, one plain-words ``said``, and the attempts behind it."""
 
@@ -366,6 +367,8 @@ class Verdict:
 
     def __str__(self) -> str:
         return f"{self.exercise}: {'RIGHT' if self.ok else 'NOT YET'} -- {self.said}"
+
+    __repr__ = __str__  # the notebook's plain-text output: no ports, pids or paths of the attempts behind it
 
     def _repr_html_(self) -> str:
         import html
@@ -482,10 +485,11 @@ class Exercises:
     def _run(self, exercise: Exercise, answer: object) -> Verdict:
         if exercise.kind == "conninfo":
             params = parse_conninfo_answer(_text(answer))
+            clients = [self._client({**probe.client, **params}, probe) for probe in exercise.probes]  # checked first
             observed = []
-            for probe in exercise.probes:
+            for probe, client in zip(exercise.probes, clients):
                 self._start(probe.server(self.lesson.pki) if probe.server else exercise.setup(self.lesson.pki))
-                observed.append((probe, self._try(probe, {**probe.client, **params})))
+                observed.append((probe, attempt(self.lesson.lab, label=probe.label, **client)))
             return _judge(exercise, observed)
         if exercise.kind == "revocation":
             return self._run_revocation(exercise, answer)
