@@ -208,7 +208,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         where = f" (summary not written to {out}: {exc.strerror})"
     if args.json:
         print(report.as_json())
-    print(paint(report.line(), "ok" if report.ok else "bad") + where)
+    print(paint(report.line(), "ok" if report.ok else "bad") + where, file=sys.stderr if args.json else sys.stdout)
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
@@ -331,7 +331,13 @@ def build_parser() -> argparse.ArgumentParser:
                      description="Check the prerequisites, start a lab, verify a TLS connection, apply one "
                                  "layer and execute one lesson; print one line OK/FAIL and write a JSON summary "
                                  "(default labkit-check-<host>.json here) an instructor can collect.")
-    _add_lab_options(check)
+    check.add_argument("--backend", metavar="auto|local|docker", default="auto",
+                       help="where the check's lab runs (default auto: Docker when an engine answers and the "
+                            "image can be had, else local binaries)")
+    check.add_argument("--pg-version", metavar="N", default="16", help="PostgreSQL major version (default 16)")
+    _add_workspace_option(check)
+    check.add_argument("--json", action="store_true",
+                       help="print the JSON summary on stdout (the one line goes to stderr)")
     check.add_argument("--lesson", default="20_verify_ca", metavar="NN_NAME",
                        help="the lesson to execute (default 20_verify_ca, about 4 s)")
     check.add_argument("--out", metavar="FILE", default=None, help="where to write the JSON summary")
