@@ -241,7 +241,7 @@ def cmd_postgres_list(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from .bundled_course import init_course
 
-    done = init_course(args.directory, force=args.force)
+    done = init_course(args.directory, force=args.force, exercises=args.exercises)
     print(wrap(f"wrote {len(done.files)} files of the course into {done.dest}"))
     print(wrap(f"open them with: jupyter lab {done.dest}", indent=4))
     print(wrap(f"or run them with: labkit run --notebooks-dir {done.dest}", indent=4))
@@ -360,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "`labkit run --notebooks-dir DIR`.")
     init.add_argument("directory", metavar="DIR", help="folder to write the course into (created if missing)")
     init.add_argument("--force", action="store_true", help="overwrite course files already in DIR")
+    init.add_argument("--exercises", action="store_true",
+                      help="write the blank exercise notebooks (no outputs, no answers) instead of the lessons")
     init.set_defaults(func=cmd_init)
 
     run = _command(sub, "run", "execute the course notebooks and write an HTML report")

@@ -204,3 +204,32 @@ def test_labkit_run_checks_a_learners_copy(tmp_path: Path) -> None:
     results = (out / "results.json").read_text()
     assert "ExerciseFailed" in results and "2 of 2 exercises of part 0 not solved" in results
     assert "E0.1: NOT YET -- no answer yet." in results
+
+
+def test_labkit_run_passes_the_solutions(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "labkit", "run", "--notebooks-dir", str(ROOT / "notebooks" / "solutions"),
+                           "90", "--backend", "local", "-p", "workspace", str(searchable_tmp(tmp_path / "ws")),
+                           "--out", str(tmp_path / "report")], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed, 0 failed" in done.stdout + done.stderr
+
+
+def test_labkit_init_exercises_writes_the_blanks_from_the_installed_course(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "labkit", "init", "--exercises", str(tmp_path / "mine")],
+                          capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    built = sorted((tmp_path / "mine").glob("*.ipynb"))
+    assert [p.stem for p in built] == [p.stem for p in SOURCES]
+    for path in built:
+        nb = nbformat.read(path, as_version=4)
+        assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+        assert not any("solution" in c.metadata.get("tags", []) for c in nb.cells)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_exercise_sources_open_the_front_door_and_keep_cells_short(source: Path) -> None:
+    code = [c.source for c in jupytext.read(source, fmt="py:percent").cells if c.cell_type == "code"]
+    assert code[1] == "import pandas as pd\n\nimport labkit as lk"
+    assert max(len(c.splitlines()) for c in code) <= 12
+    assert code[-1] == "ex.finish()"
