@@ -475,6 +475,8 @@ class Exercises:
             else:
                 keywords[key] = value
         user = keywords.pop("user", probe.role)
+        if user != probe.role:
+            raise InvalidValue("user", user, (probe.role,), f"the exercise is about the role {probe.role}")
         extra = {k: keywords.pop(k) for k in list(keywords) if k not in _ATTEMPT_KEYWORDS}
         password = self.lesson.password(user) if probe.password and user in self.lesson.roles else None
         return {**keywords, "user": user, "password": password, "extra": extra or None}

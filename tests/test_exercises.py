@@ -115,6 +115,7 @@ def test_an_empty_respond_function_is_told_nothing_was_revoked(lesson: Lesson) -
     ("E1.3", "ssl_crl_file = '/etc/passwd'", "name a file of the lab PKI"),
     ("E0.1", "sslmode=require port=5432", "the lab's port and generated passwords are passed by labkit"),
     ("E0.1", "sslmode=require host=192.0.2.10", "the lab listens on loopback only"),
+    ("E0.1", "sslmode=require user=postgres", "invalid user: 'postgres'; allowed: 'conssl'"),
     ("E2.1", "sslmode=verify-full sslrootcert=../../etc/ssl/certs/ca.crt", "name a file of the lab PKI"),
 ])
 def test_bad_input_is_refused_before_anything_changes(lesson: Lesson, key: str, answer: str, words: str) -> None:
