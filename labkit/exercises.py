@@ -75,6 +75,7 @@ class Probe:
     password: bool = True
     server: Setup | None = None
     if_wrong: str = ""
+    refused_note: Mapping[str, str] = field(default_factory=dict)  # error key -> what else it can mean here
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,9 @@ EXERCISES: dict[str, Exercise] = {e.key: e for e in (
         "setting that makes the server refuse it while client.crt still gets in.",
         "one line 'name = value'; the lab PKI has root.crl, intermediate.crl and combined.crl",
         _cert_auth, (
-            Probe("client.crt", True, _CERT_CLIENT, password=False),
+            Probe("client.crt", True, _CERT_CLIENT, password=False, refused_note={
+                "unknown_ca": "Here it can also mean a CRL missing for one CA of the chain: before PostgreSQL 16 "
+                              "the server logs only 'certificate verify failed' for both."}),
             Probe("revoked-client.crt", False, {**_VERIFY, "sslcert": "pki:revoked_client_crt",
                                                 "sslkey": "pki:revoked_client_key"}, password=False,
                   if_wrong="the revoked certificate was accepted: the server has no CRL that lists it"),
@@ -400,7 +403,8 @@ def _judge(exercise: Exercise, observed: list[tuple[Probe, AttemptResult]], extr
         if result.connected and not probe.connects:
             wrong.append(f"{probe.label} {how}, but must be refused: {probe.if_wrong}.")
         elif not result.connected and probe.connects:
-            wrong.append(f"{probe.label} must get in but was {how}")
+            note = probe.refused_note.get(result.error_key or "", "")
+            wrong.append(f"{probe.label} must get in but was {how}" + (f" {note}" if note else ""))
     wrong += extra
     if wrong:
         return Verdict(exercise.key, False, " ".join(wrong), observed)

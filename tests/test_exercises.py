@@ -234,3 +234,18 @@ def test_exercise_sources_open_the_front_door_and_keep_cells_short(source: Path)
     assert code[1] == "import pandas as pd\n\nimport labkit as lk"
     assert max(len(c.splitlines()) for c in code) <= 12
     assert code[-1] == "ex.finish()"
+
+
+@pytest.mark.pg15
+def test_on_postgresql_15_the_depth_1_crl_mistake_is_explained_too(tmp_path: Path) -> None:
+    """PostgreSQL 15 logs no depth or reason, so the catalogue sees an unknown CA; the check says what else
+    that means here. The solution passes on 15 as on 16."""
+    started = lk.begin(backend="local", pg_version=15, workspace=searchable_tmp(tmp_path / "ws"))
+    try:
+        ex = Exercises(started, 1)
+        assert ex.check("E1.3", "ssl_crl_file = 'combined.crl'").ok
+        wrong = ex.check("E1.3", "ssl_crl_file = 'intermediate.crl'")
+        assert not wrong.ok and "refused: unknown_ca" in wrong.said
+        assert "before PostgreSQL 16 the server logs only 'certificate verify failed'" in wrong.said
+    finally:
+        started.finish()
