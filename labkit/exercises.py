@@ -256,6 +256,7 @@ EXERCISES: dict[str, Exercise] = {e.key: e for e in (
 # --------------------------------------------------------------------------------------------------------
 
 _CONF_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=?\s*(.*?)\s*$")
+_QUOTED = re.compile(r"^('(?:[^']|'')*')\s*(?:#.*)?$")
 
 
 def _conf_value(name: str, raw: str) -> object:
@@ -281,14 +282,16 @@ def parse_conf_answer(answer: str) -> dict[str, object]:
     :func:`labkit.quoting.conf_name`, so an include directive or a second setting in a value is refused."""
     settings: dict[str, object] = {}
     for line in answer.splitlines():
-        text = line.split("#", 1)[0].strip() if "'" not in line else line.strip()
+        text = line.strip()
         if not text or text.startswith("#"):
             continue
         match = _CONF_LINE.match(text)
         if not match or not match.group(2):
             raise InvalidValue("postgresql.conf line", line, "name = value, e.g. ssl_min_protocol_version = 'TLSv1.3'")
         name = quoting.conf_name(match.group(1))
-        settings[name] = _conf_value(name, match.group(2))
+        quoted = _QUOTED.match(match.group(2))  # a quoted value may hold '#'; a comment may follow it
+        raw = quoted.group(1) if quoted else match.group(2).split("#", 1)[0].strip()
+        settings[name] = _conf_value(name, raw)
     if not settings:
         raise InvalidValue("postgresql.conf answer", answer, "at least one 'name = value' line")
     return settings
@@ -452,7 +455,7 @@ class Exercises:
             try:
                 verdict = self._run(exercise, answer)
             except InvalidValue as exc:
-                verdict = Verdict(key, False, f"labkit did not write this answer, nothing was changed: {exc.message}"
+                verdict = Verdict(key, False, f"labkit did not write this answer: {exc.message}"
                                   + (f" ({exc.hint})" if exc.hint else ""))
         self.verdicts[key] = verdict
         return verdict

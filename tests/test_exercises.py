@@ -107,7 +107,7 @@ def test_an_empty_respond_function_is_told_nothing_was_revoked(lesson: Lesson) -
 
 @pytest.mark.parametrize(("key", "answer", "words"), [
     ("E1.1", "hostssl all conssl 0.0.0.0/0 trust\x00host all all 0.0.0.0/0 trust",
-     "labkit did not write this answer, nothing was changed: invalid pg_hba line"),
+     "labkit did not write this answer: invalid pg_hba line"),
     ("E1.1", "hostssl all conssl 0.0.0.0/0 trust\nhost all all 0.0.0.0/0 trust", "exactly one pg_hba.conf line"),
     ("E1.1", "hostssl all @admins 0.0.0.0/0 scram-sha-256", "@file inclusions"),
     ("E1.2", "include = 'other.conf'", "invalid setting name: 'include'"),
@@ -146,8 +146,9 @@ def test_unknown_part_or_exercise_names_what_exists(lesson: Lesson) -> None:
 
 
 def test_answers_are_read_as_postgresql_and_libpq_read_them() -> None:
-    assert parse_conf_answer("# rotate\nssl_cert_file = 'a''b.crt'\nssl = on\nport 5\n") == {
-        "ssl_cert_file": "a'b.crt", "ssl": True, "port": 5}
+    assert parse_conf_answer("# rotate\nssl_cert_file = 'a''b.crt'  # the new one\nssl = on # tls\nport 5\n"
+                             "ssl_ciphers = 'HIGH:#x'") == {
+        "ssl_cert_file": "a'b.crt", "ssl": True, "port": 5, "ssl_ciphers": "HIGH:#x"}
     assert parse_conninfo_answer("postgresql://conssl@localhost/postgres?sslmode=verify-full") == {
         "user": "conssl", "host": "localhost", "dbname": "postgres", "sslmode": "verify-full"}
 
@@ -249,3 +250,9 @@ def test_on_postgresql_15_the_depth_1_crl_mistake_is_explained_too(tmp_path: Pat
         assert "before PostgreSQL 16 the server logs only 'certificate verify failed'" in wrong.said
     finally:
         started.finish()
+
+
+def test_a_misspelt_setting_is_named_by_the_server_version_that_lacks_it(lesson: Lesson) -> None:
+    verdict = Exercises(lesson, 1).check("E1.2", "ssl_min_protocl_version = 'TLSv1.3'")
+    assert not verdict.ok and "labkit did not write this answer: invalid setting: 'ssl_min_protocl_version'" \
+        in verdict.said and "PostgreSQL 16 has no parameter" in verdict.said
