@@ -126,6 +126,10 @@ def _ca_only(pki: LabPKI) -> list[Layer]:
 
 
 _VERIFY = {"sslmode": "verify-full", "sslrootcert": "pki:combined_crt"}
+# Through Docker's published port every client arrives from the bridge's gateway (e.g. 172.17.0.1).
+_DOCKER_ADDRESS = {"no_hba_ssl": "If the line's address is 127.0.0.1/32: on the Docker backend clients arrive from "
+                                 "the bridge's gateway, not from 127.0.0.1; use 0.0.0.0/0 (the server listens on "
+                                 "loopback only either way)."}
 # A client that trusts only the root sends only its leaf: OpenSSL adds to the certificate it sends the
 # intermediates it finds in its own trust store, so sslrootcert=combined.crt would send the chain along.
 _ROOT_VERIFY = {"sslmode": "verify-full", "sslrootcert": "pki:root_crt"}
@@ -159,7 +163,7 @@ EXERCISES: dict[str, Exercise] = {e.key: e for e in (
         "Write one pg_hba.conf line that lets conssl in over TCP only with TLS and its password.",
         "TYPE DATABASE USER ADDRESS METHOD, e.g. 'host all conssl 127.0.0.1/32 md5' (that one is not it)",
         _tls_on, (
-            Probe("conssl, TLS + password", True, {"sslmode": "require"}),
+            Probe("conssl, TLS + password", True, {"sslmode": "require"}, refused_note=_DOCKER_ADDRESS),
             Probe("conssl, no TLS", False, {"sslmode": "disable"},
                   if_wrong="a 'host' line matches TCP connections with and without TLS; only 'hostssl' "
                            "lines match TLS connections alone"),
@@ -225,7 +229,8 @@ EXERCISES: dict[str, Exercise] = {e.key: e for e in (
         "in with its certificate alone, and nobody without one.",
         "TYPE DATABASE USER ADDRESS METHOD [OPTIONS]",
         _ca_only, (
-            Probe("conssl with client.crt, no password", True, _CERT_CLIENT, password=False),
+            Probe("conssl with client.crt, no password", True, _CERT_CLIENT, password=False,
+                  refused_note=_DOCKER_ADDRESS),
             Probe("conssl with password, no certificate", False, _VERIFY,
                   if_wrong="conssl got in with only its password: the line does not ask for a certificate "
                            "(method 'cert', or clientcert=verify-full on a password line)"),

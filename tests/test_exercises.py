@@ -256,3 +256,17 @@ def test_a_misspelt_setting_is_named_by_the_server_version_that_lacks_it(lesson:
     verdict = Exercises(lesson, 1).check("E1.2", "ssl_min_protocl_version = 'TLSv1.3'")
     assert not verdict.ok and "labkit did not write this answer: invalid setting: 'ssl_min_protocl_version'" \
         in verdict.said and "PostgreSQL 16 has no parameter" in verdict.said
+
+
+def test_a_line_for_another_address_is_refused_with_the_docker_hint(lesson: Lesson) -> None:
+    verdict = Exercises(lesson, 1).check("E1.1", "hostssl all conssl 10.0.0.0/8 scram-sha-256")
+    assert not verdict.ok and "refused: no_hba_ssl" in verdict.said and "bridge's gateway" in verdict.said
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_solution_outputs_hold_no_secret(path: Path) -> None:
+    from .test_notebook_hygiene import SECRET_PATTERNS, _outputs_text
+
+    text = _outputs_text(nbformat.read(path, as_version=4))
+    assert not [p.pattern for p in SECRET_PATTERNS if p.search(text)]
+    assert "PRIVATE KEY" not in text and "/secrets/" not in text
