@@ -53,19 +53,29 @@ class InitResult:
     files: tuple[str, ...]
 
 
-def init_course(dest: Path | str, *, force: bool = False) -> InitResult:
-    """Copy the course (lessons + ``sanitize.cfg`` + authoring guide) into ``dest``.
+EXERCISES_FOLDER = "exercises"
+"""The course's sub-folder of blank exercise notebooks (never executed, so they carry no answer)."""
+
+
+def init_course(dest: Path | str, *, force: bool = False, exercises: bool = False) -> InitResult:
+    """Copy the course (lessons + ``sanitize.cfg`` + authoring guide) into ``dest``; with ``exercises``,
+    the blank exercise notebooks instead (a learner's copy, to fill in and check with ``labkit run``).
 
     Refuses, before writing anything, when ``dest`` already holds a file of the same name and ``force`` is
     False, so a learner's edited notebooks are never overwritten by accident.
     """
     if not isinstance(force, bool):
         raise InvalidValue("force", force, "True or False")
+    if not isinstance(exercises, bool):
+        raise InvalidValue("exercises", exercises, "True or False")
     if not str(dest).strip():
         raise InvalidValue("directory", str(dest), "a folder path (it is created when missing)")
     target = Path(dest).expanduser()
-    source = course_dir()
-    names = [p.name for p in lessons_in(source)] + [n for n in COURSE_EXTRAS if (source / n).is_file()]
+    source = course_dir() / EXERCISES_FOLDER if exercises else course_dir()
+    names = [p.name for p in lessons_in(source)] + ([] if exercises else
+                                                    [n for n in COURSE_EXTRAS if (source / n).is_file()])
+    if not names:
+        raise LabkitError(f"no notebooks in {str(source)!r}", "reinstall pgtls-lab from its wheel or source folder")
     if target.exists() and not target.is_dir():
         raise InvalidValue("directory", str(target), "a folder (this is a file)")
     clashes = [n for n in names if (target / n).exists()]

@@ -194,6 +194,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if required_ok else EXIT_FAILURE
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """`labkit check`: one line OK/FAIL, the JSON summary written to --out (and printed with --json)."""
+    from .room_check import default_summary_path, run_check
+
+    report = run_check(backend=args.backend, pg_version=args.pg_version, workspace=args.workspace,
+                       lesson=args.lesson, keep_server=args.keep_server)
+    out = Path(args.out) if args.out else default_summary_path()
+    try:
+        out.write_text(report.as_json() + "\n")
+        where = f" -> {out}"
+    except OSError as exc:
+        where = f" (summary not written to {out}: {exc.strerror})"
+    if args.json:
+        print(report.as_json())
+    print(paint(report.line(), "ok" if report.ok else "bad") + where, file=sys.stderr if args.json else sys.stdout)
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
 def cmd_postgres_install(args: argparse.Namespace) -> int:
     inst = binaries.install(validate.pg_major(args.version, "version"), _progress)
     print(wrap(f"PostgreSQL {inst.version} in {inst.bin_dir} (OpenSSL {inst.openssl_version}, "
@@ -223,7 +241,7 @@ def cmd_postgres_list(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from .bundled_course import init_course
 
-    done = init_course(args.directory, force=args.force)
+    done = init_course(args.directory, force=args.force, exercises=args.exercises)
     print(wrap(f"wrote {len(done.files)} files of the course into {done.dest}"))
     print(wrap(f"open them with: jupyter lab {done.dest}", indent=4))
     print(wrap(f"or run them with: labkit run --notebooks-dir {done.dest}", indent=4))
@@ -309,6 +327,23 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON (for scripts)")
     doctor.set_defaults(func=cmd_doctor)
 
+    check = _command(sub, "check", "the whole chain in under a minute: run it the day before a workshop",
+                     description="Check the prerequisites, start a lab, verify a TLS connection, apply one "
+                                 "layer and execute one lesson; print one line OK/FAIL and write a JSON summary "
+                                 "(default labkit-check-<host>.json here) an instructor can collect.")
+    check.add_argument("--backend", metavar="auto|local|docker", default="auto",
+                       help="where the check's lab runs (default auto: Docker when an engine answers and the "
+                            "image can be had, else local binaries)")
+    check.add_argument("--pg-version", metavar="N", default="16", help="PostgreSQL major version (default 16)")
+    _add_workspace_option(check)
+    check.add_argument("--json", action="store_true",
+                       help="print the JSON summary on stdout (the one line goes to stderr)")
+    check.add_argument("--lesson", default="20_verify_ca", metavar="NN_NAME",
+                       help="the lesson to execute (default 20_verify_ca, about 4 s)")
+    check.add_argument("--out", metavar="FILE", default=None, help="where to write the JSON summary")
+    check.add_argument("--keep-server", action="store_true", help="leave the check's lab running")
+    check.set_defaults(func=cmd_check)
+
     pg = _command(sub, "postgres", "install or list local PostgreSQL builds")
     pg_sub = pg.add_subparsers(dest="pg_command", required=True, metavar="ACTION")
     install = _command(pg_sub, "install", "install PostgreSQL built with OpenSSL into labkit's cache (npm)")
@@ -325,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "`labkit run --notebooks-dir DIR`.")
     init.add_argument("directory", metavar="DIR", help="folder to write the course into (created if missing)")
     init.add_argument("--force", action="store_true", help="overwrite course files already in DIR")
+    init.add_argument("--exercises", action="store_true",
+                      help="write the blank exercise notebooks (no outputs, no answers) instead of the lessons")
     init.set_defaults(func=cmd_init)
 
     run = _command(sub, "run", "execute the course notebooks and write an HTML report")
@@ -344,7 +381,7 @@ def _check_common(args: argparse.Namespace) -> None:
         args.workspace = validate.workspace(args.workspace)
     if getattr(args, "port", None) is not None and args.func in (cmd_up, cmd_reset):
         args.port = validate.port(args.port, "--port")
-    if args.func in (cmd_up, cmd_reset):
+    if args.func in (cmd_up, cmd_reset, cmd_check):
         args.backend = validate.backend(args.backend)
         args.pg_version = validate.pg_major(args.pg_version)
 

@@ -13,6 +13,15 @@
 # (`lk.handshake`) that does not depend on what libpq is willing to offer, and put the answers next
 # to the guide's claims.
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Name the TLS facts of both ends (server and client library versions, OpenSSL builds) and where to read them
+# - Check the guide's version tables against what this server reports in `pg_settings`
+# - Spell the protocol settings as PostgreSQL does (`TLSv1`, not `TLSv1.0`)
+#
+# **Time:** about 7 minutes on your own: reading ≈ 6 min (842 words of prose at 150 words a minute) and running ≈ 8 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -182,6 +191,15 @@ lk.tables.table(claims, "claims")
 assert by_name["ssl_min_protocol_version"]["boot_val"] == "TLSv1.2"
 assert by_name["ssl_max_protocol_version"]["boot_val"] == ""
 assert "TLSv1.0" not in by_name["ssl_min_protocol_version"]["enumvals"]
+
+# %% [markdown]
+# ## Key points
+#
+# - TLS is negotiated between two libraries: the server's OpenSSL and the client's libpq/OpenSSL; both versions decide what is possible.
+# - The default floor is `TLSv1.2` (since PostgreSQL 13) and there is no default ceiling; `TLSv1.0` is not a valid value.
+# - `labkit doctor` and the tables here are the prerequisites' evidence, measured rather than assumed.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

@@ -12,6 +12,15 @@
 # paragraph on server certificate verification (libpq documentation 32.19.1) and its
 # *server.crt → intermedio.crt → root.crt* chain.
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Describe the lab's chain of trust: root, intermediate, leaf certificates
+# - Say which CA file goes where: `ssl_ca_file` on the server, `sslrootcert` on the client
+# - Compare the guide's three PKI layouts by the connections they allow
+#
+# **Time:** about 7 minutes on your own: reading ≈ 6 min (801 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -172,6 +181,15 @@ lk.tables.table(recommended, "recommended")
 # %% [markdown]
 # The `key_type` parameter (`ecdsa-p256` by default; `rsa-2048`, `rsa-3072`, `rsa-4096`) regenerates the
 # whole PKI with that key type; every verdict above is the same for each of them.
+
+# %% [markdown]
+# ## Key points
+#
+# - A client verifies the server against `sslrootcert`; the server verifies clients against `ssl_ca_file`: two separate trust decisions.
+# - A client that trusts only the root must receive the intermediate from the server (serve the chain).
+# - Root + intermediate on both sides (the combined file) is the layout that works in every direction.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

@@ -15,6 +15,15 @@
 # traffic. Encryption without authentication protects against eavesdroppers only.
 
 # %% [markdown]
+# ## Objectives · time
+#
+# - Turn TLS on with a certificate a client can verify
+# - Tell apart encryption (`require`) from verification (`verify-ca`, `verify-full`)
+# - See why a certificate nobody trusts protects against listeners only
+#
+# **Time:** about 6 minutes on your own: reading ≈ 5 min (719 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
+# %% [markdown]
 # ### How a PostgreSQL connection becomes a TLS connection
 #
 # PostgreSQL speaks TLS on its ordinary port: the client first sends an 8-byte *SSLRequest*; a server
@@ -196,6 +205,15 @@ assert wrong[0].connected and wrong[1].connected and wrong[2].error_key == "host
 # The server never sees this failure: the handshake completed, then the client closed the connection
 # after comparing names, exactly as the guide's example message (*server certificate for "127.0.0.1"
 # does not match host name …*) describes.
+
+# %% [markdown]
+# ## Key points
+#
+# - `ssl = on` with a trusted certificate is the first layer; without a trusted certificate clients can encrypt but not verify.
+# - `require` and `verify-ca` do not check the host name; only `verify-full` does.
+# - Every TLS fact in the tables comes from both ends: the client's view and the server's `pg_stat_ssl` row.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

@@ -15,6 +15,15 @@
 # Knobs: `tls_min` and `tls_max` are the range under test (the guide's values by default; `tls_max = ""`
 # means no ceiling).
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Set the TLS protocol range (`ssl_min_protocol_version`, `ssl_max_protocol_version`)
+# - Predict from a client cap and a server range whether a handshake succeeds, and at which version
+# - Recognise an invalid range and an unknown value in the server's own messages
+#
+# **Time:** about 6 minutes on your own: reading ≈ 5 min (608 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -173,6 +182,15 @@ lk.tables.table(spelled.frame(), "spelled")
 # %%
 assert not spelled.ok and spelled.rolled_back
 assert any("TLSv1.0" in str(d) for d in spelled.frame()["detail"])
+
+# %% [markdown]
+# ## Key points
+#
+# - The negotiated version is the highest both ends allow; outside the overlap the handshake fails (`protocol_mismatch`).
+# - A range with min above max is refused at reload and the old range stays in force; `TLSv1.0` is an unknown value (`pg_file_settings`).
+# - Always check a reload's result: the server keeps serving with the previous settings when it refuses new ones.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

@@ -15,6 +15,15 @@
 # `pg_hba.conf` is read top to bottom and the **first** line whose type, database, user and address match
 # decides; there is no fall-through to the next line when authentication fails.
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Write `hostssl` lines that keep plaintext TCP sessions out
+# - Choose between a password (`scram-sha-256`), a certificate (`cert`) or both (`clientcert=verify-full`)
+# - Apply pg_hba.conf's first-match rule to the guide's two lines for one user
+#
+# **Time:** about 6 minutes on your own: reading ≈ 5 min (667 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -210,6 +219,15 @@ assert b["verify-full, password"].error_key == "client_cert_required"
 assert b["verify-full, certificate only"].error_key == "no_password"
 assert b["verify-full, certificate + password"].connected
 assert lk.monitoring.auth_method(b["verify-full, certificate + password"]) == "scram-sha-256"
+
+# %% [markdown]
+# ## Key points
+#
+# - `host` matches TCP with and without TLS; `hostssl` only TLS. With hostssl-only lines, `sslmode=disable` finds no entry (`no_hba_no_encryption`).
+# - PostgreSQL uses the first matching line; a later line for the same user is never reached.
+# - `clientcert=1` was removed in PostgreSQL 14; `clientcert=verify-full` on a password line asks for both factors.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

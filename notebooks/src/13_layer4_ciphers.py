@@ -14,6 +14,15 @@
 # `ssl_ciphers = 'HIGH:!aNULL:!MD5:!3DES:!RC4:!DES:!IDEA:!RC2'` for critical systems, `'HIGH:MEDIUM:!aNULL:!MD5:!RC4'`
 # for normal ones); parameters 4 and 15 of the guide's parameter list; Fase #3 #1 (TLS 1.2 vs 1.3 suites).
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Read what the guide's cipher strings expand to on this OpenSSL
+# - Restrict the TLS 1.2 suites with `ssl_ciphers` and verify it with a probe
+# - Know that TLS 1.3 suites are not governed by `ssl_ciphers`
+#
+# **Time:** about 7 minutes on your own: reading ≈ 6 min (833 words of prose at 150 words a minute) and running ≈ 4 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -223,6 +232,15 @@ else:
     assert not typos[0]["reload ok"] and typos[0]["rolled back"] and typos[0]["TLS 1.2 probe"] == "accepted"
 assert not typos[1]["reload ok"] and typos[1]["rolled back"] and typos[1]["TLS 1.2 probe"] == "accepted"
 assert any("could not set the cipher list" in line for line in problems)
+
+# %% [markdown]
+# ## Key points
+#
+# - `ssl_ciphers` only affects TLS 1.2 and below; TLS 1.3 suites are not configurable there.
+# - A cipher string can be accepted and still select nothing useful (OpenSSL 1.1.1): probe at TLS 1.2 after every change.
+# - `ssl_prefer_server_ciphers = on` lets the server's order decide among shared suites.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

@@ -13,6 +13,15 @@
 # "Tercera capa nivel Usuario" (the revoked-certificate message); "Mensajes de Error" #2
 # (`certificate verify failed at depth 1`); parameters 5 and 6 (`ssl_crl_dir`, `ssl_crl_file`).
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Refuse a revoked client certificate with `ssl_crl_file` or `ssl_crl_dir`
+# - Explain the 'depth 1' failure of a CRL file that covers only the intermediate
+# - Revoke a certificate while the server runs and make it take effect
+#
+# **Time:** about 6 minutes on your own: reading ≈ 5 min (673 words of prose at 150 words a minute) and running ≈ 3 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -172,6 +181,15 @@ assert [a.connected for a in live] == [True, True, False, True] and live[2].erro
 # The gap between revoking and reloading is the window in which a stolen key still works: publishing the
 # CRL and reloading every server belongs in the same runbook step. A CRL also expires (its *next update*
 # date); an expired CRL makes OpenSSL refuse every client, so renewing it is a scheduled job, not a one-off.
+
+# %% [markdown]
+# ## Key points
+#
+# - PostgreSQL checks a CRL for every certificate of the chain: the combined CRL (intermediate + root) is needed.
+# - With only the intermediate's CRL every client fails (`crl_missing`); before PostgreSQL 16 it looks like `unknown_ca`.
+# - A revocation takes effect only once the new CRL is where the server reads it and the server reloads.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

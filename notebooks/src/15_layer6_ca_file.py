@@ -14,6 +14,15 @@
 # importante" (root/intermediate/combined options); "Mensajes de Error" #1 (`tlsv1 alert unknown ca`);
 # parameter 2 of the guide's list (`ssl_ca_file`, "only when using verify-full or verify-ca").
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Set `ssl_ca_file` so the server can verify client certificates
+# - Fix a root-only CA file: a complete CA file, or a client that sends its chain
+# - Keep apart `ssl_ca_file` (the server's trust) and `sslrootcert` (the client's)
+#
+# **Time:** about 5 minutes on your own: reading ≈ 4 min (549 words of prose at 150 words a minute) and running ≈ 4 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -143,6 +152,15 @@ assert "client certificates can only be checked if a root certificate store is a
 # *client certificates can only be checked if a root certificate store is available* (no catalogue key: the
 # guide never shows it). The `verify-full` password client does not care: it checks the server with its own
 # `sslrootcert`.
+
+# %% [markdown]
+# ## Key points
+#
+# - With the root alone the server cannot chain a leaf issued by the intermediate; the client reads `tlsv1 alert unknown ca` (`unknown_ca`).
+# - Root + intermediate in `ssl_ca_file`, or `sslcert` holding leaf + intermediate, both fix it.
+# - `ssl_ca_file` plays no part in the client's `verify-full`.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

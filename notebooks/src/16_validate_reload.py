@@ -13,6 +13,15 @@
 # **Guide coverage.** Fase #2, paso 9 (the two `SELECT … WHERE error IS NOT NULL` queries), paso 10
 # (`pg_ctl reload`), the following step (`grep -A 14 -Ei "SIGHUP|reload" postgresql-*.log`).
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Check a configuration change with `pg_file_settings`, `pg_hba_file_rules` and the server log
+# - Tell which mistakes each check catches (bad value, unknown parameter, broken pg_hba line, missing file)
+# - Reload cleanly and prove it
+#
+# **Time:** about 6 minutes on your own: reading ≈ 5 min (692 words of prose at 150 words a minute) and running ≈ 4 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -201,6 +210,15 @@ assert summary["reload clean"].tolist() == [None, False, False, False, False, Tr
 
 # %%
 print(report.log[0].split("]", 1)[-1].strip())  # what the grep would find first: the SIGHUP line
+
+# %% [markdown]
+# ## Key points
+#
+# - `pg_reload_conf()` returns true even for a broken file: check the views before reloading and the log after.
+# - A bad pg_hba.conf line keeps the whole old file; a bad value in postgresql.conf skips that value only; a missing certificate shows only in the log.
+# - The server keeps serving through every mistake, which is why the evidence must be read, not assumed.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

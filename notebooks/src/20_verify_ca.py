@@ -30,6 +30,15 @@
 #   V -- no --> NO["SSL error: certificate verify failed"]
 # ```
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Use `sslmode=verify-ca` with the right CA file
+# - Recognise the two first failures: no root certificate, an untrusted CA
+# - See what `verify-ca` does not check: the host name
+#
+# **Time:** about 7 minutes on your own: reading ≈ 6 min (841 words of prose at 150 words a minute) and running ≈ 4 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -204,6 +213,15 @@ verdict = pd.DataFrame([
 ])
 verdict["connected"] = verdict["measured"].str.startswith("TLS")
 lk.tables.cells(verdict, ["connected"], uuid="nb20-verdict")
+
+# %% [markdown]
+# ## Key points
+#
+# - `verify-ca` checks that the server's certificate chains to `sslrootcert`, not that it names the host.
+# - Without `sslrootcert` (or `~/.postgresql/root.crt`) libpq refuses `verify-ca` (`root_cert_missing`).
+# - A certificate from the right CA for another machine passes `verify-ca`: part 2's impostor.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

@@ -28,6 +28,15 @@
 #   N -- yes --> OK[connected]
 # ```
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Use `sslmode=verify-full` and read the names a server certificate lists
+# - Connect by every name the certificate lists, and be refused by another
+# - Spot a certificate issued to another machine
+#
+# **Time:** about 6 minutes on your own: reading ≈ 5 min (712 words of prose at 150 words a minute) and running ≈ 5 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -166,6 +175,15 @@ rows = [(r, "lab certificate (localhost, 127.0.0.1)") for r in right[:4]] + [
 verdict = pd.DataFrame([{"server certificate": cert, "connection": r.label, "outcome": r.outcome,
                          "connected": r.connected} for r, cert in rows])
 lk.tables.cells(verdict, ["connected"], uuid="nb21-verdict")
+
+# %% [markdown]
+# ## Key points
+#
+# - `verify-full` checks the chain and that the host name is among the certificate's names (`hostname_mismatch` otherwise).
+# - The client matches the name it connected to: `localhost` and `127.0.0.1` are different names.
+# - `verify-full` is the mode that stops an impostor holding a certificate from your own CA.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

@@ -28,6 +28,15 @@
 #   S-->>C: FATAL certificate authentication failed, or ready
 # ```
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Log in with a client certificate (`cert` method) and its failing controls
+# - Read what the session knows about its certificate (`sslinfo`)
+# - Know which files libpq picks up by itself from `~/.postgresql`
+#
+# **Time:** about 7 minutes on your own: reading ≈ 6 min (866 words of prose at 150 words a minute) and running ≈ 5 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -225,6 +234,15 @@ verdict = pd.DataFrame([{"attempt": r.label, "connected": r.connected, "outcome"
                          "catalogue fix": (r.entry.fix if r.entry else "")}
                         for r in [*logins, by_home[0], too_open]])
 lk.tables.cells(verdict, ["connected"], uuid="nb22-verdict")
+
+# %% [markdown]
+# ## Key points
+#
+# - Method `cert` needs a certificate the server can chain (`ssl_ca_file`), not revoked (CRL), and a CN equal to the role.
+# - The certificate and its private key travel together (`client_key_missing` otherwise); the key must be 0600.
+# - libpq reads `~/.postgresql/postgresql.crt`, `.key`, `root.crt`, `root.crl` when the keywords are not given.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

@@ -25,6 +25,15 @@
 #   VF[verify-full] -->|TLS + CA + name| T3((TLS, identity verified))
 # ```
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Compare all six `sslmode`s against four server states in one matrix
+# - Check the guide's ranking of the modes against the measurement
+# - Pick the mode to standardise on
+#
+# **Time:** about 6 minutes on your own: reading ≈ 5 min (677 words of prose at 150 words a minute) and running ≈ 11 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -150,6 +159,15 @@ assert ranking["server verified"].tolist() == [0, 0, 0, 0, 2, 2]
 
 # %%
 lk.tables.matrix_plot(pivot, "sslmode (rows, weakest first) x server state (columns)")
+
+# %% [markdown]
+# ## Key points
+#
+# - `allow` and `prefer` connect to everything, plaintext included: they protect nothing against an active attacker.
+# - `require` encrypts but accepts any certificate; `verify-ca` checks the issuer; only `verify-full` checks the server's identity.
+# - Standardise on `verify-full` with the lab root as `sslrootcert`.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

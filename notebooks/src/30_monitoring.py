@@ -27,6 +27,15 @@
 #   M[admin session:<br/>pg_stat_ssl ⋈ pg_stat_activity] -.observes.-> S
 # ```
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Read the TLS settings in force (`pg_settings`)
+# - List live sessions with their TLS facts (`pg_stat_ssl`) and spot one without TLS
+# - Use `sslinfo` from inside a session to identify a client certificate
+#
+# **Time:** about 7 minutes on your own: reading ≈ 6 min (869 words of prose at 150 words a minute) and running ≈ 10 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -223,6 +232,15 @@ dn_forms
 # signed the client certificate — here the intermediate, which is why `ssl_ca_file` must contain it.
 # Together with `ssl_client_serial()` it identifies the certificate uniquely (a serial is unique only
 # per issuer), which is what you would log for an audit trail.
+
+# %% [markdown]
+# ## Key points
+#
+# - `pg_stat_ssl` joined with `pg_stat_activity` shows who is connected with which version, cipher and certificate.
+# - A session with `ssl = false` is the monitoring alarm; pg_hba.conf is what prevents it.
+# - Issuer DN + serial identify a client certificate uniquely: that is what an audit trail records.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

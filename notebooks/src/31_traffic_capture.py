@@ -27,6 +27,15 @@
 #   T[tcpdump -i lo, as root] -. same bytes .- S
 # ```
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Watch the same query cross the wire with and without TLS
+# - Cross-check with tcpdump the guide's way
+# - Say what TLS hides and what it does not
+#
+# **Time:** about 7 minutes on your own: reading ≈ 6 min (790 words of prose at 150 words a minute) and running ≈ 6 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -172,6 +181,15 @@ if dumps:  # the guide's way agrees with the relay's
 # %% [markdown]
 # Under Docker the server sits behind a port published on 127.0.0.1; the client's traffic to that port
 # still crosses the loopback interface, so the same capture works on both backends.
+
+# %% [markdown]
+# ## Key points
+#
+# - Without TLS the query text and results are readable on the wire; with TLS they are not.
+# - `sslmode=prefer` encrypted here only because the server offered TLS; the server's pg_hba.conf must enforce it.
+# - A packet capture is direct evidence; a setting's name is not.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

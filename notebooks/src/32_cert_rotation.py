@@ -35,6 +35,15 @@
 #   end
 # ```
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Rotate the server certificate with a reload, without dropping sessions
+# - See that new files do nothing until the reload
+# - Survive a broken replacement and roll back
+#
+# **Time:** about 8 minutes on your own: reading ≈ 7 min (944 words of prose at 150 words a minute) and running ≈ 10 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -202,6 +211,15 @@ rolled_back = lab.reload()
 steps.append(observe("rolled back + reload"))
 assert rolled_back.ok and steps[-1]["certificate presented"] == "server.crt" and steps[-1]["new client connects"]
 pd.DataFrame(steps[-1:])[["step", "new client connects", "certificate presented"]]
+
+# %% [markdown]
+# ## Key points
+#
+# - The server reads its certificate at start and at reload only; replacing the files alone changes nothing.
+# - Open sessions keep the certificate they were handed; new connections get the new one.
+# - A certificate with the wrong key is refused at reload (`key_mismatch`) and the old pair stays served.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 old_conn.close()

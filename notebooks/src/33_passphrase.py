@@ -25,6 +25,15 @@
 #   P -->|decrypts| K["tls/server.key (encrypted PEM)"]
 # ```
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Protect the server key with a passphrase and `ssl_passphrase_command`
+# - Know what `ssl_passphrase_command_supports_reload` changes for reloads
+# - Recover from a wrong passphrase
+#
+# **Time:** about 6 minutes on your own: reading ≈ 5 min (740 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -212,6 +221,15 @@ assert pki.passphrase not in lab.log_since(0)
 #   works unattended, because it now runs at every reload.
 # - A wrong passphrase is harmless at reload (the old context stays) but fatal at restart
 #   (`FATAL: could not load private key file …: bad decrypt`) — test the command before you restart.
+
+# %% [markdown]
+# ## Key points
+#
+# - With `supports_reload = off` (the default) every TLS change needs a restart; a reload logs 'SSL configuration was not reloaded'.
+# - A wrong passphrase is harmless at reload (the old context stays) and fatal at restart (`bad decrypt`).
+# - Keep the passphrase out of `postgresql.conf` and out of the script: the script reads a 0600 file or a vault.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

@@ -15,6 +15,15 @@
 # development area should do); Fase #2 paso 3 (`ssl_min_protocol_version = 'TLSv1.2'`); Fase #1 tables of
 # TLS versions per OpenSSL/PostgreSQL release.
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Compare what TLS 1.2 and TLS 1.3 negotiate
+# - Decide what to do with clients too old for the floor
+# - Read the handshake cost per version on this machine
+#
+# **Time:** about 7 minutes on your own: reading ≈ 6 min (859 words of prose at 150 words a minute) and running ≈ 6 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -148,6 +157,15 @@ assert times.handshakes.tolist() == [timing_repeats, timing_repeats]
 # %% [markdown]
 # Over a real network TLS 1.3 saves one full round trip per new connection (1-RTT instead of 2-RTT), which
 # matters for applications that connect per request; connection pooling matters more than the version.
+
+# %% [markdown]
+# ## Key points
+#
+# - TLS 1.3 negotiates only AEAD suites with forward secrecy; TLS 1.2 depends on `ssl_ciphers`.
+# - A client that cannot reach the floor fails in the handshake (`protocol_mismatch`): upgrade the client library, do not lower the floor.
+# - TLS 1.3 saves a round trip per new connection; pooling matters more than the version.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

@@ -25,6 +25,15 @@
 #   C & L --> K[lk.catalogue.classify] --> F[cause + fix]
 # ```
 
+# %% [markdown]
+# ## Objectives · time
+#
+# - Reproduce every documented TLS error and read it on both sides
+# - Use the catalogue's cause and fix for each message
+# - Know which side's log names the real cause
+#
+# **Time:** about 7 minutes on your own: reading ≈ 6 min (817 words of prose at 150 words a minute) and running ≈ 4 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -138,6 +147,15 @@ with pd.option_context("display.max_colwidth", None):
 full = lk.catalogue.as_dataframe()[["key", "error_class", "side", "guide_ref"]]
 full["reproduced above"] = full["key"].isin(set(table["expected"]))
 full
+
+# %% [markdown]
+# ## Key points
+#
+# - The same words mean different things on the two ends: read which side printed them.
+# - The server log often names the real cause when the client only receives an alert (e.g. depth 1 CRL).
+# - Every key in the table is explained in the catalogue and in docs/glossary.md.
+#
+# The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

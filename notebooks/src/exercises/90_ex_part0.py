@@ -1,0 +1,90 @@
+# %% [markdown]
+# # 90 · Exercises, part 0: requirements and the PKI
+#
+# **Objectives.** Write a connection string that refuses a server without TLS; choose the certificate
+# file that lets a client holding only the root verify the server.
+# **Time.** About 15 minutes (the checks run in a few seconds; see docs/instructor.md).
+#
+# **How this works.** Each exercise has an answer cell (`answer = ""`) and a check cell. The check applies
+# your answer to the real lab server, tries real connections and says what happened and why. Change the
+# answer and run the check again as often as you like; each check starts from its own starting point.
+# The last cell fails while an exercise is not right, so `labkit run --notebooks-dir <your folder>` tells
+# you (or your instructor) which ones are left. Lessons 00 and 01 hold everything you need;
+# [docs/glossary.md](../../docs/glossary.md) explains the outcome keys (`server_no_ssl` ...).
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+
+# %%
+import pandas as pd
+
+import labkit as lk
+
+# %%
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
+ex = lk.exercises.Exercises(lesson, part=0)
+
+# %% [markdown]
+# ## Predict, then measure
+#
+# **Predict.** The lab server has TLS on. A client connects with `sslmode=prefer` and no certificate
+# files at all. Does the session use TLS? Does the client know whom it talks to? Write down your guess,
+# then run the next cell.
+
+# %%
+prefer = lk.attempt(lesson.lab, label="sslmode=prefer, no files", sslmode="prefer")
+lk.tables.verdicts([prefer], ["label", "connected", "outcome", "ssl_is_used"], uuid="ex0_predict")
+
+# %% [markdown]
+# The session is encrypted (`TLSv1.3`), but `prefer` checked no certificate: any server, an impostor
+# included, would have been accepted. Encryption without verification protects against a listener, not
+# against someone who answers in the server's place.
+
+# %% [markdown]
+# ## E0.1 · A connection string that never goes without TLS
+#
+# Write the libpq keywords for `conssl` (e.g. `"sslmode=... user=conssl"`). The check tries them against
+# the lab with TLS on (must connect) and with TLS off (must be refused). File names, if you use any, are
+# those of the lab PKI (`root.crt`, `combined.crt`).
+
+# %% tags=["exercise"]
+answer = ""  # your connection string
+
+# %% tags=["solution"]
+answer = "sslmode=require user=conssl"
+
+# %%
+ex.check("E0.1", answer)
+
+# %% [markdown] tags=["solution"]
+# **Why.** `require` (and `verify-ca`, `verify-full`) refuse a server that answers the SSLRequest with
+# "no"; `disable`, `allow` and `prefer` carry on in plaintext. `require` still verifies nothing, which is
+# what part 2 fixes.
+
+# %% [markdown]
+# ## E0.2 · A chain the client can build
+#
+# The server presents only its leaf (`server.crt`, issued by the lab intermediate). A client that trusts
+# only `root.crt` cannot link that leaf to its root. Write the one `postgresql.conf` line (file values are
+# PKI file names, e.g. `ssl_cert_file = 'server.crt'`) that lets this client use `sslmode=verify-full`.
+
+# %% tags=["exercise"]
+answer = ""  # your postgresql.conf line
+
+# %% tags=["solution"]
+answer = "ssl_cert_file = 'server-chain.crt'"
+
+# %%
+ex.check("E0.2", answer)
+
+# %% [markdown] tags=["solution"]
+# **Why.** `server-chain.crt` holds the leaf followed by the intermediate; the server sends both, and the
+# client only needs the trust anchor (the root). The key stays `server.key`: the leaf did not change.
+
+# %%
+ex.finish()

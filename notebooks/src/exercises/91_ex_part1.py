@@ -1,0 +1,123 @@
+# %% [markdown]
+# # 91 · Exercises, part 1: the server layers
+#
+# **Objectives.** Write the pg_hba.conf line that keeps plaintext out; set the protocol floor; choose the
+# CRL and the CA file that make certificate checks work.
+# **Time.** About 25 minutes (the checks run in a few seconds; see docs/instructor.md).
+#
+# **How this works.** Each exercise has an answer cell and a check cell; the check applies your answer to
+# the real lab through labkit (a value that could add a line to a file is refused before anything is
+# written; a change the server rejects is rolled back), tries real clients and explains the outcome. The
+# last cell fails while an exercise is not right. Lessons 10 to 16 hold what you need;
+# [docs/glossary.md](../../docs/glossary.md) explains the outcome keys.
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+
+# %%
+import pandas as pd
+
+import labkit as lk
+
+# %%
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
+ex = lk.exercises.Exercises(lesson, part=1)
+lab, pki = lesson.lab, lesson.pki
+
+# %% [markdown]
+# ## Predict, then measure
+#
+# **Predict.** TLS is on and pg_hba.conf holds only `hostssl` lines for `conssl`. Which of these clients
+# will still connect: `sslmode=disable`, `sslmode=prefer`, `sslmode=require`? Write down your guess, then
+# run the next cell.
+
+# %%
+assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_hostssl("scram-sha-256", ("conssl",))).ok
+modes = [lk.attempt(lab, label=f"sslmode={m}", sslmode=m, user="conssl", password=lesson.password("conssl"))
+         for m in ("disable", "prefer", "require")]
+lk.tables.verdicts(modes, ["label", "connected", "outcome"], uuid="ex1_predict")
+
+# %% [markdown]
+# `prefer` and `require` get in over TLS; `disable` finds no line at all (`no_hba_no_encryption`). The
+# server, not the client's good will, now decides that TCP sessions are encrypted.
+
+# %%
+assert [m.connected for m in modes] == [False, True, True] and modes[0].error_key == "no_hba_no_encryption"
+
+# %% [markdown]
+# ## E1.1 · Only TLS, with a password
+#
+# Write one pg_hba.conf line (TYPE DATABASE USER ADDRESS METHOD) that lets `conssl` in over TCP only with
+# TLS and its password. Use the address `0.0.0.0/0`: through Docker every client arrives from the bridge's
+# gateway, not from 127.0.0.1 (the server listens on loopback only either way).
+
+# %% tags=["exercise"]
+answer = ""  # your pg_hba.conf line
+
+# %% tags=["solution"]
+answer = "hostssl  all  conssl  0.0.0.0/0  scram-sha-256"
+
+# %%
+ex.check("E1.1", answer)
+
+# %% [markdown]
+# ## E1.2 · The protocol floor
+#
+# Write the `postgresql.conf` line that refuses every client unable to speak TLS 1.3.
+
+# %% tags=["exercise"]
+answer = ""  # your postgresql.conf line
+
+# %% tags=["solution"]
+answer = "ssl_min_protocol_version = 'TLSv1.3'"
+
+# %%
+ex.check("E1.2", answer)
+
+# %% [markdown]
+# ## E1.3 · The revocation list
+#
+# Certificate authentication is on (`ssl_ca_file = combined.crt`, a `hostssl … cert` line).
+# `revoked-client.crt` is listed by the intermediate CA. Write the setting that refuses it while
+# `client.crt` still gets in. The PKI has `root.crl`, `intermediate.crl` and `combined.crl`.
+
+# %% tags=["exercise"]
+answer = ""  # your postgresql.conf line
+
+# %% tags=["solution"]
+answer = "ssl_crl_file = 'combined.crl'"
+
+# %%
+ex.check("E1.3", answer)
+
+# %% [markdown] tags=["solution"]
+# **Why.** PostgreSQL asks OpenSSL to check a CRL for every certificate of the chain. `intermediate.crl`
+# answers for the leaf, but nothing answers for the intermediate itself (its CRL is the root's), so every
+# client fails at depth 1. `combined.crl` holds both.
+
+# %% [markdown]
+# ## E1.4 · The CA file for client certificates
+#
+# The client sends only its leaf (`client.crt`, issued by the intermediate). Write the `ssl_cert_file`'s
+# sibling that makes the server accept it: the `ssl_ca_file` line.
+
+# %% tags=["exercise"]
+answer = ""  # your postgresql.conf line
+
+# %% tags=["solution"]
+answer = "ssl_ca_file = 'combined.crt'"
+
+# %%
+ex.check("E1.4", answer)
+
+# %% [markdown] tags=["solution"]
+# **Why.** With `root.crt` alone the server cannot link the leaf to the root (the client read `tlsv1
+# alert unknown ca`). `combined.crt` gives it the intermediate as well.
+
+# %%
+ex.finish()
