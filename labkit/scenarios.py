@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .server import LabServer
 
 __all__ = ["Case", "Layout", "SERVER_STATES", "describe_states", "guide_layouts", "matrix_pivot", "mode_ranking",
-           "protocol_matrix", "server_state_layers", "sslmode_matrix", "troubleshooting_cases",
+           "protocol_matrix", "root_file_rule", "server_state_layers", "sslmode_matrix", "troubleshooting_cases",
            "troubleshooting_rows", "try_layout", "try_layouts"]
 
 #: The server states of the sslmode matrix (lesson 23), weakest first.
@@ -181,11 +181,17 @@ def server_state_layers(pki: LabPKI, state: str, user: str = "conssl") -> list[L
 
 
 def sslmode_matrix(lab: LabServer, pki: LabPKI, *, user: str = "conssl", states: Sequence[str] = SERVER_STATES,
-                   **client: Any) -> tuple[pd.DataFrame, list[AttemptResult]]:
+                   untrusted_root: str | Path | None = None, **client: Any) -> tuple[pd.DataFrame, list[AttemptResult]]:
     """Every sslmode against every server state: one row per (state, sslmode), plus the attempts.
 
     The server goes from state to state with :func:`labkit.layers.apply` (a reload each, no restart);
     ``client`` keywords (``sslrootcert``, ``ssl_max_protocol_version``...) go to every attempt.
+
+    "server verified" is measured, never read from the mode's name: with ``untrusted_root`` (a CA file that
+    does not trust the lab's server certificate, e.g. ``pki.paths.rogue_ca_crt``) every cell is tried a
+    second time as if the server were an impostor, and a mode verified the server only when it connected
+    with TLS to the real one *and* refused the impostor. Without ``untrusted_root`` the column is None (not
+    measured). The impostor attempts are in the returned list too, labelled ``... (untrusted root)``.
     """
     password = role_password(lab, user)
     rows, results = [], []
@@ -197,14 +203,54 @@ def sslmode_matrix(lab: LabServer, pki: LabPKI, *, user: str = "conssl", states:
         for mode in SSLMODES:
             result = attempt(lab, label=f"{state} / {mode}", sslmode=mode, user=user, password=password, **client)
             results.append(result)
-            rows.append({"server state": state, "sslmode": mode, "connected": result.connected,
-                         "encrypted": bool(result.connected and result.ssl),
-                         "server verified": bool(result.connected and result.ssl and mode.startswith("verify")),
-                         "outcome": "plaintext" if result.connected and not result.ssl else result.outcome,
-                         "psql": result.psql})
+            row = {"server state": state, "sslmode": mode, "connected": result.connected,
+                   "encrypted": bool(result.connected and result.ssl), "server verified": None,
+                   "outcome": _cell(result), "with untrusted root": None, "psql": result.psql}
+            if untrusted_root is not None:
+                impostor = attempt(lab, label=f"{state} / {mode} (untrusted root)", sslmode=mode, user=user,
+                                   password=password, **{**client, "sslrootcert": untrusted_root})
+                results.append(impostor)
+                row["with untrusted root"] = _cell(impostor)
+                row["server verified"] = bool(row["encrypted"] and not impostor.connected)
+            rows.append(row)
     lab.reset_config()
     lab.reload()
     return pd.DataFrame(rows), results
+
+
+def _cell(result: AttemptResult) -> str:
+    """A matrix cell: ``plaintext``, the TLS version, or the catalogue key of the error."""
+    return "plaintext" if result.connected and not result.ssl else result.outcome
+
+
+def root_file_rule(lab: LabServer, pki: LabPKI, *, user: str = "conssl", modes: Sequence[str] = ("prefer",
+                   "require", "verify-ca"), **client: Any) -> pd.DataFrame:
+    """libpq's rule, measured: a root file present makes ``require`` check the chain like ``verify-ca``.
+
+    The server is in "ssl on + host" (TLS offered, plain text allowed); each mode is tried with no root file,
+    with the lab's root (``combined.crt``) and with a root that does not trust the server (the rogue CA).
+    One row per (mode, root file): connected, encrypted, the outcome and the client's message -- where
+    ``prefer``'s silent fall-back to plain text after a failed verification shows.
+    """
+    password = role_password(lab, user)
+    lab.reset_config()
+    applied = apply(lab, *server_state_layers(pki, "ssl on + host", user))
+    if not applied.ok:  # pragma: no cover - a lab problem
+        raise InvalidValue("state", "ssl on + host", SERVER_STATES, applied.reason)
+    roots = (("none", None), ("combined.crt (trusts the server)", pki.paths.combined_crt),
+             ("rogue-ca.crt (does not trust it)", pki.paths.rogue_ca_crt))
+    rows = []
+    for mode in modes:
+        for name, root in roots:
+            r = attempt(lab, label=f"{mode}, root file {name}", sslmode=mode, user=user, password=password,
+                        sslrootcert=root, **client)
+            rows.append({"sslmode": mode, "sslrootcert": name, "connected": r.connected,
+                         "encrypted": bool(r.connected and r.ssl), "outcome": _cell(r),
+                         "client says": messages.client_phrase(r.error_text) if r.error_text else "",
+                         "server log": messages.server_phrase(r.server_log), "psql": r.psql})
+    lab.reset_config()
+    lab.reload()
+    return pd.DataFrame(rows)
 
 
 def matrix_pivot(frame: pd.DataFrame) -> pd.DataFrame:
@@ -214,9 +260,11 @@ def matrix_pivot(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def mode_ranking(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per sslmode: in how many server states it connects, how many of those were encrypted and how many
-    also authenticated the server -- the guide's low-to-high ranking, measured."""
-    grouped = frame.groupby("sslmode", sort=False).agg(
+    """Per sslmode: in how many server states it connects, how many of those were encrypted and in how many
+    it refused an impostor (the measured "server verified" of :func:`sslmode_matrix`; 0 where not measured)
+    -- the guide's low-to-high ranking, measured."""
+    measured = frame.assign(**{"server verified": frame["server verified"].fillna(False).astype(bool)})
+    grouped = measured.groupby("sslmode", sort=False).agg(
         **{"states connected": ("connected", "sum"), "encrypted": ("encrypted", "sum"),
            "server verified": ("server verified", "sum")})
     grouped["plaintext"] = grouped["states connected"] - grouped["encrypted"]
