@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .server import LabServer
 
 __all__ = ["AcceptedSets", "MAX_ELIMINATION_ROUNDS", "VERSIONS", "accepted_by_elimination", "accepted_groups",
-           "connectivity", "enumerate_lab", "enumerate_server", "sslyze_version"]
+           "connectivity", "enumerate_lab", "enumerate_server", "forward_secret", "sslyze_version"]
 
 VERSIONS: tuple[str, ...] = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 """PostgreSQL's spelling of the versions enumerated, oldest first."""

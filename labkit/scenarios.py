@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = ["Case", "Layout", "SERVER_STATES", "describe_states", "guide_layouts", "matrix_pivot", "mode_ranking",
+__all__ = ["Case", "Layout", "SERVER_STATES", "accepted_by_cipher_string", "key_type_pki", "describe_states", "guide_layouts", "matrix_pivot", "mode_ranking",
            "protocol_matrix", "root_file_rule", "server_state_layers", "sslmode_matrix", "troubleshooting_cases",
            "troubleshooting_rows", "try_layout", "try_layouts"]
 
@@ -156,6 +156,62 @@ def protocol_matrix(lab: LabServer, pki: LabPKI, server_ranges: Sequence[tuple[s
                          "client says": messages.gist(r.error_text), "server log says": server_says(r),
                          "psql": r.psql})
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Lesson 13: what the server accepts, per key type and cipher string
+# ------------------------------------------------------------------------------------------------------
+
+
+def key_type_pki(lab: LabServer, pki: LabPKI, key_type: str) -> LabPKI:
+    """The lab's PKI when it has ``key_type``, else a second PKI of that key type beside it in the lab's
+    workspace (``pki-<key_type>``), made once: a server certificate's key decides which suites can be used."""
+    from .pki import LabPKI
+
+    if key_type == pki.key_type:
+        return pki
+    return LabPKI.ensure(lab.workspace.pki_dir.parent / f"pki-{key_type}", key_type=key_type)
+
+
+def accepted_by_cipher_string(lab: LabServer, pki: LabPKI, strings: dict[str, str | None], *,
+                              key_types: Sequence[str] = ("ecdsa-p256", "rsa-2048")
+                              ) -> tuple[pd.DataFrame, dict[tuple[str, str], Any]]:
+    """For each key type and each ``ssl_ciphers`` string (None: PostgreSQL's default), what this server
+    accepts, enumerated with :func:`labkit.enumeration.enumerate_lab` (sslyze, by elimination): one row each
+    with the counts a reviewer asks for and the Mozilla "intermediate" verdict computed from the accepted
+    sets (:mod:`labkit.audit.profiles`), plus the sets themselves keyed by (key type, string label)."""
+    from .audit.profiles import MOZILLA_GROUPS, get_profile
+    from .enumeration import enumerate_lab, forward_secret
+
+    mozilla = get_profile("mozilla-intermediate")
+    facts = lab.facts()
+    server = f"PostgreSQL {str(facts['server_version']).split()[0]} / OpenSSL {facts['server_openssl']}"
+    rows, sets = [], {}
+    for key_type in key_types:
+        keyed = key_type_pki(lab, pki, key_type)
+        for label, text in strings.items():
+            lab.reset_config()
+            chosen = [L.layer_ssl_on(keyed)] + ([L.layer_ciphers(text)] if text else [])
+            applied = apply(lab, *chosen)
+            if not applied.ok:
+                raise InvalidValue("strings", label, "cipher strings the server accepts", applied.reason)
+            found = enumerate_lab(lab)
+            sets[(key_type, label)] = found
+            tls12 = found.suites.get("TLSv1.2", [])
+            outside = sorted(s for v, suites in found.suites.items() for s in suites if not mozilla.suite_allowed(v, s))
+            versions = [v for v, ok in found.versions.items() if ok]
+            passes = (not outside and all(mozilla.version_allowed(v) for v in versions)
+                      and set(found.groups) <= MOZILLA_GROUPS)
+            rows.append({"server": server, "key": key_type, "ssl_ciphers": label, "string": lab.show("ssl_ciphers"),
+                         "versions accepted": " ".join(versions), "TLS 1.2 suites": len(tls12),
+                         "without forward secrecy": sum(1 for s in tls12 if not forward_secret(s)),
+                         "CBC (not AEAD)": sum(1 for s in tls12 if not any(m in s for m in ("GCM", "CHACHA", "CCM"))),
+                         "TLS 1.3 suites": len(found.suites.get("TLSv1.3", [])), "groups": " ".join(found.groups),
+                         "Mozilla intermediate": "pass" if passes else f"fail ({len(outside)} suites outside)",
+                         "handshakes": found.handshakes, "log lines": found.log_lines})
+    lab.reset_config()
+    lab.reload()
+    return pd.DataFrame(rows), sets
 
 
 # ------------------------------------------------------------------------------------------------------
