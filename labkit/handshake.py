@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HRR_RANDOM", "SSL_REQUEST", "VERSIONS", "HandshakeFailure", "HandshakeTrace", "ProbeResult", "ServedCertificate", "client_can_offer",
            "expected_version", "python_can_offer",
-           "handshake_times", "handshake_trace", "probe", "probe_lab", "probe_matrix", "probe_with_log", "served_certificate",
+           "handshake_times", "handshake_trace", "probe", "trace_table", "probe_lab", "probe_matrix", "probe_with_log", "served_certificate",
            "tls_connection"]
 
 VERSIONS: tuple[str, ...] = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -333,6 +333,8 @@ class HandshakeTrace:
     retry_group: str | None
     group: str | None
     ms: float
+    key_shares: tuple[str, ...] = ()
+    """The groups the client sent key shares for in its first ClientHello (read from its own bytes)."""
 
 
 class _ServerFlight:
@@ -388,6 +390,29 @@ def _server_hello(body: bytes) -> dict[str, Any]:
             "group": int.from_bytes(extensions[51][:2], "big") if 51 in extensions else None}
 
 
+def _client_key_shares(data: bytes) -> list[str]:
+    """The groups of the key shares in the client's first ClientHello (its first TLS record), by name."""
+    if len(data) < 9 or data[0] != 22 or data[5] != 1:
+        return []
+    body = data[9:]
+    pos = 34 + 1 + body[34]  # version, random, session id
+    pos += 2 + int.from_bytes(body[pos:pos + 2], "big")  # cipher suites
+    pos += 1 + body[pos]  # compression methods
+    end = pos + 2 + int.from_bytes(body[pos:pos + 2], "big")
+    pos += 2
+    while pos + 4 <= end:
+        kind, length = struct.unpack("!HH", body[pos:pos + 4])
+        if kind == 51:
+            shares, at, stop = [], pos + 6, pos + 4 + length
+            while at + 4 <= stop:
+                group, size = struct.unpack("!HH", body[at:at + 4])
+                shares.append(_group_name(group) or "")
+                at += 4 + size
+            return shares
+        pos += 4 + length
+    return []
+
+
 def _group_name(number: int | None) -> str | None:
     return None if number is None else GROUPS.get(number, f"0x{number:04x}")
 
@@ -405,7 +430,7 @@ def handshake_trace(host: str, port: int, version: str, *, client_group: str | N
         context.set_ecdh_curve(client_group)
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = context.wrap_bio(incoming, outgoing, server_side=False)
-    flight, round_trips = _ServerFlight(), 0
+    flight, round_trips, shares = _ServerFlight(), 0, None
     started = time.perf_counter()
     with _ssl_requested(host, port, timeout, nodelay=True) as raw:
         while True:
@@ -419,6 +444,7 @@ def handshake_trace(host: str, port: int, version: str, *, client_group: str | N
             data = outgoing.read()
             if data:
                 raw.sendall(data)
+                shares = _client_key_shares(data) if shares is None else shares
             if done:
                 break
             round_trips += bool(data)
@@ -432,7 +458,24 @@ def handshake_trace(host: str, port: int, version: str, *, client_group: str | N
     final = next((h for h in reversed(flight.hellos) if not h["retry"]), {})
     return HandshakeTrace(version=tls.version(), cipher=(tls.cipher() or (None,))[0], round_trips=round_trips,
                           hello_retry=bool(retries), retry_group=_group_name(retries[0]["group"]) if retries else None,
-                          group=_group_name(final.get("group") or flight.kx_group), ms=round(elapsed, 3))
+                          group=_group_name(final.get("group") or flight.kx_group), ms=round(elapsed, 3),
+                          key_shares=tuple(shares or ()))
+
+
+def trace_table(lab: LabServer, versions: Sequence[str] = ("TLSv1.2", "TLSv1.3"), *,
+                client_group: str | None = None) -> pd.DataFrame:
+    """One :func:`handshake_trace` per version against the lab, as a table of what is stable (round trips,
+    HelloRetryRequest, groups, suite); the time is in ``ms`` for a caller that wants it."""
+    import pandas as pd
+
+    rows = []
+    for version in versions:
+        t = handshake_trace(lab.host, lab.port, version, client_group=client_group)
+        rows.append({"version": t.version, "client key shares": " ".join(t.key_shares) or "(none: TLS 1.2)",
+                     "round trips": t.round_trips, "HelloRetryRequest": t.hello_retry,
+                     "group asked for by the retry": t.retry_group or "", "group used": t.group, "suite": t.cipher,
+                     "ms": t.ms})
+    return pd.DataFrame(rows)
 
 
 def handshake_ms(host: str, port: int, version: str, timeout: float = 3) -> float | None:
