@@ -392,6 +392,14 @@ class LocalBackend(Backend):
         libcrypto = _linked_libcrypto(self.bin_dir / "postgres")
         return openssl_version_in(libcrypto) if libcrypto else None
 
+    def server_openssl_banner(self) -> str | None:
+        from ..binaries import _linked_libcrypto, openssl_banner_in
+
+        if self.bin_dir is None or not (self.bin_dir / "postgres").exists():
+            return None
+        libcrypto = _linked_libcrypto(self.bin_dir / "postgres")
+        return openssl_banner_in(libcrypto) if libcrypto else None
+
     def move_port(self, port: int) -> bool:
         """Rewrite the ``port`` line of labkit's block in postgresql.conf (the server is stopped)."""
         conf = self.data_dir / "postgresql.conf"
