@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from .server import LabServer
 
 __all__ = ["AcceptedSets", "MAX_ELIMINATION_ROUNDS", "VERSIONS", "accepted_by_elimination", "accepted_groups",
-           "connectivity", "enumerate_lab", "enumerate_server", "forward_secret", "sslyze_version"]
+           "chain_table", "connectivity", "enumerate_lab", "enumerate_server", "forward_secret", "served_chain",
+           "sslyze_version"]
 
 VERSIONS: tuple[str, ...] = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 """PostgreSQL's spelling of the versions enumerated, oldest first."""
@@ -230,3 +231,40 @@ def enumerate_lab(lab: LabServer, *, server_name: str = "localhost", versions: t
         last = now
     sets.log_lines = len([line for line in lab.log_since(mark).splitlines() if line.strip()])
     return sets
+
+
+def served_chain(host: str, port: int, server_name: str = "localhost", timeout: float = 5) -> list[Any]:
+    """The certificates the server sends, in the order it sends them (``cryptography`` certificates), as a
+    fresh client receives them through sslyze's connection. Python's ``ssl`` shows only the leaf; this is
+    what tells "the server completes its chain from ``ssl_ca_file``" and "it sends the root too" apart."""
+    from cryptography import x509
+    from nassl.ssl_client import ClientCertificateRequested
+
+    info = connectivity(host, port, server_name, timeout)
+    connection = info.get_preconfigured_tls_connection(override_tls_version=_tls_version("TLSv1.2"))
+    try:
+        try:
+            connection.connect()
+        except ClientCertificateRequested:
+            pass  # the chain arrived before the request for a client certificate (TLS 1.2 order)
+        pems = connection.ssl_client.get_received_chain()
+    finally:
+        connection.close()
+    return [x509.load_pem_x509_certificate(pem.encode()) for pem in pems]
+
+
+def chain_table(lab: LabServer, server_name: str = "localhost") -> Any:
+    """:func:`served_chain` of the lab as a table: position, subject and issuer CN, and whether the
+    certificate is a self-signed root (a trust anchor a client must already have: sending it is useless,
+    and scanners flag it)."""
+    import pandas as pd
+    from cryptography.x509.oid import NameOID
+
+    def cn(name: Any) -> str:
+        found = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(found[0].value) if found else name.rfc4514_string()
+
+    chain = served_chain(lab.host, lab.port, server_name)
+    return pd.DataFrame([{"sent as": position, "subject": cn(cert.subject), "issuer": cn(cert.issuer),
+                          "self-signed root": cert.subject == cert.issuer}
+                         for position, cert in enumerate(chain, start=1)])

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .server import LabServer
 
 __all__ = ["Case", "Layout", "SERVER_STATES", "accepted_by_cipher_string", "key_type_pki", "describe_states", "guide_layouts", "matrix_pivot", "mode_ranking",
-           "protocol_matrix", "root_file_rule", "server_state_layers", "sslmode_matrix", "troubleshooting_cases",
+           "protocol_matrix", "root_file_rule", "served_chains", "server_state_layers", "sslmode_matrix", "troubleshooting_cases",
            "troubleshooting_rows", "try_layout", "try_layouts"]
 
 #: The server states of the sslmode matrix (lesson 23), weakest first.
@@ -118,6 +118,27 @@ def try_layouts(lab: LabServer, pki: LabPKI, layouts: Sequence[Layout], user: st
                                      "ssl_ca_file": [_SHORT.get(x.ca_bundle, x.ca_bundle) for x in layouts],
                                      "ssl_cert_file": [_SHORT.get(x.server_cert, x.server_cert) for x in layouts]})
     return frame, results
+
+
+def served_chains(lab: LabServer, pki: LabPKI, layouts: dict[str, tuple[str, str | None]]) -> pd.DataFrame:
+    """What the server sends for each (``ssl_cert_file`` PKI name, ``ssl_ca_file`` bundle or None) layout:
+    one row per certificate sent (:func:`labkit.enumeration.chain_table`), labelled by layout. Shows that
+    OpenSSL completes a leaf-only ``ssl_cert_file`` from ``ssl_ca_file`` -- the self-signed root included."""
+    from .enumeration import chain_table
+
+    frames = []
+    for label, (cert, bundle) in layouts.items():
+        lab.reset_config()
+        chosen = [L.layer_ssl_on(pki, cert)] + ([L.layer_ca(pki, bundle)] if bundle else [])
+        applied = apply(lab, *chosen)
+        if not applied.ok:
+            raise InvalidValue("layouts", label, "layouts the server accepts", applied.reason)
+        sent = chain_table(lab)
+        sent.insert(0, "layout", label)
+        frames.append(sent)
+    lab.reset_config()
+    lab.reload()
+    return pd.concat(frames, ignore_index=True)
 
 
 # ------------------------------------------------------------------------------------------------------
