@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Case", "Layout", "SERVER_STATES", "accepted_by_cipher_string", "key_type_pki", "describe_states", "guide_layouts", "matrix_pivot", "mode_ranking",
            "protocol_matrix", "root_file_rule", "served_chains", "server_state_layers", "sslmode_matrix", "troubleshooting_cases",
-           "troubleshooting_rows", "try_layout", "try_layouts"]
+           "troubleshooting_rows", "try_layout", "try_layouts", "wording_by_client"]
 
 #: The server states of the sslmode matrix (lesson 23), weakest first.
 SERVER_STATES: tuple[str, ...] = ("ssl off", "ssl on + host", "hostssl only", "hostnossl only")
@@ -362,6 +362,48 @@ def describe_states(pki: LabPKI, user: str = "conssl") -> pd.DataFrame:
         tls = "ssl = on, ssl_cert_file = server.crt" if settings.get("ssl") else "ssl = off"
         rows.append({"server state": state, "postgresql.conf": tls,
                      "pg_hba.conf lesson rule": " ".join(" | ".join(rules).split())})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------------
+# The same failure in two clients' words (errata on error wording)
+# ------------------------------------------------------------------------------------------------------
+
+
+def wording_by_client(lab: LabServer, pki: LabPKI) -> pd.DataFrame:
+    """Two failures the guide quotes, each met by psycopg's libpq and by Debian's psql 15 against the same
+    server state: a host name the server certificate does not list (``verify-full``), and a revoked client
+    certificate (certificate login with ``ssl_crl_file``). One row per (case, client) with the client's
+    OpenSSL as its library's banner says, and the message without libpq's "connection to ... failed" part."""
+    from .doctor import client_facts
+    from .other_clients import psql_attempt
+
+    p = pki.paths
+    libpq = f"psycopg's libpq {client_facts()['libpq_version']}"
+    libpq_openssl = f"OpenSSL {client_facts()['client_openssl']}"
+    cases = [
+        ("host name not in the certificate", [L.layer_ssl_on(pki)],
+         {"sslmode": "verify-full", "sslrootcert": p.combined_crt, "host": "db.wrong-host.example",
+          "hostaddr": "127.0.0.1", "user": "conssl", "password": role_password(lab, "conssl")}),
+        ("revoked client certificate", _cert_auth(pki),
+         {"sslmode": "verify-full", "sslrootcert": p.combined_crt, "user": "conssl", "password": None,
+          "sslcert": p.revoked_client_crt, "sslkey": p.revoked_client_key}),
+    ]
+    rows = []
+    for case, layers, params in cases:
+        lab.reset_config()
+        applied = apply(lab, *layers)
+        if not applied.ok:  # pragma: no cover - a lab problem
+            raise InvalidValue("case", case, "a configuration the server accepts", applied.reason)
+        ours = attempt(lab, label=case, **params)
+        text = ours.error_text.split(" failed: ", 1)[-1].strip().splitlines()[0] if ours.error_text else ""
+        rows.append({"case": case, "client": libpq, "client's OpenSSL": libpq_openssl, "connected": ours.connected,
+                     "message": text})
+        other = psql_attempt(lab, **params)
+        rows.append({"case": case, "client": other.client, "client's OpenSSL": other.openssl,
+                     "connected": other.connected, "message": other.message})
+    lab.reset_config()
+    lab.reload()
     return pd.DataFrame(rows)
 
 

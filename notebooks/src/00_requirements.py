@@ -154,7 +154,7 @@ compat = lk.guide.compatibility_check(
     python_can=lk.handshake.python_can_offer(),
     libpq_can={v: r.connected or r.error_key != "protocol_mismatch" for v, r in libpq_offer.items()})
 
-# %% tags=["key-result"]
+# %% tags=["key-result", "erratum-version-tables"]
 lk.tables.compatibility(compat)
 
 # %% [markdown]

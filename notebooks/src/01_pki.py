@@ -119,7 +119,7 @@ lk.tables.table(bundles, "bundles")
 # %%
 layouts, results = lk.scenarios.try_layouts(lab, pki, lk.scenarios.guide_layouts(pki))
 
-# %% tags=["key-result"]
+# %% tags=["key-result", "erratum-guide-layouts"]
 lk.tables.verdict(layouts, columns=["attempt", "connected", "outcome"], uuid="layouts")
 
 # %%

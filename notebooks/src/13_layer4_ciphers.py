@@ -259,7 +259,7 @@ print(refused.split(" (OpenSSL")[0])
 # What would the server do with it? We write both kinds of mistake unchecked: an unknown suite name, and a
 # broken command (`@NOPE`). They behave very differently:
 
-# %%
+# %% tags=["erratum-cipher-typo"]
 typos = []
 for text in ("NOPE-NOTHING", "HIGH:@NOPE"):
     result = lk.apply(lab, lk.layers.layer_ciphers(text, unchecked=True))

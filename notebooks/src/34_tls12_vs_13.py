@@ -232,5 +232,36 @@ counted
 # (PostgreSQL 18's default, or a client set to P-256). For applications that connect per request, connection
 # pooling matters more than either.
 
+# %% [markdown]
+# ## 6. One failure, two clients' words
+#
+# Application teams paste client errors into tickets, and the words depend on the client's OpenSSL, not on
+# PostgreSQL. Two failures the guide quotes, each met by psycopg's libpq and by Debian's `psql` 15 against the
+# same server state:
+
+# %% tags=["erratum-error-wording", "nbval-ignore-output"]
+wording = lk.scenarios.wording_by_client(lab, pki)
+with pd.option_context("display.max_colwidth", None):
+    display(wording)
+
+# %%
+assert not wording["connected"].any()
+for row in wording.to_dict("records"):
+    if row["case"] == "host name not in the certificate":  # libpq 15 and 18 alike
+        assert '(and 1 other name) does not match host name "db.wrong-host.example"' in row["message"], row
+    elif str(row["client's OpenSSL"]).startswith(("OpenSSL 3.0", "3.0")):
+        assert row["message"] == "SSL error: sslv3 alert certificate revoked", row
+    else:
+        assert row["message"] == "SSL error: ssl/tls alert certificate revoked", row
+
+# %% [markdown]
+# * **"(and 1 other name)"** is not new in libpq 18: libpq 15 prints the same sentence. It appears because
+#   the lab's server certificate carries two names (`localhost`, `127.0.0.1`); libpq names the first and
+#   counts the rest.
+# * **The revoked-certificate alert** reads `sslv3 alert certificate revoked` from a client on OpenSSL 3.0
+#   (psql 15 here, like the guide) and `ssl/tls alert certificate revoked` from one on OpenSSL 3.5
+#   (psycopg's libpq 18). The alert is the same; OpenSSL renamed its text after the 3.0 branch. Match on
+#   `alert certificate revoked`, not on the prefix.
+
 # %%
 lesson.finish()
