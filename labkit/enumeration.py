@@ -111,6 +111,20 @@ def _connect(info: Any, version: str, *, legacy: bool, suites: list[str] | None 
     return connection
 
 
+def _pick(info: Any, version: str, read: Any, counter: list[int] | None, **offer: Any) -> Any:
+    """One counted handshake (:func:`_connect` with ``offer``): what ``read`` takes from the client once the
+    server completed it (the suite or the ephemeral key it chose), None when it refused."""
+    if counter is not None:
+        counter[0] += 1
+    connection = _connect(info, version, **offer)
+    if connection is None:
+        return None
+    try:
+        return read(connection.ssl_client)
+    finally:
+        connection.close()
+
+
 def accepted_by_elimination(info: Any, version: str, counter: list[int] | None = None) -> list[str]:
     """The suites (OpenSSL names) the server accepts at ``version``, in the order it picked them.
 
@@ -128,15 +142,8 @@ def accepted_by_elimination(info: Any, version: str, counter: list[int] | None =
             offer = [name for name in names if name not in accepted]
             if not offer:
                 break
-            if counter is not None:
-                counter[0] += 1
-            connection = _connect(info, version, legacy=legacy, suites=offer)
-            if connection is None:
-                break
-            try:
-                chosen = connection.ssl_client.get_current_cipher_name() or None
-            finally:
-                connection.close()
+            chosen = _pick(info, version, lambda client: client.get_current_cipher_name() or None, counter,
+                           legacy=legacy, suites=offer)
             if chosen is None or chosen in accepted or chosen not in offer:
                 break
             accepted.append(chosen)
@@ -152,15 +159,8 @@ def accepted_groups(info: Any, version: str, counter: list[int] | None = None) -
     remaining = list(OpenSslEcNidEnum)
     found: list[str] = []
     for _ in range(len(remaining)):
-        if counter is not None:
-            counter[0] += 1
-        connection = _connect(info, version, legacy=False, groups=remaining)
-        if connection is None:
-            break
-        try:
-            key = connection.ssl_client.get_ephemeral_key()
-        finally:
-            connection.close()
+        key = _pick(info, version, lambda client: client.get_ephemeral_key(), counter, legacy=False,
+                    groups=remaining)
         if not isinstance(key, EcDhEphemeralKeyInfo) or key.curve not in remaining:
             break
         remaining.remove(key.curve)
