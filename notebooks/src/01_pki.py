@@ -174,9 +174,8 @@ assert sent[sent["self-signed root"]]["layout"].tolist() == ["server.crt + ssl_c
 # %% [markdown]
 # With the guide's option 1 the server's OpenSSL builds the chain from `ssl_ca_file` and sends **three**
 # certificates: leaf, intermediate **and the self-signed root**. A client cannot use a root it receives
-# (it must already trust it), so the root only adds bytes and makes scanners complain ("chain contains
-# anchor"; a client that does not trust this root then reports *self-signed certificate in certificate
-# chain* rather than an unknown issuer). `server-chain.crt` sends exactly leaf + intermediate, whatever
+# (it must already trust it), so the root only adds bytes, and TLS scanners flag a chain that carries its
+# own anchor. `server-chain.crt` sends exactly leaf + intermediate, whatever
 # `ssl_ca_file` holds. Lesson 20 shows the same effect from the client's side.
 #
 # ## Recommended layout
