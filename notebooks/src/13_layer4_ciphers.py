@@ -25,7 +25,7 @@ key_type = "ecdsa-p256"
 ciphers = "HIGH:!aNULL:!MD5:!3DES:!RC4:!DES:!IDEA:!RC2"  # what layer 4 applies first (the guide's "critical")
 strict_ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20"  # the tighter list we restrict to afterwards
 prefer_server_ciphers = True
-compare_pg_version = 15  # a second lab whose server is linked with another OpenSSL (Debian's 15: OpenSSL 3.0)
+compare_pg_version = 15  # a second lab whose server has another OpenSSL (Debian's 15: OpenSSL 3.0); None: skip
 
 # %%
 import pandas as pd
@@ -35,7 +35,7 @@ import labkit as lk
 # %%
 layer4 = lk.layers.layer_ciphers(ciphers, lk.check_bool("prefer_server_ciphers", prefer_server_ciphers))
 strict4 = lk.layers.layer_ciphers(strict_ciphers, prefer_server_ciphers)  # both strings checked before anything starts
-lk.check_choice("compare_pg_version", compare_pg_version, (12, 13, 14, 15, 16, 17))
+lk.check_choice("compare_pg_version", compare_pg_version, (None, 12, 13, 14, 15, 16, 17))
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
                   keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
@@ -62,11 +62,13 @@ AUTH = "ECDSA" if key_type.startswith("ecdsa") else "RSA"  # the server key deci
 strings = {"default": None, "critical (guide)": lk.guide.CIPHERS_CRITICAL, "normal (guide)": lk.guide.CIPHERS_NORMAL,
            "strict (ours)": strict_ciphers}
 accepted, sets = lk.scenarios.accepted_by_cipher_string(lab, pki, strings)
-second = lk.begin(backend=backend, pg_version=compare_pg_version, key_type=key_type,
-                  workspace=None if workspace is None else f"{workspace}-pg{compare_pg_version}")
-accepted_2, sets_2 = lk.scenarios.accepted_by_cipher_string(second.lab, second.pki, strings)
-second.finish()
-both = pd.concat([accepted, accepted_2], ignore_index=True)
+measured = [(accepted, sets)]
+if compare_pg_version is not None:
+    second = lk.begin(backend=backend, pg_version=compare_pg_version, key_type=key_type,
+                      workspace=None if workspace is None else f"{workspace}-pg{compare_pg_version}")
+    measured.append(lk.scenarios.accepted_by_cipher_string(second.lab, second.pki, strings))
+    second.finish()
+both = pd.concat([frame_ for frame_, _ in measured], ignore_index=True)
 
 # %% tags=["key-result", "erratum-cipher-accepted"]
 shown = ["server", "key", "ssl_ciphers", "versions accepted", "TLS 1.2 suites", "without forward secrecy",
@@ -82,7 +84,7 @@ both[["server", "key", "ssl_ciphers", "string", "handshakes", "log lines"]]  # w
 # not under "critical"):
 
 # %% tags=["erratum-critical-vs-normal"]
-differences = lk.scenarios.suites_only_in([(accepted, sets), (accepted_2, sets_2)], {
+differences = lk.scenarios.suites_only_in(measured, {
     "normal minus critical": ("normal (guide)", "critical (guide)"),
     "default minus critical": ("default", "critical (guide)")})
 lk.tables.table(differences, uuid="l13_diff")
@@ -96,7 +98,7 @@ for ossl in {o for o, _, _ in counts}:
     assert counts[(ossl, "ecdsa-p256", "strict (ours)")][1] == counts[(ossl, "rsa-2048", "strict (ours)")][1] == 0
     rsa = [counts[(ossl, "rsa-2048", s)] for s in GUIDE]  # 1.1.1: critical drops the two SEED suites
     assert rsa == ([(46, 17), (44, 16), (46, 17)] if ossl.startswith("1.1.1") else [(44, 16)] * 3), (ossl, rsa)
-assert len(both) == 2 * 2 * len(strings), both  # two labs x two key types x every string
+assert len(both) == len(measured) * 2 * len(strings), both  # labs x two key types x every string
 
 # %%
 assert set(both["TLS 1.3 suites"]) == {3} and set(both["versions accepted"]) == {"TLSv1.2 TLSv1.3"}
