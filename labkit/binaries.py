@@ -107,6 +107,16 @@ def openssl_version_in(library: Path) -> str | None:
     return match.group(1).decode() if match else None
 
 
+def openssl_banner_in(library: Path) -> str | None:
+    """The whole banner (``OpenSSL 1.1.1  11 Sep 2018``): the release date tells a patched build from the
+    original release when the version has no patch letter."""
+    try:
+        match = _OPENSSL_VERSION.search(library.read_bytes())
+    except OSError:
+        return None
+    return " ".join(match.group(0).decode().split()) if match else None
+
+
 def inspect(bin_dir: Path, source: str) -> Installation:
     """Describe the installation in ``bin_dir``: version, OpenSSL, sslinfo."""
     postgres = bin_dir / "postgres"

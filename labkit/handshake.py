@@ -21,6 +21,7 @@ PostgreSQL 15 with OpenSSL 3 still refuses them ("no suitable signature algorith
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import socket
 import ssl
@@ -40,9 +41,9 @@ if TYPE_CHECKING:
 
     from .server import LabServer
 
-__all__ = ["SSL_REQUEST", "VERSIONS", "HandshakeFailure", "ProbeResult", "ServedCertificate", "client_can_offer",
+__all__ = ["HRR_RANDOM", "SSL_REQUEST", "VERSIONS", "HandshakeFailure", "HandshakeTrace", "ProbeResult", "ServedCertificate", "client_can_offer",
            "expected_version", "python_can_offer",
-           "handshake_times", "probe", "probe_lab", "probe_matrix", "probe_with_log", "served_certificate",
+           "handshake_times", "handshake_trace", "probe", "trace_table", "probe_lab", "probe_matrix", "probe_with_log", "served_certificate",
            "tls_connection"]
 
 VERSIONS: tuple[str, ...] = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -107,6 +108,30 @@ def ssl_message(exc: ssl.SSLError) -> str:
     return text.split(" (_ssl.c", 1)[0].strip()
 
 
+def _ssl_requested(host: str, port: int, timeout: float, nodelay: bool) -> socket.socket:
+    """A TCP connection on which the server has answered 'S' to PostgreSQL's SSLRequest (the caller closes
+    it); :class:`HandshakeFailure` naming the stage otherwise."""
+    try:
+        raw = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise HandshakeFailure("connect", f"could not connect to {host}:{port}: {exc.strerror or exc}",
+                               "is the lab running? (lab.status())") from None
+    if nodelay:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        raw.sendall(SSL_REQUEST)
+        answer = raw.recv(1)
+    except OSError as exc:
+        raw.close()
+        raise HandshakeFailure("request", f"no answer to the SSL request: {exc}") from None
+    if answer != b"S":
+        raw.close()
+        if answer == b"N":
+            raise HandshakeFailure("no-ssl", SERVER_NO_SSL, "turn TLS on first (ssl = on)")
+        raise HandshakeFailure("answer", f"unexpected answer to the SSL request: {answer!r}")
+    return raw
+
+
 @contextmanager
 def tls_connection(host: str, port: int, context: ssl.SSLContext, *, timeout: float = 3,
                    close_notify: bool = True, nodelay: bool = False) -> Iterator[ssl.SSLSocket]:
@@ -117,23 +142,8 @@ def tls_connection(host: str, port: int, context: ssl.SSLContext, *, timeout: fl
     client) or is just dropped (for timing: waiting for the close would add the TCP delayed-ACK time to TLS
     1.3, whose session tickets arrive after the handshake -- measured ~45 ms).
     """
-    try:
-        raw = socket.create_connection((host, port), timeout=timeout)
-    except OSError as exc:
-        raise HandshakeFailure("connect", f"could not connect to {host}:{port}: {exc.strerror or exc}",
-                               "is the lab running? (lab.status())") from None
+    raw = _ssl_requested(host, port, timeout, nodelay)
     with raw:
-        if nodelay:
-            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            raw.sendall(SSL_REQUEST)
-            answer = raw.recv(1)
-        except OSError as exc:
-            raise HandshakeFailure("request", f"no answer to the SSL request: {exc}") from None
-        if answer != b"S":
-            if answer == b"N":
-                raise HandshakeFailure("no-ssl", SERVER_NO_SSL, "turn TLS on first (ssl = on)")
-            raise HandshakeFailure("answer", f"unexpected answer to the SSL request: {answer!r}")
         try:
             tls = context.wrap_socket(raw, do_handshake_on_connect=True)
         except ssl.SSLError as exc:
@@ -302,40 +312,210 @@ def served_certificate(host: str, port: int, timeout: float = 3) -> ServedCertif
 # --------------------------------------------------------------------------------------------------------
 
 
-def handshake_ms(host: str, port: int, version: str, timeout: float = 3) -> float | None:
-    """Milliseconds from TCP connect to a completed handshake at ``version`` (SSLRequest included); None
-    when the server refused. The connection is then dropped without close_notify (see
-    :func:`tls_connection`)."""
+HRR_RANDOM = hashlib.sha256(b"HelloRetryRequest").digest()
+"""RFC 8446 4.1.3: a HelloRetryRequest is a ServerHello whose random is SHA-256("HelloRetryRequest")."""
+
+GROUPS = {0x0017: "prime256v1", 0x0018: "secp384r1", 0x0019: "secp521r1", 0x001D: "X25519", 0x001E: "X448",
+          0x0100: "ffdhe2048", 0x0101: "ffdhe3072", 0x0102: "ffdhe4096"}
+"""IANA TLS group numbers -> OpenSSL's names (the spelling of ``ssl_ecdh_curve``)."""
+
+
+@dataclass
+class HandshakeTrace:
+    """One handshake as seen on the wire by the client: how many times it had to wait for the server
+    (round trips after the SSLRequest), whether the server sent a HelloRetryRequest and for which group, the
+    group the key exchange finally used, and how long it took (TCP connect to completed handshake)."""
+
+    version: str | None
+    cipher: str | None
+    round_trips: int
+    hello_retry: bool
+    retry_group: str | None
+    group: str | None
+    ms: float
+    key_shares: tuple[str, ...] = ()
+    """The groups the client sent key shares for in its first ClientHello (read from its own bytes)."""
+
+
+class _ServerFlight:
+    """Reads the server's TLS records as they arrive and keeps what is still in clear text: the ServerHello
+    (or HelloRetryRequest) random and extensions, and TLS 1.2's ServerKeyExchange curve."""
+
+    def __init__(self) -> None:
+        self.records = b""
+        self.messages = b""
+        self.encrypted = False
+        self.hellos: list[dict[str, Any]] = []
+        self.kx_group: int | None = None
+
+    def feed(self, data: bytes) -> None:
+        self.records += data
+        while len(self.records) >= 5:
+            kind, _, length = struct.unpack("!BHH", self.records[:5])
+            if len(self.records) < 5 + length:
+                return
+            fragment, self.records = self.records[5:5 + length], self.records[5 + length:]
+            tls13 = bool(self.hellos) and self.hellos[-1]["version"] == 0x0304
+            if kind == 23 or (kind == 20 and not tls13):  # application data, or TLS 1.2's ChangeCipherSpec
+                self.encrypted = True
+            elif kind == 22 and not self.encrypted:
+                self.messages += fragment
+                self._read_messages()
+
+    def _read_messages(self) -> None:
+        while len(self.messages) >= 4:
+            kind, length = self.messages[0], int.from_bytes(self.messages[1:4], "big")
+            if len(self.messages) < 4 + length:
+                return
+            body, self.messages = self.messages[4:4 + length], self.messages[4 + length:]
+            if kind == 2:
+                self.hellos.append(_server_hello(body))
+            elif kind == 12 and len(body) >= 3 and body[0] == 3:  # ECDHE ServerKeyExchange: named curve
+                self.kx_group = int.from_bytes(body[1:3], "big")
+
+
+def _server_hello(body: bytes) -> dict[str, Any]:
+    """random, selected version (supported_versions) and key_share group of one ServerHello body."""
+    pos = 35 + body[34] + 3  # version, random, session id, cipher suite, compression
+    extensions: dict[int, bytes] = {}
+    if pos + 2 <= len(body):
+        end = pos + 2 + int.from_bytes(body[pos:pos + 2], "big")
+        pos += 2
+        while pos + 4 <= end:
+            kind, length = struct.unpack("!HH", body[pos:pos + 4])
+            extensions[kind] = body[pos + 4:pos + 4 + length]
+            pos += 4 + length
+    return {"retry": body[2:34] == HRR_RANDOM,
+            "version": int.from_bytes(extensions[43][:2], "big") if 43 in extensions else None,
+            "group": int.from_bytes(extensions[51][:2], "big") if 51 in extensions else None}
+
+
+def _client_key_shares(data: bytes) -> list[str]:
+    """The groups of the key shares in the client's first ClientHello (its first TLS record), by name."""
+    if len(data) < 9 or data[0] != 22 or data[5] != 1:
+        return []
+    body = data[9:]
+    pos = 34 + 1 + body[34]  # version, random, session id
+    pos += 2 + int.from_bytes(body[pos:pos + 2], "big")  # cipher suites
+    pos += 1 + body[pos]  # compression methods
+    end = pos + 2 + int.from_bytes(body[pos:pos + 2], "big")
+    pos += 2
+    while pos + 4 <= end:
+        kind, length = struct.unpack("!HH", body[pos:pos + 4])
+        if kind == 51:
+            shares, at, stop = [], pos + 6, pos + 4 + length
+            while at + 4 <= stop:
+                group, size = struct.unpack("!HH", body[at:at + 4])
+                shares.append(_group_name(group) or "")
+                at += 4 + size
+            return shares
+        pos += 4 + length
+    return []
+
+
+def _group_name(number: int | None) -> str | None:
+    return None if number is None else GROUPS.get(number, f"0x{number:04x}")
+
+
+def handshake_trace(host: str, port: int, version: str, *, client_group: str | None = None,
+                    timeout: float = 3) -> HandshakeTrace:
+    """One handshake pinned to ``version`` through memory buffers, so every flight is seen: the client counts
+    a round trip each time it sends and must wait for the server, and reads the server's clear-text
+    ServerHello (a HelloRetryRequest when its random is :data:`HRR_RANDOM`). ``client_group`` limits the
+    client to one group (``set_ecdh_curve``); by default Python's OpenSSL offers its own list, X25519 first,
+    with a key share for X25519 only. The connection is dropped without close_notify, as in timing."""
     context = client_context()
     context.minimum_version = context.maximum_version = _tls_version(check_version(version))
+    if client_group is not None:
+        context.set_ecdh_curve(client_group)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_side=False)
+    flight, round_trips, shares = _ServerFlight(), 0, None
     started = time.perf_counter()
+    with _ssl_requested(host, port, timeout, nodelay=True) as raw:
+        while True:
+            try:
+                tls.do_handshake()
+                done = True
+            except ssl.SSLWantReadError:
+                done = False
+            except ssl.SSLError as exc:
+                raise HandshakeFailure("refused", ssl_message(exc), "see the server log") from None
+            data = outgoing.read()
+            if data:
+                raw.sendall(data)
+                shares = _client_key_shares(data) if shares is None else shares
+            if done:
+                break
+            round_trips += bool(data)
+            chunk = raw.recv(65536)
+            if not chunk:
+                raise HandshakeFailure("closed", "connection closed during the handshake")
+            flight.feed(chunk)
+            incoming.write(chunk)
+        elapsed = (time.perf_counter() - started) * 1000
+    retries = [h for h in flight.hellos if h["retry"]]
+    final = next((h for h in reversed(flight.hellos) if not h["retry"]), {})
+    return HandshakeTrace(version=tls.version(), cipher=(tls.cipher() or (None,))[0], round_trips=round_trips,
+                          hello_retry=bool(retries), retry_group=_group_name(retries[0]["group"]) if retries else None,
+                          group=_group_name(final.get("group") or flight.kx_group), ms=round(elapsed, 3),
+                          key_shares=tuple(shares or ()))
+
+
+def trace_table(lab: LabServer, versions: Sequence[str] = ("TLSv1.2", "TLSv1.3"), *,
+                client_group: str | None = None) -> pd.DataFrame:
+    """One :func:`handshake_trace` per version against the lab, as a table of what is stable (round trips,
+    HelloRetryRequest, groups, suite); the time is in ``ms`` for a caller that wants it."""
+    import pandas as pd
+
+    rows = []
+    for version in versions:
+        t = handshake_trace(lab.host, lab.port, version, client_group=client_group)
+        rows.append({"version": t.version, "client key shares": " ".join(t.key_shares) or "(none: TLS 1.2)",
+                     "round trips": t.round_trips, "HelloRetryRequest": t.hello_retry,
+                     "group asked for by the retry": t.retry_group or "", "group used": t.group, "suite": t.cipher,
+                     "ms": t.ms})
+    return pd.DataFrame(rows)
+
+
+def handshake_ms(host: str, port: int, version: str, timeout: float = 3) -> float | None:
+    """Milliseconds from TCP connect to a completed handshake at ``version`` (SSLRequest included); None
+    when the server refused (:func:`handshake_trace`'s time)."""
     try:
-        with tls_connection(host, port, context, timeout=timeout, close_notify=False, nodelay=True):
-            return (time.perf_counter() - started) * 1000
+        return handshake_trace(host, port, version, timeout=timeout).ms
     except HandshakeFailure:
         return None
 
 
 def handshake_times(lab: LabServer, versions: Sequence[str] = ("TLSv1.2", "TLSv1.3"), repeats: int = 15,
-                    ) -> pd.DataFrame:
+                    *, client_group: str | None = None) -> pd.DataFrame:
     """Median / min / max milliseconds of a TLS handshake per version (TCP connect + SSLRequest + handshake,
-    no PostgreSQL login), from ``repeats`` handshakes each, interleaved so that a busy moment hits both."""
+    no PostgreSQL login), from ``repeats`` handshakes each, interleaved so that a busy moment hits both; with
+    the round trips each took and how many met a HelloRetryRequest (see :func:`handshake_trace`)."""
     import pandas as pd
 
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 200:
         raise InvalidValue("repeats", repeats, "an integer from 1 to 200")
     for version in versions:
         check_version(version, "versions", ("TLSv1.2", "TLSv1.3"))
-    samples: dict[str, list[float]] = {v: [] for v in versions}
+    traces: dict[str, list[HandshakeTrace]] = {v: [] for v in versions}
     for _ in range(repeats):
         for version in versions:
-            elapsed = handshake_ms(lab.host, lab.port, version)
-            if elapsed is not None:
-                samples[version].append(elapsed)
-    rows = [{"version": v, "handshakes": len(s), "median_ms": round(statistics.median(s), 2) if s else None,
-             "min_ms": round(min(s), 2) if s else None, "max_ms": round(max(s), 2) if s else None}
-            for v, s in samples.items()]
-    return pd.DataFrame(rows, columns=["version", "handshakes", "median_ms", "min_ms", "max_ms"])
+            try:
+                traces[version].append(handshake_trace(lab.host, lab.port, version, client_group=client_group))
+            except HandshakeFailure:
+                pass
+    rows = []
+    for version, done in traces.items():
+        ms = [t.ms for t in done]
+        rows.append({"version": version, "handshakes": len(done),
+                     "round_trips": max((t.round_trips for t in done), default=None),
+                     "hello_retries": sum(t.hello_retry for t in done),
+                     "group": ", ".join(sorted({t.group or "?" for t in done})) or None,
+                     "median_ms": round(statistics.median(ms), 2) if ms else None,
+                     "min_ms": round(min(ms), 2) if ms else None, "max_ms": round(max(ms), 2) if ms else None})
+    return pd.DataFrame(rows, columns=["version", "handshakes", "round_trips", "hello_retries", "group",
+                                       "median_ms", "min_ms", "max_ms"])
 
 
 def expected_version(server_min: str, server_max: str, client_max: str, client_floor: str = "TLSv1.2") -> str | None:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .server import LabServer
 
 __all__ = ["Layer", "TlsFile", "describe", "guide_layers", "known_settings_check", "layer_ca", "layer_ciphers",
-           "layer_crl", "layer_hostssl", "layer_protocols", "layer_ssl_on", "passphrase_script"]
+           "layer_crl", "layer_ecdh_curve", "layer_hostssl", "layer_protocols", "layer_ssl_on", "passphrase_script"]
 
 HBA_METHODS: tuple[str, ...] = ("scram-sha-256", "md5", "password", "cert", "trust", "reject")
 CLIENTCERT_14: tuple[str, ...] = ("verify-ca", "verify-full")
@@ -317,6 +317,17 @@ def layer_hostssl(method: str = "scram-sha-256", users: Sequence[str] = ("conssl
                      "matching line and is refused before any password is asked."),
         unchecked=unchecked, checks=checks,
     )
+
+
+def layer_ecdh_curve(curve: str = "prime256v1") -> Layer:
+    """The guide's parameter 8: ``ssl_ecdh_curve``, the one group PostgreSQL 17 and earlier offer for the key
+    exchange (18 renamed it ``ssl_groups`` and takes a list). Any OpenSSL short name is written as given: the
+    server is the judge (PostgreSQL 16 refuses ``X25519`` at reload, "ECDH: could not create key", because
+    it builds the group as an EC key), and :func:`labkit.transaction.apply` rolls a refused reload back."""
+    if not isinstance(curve, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{1,40}", curve):
+        raise InvalidValue("curve", curve, "an OpenSSL curve name such as prime256v1, secp384r1 or X25519")
+    return Layer(key="L4", title=f"ssl_ecdh_curve = {curve}", settings={"ssl_ecdh_curve": curve},
+                 guide_ref="parameter 8 (ssl_ecdh_curve)")
 
 
 def layer_ciphers(ciphers: str = GUIDE_CIPHERS, prefer_server: bool = True, *, unchecked: bool = False) -> Layer:

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = ["SSLINFO_FUNCTIONS", "auth_method", "new_client_view", "pki_name", "requirements", "session_ssl",
-           "settings_frame", "ssl_settings", "sslinfo_extension", "sslinfo_row", "stat_ssl", "versions"]
+__all__ = ["SSLINFO_FUNCTIONS", "auth_method", "new_client_view", "pki_name", "requirements", "server_openssl_release", "session_ssl",
+           "settings_frame", "ssl_settings", "sslinfo_extension", "sslinfo_row", "stat_ssl", "tls_floor_by_release", "versions"]
 
 SSLINFO_FUNCTIONS: tuple[str, ...] = ("ssl_is_used", "ssl_version", "ssl_cipher", "ssl_client_cert_present",
                                       "ssl_client_serial", "ssl_client_dn", "ssl_issuer_dn")
@@ -138,6 +138,32 @@ def versions(lab: LabServer) -> pd.DataFrame:
             ("client", "OpenSSL inside libpq", client["client_openssl"]),
             ("client", "OpenSSL of Python's ssl (raw probe)", client["python_openssl"])]
     return pd.DataFrame(rows, columns=["side", "component", "found"])
+
+
+def server_openssl_release(lab: LabServer) -> dict[str, str | None]:
+    """The server's OpenSSL as its own banner says (``OpenSSL 1.1.1  11 Sep 2018``): the version, the patch
+    letter (none: the branch's first release, without any of its later fix releases) and the release date
+    -- what a security reviewer needs, and what "1.1.1" alone does not say."""
+    import re
+
+    banner = lab.backend.server_openssl_banner()
+    found = re.match(r"OpenSSL (\d+)\.(\d+)\.(\d+)([a-z]?)\S*\s+(.+)$", banner or "")
+    if not found:
+        return {"banner": banner, "version": None, "patch letter": None, "released": None}
+    major, minor, fix, letter, date = found.groups()
+    return {"banner": banner, "version": f"{major}.{minor}.{fix}{letter}",
+            "patch letter": letter or "(none)",
+            "released": date}
+
+
+def tls_floor_by_release(majors: tuple[int, ...] = (12, 13, 14, 15, 16, 17)) -> pd.DataFrame:
+    """The built-in ``ssl_min_protocol_version`` of every PostgreSQL major installed on this machine, read
+    from each binary (:func:`labkit.backends.local.built_in_default`): when the TLS 1.2 floor arrived, measured."""
+    from .backends.local import built_in_default
+
+    found = built_in_default("ssl_min_protocol_version", majors)
+    return pd.DataFrame([{"PostgreSQL": major, "built-in ssl_min_protocol_version": value or "(not installed here)"}
+                         for major, value in found.items()])
 
 
 def sslinfo_extension(lab: LabServer) -> pd.DataFrame:

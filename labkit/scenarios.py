@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = ["Case", "Layout", "SERVER_STATES", "describe_states", "guide_layouts", "matrix_pivot", "mode_ranking",
-           "protocol_matrix", "server_state_layers", "sslmode_matrix", "troubleshooting_cases",
-           "troubleshooting_rows", "try_layout", "try_layouts"]
+__all__ = ["Case", "Layout", "SERVER_STATES", "accepted_by_cipher_string", "key_type_pki", "suites_only_in", "describe_states", "guide_layouts", "matrix_pivot", "mode_ranking",
+           "protocol_matrix", "root_file_rule", "served_chains", "server_state_layers", "sslmode_matrix", "troubleshooting_cases",
+           "troubleshooting_rows", "try_layout", "try_layouts", "wording_by_client"]
 
 #: The server states of the sslmode matrix (lesson 23), weakest first.
 SERVER_STATES: tuple[str, ...] = ("ssl off", "ssl on + host", "hostssl only", "hostnossl only")
@@ -120,6 +120,27 @@ def try_layouts(lab: LabServer, pki: LabPKI, layouts: Sequence[Layout], user: st
     return frame, results
 
 
+def served_chains(lab: LabServer, pki: LabPKI, layouts: dict[str, tuple[str, str | None]]) -> pd.DataFrame:
+    """What the server sends for each (``ssl_cert_file`` PKI name, ``ssl_ca_file`` bundle or None) layout:
+    one row per certificate sent (:func:`labkit.enumeration.chain_table`), labelled by layout. Shows that
+    OpenSSL completes a leaf-only ``ssl_cert_file`` from ``ssl_ca_file`` -- the self-signed root included."""
+    from .enumeration import chain_table
+
+    frames = []
+    for label, (cert, bundle) in layouts.items():
+        lab.reset_config()
+        chosen = [L.layer_ssl_on(pki, cert)] + ([L.layer_ca(pki, bundle)] if bundle else [])
+        applied = apply(lab, *chosen)
+        if not applied.ok:
+            raise InvalidValue("layouts", label, "layouts the server accepts", applied.reason)
+        sent = chain_table(lab)
+        sent.insert(0, "layout", label)
+        frames.append(sent)
+    lab.reset_config()
+    lab.reload()
+    return pd.concat(frames, ignore_index=True)
+
+
 # ------------------------------------------------------------------------------------------------------
 # Lesson 11: client cap x server protocol range
 # ------------------------------------------------------------------------------------------------------
@@ -159,6 +180,79 @@ def protocol_matrix(lab: LabServer, pki: LabPKI, server_ranges: Sequence[tuple[s
 
 
 # ------------------------------------------------------------------------------------------------------
+# Lesson 13: what the server accepts, per key type and cipher string
+# ------------------------------------------------------------------------------------------------------
+
+
+def key_type_pki(lab: LabServer, pki: LabPKI, key_type: str) -> LabPKI:
+    """The lab's PKI when it has ``key_type``, else a second PKI of that key type beside it in the lab's
+    workspace (``pki-<key_type>``), made once: a server certificate's key decides which suites can be used."""
+    from .pki import LabPKI
+
+    if key_type == pki.key_type:
+        return pki
+    return LabPKI.ensure(lab.workspace.pki_dir.parent / f"pki-{key_type}", key_type=key_type)
+
+
+def accepted_by_cipher_string(lab: LabServer, pki: LabPKI, strings: dict[str, str | None], *,
+                              key_types: Sequence[str] = ("ecdsa-p256", "rsa-2048")
+                              ) -> tuple[pd.DataFrame, dict[tuple[str, str], Any]]:
+    """For each key type and each ``ssl_ciphers`` string (None: PostgreSQL's default), what this server
+    accepts, enumerated with :func:`labkit.enumeration.enumerate_lab` (sslyze, by elimination): one row each
+    with the counts a reviewer asks for and the Mozilla "intermediate" verdict computed from the accepted
+    sets (:mod:`labkit.audit.profiles`), plus the sets themselves keyed by (key type, string label)."""
+    from .audit.profiles import MOZILLA_GROUPS, get_profile
+    from .enumeration import enumerate_lab, forward_secret
+
+    mozilla = get_profile("mozilla-intermediate")
+    facts = lab.facts()
+    server = f"PostgreSQL {str(facts['server_version']).split()[0]} / OpenSSL {facts['server_openssl']}"
+    rows, sets = [], {}
+    for key_type in key_types:
+        keyed = key_type_pki(lab, pki, key_type)
+        for label, text in strings.items():
+            lab.reset_config()
+            chosen = [L.layer_ssl_on(keyed)] + ([L.layer_ciphers(text)] if text else [])
+            applied = apply(lab, *chosen)
+            if not applied.ok:
+                raise InvalidValue("strings", label, "cipher strings the server accepts", applied.reason)
+            found = enumerate_lab(lab)
+            sets[(key_type, label)] = found
+            tls12 = found.suites.get("TLSv1.2", [])
+            outside = sorted(s for v, suites in found.suites.items() for s in suites if not mozilla.suite_allowed(v, s))
+            versions = [v for v, ok in found.versions.items() if ok]
+            passes = (not outside and all(mozilla.version_allowed(v) for v in versions)
+                      and set(found.groups) <= MOZILLA_GROUPS)
+            rows.append({"server": server, "key": key_type, "ssl_ciphers": label, "string": lab.show("ssl_ciphers"),
+                         "versions accepted": " ".join(versions), "TLS 1.2 suites": len(tls12),
+                         "without forward secrecy": sum(1 for s in tls12 if not forward_secret(s)),
+                         "CBC (not AEAD)": sum(1 for s in tls12 if not any(m in s for m in ("GCM", "CHACHA", "CCM"))),
+                         "TLS 1.3 suites": len(found.suites.get("TLSv1.3", [])), "groups": " ".join(found.groups),
+                         "Mozilla intermediate": "pass" if passes else f"fail ({len(outside)} suites outside)",
+                         "handshakes": found.handshakes, "log lines": found.log_lines})
+    lab.reset_config()
+    lab.reload()
+    return pd.DataFrame(rows), sets
+
+
+def suites_only_in(measured: Sequence[tuple[pd.DataFrame, dict[tuple[str, str], Any]]],
+                   pairs: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Per server and key type of :func:`accepted_by_cipher_string` results: for each named (wider,
+    narrower) pair of string labels, the TLS 1.2 suites accepted under the first and not the second
+    (``(none)`` when there are none) -- where two cipher strings really differ."""
+    rows = []
+    for frame, found in measured:
+        for key in dict.fromkeys(frame["key"]):
+            row = {"server": frame["server"].iloc[0], "key": key}
+            for column, (wider, narrower) in pairs.items():
+                extra = set(found[(key, wider)].suites.get("TLSv1.2", [])) - set(
+                    found[(key, narrower)].suites.get("TLSv1.2", []))
+                row[column] = " ".join(sorted(extra)) or "(none)"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------------
 # Lesson 23: the sslmode matrix
 # ------------------------------------------------------------------------------------------------------
 
@@ -181,11 +275,17 @@ def server_state_layers(pki: LabPKI, state: str, user: str = "conssl") -> list[L
 
 
 def sslmode_matrix(lab: LabServer, pki: LabPKI, *, user: str = "conssl", states: Sequence[str] = SERVER_STATES,
-                   **client: Any) -> tuple[pd.DataFrame, list[AttemptResult]]:
+                   untrusted_root: str | Path | None = None, **client: Any) -> tuple[pd.DataFrame, list[AttemptResult]]:
     """Every sslmode against every server state: one row per (state, sslmode), plus the attempts.
 
     The server goes from state to state with :func:`labkit.layers.apply` (a reload each, no restart);
     ``client`` keywords (``sslrootcert``, ``ssl_max_protocol_version``...) go to every attempt.
+
+    "server verified" is measured, never read from the mode's name: with ``untrusted_root`` (a CA file that
+    does not trust the lab's server certificate, e.g. ``pki.paths.rogue_ca_crt``) every cell is tried a
+    second time as if the server were an impostor, and a mode verified the server only when it connected
+    with TLS to the real one *and* refused the impostor. Without ``untrusted_root`` the column is None (not
+    measured). The impostor attempts are in the returned list too, labelled ``... (untrusted root)``.
     """
     password = role_password(lab, user)
     rows, results = [], []
@@ -197,14 +297,54 @@ def sslmode_matrix(lab: LabServer, pki: LabPKI, *, user: str = "conssl", states:
         for mode in SSLMODES:
             result = attempt(lab, label=f"{state} / {mode}", sslmode=mode, user=user, password=password, **client)
             results.append(result)
-            rows.append({"server state": state, "sslmode": mode, "connected": result.connected,
-                         "encrypted": bool(result.connected and result.ssl),
-                         "server verified": bool(result.connected and result.ssl and mode.startswith("verify")),
-                         "outcome": "plaintext" if result.connected and not result.ssl else result.outcome,
-                         "psql": result.psql})
+            row = {"server state": state, "sslmode": mode, "connected": result.connected,
+                   "encrypted": bool(result.connected and result.ssl), "server verified": None,
+                   "outcome": _cell(result), "with untrusted root": None, "psql": result.psql}
+            if untrusted_root is not None:
+                impostor = attempt(lab, label=f"{state} / {mode} (untrusted root)", sslmode=mode, user=user,
+                                   password=password, **{**client, "sslrootcert": untrusted_root})
+                results.append(impostor)
+                row["with untrusted root"] = _cell(impostor)
+                row["server verified"] = bool(row["encrypted"] and not impostor.connected)
+            rows.append(row)
     lab.reset_config()
     lab.reload()
     return pd.DataFrame(rows), results
+
+
+def _cell(result: AttemptResult) -> str:
+    """A matrix cell: ``plaintext``, the TLS version, or the catalogue key of the error."""
+    return "plaintext" if result.connected and not result.ssl else result.outcome
+
+
+def root_file_rule(lab: LabServer, pki: LabPKI, *, user: str = "conssl", modes: Sequence[str] = ("prefer",
+                   "require", "verify-ca"), **client: Any) -> pd.DataFrame:
+    """libpq's rule, measured: a root file present makes ``require`` check the chain like ``verify-ca``.
+
+    The server is in "ssl on + host" (TLS offered, plain text allowed); each mode is tried with no root file,
+    with the lab's root (``combined.crt``) and with a root that does not trust the server (the rogue CA).
+    One row per (mode, root file): connected, encrypted, the outcome and the client's message -- where
+    ``prefer``'s silent fall-back to plain text after a failed verification shows.
+    """
+    password = role_password(lab, user)
+    lab.reset_config()
+    applied = apply(lab, *server_state_layers(pki, "ssl on + host", user))
+    if not applied.ok:  # pragma: no cover - a lab problem
+        raise InvalidValue("state", "ssl on + host", SERVER_STATES, applied.reason)
+    roots = (("none", None), ("combined.crt (trusts the server)", pki.paths.combined_crt),
+             ("rogue-ca.crt (does not trust it)", pki.paths.rogue_ca_crt))
+    rows = []
+    for mode in modes:
+        for name, root in roots:
+            r = attempt(lab, label=f"{mode}, root file {name}", sslmode=mode, user=user, password=password,
+                        sslrootcert=root, **client)
+            rows.append({"sslmode": mode, "sslrootcert": name, "connected": r.connected,
+                         "encrypted": bool(r.connected and r.ssl), "outcome": _cell(r),
+                         "client says": messages.client_phrase(r.error_text) if r.error_text else "",
+                         "server log": messages.server_phrase(r.server_log), "psql": r.psql})
+    lab.reset_config()
+    lab.reload()
+    return pd.DataFrame(rows)
 
 
 def matrix_pivot(frame: pd.DataFrame) -> pd.DataFrame:
@@ -214,9 +354,11 @@ def matrix_pivot(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def mode_ranking(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per sslmode: in how many server states it connects, how many of those were encrypted and how many
-    also authenticated the server -- the guide's low-to-high ranking, measured."""
-    grouped = frame.groupby("sslmode", sort=False).agg(
+    """Per sslmode: in how many server states it connects, how many of those were encrypted and in how many
+    it refused an impostor (the measured "server verified" of :func:`sslmode_matrix`; 0 where not measured)
+    -- the guide's low-to-high ranking, measured."""
+    measured = frame.assign(**{"server verified": frame["server verified"].fillna(False).astype(bool)})
+    grouped = measured.groupby("sslmode", sort=False).agg(
         **{"states connected": ("connected", "sum"), "encrypted": ("encrypted", "sum"),
            "server verified": ("server verified", "sum")})
     grouped["plaintext"] = grouped["states connected"] - grouped["encrypted"]
@@ -237,6 +379,48 @@ def describe_states(pki: LabPKI, user: str = "conssl") -> pd.DataFrame:
         tls = "ssl = on, ssl_cert_file = server.crt" if settings.get("ssl") else "ssl = off"
         rows.append({"server state": state, "postgresql.conf": tls,
                      "pg_hba.conf lesson rule": " ".join(" | ".join(rules).split())})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------------
+# The same failure in two clients' words (errata on error wording)
+# ------------------------------------------------------------------------------------------------------
+
+
+def wording_by_client(lab: LabServer, pki: LabPKI) -> pd.DataFrame:
+    """Two failures the guide quotes, each met by psycopg's libpq and by Debian's psql 15 against the same
+    server state: a host name the server certificate does not list (``verify-full``), and a revoked client
+    certificate (certificate login with ``ssl_crl_file``). One row per (case, client) with the client's
+    OpenSSL as its library's banner says, and the message without libpq's "connection to ... failed" part."""
+    from .doctor import client_facts
+    from .other_clients import psql_attempt
+
+    p = pki.paths
+    libpq = f"psycopg's libpq {client_facts()['libpq_version']}"
+    libpq_openssl = f"OpenSSL {client_facts()['client_openssl']}"
+    cases = [
+        ("host name not in the certificate", [L.layer_ssl_on(pki)],
+         {"sslmode": "verify-full", "sslrootcert": p.combined_crt, "host": "db.wrong-host.example",
+          "hostaddr": "127.0.0.1", "user": "conssl", "password": role_password(lab, "conssl")}),
+        ("revoked client certificate", _cert_auth(pki),
+         {"sslmode": "verify-full", "sslrootcert": p.combined_crt, "user": "conssl", "password": None,
+          "sslcert": p.revoked_client_crt, "sslkey": p.revoked_client_key}),
+    ]
+    rows = []
+    for case, layers, params in cases:
+        lab.reset_config()
+        applied = apply(lab, *layers)
+        if not applied.ok:  # pragma: no cover - a lab problem
+            raise InvalidValue("case", case, "a configuration the server accepts", applied.reason)
+        ours = attempt(lab, label=case, **params)
+        text = ours.error_text.split(" failed: ", 1)[-1].strip().splitlines()[0] if ours.error_text else ""
+        rows.append({"case": case, "client": libpq, "client's OpenSSL": libpq_openssl, "connected": ours.connected,
+                     "message": text})
+        other = psql_attempt(lab, **params)
+        rows.append({"case": case, "client": other.client, "client's OpenSSL": other.openssl,
+                     "connected": other.connected, "message": other.message})
+    lab.reset_config()
+    lab.reload()
     return pd.DataFrame(rows)
 
 

@@ -78,3 +78,29 @@ def test_python_can_offer_names_every_protocol_of_the_guide() -> None:
     offer = handshake.python_can_offer()
     assert list(offer) == ["SSLv2", "SSLv3", *handshake.VERSIONS]
     assert offer["TLSv1.2"] and offer["TLSv1.3"] and not offer["SSLv2"]
+
+
+def test_trace_counts_round_trips_and_sees_the_hello_retry(any_lab, pki: LabPKI) -> None:
+    """ssl_ecdh_curve's default (prime256v1) against a client leading with an X25519 share: a
+    HelloRetryRequest, 2 round trips; a client with a P-256 share (the control): 1 round trip."""
+    from labkit.layers import layer_ecdh_curve
+
+    lab = any_lab
+    assert transaction.apply(lab, layer_ssl_on(pki)).ok
+    retried = handshake.handshake_trace(lab.host, lab.port, "TLSv1.3")
+    assert retried.key_shares == ("X25519",) and retried.hello_retry and retried.round_trips == 2, retried
+    assert retried.retry_group == retried.group == "prime256v1"
+    direct = handshake.handshake_trace(lab.host, lab.port, "TLSv1.3", client_group="prime256v1")
+    assert (direct.key_shares, direct.hello_retry, direct.round_trips) == (("prime256v1",), False, 1), direct
+    tls12 = handshake.handshake_trace(lab.host, lab.port, "TLSv1.2")
+    assert (tls12.version, tls12.round_trips, tls12.hello_retry, tls12.group) == ("TLSv1.2", 2, False, "prime256v1")
+    # another server group changes what the retry asks for; X25519 cannot be set before PostgreSQL 18
+    assert transaction.apply(lab, layer_ecdh_curve("secp384r1")).ok
+    assert handshake.handshake_trace(lab.host, lab.port, "TLSv1.3").retry_group == "secp384r1"
+    refused = transaction.apply(lab, layer_ecdh_curve("X25519"))
+    assert not refused.ok and refused.rolled_back
+    assert any("ECDH: could not create key" in line for line in refused.problems), refused.problems
+    times = handshake.handshake_times(lab, repeats=2)
+    assert times.round_trips.tolist() == [2, 2] and times.hello_retries.tolist() == [0, 2]
+    with pytest.raises(InvalidValue, match="curve"):
+        layer_ecdh_curve("X25519; DROP")

@@ -159,3 +159,44 @@ def test_probe_reports_what_it_cannot_ask(any_lab: LabServer, pki: LabPKI) -> No
     assert probe_lab(any_lab, "TLSv1.2").accepted  # control
     serve_certificate(any_lab, pki.paths.server_chain_crt, pki.paths.server_key, ssl=False)
     assert set(probe_matrix(any_lab)["result"]) == {"server has no SSL"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# "server verified" measured, and libpq's root-file rule (lesson 23)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_server_verified_is_measured_against_an_untrusted_root(any_lab: LabServer, pki: LabPKI) -> None:
+    from labkit import roles, scenarios
+
+    roles.ensure_role(any_lab, "conssl")
+    frame, results = scenarios.sslmode_matrix(any_lab, pki, states=("ssl on + host", "hostssl only"),
+                                              sslrootcert=pki.paths.combined_crt,
+                                              untrusted_root=pki.paths.rogue_ca_crt)
+    verified = frame.set_index(["server state", "sslmode"])["server verified"]
+    # a root file makes every TLS attempt check the chain; prefer/allow then retry in plain text
+    assert verified["ssl on + host"].tolist() == [False, False, False, True, True, True], frame.to_string()
+    assert verified["hostssl only"].tolist() == [False, True, True, True, True, True], frame.to_string()
+    impostor = frame.set_index(["server state", "sslmode"])["with untrusted root"]
+    assert impostor["ssl on + host", "prefer"] == "plaintext"
+    assert impostor["ssl on + host", "require"] == "server_cert_untrusted"
+    assert len(results) == 2 * len(frame)
+    # control: without an untrusted root nothing is measured, and nothing is derived from the mode's name
+    unmeasured, _ = scenarios.sslmode_matrix(any_lab, pki, states=("ssl on + host",),
+                                             sslrootcert=pki.paths.combined_crt)
+    assert unmeasured["server verified"].isna().all()
+    assert scenarios.mode_ranking(unmeasured)["server verified"].tolist() == [0] * 6
+
+
+def test_root_file_makes_require_verify_and_prefer_fall_back(any_lab: LabServer, pki: LabPKI) -> None:
+    from labkit import roles, scenarios
+
+    roles.ensure_role(any_lab, "conssl")
+    rule = scenarios.root_file_rule(any_lab, pki).set_index(["sslmode", "sslrootcert"])
+    none, bad = "none", "rogue-ca.crt (does not trust it)"
+    assert rule.loc[("require", none), "encrypted"]  # no root file: any certificate is fine
+    assert rule.loc[("require", bad), "outcome"] == "server_cert_untrusted"
+    assert "certificate verify failed" in rule.loc[("require", bad), "client says"]
+    assert rule.loc[("prefer", bad), "connected"] and not rule.loc[("prefer", bad), "encrypted"]
+    assert rule.loc[("verify-ca", none), "outcome"] == "root_cert_missing"
+    assert any_lab.settings == {}  # the lab is left as it was found

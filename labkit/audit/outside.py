@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 
 from .. import handshake
+from ..enumeration import accepted_by_elimination, sslyze_version
 from . import certs
 from .profiles import VERSION_ORDER, Profile, group_name
 from .targets import Target
@@ -70,7 +71,7 @@ class OutsideView:
 
 def observe(target: Target, profile: Profile, timeout: float = 5) -> OutsideView:
     """Run every outside observation the profile's checks need, in the cheapest order."""
-    view = OutsideView(seen_with=f"client {ssl.OPENSSL_VERSION} (Python ssl); sslyze {_sslyze_version()}")
+    view = OutsideView(seen_with=f"client {ssl.OPENSSL_VERSION} (Python ssl); sslyze {sslyze_version()}")
     view.ssl_request = ssl_request(target.address, target.port, timeout)
     if view.ssl_request == "N":
         view.plaintext = plaintext_login(target, timeout)
@@ -155,19 +156,7 @@ def _last_line(message: str) -> str:
     return text.rsplit("failed: ", 1)[-1]
 
 
-def _sslyze_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("sslyze")
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-_RESULT_FIELDS = {"TLSv1.3": "tls_1_3_cipher_suites"}
 _ELIMINATION_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2")
-MAX_ELIMINATION_ROUNDS = 200
-"""More accepted suites than sslyze knows cannot exist; the bound only guards against a server that lies."""
 
 
 def _sslyze_scan(view: OutsideView, target: Target, profile: Profile, timeout: float) -> None:
@@ -230,58 +219,3 @@ def _sslyze_scan(view: OutsideView, target: Target, profile: Profile, timeout: f
             view.groups = sorted({group_name(c.name) for c in curves.result.supported_curves or []})
         else:
             view.errors.append(f"sslyze groups: {curves.status.name} {curves.error_reason or ''}")
-
-
-def accepted_by_elimination(info: Any, version: str) -> list[str]:
-    """The suites a server accepts for ``version`` (TLS 1.2 and below), one handshake per accepted suite.
-
-    sslyze's own enumeration offers each of its ~150 suites alone, and each refusal is a line in the server's
-    log. Here the client offers every suite it has not yet seen accepted; the server picks one, which is
-    noted and dropped from the offer, until the server refuses them all: accepted + 1 handshakes per client.
-    sslyze's connection (PostgreSQL STARTTLS included) and both of nassl's clients are used -- OpenSSL 1.1.1
-    first, then the legacy 1.0.2 for the suites only it can offer (on TLS 1.0/1.1 sslyze uses the legacy one
-    alone, and so does this).
-    """
-    from sslyze import TlsVersionEnum
-    from sslyze.plugins.openssl_cipher_suites.cipher_suites import CipherSuitesRepository
-
-    tls_version = {"TLSv1": TlsVersionEnum.TLS_1_0, "TLSv1.1": TlsVersionEnum.TLS_1_1,
-                   "TLSv1.2": TlsVersionEnum.TLS_1_2}[version]
-    names = sorted(s.openssl_name for s in CipherSuitesRepository.get_all_cipher_suites(tls_version))
-    accepted: list[str] = []
-    clients = (False, True) if version == "TLSv1.2" else (True,)
-    for legacy in clients:
-        for _ in range(MAX_ELIMINATION_ROUNDS):
-            offer = [name for name in names if name not in accepted]
-            chosen = _handshake_choice(info, tls_version, offer, legacy=legacy)
-            if chosen is None or chosen in accepted or chosen not in offer:
-                break
-            accepted.append(chosen)
-    return accepted
-
-
-def _handshake_choice(info: Any, tls_version: Any, offer: list[str], *, legacy: bool) -> str | None:
-    """Offer ``offer`` in one handshake; the suite the server picked, or None if it refused them all."""
-    from nassl.ssl_client import ClientCertificateRequested
-    from sslyze.errors import ServerRejectedTlsHandshake, ServerTlsConfigurationNotSupported, TlsHandshakeTimedOut
-
-    if not offer:
-        return None
-    connection = info.get_preconfigured_tls_connection(override_tls_version=tls_version,
-                                                       should_use_legacy_openssl=legacy)
-    try:
-        connection.ssl_client.set_cipher_list(":".join(offer))
-    except Exception:  # noqa: BLE001 - nassl raises OpenSSLError when this client knows none of the names
-        connection.close()
-        return None
-    try:
-        connection.connect()
-    except (ClientCertificateRequested, ServerTlsConfigurationNotSupported):
-        pass  # the suite was negotiated before the client stopped
-    except (ServerRejectedTlsHandshake, TlsHandshakeTimedOut, OSError):
-        connection.close()
-        return None
-    try:
-        return connection.ssl_client.get_current_cipher_name() or None
-    finally:
-        connection.close()

@@ -111,6 +111,10 @@ class Backend(abc.ABC):
         """The OpenSSL version the server is linked with, when the backend can tell (None otherwise)."""
         return None
 
+    def server_openssl_banner(self) -> str | None:
+        """OpenSSL's whole version banner (with its release date), when the backend can tell."""
+        return None
+
     def move_port(self, port: int) -> bool:
         """Make the (stopped) server listen on ``port`` from its next start; False when the backend cannot
         (a container's published port is fixed when it is created)."""

@@ -501,6 +501,12 @@ class DockerBackend(Backend):
     def server_openssl_version(self) -> str | None:
         """OpenSSL's version, read from the libcrypto the server loads inside the container (None while
         the lab is stopped or if it cannot be told): the TLS lessons depend on it."""
+        banner = self.server_openssl_banner()
+        found = re.match(r"OpenSSL (\S+)", banner or "")
+        return found.group(1) if found else None
+
+    def server_openssl_banner(self) -> str | None:
+        """The whole banner of that libcrypto (``OpenSSL 3.0.x  <date>``)."""
         container = self._container()
         if container is None or container.status != "running":
             return None
@@ -510,8 +516,8 @@ class DockerBackend(Backend):
             if code != 0 or not match:
                 return None
             code, out = container.exec_run(["grep", "-a", "-o", "-m1", "-E", OPENSSL_BANNER, match.group(1)])
-        found = re.match(r"OpenSSL (\S+)", out.decode(errors="replace"))
-        return found.group(1) if code == 0 and found else None
+        text = " ".join(out.decode(errors="replace").split())
+        return text if code == 0 and text.startswith("OpenSSL ") else None
 
     def listen_settings(self) -> dict[str, str]:
         """All interfaces on 5432 inside the container; the host side is loopback-only by the publish."""

@@ -16,10 +16,11 @@ import stat
 import subprocess
 import time
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from .. import paths, quoting
-from ..errors import LabkitError, ServerCommandError, ServerStartError, WorkspaceError
+from ..errors import InvalidValue, LabkitError, ServerCommandError, ServerStartError, WorkspaceError
 from .base import Backend, ServerSpec
 
 SERVER_ACCOUNT = "labkit"
@@ -392,6 +393,14 @@ class LocalBackend(Backend):
         libcrypto = _linked_libcrypto(self.bin_dir / "postgres")
         return openssl_version_in(libcrypto) if libcrypto else None
 
+    def server_openssl_banner(self) -> str | None:
+        from ..binaries import _linked_libcrypto, openssl_banner_in
+
+        if self.bin_dir is None or not (self.bin_dir / "postgres").exists():
+            return None
+        libcrypto = _linked_libcrypto(self.bin_dir / "postgres")
+        return openssl_banner_in(libcrypto) if libcrypto else None
+
     def move_port(self, port: int) -> bool:
         """Rewrite the ``port`` line of labkit's block in postgresql.conf (the server is stopped)."""
         conf = self.data_dir / "postgresql.conf"
@@ -414,3 +423,36 @@ class LocalBackend(Backend):
     def describe(self) -> dict[str, Any]:
         return {"pid": self._live_postmaster(), "data_dir": str(self.data_dir), "bin_dir": str(self.bin_dir),
                 "log_file": str(self.log_file), "server_account": self.account.pw_name}
+
+
+def built_in_default(setting: str, majors: Sequence[int]) -> dict[int, str | None]:
+    """The value ``setting`` has when postgresql.conf does not set it, per installed PostgreSQL major, read
+    from each server binary (``postgres --describe-config``; no server is started). A major that is not
+    installed here maps to None. This is how "the default changed in release N" is measured rather than
+    quoted. The binary refuses to run as root, so it runs as the server account."""
+    from ..binaries import _SUBPROCESS_TIMEOUT, find
+    from .. import validate
+
+    if not isinstance(setting, str) or not setting.replace("_", "").isalnum():
+        raise InvalidValue("setting", setting, "a PostgreSQL setting name such as ssl_min_protocol_version")
+    account = server_account()
+    as_account: dict[str, object] = {}
+    if account.pw_uid != os.geteuid():
+        as_account = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+    found: dict[int, str | None] = {}
+    for major in majors:
+        try:
+            inst = find(validate.pg_major(major))
+        except LabkitError:
+            found[major] = None
+            continue
+        try:
+            out = subprocess.run([str(inst.bin_dir / "postgres"), "--describe-config"], capture_output=True, text=True,
+                         timeout=_SUBPROCESS_TIMEOUT, check=True, cwd="/", env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
+                         **as_account).stdout  # type: ignore[call-overload]
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+            raise LabkitError(f"postgres --describe-config of PostgreSQL {major} failed: {exc}",
+                              f"check the installation in {inst.bin_dir}") from None
+        row = next((line.split("\t") for line in out.splitlines() if line.split("\t", 1)[0] == setting), None)
+        found[major] = row[4] if row and len(row) > 4 else None
+    return found

@@ -61,6 +61,26 @@ lab, pki = lesson.lab, lesson.pki
 facts = lab.facts()
 lk.tables.table(lk.monitoring.versions(lab), "versions")
 
+# %% [markdown]
+# "OpenSSL 1.1.1" is not a precise answer for a security review: the 1.1.1 branch had many later fix
+# releases, each with a letter (1.1.1a, 1.1.1b, ...). The library's own banner says which one this is, and
+# when it was released:
+
+# %% tags=["erratum-server-openssl", "nbval-ignore-output"]
+release = lk.monitoring.server_openssl_release(lab)
+pd.DataFrame([release])
+
+# %%
+if release["version"] == "1.1.1":  # the lab's local PostgreSQL 16 build
+    assert release["patch letter"] == "(none)" and release["released"].endswith("2018"), release
+
+# %% [markdown]
+# On the lab's local PostgreSQL 16 build the banner reads `OpenSSL 1.1.1  11 Sep 2018`: **the original
+# 1.1.1 release, without a patch letter**, so without any fix published for that branch since, and the
+# branch itself is out of upstream support. That is acceptable for a throw-away lab (the point is its
+# behaviour), not for the bank's server: there, check the banner of the library the server really loads
+# and want a supported OpenSSL (3.x) or a vendor build that backports the fixes.
+
 
 # %% [markdown]
 # The same facts as a `labkit doctor`-style checklist: one line per requirement of the guide, how we
@@ -143,14 +163,15 @@ compat = lk.guide.compatibility_check(
     python_can=lk.handshake.python_can_offer(),
     libpq_can={v: r.connected or r.error_key != "protocol_mismatch" for v, r in libpq_offer.items()})
 
-# %% tags=["key-result"]
+# %% tags=["key-result", "erratum-version-tables"]
 lk.tables.compatibility(compat)
 
 # %% [markdown]
 # > **The guide says** TLS 1.0 and 1.1 are "true" for PostgreSQL 12-17. **Measured:** at its default
 # > settings this server refuses both handshakes (the server logs *could not accept SSL connection:
 # > unsupported protocol*), because since PostgreSQL 13 `ssl_min_protocol_version` defaults to
-# > `TLSv1.2`. Only after the floor is lowered to `'TLSv1'` does a server linked against OpenSSL 1.1.1
+# > `TLSv1.2` (lesson 30 reads the built-in default out of every installed release: 12 says `TLSv1`, 13
+# > and later `TLSv1.2`). Only after the floor is lowered to `'TLSv1'` does a server linked against OpenSSL 1.1.1
 # > accept them -- and even then the libpq of a current client (OpenSSL 3) refuses to offer them
 # > ("no protocols available"); only our probe, at OpenSSL security level 0, gets through. "Supported by
 # > the code" is not "accepted by the server", and neither is "offered by the client".

@@ -128,7 +128,7 @@ lk.tables.table(bundles, "bundles")
 # %%
 layouts, results = lk.scenarios.try_layouts(lab, pki, lk.scenarios.guide_layouts(pki))
 
-# %% tags=["key-result"]
+# %% tags=["key-result", "erratum-guide-layouts"]
 lk.tables.verdict(layouts, columns=["attempt", "connected", "outcome"], uuid="layouts")
 
 # %%
@@ -149,7 +149,8 @@ assert ok["option 3 (guide): leaves signed by root"] and ok["Fase 2 of the guide
 #   loaded from `ssl_ca_file` (`combined.crt` contains the intermediate). Take the intermediate out of
 #   `ssl_ca_file` and the very same leaf fails: the client reports *certificate verify failed* and the
 #   server logs that the client sent *unknown ca*. Pointing `ssl_cert_file` at `server-chain.crt` makes
-#   the server send the intermediate whatever `ssl_ca_file` holds.
+#   the server send the intermediate whatever `ssl_ca_file` holds. What the server really sends, read
+#   from a fresh handshake (sslyze's client, which keeps every certificate received), is the next table.
 # * **Option 2 is the mirror image for client certificates.** The server trusts only the root, so the
 #   client must send its intermediate. libpq does that when it can find the intermediate in its own
 #   `sslrootcert` (`combined.crt`); a client that trusts only the root and sends only its leaf is refused
@@ -160,6 +161,31 @@ assert ok["option 3 (guide): leaves signed by root"] and ok["Fase 2 of the guide
 # > but options 1 and 2 only work because OpenSSL quietly borrows the intermediate from the *other*
 # > setting's CA file. Changing what looks like an unrelated file (`ssl_ca_file`, or the client's
 # > `sslrootcert`) breaks them. Make each side send its own chain instead.
+#
+# ### What the server sends
+#
+# The guide's option 1 (`ssl_cert_file = server.crt`, `ssl_ca_file = combined.crt`) against the
+# recommended `server-chain.crt`, with and without `ssl_ca_file`:
+
+# %% tags=["erratum-ca-file-chain"]
+sent = lk.scenarios.served_chains(lab, pki, {
+    "server.crt, no ssl_ca_file": ("server", None),
+    "server.crt + ssl_ca_file = combined.crt (guide, option 1)": ("server", "combined"),
+    "server-chain.crt + ssl_ca_file = combined.crt": ("server_chain", "combined"),
+})
+lk.tables.table(sent, "served_chains")
+
+# %%
+count = sent.groupby("layout", sort=False).size().tolist()
+assert count == [1, 3, 2], sent
+assert sent[sent["self-signed root"]]["layout"].tolist() == ["server.crt + ssl_ca_file = combined.crt (guide, option 1)"]
+
+# %% [markdown]
+# With the guide's option 1 the server's OpenSSL builds the chain from `ssl_ca_file` and sends **three**
+# certificates: leaf, intermediate **and the self-signed root**. A client cannot use a root it receives
+# (it must already trust it), so the root only adds bytes, and TLS scanners flag a chain that carries its
+# own anchor. `server-chain.crt` sends exactly leaf + intermediate, whatever
+# `ssl_ca_file` holds. Lesson 20 shows the same effect from the client's side.
 #
 # ## Recommended layout
 #

@@ -141,6 +141,11 @@ lk.tables.table(shown, "shown")
 # %%
 lk.tables.table(still[["version_asked", "result", "negotiated_version"]], "still")
 
+# %% tags=["erratum-silent-range"]
+print(f"pg_file_settings rows with an error: {len(lab.file_setting_errors())}; "
+      f"SHOW: min {lab.show('ssl_min_protocol_version')}, max {lab.show('ssl_max_protocol_version')}; "
+      f"TLS 1.2 probe: {still.set_index('version_asked').loc['TLSv1.2', 'result']}")
+
 # %% [markdown]
 # > **Measured:** the reload does not fail loudly. `pg_settings` now *reports* min `TLSv1.3` / max
 # > `TLSv1.2`, while the server keeps using its previous TLS context (*SSL configuration was not

@@ -119,7 +119,7 @@ lk.tables.verdict(cert_frame, uuid="cert")
 # hoping that password clients use the first line and certificate clients the second. `hba_first_match`
 # replays PostgreSQL's first-match rule for a TLS client `conssl` on database `postgres`:
 
-# %%
+# %% tags=["erratum-hba-first-match"]
 guide = lk.layers.layer_hostssl("scram-sha-256", ("conssl",), extra_rules=lk.guide.HBA_RULES[1:])
 assert lk.apply(lab, guide).ok
 match = lk.hba.lesson_rows(lab, lk.hba.first_match(lab, conn_type="hostssl", user="conssl"))
@@ -168,7 +168,7 @@ print(refused)
 # (`select * from pg_hba_file_rules where error is not null`) before any reload, next to a check for
 # lines the server could not parse at all (`type is null`):
 
-# %%
+# %% tags=["erratum-clientcert-1"]
 lab.trial_hba_rules(["hostssl  all  conssl  0.0.0.0/0  cert  clientcert=1"])
 checks = pd.DataFrame([
     {"query": "guide: where error is not null",

@@ -1,7 +1,9 @@
 # %% [markdown]
 # # 13 · Layer 4: the cipher list (`ssl_ciphers`, `ssl_prefer_server_ciphers`)
 #
-# **What we show.** Which TLS 1.2 suites the guide's two cipher strings really switch on; a suite the server
+# **What we show.** Which TLS 1.2 and 1.3 suites, versions and groups the server really accepts under the
+# guide's two cipher strings -- enumerated against the server, per key type (ECDSA and RSA-2048) and per
+# server OpenSSL (1.1.1 and 3.0), and checked against Mozilla's "intermediate" profile; a suite the server
 # accepts, then refuses once `ssl_ciphers` is tightened (seen by a raw TLS probe that offers exactly one
 # suite, and by `psql` capped at TLS 1.2); that TLS 1.3 ignores `ssl_ciphers` completely; what
 # `ssl_prefer_server_ciphers` changes; and what happens to a cipher string with a typo.
@@ -32,6 +34,7 @@ key_type = "ecdsa-p256"
 ciphers = "HIGH:!aNULL:!MD5:!3DES:!RC4:!DES:!IDEA:!RC2"  # what layer 4 applies first (the guide's "critical")
 strict_ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20"  # the tighter list we restrict to afterwards
 prefer_server_ciphers = True
+compare_pg_version = 15  # a second lab whose server has another OpenSSL (Debian's 15: OpenSSL 3.0); None: skip
 
 # %%
 import pandas as pd
@@ -41,52 +44,115 @@ import labkit as lk
 # %%
 layer4 = lk.layers.layer_ciphers(ciphers, lk.check_bool("prefer_server_ciphers", prefer_server_ciphers))
 strict4 = lk.layers.layer_ciphers(strict_ciphers, prefer_server_ciphers)  # both strings checked before anything starts
+lk.check_choice("compare_pg_version", compare_pg_version, (None, 12, 13, 14, 15, 16, 17))
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
                   keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
 AUTH = "ECDSA" if key_type.startswith("ecdsa") else "RSA"  # the server key decides which suites can be used
 
 # %% [markdown]
-# ## 1. What the guide's strings expand to
+# ## 1. What the server accepts, enumerated
 #
 # A cipher string is a small program for OpenSSL: `HIGH` adds every "high" suite, `!X` removes suites with X
-# for good. `SSLContext.set_ciphers()` + `get_ciphers()` in Python run the same program as
-# `openssl ciphers -v '<string>'`. We compare the guide's "critical" and "normal" strings and a stricter one.
-# TLS 1.3 suites are left out of this list: as we will measure, `ssl_ciphers` does not govern them.
+# for good. What it selects depends on **the server's** OpenSSL build and on **the server's key** (an ECDSA
+# key cannot serve an `…-RSA-…` suite). So we do not expand the string here; we ask the server.
+#
+# `lk.enumeration` does it with sslyze, which speaks PostgreSQL's SSLRequest and has two OpenSSL clients
+# (1.1.1 and a legacy 1.0.2 that can still offer SEED, IDEA and the rest): it offers every suite it knows,
+# notes the one the server picks, drops it and offers the rest again, until the server refuses them all.
+# That is a few dozen handshakes per configuration instead of one per suite (a suite-by-suite scan wrote
+# 1,407 log lines on this lab), and the log window of the scan is measured and left behind, so the probes
+# below read only their own lines.
+#
+# Each cipher string runs against the lab server with an ECDSA P-256 and an RSA-2048 certificate, then the
+# same against a second lab whose server is linked with another OpenSSL (`compare_pg_version`).
+
+# %%
+strings = {"default": None, "critical (guide)": lk.guide.CIPHERS_CRITICAL, "normal (guide)": lk.guide.CIPHERS_NORMAL,
+           "strict (ours)": strict_ciphers}
+accepted, sets = lk.scenarios.accepted_by_cipher_string(lab, pki, strings)
+measured = [(accepted, sets)]
+if compare_pg_version is not None:
+    second = lk.begin(backend=backend, pg_version=compare_pg_version, key_type=key_type,
+                      workspace=None if workspace is None else f"{workspace}-pg{compare_pg_version}")
+    measured.append(lk.scenarios.accepted_by_cipher_string(second.lab, second.pki, strings))
+    second.finish()
+both = pd.concat([frame_ for frame_, _ in measured], ignore_index=True)
+
+# %% tags=["key-result", "erratum-cipher-accepted"]
+shown = ["server", "key", "ssl_ciphers", "versions accepted", "TLS 1.2 suites", "without forward secrecy",
+         "CBC (not AEAD)", "TLS 1.3 suites", "groups", "Mozilla intermediate"]
+lk.tables.verdict(both[shown], "Mozilla intermediate", good="pass", columns=["ssl_ciphers", "Mozilla intermediate"],
+                  uuid="l13_accepted")
+
+# %% tags=["nbval-ignore-output"]
+both[["server", "key", "ssl_ciphers", "string", "handshakes", "log lines"]]  # what each enumeration cost
+
+# %% [markdown]
+# Where the two guide strings differ, and by which suites (TLS 1.2, accepted under "default" or "normal" but
+# not under "critical"):
+
+# %% tags=["erratum-critical-vs-normal"]
+differences = lk.scenarios.suites_only_in(measured, {
+    "normal minus critical": ("normal (guide)", "critical (guide)"),
+    "default minus critical": ("default", "critical (guide)")})
+lk.tables.table(differences, uuid="l13_diff")
+
+# %%
+columns = ["server", "key", "ssl_ciphers", "TLS 1.2 suites", "without forward secrecy"]
+counts = {(s.split("OpenSSL ")[1][:5], k, c): (n, f) for s, k, c, n, f in both[columns].itertuples(index=False)}
+GUIDE = ("default", "critical (guide)", "normal (guide)")
+for ossl in {o for o, _, _ in counts}:
+    assert all(counts[(ossl, "ecdsa-p256", s)] == (15, 0) for s in GUIDE), counts
+    assert counts[(ossl, "ecdsa-p256", "strict (ours)")][1] == counts[(ossl, "rsa-2048", "strict (ours)")][1] == 0
+    rsa = [counts[(ossl, "rsa-2048", s)] for s in GUIDE]  # 1.1.1: critical drops the two SEED suites
+    assert rsa == ([(46, 17), (44, 16), (46, 17)] if ossl.startswith("1.1.1") else [(44, 16)] * 3), (ossl, rsa)
+assert len(both) == len(measured) * 2 * len(strings), both  # labs x two key types x every string
+
+# %%
+assert set(both["TLS 1.3 suites"]) == {3} and set(both["versions accepted"]) == {"TLSv1.2 TLSv1.3"}
+assert (both["Mozilla intermediate"] == "pass").tolist() == (both["ssl_ciphers"] == "strict (ours)").tolist()
+for row in differences.to_dict("records"):
+    seed = row["key"] == "rsa-2048" and "OpenSSL 1.1.1" in row["server"]
+    assert row["normal minus critical"] == ("DHE-RSA-SEED-SHA SEED-SHA" if seed else "(none)"), row
+
+# %% [markdown]
+# What the accepted sets say:
+#
+# * **With an ECDSA key the guide's strings change nothing**: default, "critical" and "normal" all accept
+#   the same 15 TLS 1.2 suites, none without forward secrecy, on both OpenSSL builds. Without an RSA key,
+#   every static-RSA suite is unusable anyway; what remains are ECDHE-ECDSA suites, some of them CBC with
+#   SHA-1 or SHA-2 MACs, plus CAMELLIA and ARIA.
+# * **With an RSA-2048 key the lists are long**: 46 suites (17 without forward secrecy) under PostgreSQL's
+#   default and the "normal" string on OpenSSL 1.1.1; 44 (16) under "critical", which on 1.1.1 *is* stricter
+#   — it drops `SEED-SHA` and `DHE-RSA-SEED-SHA` (`MEDIUM` holds SEED there). On OpenSSL 3.0 the three are
+#   the same 44 (16): SEED is not in OpenSSL 3's default provider, so there is nothing left for "critical"
+#   to remove.
+# * **TLS 1.3: 3 suites** everywhere (`TLS_AES_256_GCM_SHA384`, `TLS_CHACHA20_POLY1305_SHA256`,
+#   `TLS_AES_128_GCM_SHA256`; the two CCM suites are off by default), whatever `ssl_ciphers` says.
+#   The server offers one group, `prime256v1` (`ssl_ecdh_curve`'s default; lesson 34 shows what that costs).
+# * **Mozilla's "intermediate" profile fails for both guide strings** (CBC, CAMELLIA/ARIA, non-forward-secret
+#   suites) and passes for `ECDHE+AESGCM:ECDHE+CHACHA20`.
+#
+# > **The guide says** the "critical" string is the one for banks. **Measured:** against the server it is
+# > no stricter than "normal" with an ECDSA key (both 15 suites) or on OpenSSL 3.0 (both 44 with RSA), and
+# > removes only the two SEED suites on OpenSSL 1.1.1 with RSA. Neither meets Mozilla's intermediate
+# > profile; a list such as `ECDHE+AESGCM:ECDHE+CHACHA20` does.
+
+# %% [markdown]
+# For contrast, what this *notebook's* OpenSSL (Python's, not the server's) expands the strings to. These are
+# the numbers an `openssl ciphers -v` on the wrong machine gives — they list suites the server's key cannot
+# use and miss ones the server's OpenSSL still has:
 
 # %% tags=["nbval-ignore-output"]
 suites = lk.guide.compare_cipher_strings({"critical": lk.guide.CIPHERS_CRITICAL, "normal": lk.guide.CIPHERS_NORMAL,
                                    "strict": strict_ciphers})
-counts = pd.DataFrame({
+pd.DataFrame({
     "string": ["critical (guide)", "normal (guide)", "strict (ours)"],
-    "suites": [int(suites[c].sum()) for c in ("critical", "normal", "strict")],
-    "without forward secrecy (static RSA / PSK)": [int((suites[c] & ~suites.key_exchange.str.contains("dhe")).sum())
-                                                  for c in ("critical", "normal", "strict")],
-    "CBC (not AEAD)": [int((suites[c] & ~suites.aead).sum()) for c in ("critical", "normal", "strict")],
+    "suites this client's OpenSSL lists": [int(suites[c].sum()) for c in ("critical", "normal", "strict")],
+    "without forward secrecy": [int((suites[c] & ~suites.key_exchange.str.contains("dhe")).sum())
+                                for c in ("critical", "normal", "strict")],
 })
-counts  # the numbers depend on this host's OpenSSL build
-
-# %%
-same = suites["critical"].equals(suites["normal"])
-strict_all_aead_fs = bool(suites[suites.strict].aead.all() and suites[suites.strict].key_exchange.eq("ecdhe").all())
-print(f"'critical' and 'normal' select the same suites here: {same}")
-print(f"every suite of the strict list is AEAD with ECDHE (forward secrecy): {strict_all_aead_fs}")
-assert strict_all_aead_fs
-
-# %% [markdown]
-# With this host's OpenSSL 3 the "critical" and "normal" strings select **the same** suites: `MEDIUM` is
-# empty in OpenSSL 3's default provider, and `!3DES:!RC4:!DES:!IDEA:!RC2` remove nothing that `HIGH` had
-# added (since OpenSSL 1.1.0, 3DES is `MEDIUM`, and RC4/DES/IDEA/RC2 were never `HIGH`). Both still allow
-# suites without forward secrecy (`AES256-GCM-SHA384`, static RSA key exchange) and CBC suites with SHA-1
-# MACs from the SSLv3 era. The server's OpenSSL (1.1.1 here) may expand `MEDIUM` differently; only a probe
-# against the server tells what it really accepts, which is what the next steps do.
-#
-# > **The guide says** the "critical" string is the one for banks. **Measured:** it is no stricter than the
-# > "normal" one on OpenSSL 3, and it keeps dozens of CBC suites and of suites without forward secrecy. A list such as
-# > `ECDHE+AESGCM:ECDHE+CHACHA20` is what actually removes them.
-
-# %% tags=["nbval-ignore-output"]
-suites  # the whole table (its length depends on the OpenSSL build of this host)
 
 # %% [markdown]
 # ## 2. Layer 4 with the guide's string: an old CBC suite is still accepted
@@ -198,7 +264,7 @@ print(refused.split(" (OpenSSL")[0])
 # What would the server do with it? We write both kinds of mistake unchecked: an unknown suite name, and a
 # broken command (`@NOPE`). They behave very differently:
 
-# %%
+# %% tags=["erratum-cipher-typo"]
 typos = []
 for text in ("NOPE-NOTHING", "HIGH:@NOPE"):
     result = lk.apply(lab, lk.layers.layer_ciphers(text, unchecked=True))

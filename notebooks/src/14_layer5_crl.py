@@ -117,7 +117,7 @@ assert lk.apply(lab, lk.layers.layer_crl(pki, "intermediate_only")).ok  # the se
 broken = client("good client, CRL=intermediate only", p.client_crt, p.client_key)  # ... and then refuses everyone
 lk.tables.verdicts([broken], COLUMNS, uuid="l14_depth1")
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "erratum-crl-missing"]
 print("client:", broken.error_text)
 print("server:", broken.server_log)
 

@@ -140,7 +140,7 @@ checks.append(client("verify-full + certificate login, no ssl_ca_file", p.client
 assert lk.apply(lab, lk.layers.layer_ca(pki, "combined")).ok
 checks.append(client("verify-full + certificate login, ssl_ca_file=combined", p.client_crt, p.client_key))
 
-# %%
+# %% tags=["erratum-ca-file-client-side"]
 lk.tables.verdicts(checks, ("label", "connected", "outcome", "client says", "psql"), uuid="l15_nocafile")
 
 # %%

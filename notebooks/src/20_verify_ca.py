@@ -110,10 +110,30 @@ assert {r.label: r.outcome for r in trust} == expected, {r.label: r.outcome for 
 # * **`intermediate.crt` alone fails** too: OpenSSL wants a chain that ends in a self-signed root it
 #   trusts, not just the issuer.
 #
+# So far the server has no `ssl_ca_file`. The guide's box sets `ssl_ca_file = combined.crt` and then lets the
+# client use `root.crt`. Measured: the same `verify-ca` with `root.crt`, after adding only that setting, and
+# the certificates the server now sends (read by sslyze's client from a fresh handshake):
+
+# %% tags=["erratum-ca-file-chain"]
+assert lk.apply(lab, lk.layers.layer_ca(pki, "combined")).ok
+with_ca_file = lk.attempt(lab, label="verify-ca, sslrootcert=root.crt, server ssl_ca_file=combined.crt",
+                          sslmode="verify-ca", sslrootcert=p.root_crt, user="conssl", password=password)
+display(lk.tables.verdicts([with_ca_file], uuid="nb20-ca-file"))
+sent = lk.enumeration.chain_table(lab)
+lk.tables.table(sent, "nb20-sent")
+
+# %%
+assert with_ca_file.connected and with_ca_file.ssl
+assert sent["self-signed root"].tolist() == ([False, False, True] if server_cert == "server" else [False, False])
+assert lk.revert(lab, lk.layers.layer_ca(pki, "combined")).ok
+
+# %% [markdown]
 # > **The guide says** (*Información importante*) that with `ssl_ca_file = combined.crt` on the server the
-# > client can use `sslrootcert = root.crt`. **Measured:** `ssl_ca_file` is about *client* certificates and
-# > plays no part here; what lets `root.crt` work is the server sending its intermediate
-# > (`ssl_cert_file` = leaf + intermediate). With the leaf alone, the client needs `combined.crt`.
+# > client can use `sslrootcert = root.crt`. **Measured:** true, but for a reason the guide does not give.
+# > `ssl_ca_file` exists to check *client* certificates; a server that sends only its leaf completes the
+# > chain it sends from that file, and sends the **self-signed root too** (three certificates above). Without
+# > `ssl_ca_file` (the first table) the leaf travels alone and `root.crt` fails. Sending `server-chain.crt`
+# > (leaf + intermediate) makes `root.crt` work whatever `ssl_ca_file` holds, without shipping the root.
 #
 # The raw messages (client text and the server's log lines, which carry addresses and pids):
 

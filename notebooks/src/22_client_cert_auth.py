@@ -118,9 +118,10 @@ assert "connection requires a valid client certificate" in logins[5].error_text
 #   client had none to give), and the `cert` rule then refuses the connection.
 #
 # > **The guide says** a revoked certificate gives `SSL error: sslv3 alert certificate revoked`.
-# > **Measured:** the client here (libpq 18 with OpenSSL 3) prints `SSL error: ssl/tls alert certificate
-# > revoked`. Same alert, new name: OpenSSL 3 renamed the prefix. A `psql` built on OpenSSL 1.1 still
-# > prints the guide's wording; search logs for `alert certificate revoked` to catch both.
+# > **Measured:** the client here (libpq 18 with OpenSSL 3.5) prints `SSL error: ssl/tls alert certificate
+# > revoked`. Same alert, new name: OpenSSL renamed the text after its 3.0 branch — Debian's `psql` 15 on
+# > OpenSSL 3.0 still prints the guide's wording (lesson 34 measures both clients); search logs for
+# > `alert certificate revoked` to catch both.
 
 # %%
 assert ("ssl/tls alert certificate revoked" in logins[2].error_text) if use_crl else logins[2].connected

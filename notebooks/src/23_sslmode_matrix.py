@@ -10,7 +10,9 @@
 # Then we check the guide's ranking — *disable → allow → prefer → require → verify-ca → verify-full*,
 # from low to high security — against the measurements: a stronger mode should connect in **fewer**
 # situations, and the connections it does make should be encrypted and (from `verify-ca` on) made to a
-# server whose certificate was verified.
+# server whose certificate was verified. "Verified" is measured, not read from the mode's name: every cell is
+# tried a second time with a root file that does **not** trust the server's certificate (an impostor's
+# view), and a mode verified the server only if it connected with TLS to the real one and refused that.
 #
 # Guide coverage: *Tipos de sslmode* (the ranking and each mode's description), *Fase #2 paso 4*
 # (`hostssl` forces TLS), *paso 2* (`ssl = on`).
@@ -64,13 +66,15 @@ lab, pki = lesson.lab, lesson.pki
 lk.scenarios.describe_states(pki)
 
 # %% [markdown]
-# ## 2 · 24 attempts
+# ## 2 · 24 cells, 48 attempts
 #
 # `sslmode_matrix` walks the states, and in each one tries the six modes. A cell says `TLSv1.x` when the
 # connection was encrypted, `plaintext` when it connected without TLS, or the catalogue key of the error.
+# Each mode is tried twice: with `combined.crt` (trusts the server) and with `rogue-ca.crt` (does not).
 
 # %%
 frame, results = lk.scenarios.sslmode_matrix(lab, pki, sslrootcert=pki.paths.combined_crt,
+                                             untrusted_root=pki.paths.rogue_ca_crt,
                                              ssl_max_protocol_version=tls_max)
 pivot = lk.scenarios.matrix_pivot(frame)
 
@@ -86,6 +90,7 @@ expected = pd.DataFrame({
     "hostnossl only": ["plaintext", "plaintext", "plaintext", "no_hba_ssl", "no_hba_ssl", "no_hba_ssl"],
 }, index=pd.Index(lk.SSLMODES, name="sslmode"))
 expected.columns.name = "server state"
+VERIFIED_EXPECTED = [0, 1, 1, 2, 2, 2]  # disable ... verify-full: states where the impostor was refused
 for mode in lk.SSLMODES:
     for state in lk.scenarios.SERVER_STATES:
         assert pivot.loc[mode, state] == expected.loc[mode, state], (mode, state, pivot.loc[mode, state])
@@ -119,43 +124,88 @@ assert "SSL encryption" in retries["hostnossl only / prefer"].server_log
 
 # %% tags=["nbval-ignore-output"]
 with pd.option_context("display.max_colwidth", None):
-    display(frame[["server state", "sslmode", "outcome", "psql"]])
+    display(frame[["server state", "sslmode", "outcome", "with untrusted root", "psql"]])
 
 # %% [markdown]
-# ## 3 · The guide's ranking, measured
+# The same matrix with a root file that does not trust the server's certificate. Where a cell still reads
+# `TLSv1.x`, the mode would have given its password to an impostor; where it reads `plaintext`, it gave up on
+# TLS and connected unencrypted; the catalogue key `server_cert_untrusted` is a refusal.
+
+# %% tags=["erratum-sslmode-verified"]
+untrusted = lk.scenarios.matrix_pivot(frame.assign(outcome=frame["with untrusted root"]))
+lk.tables.matrix(untrusted)
+
+# %% [markdown]
+# ## 3 · libpq's root-file rule, and `prefer`'s silent fall-back
 #
-# For each mode: in how many of the four states it connected, how many of those connections were
-# plain text, how many encrypted, and how many were made to a server whose certificate was verified.
+# libpq's documentation says: *if a root CA file exists, `sslmode=require` behaves like `verify-ca`*. In
+# fact libpq checks the chain on **every** TLS attempt once a root file is given, whatever the mode; the
+# modes differ in what they do when the check fails. Measured on the "ssl on + host" state (TLS offered,
+# plain text allowed), with no root file, a root that trusts the server, and one that does not:
+
+# %% tags=["erratum-root-file-rule"]
+rule = lk.scenarios.root_file_rule(lab, pki, ssl_max_protocol_version=tls_max)
+with pd.option_context("display.max_colwidth", None):
+    display(rule[["sslmode", "sslrootcert", "connected", "encrypted", "outcome", "client says"]])
 
 # %%
+cell = rule.set_index(["sslmode", "sslrootcert"])
+NONE, GOOD, BAD = "none", "combined.crt (trusts the server)", "rogue-ca.crt (does not trust it)"
+assert cell.loc[("require", NONE), "encrypted"] and cell.loc[("require", GOOD), "encrypted"]
+assert not cell.loc[("require", BAD), "connected"] and cell.loc[("require", BAD), "outcome"] == "server_cert_untrusted"
+assert "certificate verify failed" in cell.loc[("require", BAD), "client says"]
+assert cell.loc[("prefer", BAD), "connected"] and not cell.loc[("prefer", BAD), "encrypted"]  # silent plain text
+assert cell.loc[("prefer", BAD), "outcome"] == "plaintext"
+assert cell.loc[("verify-ca", NONE), "outcome"] == "root_cert_missing"
+
+# %% [markdown]
+# * **`require` without a root file** connects to any certificate (the row "none"): encryption without
+#   authentication. **With** a root file it fails with `certificate verify failed` against a certificate the
+#   file does not trust — libpq's documented rule, measured.
+# * **`prefer` with the same untrusted root connects — in plain text**, without a word: the failed
+#   verification is just one more reason to retry without TLS. An attacker who presents any certificate
+#   gets an unencrypted session, and the password.
+# * `verify-ca` without a root file refuses to start (`root_cert_missing`): it cannot verify, so it will not
+#   try.
+
+# %% [markdown]
+# ## 4 · The guide's ranking, measured
+#
+# For each mode: in how many of the four states it connected, how many of those connections were
+# plain text, how many encrypted, and in how many it **refused the impostor** while connecting to the
+# real server with TLS ("server verified", from the two matrices above).
+
+# %% tags=["erratum-sslmode-ranking"]
 ranking = lk.scenarios.mode_ranking(frame)
 ranking
 
 # %%
 assert ranking["states connected"].tolist() == [3, 4, 4, 2, 2, 2]
 assert ranking["encrypted"].tolist() == [0, 1, 2, 2, 2, 2]
-assert ranking["server verified"].tolist() == [0, 0, 0, 0, 2, 2]
+assert ranking["server verified"].tolist() == VERIFIED_EXPECTED
 
 # %% [markdown]
-# The ranking holds, with two refinements the table makes visible:
+# The ranking holds at its two ends, and the measurements correct the middle:
 #
 # * **`allow` and `prefer` connect *more* often than `disable`** — they accept every state. Their
 #   "security" is only what the server imposes: they encrypt when the server insists (`allow`) or agrees
 #   (`prefer`), and fall back to plain text otherwise. Neither protects against an attacker who simply
-#   answers "no TLS".
+#   answers "no TLS", or who presents an untrusted certificate (`prefer` then falls back to plain text).
+#   Their one "verified" state is `hostssl only`, where the *server* refuses the plain-text retry.
+# * **`require` is as verified as `verify-ca` here** — only because the client passes a root file. Without
+#   one (section 3) it accepts any certificate. The guide's "require: TLS, server unchecked" is true only
+#   for a client without `sslrootcert` and without `~/.postgresql/root.crt`.
 # * **`require`, `verify-ca` and `verify-full` connect in the same two states**: the difference between
-#   them is not *whether* they connect to *this* server but *which other servers* they would also accept.
-#   `require` accepts any certificate, `verify-ca` any certificate from a trusted CA, `verify-full` only
-#   one that also names the host (lessons 20 and 21 show the failing controls). That column cannot be
-#   seen on a single honest server, which is why the matrix shows "server verified" rather than a
-#   difference in outcomes.
+#   them is *which other servers* they would accept. `verify-full` also checks the host name (lessons 20
+#   and 21 show the failing controls).
 #
-# > **The guide says** `allow` "tries without SSL first; if that fails, with SSL" and `prefer` the
-# > reverse. **Measured:** correct, and the fallback is silent — nothing tells the user which one won.
-# > Check `pg_stat_ssl` (lesson 30) or use `require` or stronger.
+# > **The guide says** `require` encrypts without checking the server, and `allow` / `prefer` try one way
+# > then the other. **Measured:** with a root file present `require` checks the chain (`certificate verify
+# > failed`), and `prefer` answers a failed check by connecting **unencrypted**, silently. Use `verify-full`;
+# > check `pg_stat_ssl` (lesson 30) to see which way a weak mode went.
 
 # %% [markdown]
-# ## 4 · The same matrix as a picture
+# ## 5 · The same matrix as a picture
 
 # %%
 lk.tables.matrix_plot(pivot, "sslmode (rows, weakest first) x server state (columns)")

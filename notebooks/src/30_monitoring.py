@@ -108,13 +108,23 @@ assert by_name["ssl_passphrase_command_supports_reload"] == "off"
 #
 # > **The guide says** (Fase #1 table) that PostgreSQL 12–17 default to `TLSv1.0` as the minimum.
 # > **Measured:** run the same query on a server with no lesson settings and `ssl_min_protocol_version`
-# > is already `TLSv1.2` — the default since PostgreSQL 14.
+# > is already `TLSv1.2` — the default since PostgreSQL **13** (measured below from every server binary
+# > installed here; PostgreSQL 13's release notes say the same).
 
 # %%
 default_min = lab.execute("SELECT boot_val FROM pg_settings WHERE name = 'ssl_min_protocol_version'")[0]["boot_val"]
 assert default_min == "TLSv1.2"
 pd.DataFrame([{"setting": "ssl_min_protocol_version", "built-in default (boot_val)": default_min,
                "guide's table": "TLSv1.0"}])
+
+# %% tags=["erratum-tls-floor-since-13", "nbval-ignore-output"]
+floors = lk.monitoring.tls_floor_by_release()
+floors  # `postgres --describe-config` of each installed release; no server started
+
+# %%
+floor = dict(zip(floors["PostgreSQL"], floors["built-in ssl_min_protocol_version"]))
+assert all(v == "TLSv1.2" for major, v in floor.items() if major >= 13 and v != "(not installed here)"), floor
+assert floor[12] in ("TLSv1", "(not installed here)"), floor
 
 # %% [markdown]
 # ## 3 · Check 2: four clients connected at the same time

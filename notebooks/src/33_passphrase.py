@@ -140,7 +140,7 @@ record("reload: same, with supports_reload = on", lab.reload())
 shown_min_on = lab.show("ssl_min_protocol_version")
 tls12_on = lk.handshake.probe(lab.host, lab.port, "TLSv1.2").result
 
-# %% tags=["key-result"]
+# %% tags=["key-result", "erratum-passphrase-reload"]
 min_version = pd.DataFrame([
     {"ssl_passphrase_command_supports_reload": "off", "SHOW ssl_min_protocol_version": shown_min_off,
      "TLS 1.2 handshake": tls12_off, "setting really in force": tls12_off == "refused"},

@@ -4,8 +4,9 @@
 # **What we show.** What a client gets from the hardened server when it speaks TLS 1.2 and when it speaks
 # TLS 1.3 (version, suite, key bits); what an old client limited to TLS 1.1 sees against
 # `ssl_min_protocol_version = 'TLSv1.2'`, on both ends of the connection; why a modern libpq cannot even play
-# that old client (and how a raw probe can); what to tell application teams; and the handshake cost of each
-# version on this machine.
+# that old client (and how a raw probe can); what to tell application teams; which suites and groups the
+# server accepts per version; and the handshake cost of each version -- round trips counted on the wire,
+# including the HelloRetryRequest that the guide's parameter 8 (`ssl_ecdh_curve`) causes.
 #
 # **Why it matters.** Raising the floor to TLS 1.2 is the change that breaks old applications. The DBA has to
 # recognise the failure from either side (the application's error, the server's log line) and tell the team
@@ -65,9 +66,32 @@ assert per_version[0].cipher.startswith("ECDHE-") and "GCM" in per_version[0].ci
 
 # %% [markdown]
 # Both get a 256-bit AEAD suite with an ephemeral key exchange. The difference is what *else* each version
-# could end up with: TLS 1.2 negotiates from whatever `ssl_ciphers` allows (lesson 13 counted over a hundred
-# suites for the guide's string, CBC and non-forward-secret ones included); TLS 1.3 only has five suites, all
-# AEAD with forward secrecy, and `ssl_ciphers` does not touch them.
+# could end up with. We ask the server (sslyze through `lk.enumeration`, which offers every suite and group it
+# knows and notes what the server picks):
+
+# %% tags=["erratum-tls13-suites"]
+accepted = lk.enumeration.enumerate_lab(lab)
+per_version_sets = pd.DataFrame([
+    {"version": v, "accepted": ok, "suites": len(accepted.suites.get(v, [])),
+     "which": " ".join(accepted.suites.get(v, []))} for v, ok in accepted.versions.items()])
+lk.tables.verdict(per_version_sets, "accepted", uuid="l34_sets")
+
+# %% tags=["erratum-groups"]
+print(f"groups the server accepts: {' '.join(accepted.groups)}  (ssl_ecdh_curve = {lab.show('ssl_ecdh_curve')})")
+print(f"seen with {accepted.seen_with}")
+
+# %%
+assert sorted(accepted.suites["TLSv1.3"]) == ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                                              "TLS_CHACHA20_POLY1305_SHA256"]
+assert not accepted.versions["TLSv1"] and not accepted.versions["TLSv1.1"]
+assert accepted.groups == ["prime256v1"]
+
+# %% [markdown]
+# TLS 1.2 negotiates from whatever `ssl_ciphers` allows (lesson 13 enumerates it per key type and server
+# OpenSSL). TLS 1.3 has **3** suites here, all AEAD with forward secrecy: RFC 8446 defines five, but OpenSSL
+# leaves the two CCM ones off by default, and PostgreSQL 16 has no setting to change that (`ssl_ciphers`
+# does not touch them). And the server accepts **one** key-exchange group, `prime256v1` — section 4 shows
+# what that costs.
 
 # %% [markdown]
 # ## 2. An old client against the TLS 1.2 floor
@@ -136,27 +160,117 @@ assert "unsupported protocol" in old_probe["server_log"] and "between TLSv1.2 an
 # FROM pg_stat_ssl WHERE pid = pg_backend_pid();` to confirm TLS 1.2 or 1.3 with an AEAD suite.
 
 # %% [markdown]
-# ## 4. Handshake cost per version (this machine)
+# ## 4. Round trips per version, and the HelloRetryRequest
 #
-# The raw probe times complete handshakes (no login), interleaving the two versions. On loopback the network
-# round trip TLS 1.3 saves is close to zero, so what remains is CPU work; numbers vary between runs and
-# machines, which is why the next two cells are not compared by the tests. The clock stops when the handshake
-# completes: TLS 1.3 servers send session tickets right after it, and a client that waits for more (for
-# instance for a reply to its close_notify) adds TCP's delayed-ACK pause, about 40 ms, which is not TLS cost.
+# A TLS 1.3 handshake is one round trip *if* the client's first ClientHello already carries a key share for
+# a group the server accepts. Python's OpenSSL (like libpq's, psql's and node's) sends one share, for
+# `X25519`; the server accepts only `prime256v1` (section 1). So the server answers with a
+# **HelloRetryRequest** ("send me a P-256 share"), and the client has to start again. `lk.handshake` runs
+# the handshake through memory buffers, so it counts each time the client must wait for the server and reads
+# the clear-text ServerHello (a HelloRetryRequest has a fixed random, RFC 8446 §4.1.3):
+
+# %% tags=["erratum-hello-retry"]
+traces = lk.handshake.trace_table(lab)
+traces.drop(columns="ms")
+
+# %%
+tls12, tls13 = traces.to_dict("records")
+assert (tls12["round trips"], tls12["HelloRetryRequest"]) == (2, False)
+assert (tls13["client key shares"], tls13["round trips"], tls13["HelloRetryRequest"]) == ("X25519", 2, True)
+assert tls13["group asked for by the retry"] == tls13["group used"] == "prime256v1"
+
+# %% [markdown]
+# So on this server TLS 1.3 costs **2** round trips, like TLS 1.2: the one it is designed to save is spent on
+# the retry. The obvious cure is to let the server accept X25519 — the guide's parameter 8. On PostgreSQL 16:
+
+# %% tags=["erratum-ecdh-curve"]
+cure = lk.apply(lab, lk.layers.layer_ecdh_curve("X25519"))
+print(f"reload ok: {cure.ok}, rolled back: {cure.rolled_back}; ssl_ecdh_curve now: {lab.show('ssl_ecdh_curve')}")
+print("\n".join(line.split("LOG:  ", 1)[-1] for line in cure.problems))
+
+# %%
+assert not cure.ok and cure.rolled_back and lab.show("ssl_ecdh_curve") == "prime256v1"
+assert any("ECDH: could not create key" in line for line in cure.problems)
+
+# %% [markdown]
+# PostgreSQL 16 (and every release before 18) builds `ssl_ecdh_curve` as an *EC key*, and X25519 is not
+# one: the reload is refused and the server keeps `prime256v1`. PostgreSQL 18 replaced the setting with
+# `ssl_groups`, a list whose default is `X25519:prime256v1` (its documentation; not measured here, the lab
+# runs 16). Until then the cure is on the client's side — a client whose key share is the server's group.
+# Measured with the probe offering a P-256 share:
+
+# %% tags=["erratum-hello-retry-cure"]
+cured = lk.handshake.trace_table(lab, client_group="prime256v1")
+cured.drop(columns="ms")
+
+# %%
+assert cured.to_dict("records")[1]["round trips"] == 1 and not cured.to_dict("records")[1]["HelloRetryRequest"]
+
+# %% [markdown]
+# ## 5. Handshake cost per version (this machine)
+#
+# The raw probe times complete handshakes (no login), interleaving the two versions, once with the default
+# client (X25519 share: a retry on every TLS 1.3 handshake) and once with a P-256 share. On loopback a round
+# trip costs little, so what remains is mostly CPU work; numbers vary between runs and machines, which is
+# why the timing cells are not compared by the tests (the round-trip and retry columns are, below). The clock
+# stops when the handshake completes: TLS 1.3 servers send session tickets right after it, and a client
+# that waits for more (for instance for a reply to its close_notify) adds TCP's delayed-ACK pause, which is
+# not TLS cost.
 
 # %% tags=["nbval-ignore-output"]
 times = lk.handshake.handshake_times(lab, ("TLSv1.2", "TLSv1.3"), repeats=timing_repeats)
-times
+times_cured = lk.handshake.handshake_times(lab, ("TLSv1.3",), repeats=timing_repeats, client_group="prime256v1")
+timing = pd.concat([times.assign(client="X25519 share (default)"), times_cured.assign(client="P-256 share")],
+                   ignore_index=True)
+timing
 
 # %% tags=["nbval-ignore-output"]
-lk.tables.timing_plot(times, f"TLS handshake on loopback, {timing_repeats} each")
+lk.tables.timing_plot(timing.assign(version=timing.version + " / " + timing.client),
+                      f"TLS handshake on loopback, {timing_repeats} each")
 
 # %%
-assert times.handshakes.tolist() == [timing_repeats, timing_repeats]
+counted = timing[["version", "client", "handshakes", "round_trips", "hello_retries"]]
+assert counted.handshakes.tolist() == [timing_repeats] * 3
+assert counted.round_trips.tolist() == [2, 2, 1]
+assert counted.hello_retries.tolist() == [0, timing_repeats, 0]
+counted
 
 # %% [markdown]
-# Over a real network TLS 1.3 saves one full round trip per new connection (1-RTT instead of 2-RTT), which
-# matters for applications that connect per request; connection pooling matters more than the version.
+# Over a real network each round trip is the network's latency: with the retry, TLS 1.3 here costs as many
+# round trips as TLS 1.2, and the saving appears only when client and server agree on the first key share
+# (PostgreSQL 18's default, or a client set to P-256). For applications that connect per request, connection
+# pooling matters more than either.
+
+# %% [markdown]
+# ## 6. One failure, two clients' words
+#
+# Application teams paste client errors into tickets, and the words depend on the client's OpenSSL, not on
+# PostgreSQL. Two failures the guide quotes, each met by psycopg's libpq and by Debian's `psql` 15 against the
+# same server state:
+
+# %% tags=["erratum-error-wording", "nbval-ignore-output"]
+wording = lk.scenarios.wording_by_client(lab, pki)
+with pd.option_context("display.max_colwidth", None):
+    display(wording)
+
+# %%
+assert not wording["connected"].any()
+for row in wording.to_dict("records"):
+    if row["case"] == "host name not in the certificate":  # libpq 15 and 18 alike
+        assert '(and 1 other name) does not match host name "db.wrong-host.example"' in row["message"], row
+    elif str(row["client's OpenSSL"]).startswith(("OpenSSL 3.0", "3.0")):
+        assert row["message"] == "SSL error: sslv3 alert certificate revoked", row
+    else:
+        assert row["message"] == "SSL error: ssl/tls alert certificate revoked", row
+
+# %% [markdown]
+# * **"(and 1 other name)"** is not new in libpq 18: libpq 15 prints the same sentence. It appears because
+#   the lab's server certificate carries two names (`localhost`, `127.0.0.1`); libpq names the first and
+#   counts the rest.
+# * **The revoked-certificate alert** reads `sslv3 alert certificate revoked` from a client on OpenSSL 3.0
+#   (psql 15 here, like the guide) and `ssl/tls alert certificate revoked` from one on OpenSSL 3.5
+#   (psycopg's libpq 18). The alert is the same; OpenSSL renamed its text after the 3.0 branch. Match on
+#   `alert certificate revoked`, not on the prefix.
 
 # %% [markdown]
 # ## Key points
