@@ -389,7 +389,7 @@ def server_layers(pki: LabPKI, *, scram_user: str = "sinssl", cert_user: str = "
     from .layers import layer_ca, layer_hostssl, layer_ssl_on
 
     return [layer_ssl_on(pki), layer_ca(pki, "combined"),
-            layer_hostssl("cert", (cert_user,), clientcert="verify-full",
+            layer_hostssl("cert", (cert_user,), clientcert="verify-full", address="127.0.0.1/32",
                           extra_rules=(f"host  all  {scram_user}  127.0.0.1/32  scram-sha-256",))]
 
 
