@@ -206,7 +206,8 @@ def records_frame(records: Sequence[Record], limit: int = 70) -> pd.DataFrame:
 
 
 def keylog_session(lab: LabServer, *, user: str, password: str, keylog: Path, sslmode: str = "require",
-                   setup: Sequence[str] = GUIDE_SETUP, query: str = GUIDE_QUERY) -> dict[str, Any]:
+                   sslrootcert: Path | None = None, setup: Sequence[str] = GUIDE_SETUP,
+                   query: str = GUIDE_QUERY) -> dict[str, Any]:
     """Lesson 31's session through a :class:`RecordingRelay`, with libpq writing the session's secrets to
     ``keylog`` (``sslkeylogfile=``, libpq 18+). TLS 1.3 is required so the reader above applies.
     Returns the rows, the recorded chunks, and the protocol and cipher the server's pg_stat_ssl reports."""
@@ -217,7 +218,8 @@ def keylog_session(lab: LabServer, *, user: str, password: str, keylog: Path, ss
         raise InvalidValue("keylog", str(keylog), "a file that does not exist yet",
                            "libpq appends to it; start from a new file per session")
     with RecordingRelay(lab.host, lab.port) as relay:
-        with session(lab, sslmode=sslmode, user=user, password=password, ssl_min_protocol_version="TLSv1.3",
+        with session(lab, sslmode=sslmode, user=user, password=password, sslrootcert=sslrootcert,
+                     ssl_min_protocol_version="TLSv1.3",
                      extra={"port": relay.port, "sslkeylogfile": keylog}) as conn:
             for statement in setup:
                 conn.execute(statement)
