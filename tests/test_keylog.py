@@ -11,13 +11,12 @@ from labkit import keylog
 from labkit.capture import RecordingRelay
 from labkit.errors import InvalidValue, LabkitError
 
+from .helpers import searchable_tmp
+
 
 @pytest.fixture(scope="module")
 def lesson(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lk.Lesson]:
-    workspace = tmp_path_factory.mktemp("keylog")
-    for folder in (workspace, *workspace.parents):  # the server account must reach the workspace
-        if str(folder).startswith("/tmp/") and folder != Path("/tmp"):
-            folder.chmod(folder.stat().st_mode | 0o755)
+    workspace = searchable_tmp(tmp_path_factory.mktemp("keylog"))
     started = lk.begin(backend="local", pg_version=16, workspace=workspace)
     try:
         started.ensure_role("sinssl")

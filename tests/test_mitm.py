@@ -13,6 +13,8 @@ from labkit import mitm
 from labkit.catalogue import classify
 from labkit.errors import InvalidValue
 
+from .helpers import searchable_tmp
+
 CHECK_FAILED = "SCRAM channel binding check failed"
 NOT_OFFERED = ("channel binding is required, but server did not offer an authentication method that supports "
                "channel binding")
@@ -45,10 +47,7 @@ for _mode in ("require", "verify-ca", "verify-full"):
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pd.DataFrame]:
     """The table, measured once; the role's password stays in here (a failing assert must not print it)."""
-    workspace = tmp_path_factory.mktemp("mitm")
-    for folder in (workspace, *workspace.parents):  # the server account must reach the workspace
-        if str(folder).startswith("/tmp/") and folder != Path("/tmp"):
-            folder.chmod(folder.stat().st_mode | 0o755)
+    workspace = searchable_tmp(tmp_path_factory.mktemp("mitm"))
     lesson = lk.begin(backend="local", pg_version=16, workspace=workspace)
     try:
         lesson.ensure_role("sinssl")
