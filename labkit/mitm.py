@@ -16,14 +16,13 @@ import selectors
 import socket
 import ssl
 import struct
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .capture import GUIDE_QUERY, GUIDE_SETUP, Chunk
+from .capture import GUIDE_QUERY, GUIDE_SETUP, Chunk, RecordingRelay
 from .errors import InvalidValue, LabkitError
 from .messages import client_phrase
 
@@ -93,12 +92,14 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-class MitmRelay:
+class MitmRelay(RecordingRelay):
     """Listen on 127.0.0.1, answer SSLRequest with ``S``, do TLS with ``disguise``, connect on to the server.
 
     ``upstream="plain"`` talks to the server without TLS (the server then offers no channel binding);
     ``upstream="tls"`` makes its own TLS connection (the server offers SCRAM-SHA-256-PLUS, bound to *its*
-    certificate). ``chunks`` holds the decrypted bytes, ``events`` what happened per connection.
+    certificate). ``chunks`` holds the decrypted bytes, ``events`` what happened per connection. Listening,
+    accepting and stopping are :class:`~labkit.capture.RecordingRelay`'s; only what is done with each
+    connection differs.
     """
 
     def __init__(self, target_host: str, target_port: int, disguise: Disguise, *, upstream: str = "plain") -> None:
@@ -108,73 +109,30 @@ class MitmRelay:
             raise InvalidValue("upstream", upstream, UPSTREAMS)
         if not isinstance(disguise, Disguise):
             raise InvalidValue("disguise", disguise, "a Disguise", "use attacker_ca_disguise() or other_host_disguise()")
-        self.target = (target_host, int(target_port))
         self.disguise, self.upstream = disguise, upstream
         self._tls_server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._tls_server.load_cert_chain(str(disguise.cert_path), str(disguise.key_path))
         self._tls_client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self._tls_client.check_hostname = False  # the attacker does not care whom he talks to
         self._tls_client.verify_mode = ssl.CERT_NONE
-        self.chunks: list[Chunk] = []
         self.events: dict[int, list[str]] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._connections = 0
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(16)
-
-    @property
-    def port(self) -> int:
-        """Point the client here: to the client, this *is* the server."""
-        return int(self._listener.getsockname()[1])
+        super().__init__(target_host, int(target_port))
 
     @property
     def connections(self) -> int:
+        """How many connections the relay has accepted so far."""
         return self._connections
 
-    def start(self) -> MitmRelay:
-        accept = threading.Thread(target=self._accept_loop, name="mitm-accept", daemon=True)
-        accept.start()
-        self._threads.append(accept)
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        try:
-            self._listener.close()
-        except OSError:
-            pass
-        for thread in self._threads:
-            thread.join(timeout=2)
-
     def __enter__(self) -> MitmRelay:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.start()
+        return self
 
     def _event(self, number: int, text: str) -> None:
         with self._lock:
             self.events.setdefault(number, []).append(text)
 
-    def _accept_loop(self) -> None:
-        self._listener.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except (TimeoutError, socket.timeout):
-                continue
-            except OSError:
-                return
-            self._connections += 1
-            worker = threading.Thread(target=self._serve, args=(client, self._connections), daemon=True)
-            worker.start()
-            self._threads.append(worker)
-
-    def _serve(self, client: socket.socket, number: int) -> None:
+    def _pump(self, client: socket.socket, number: int) -> None:
+        """One connection, as the attacker serves it (the accept loop runs each in its own thread)."""
         server: socket.socket | None = None
         try:
             client.settimeout(10)
@@ -182,7 +140,7 @@ class MitmRelay:
             server = self._server_side(number)
             if first:
                 server.sendall(first)
-            self._pump(number, client, server)
+            self._forward(number, client, server)
         except _ClientRefused:
             pass  # already noted: the client would not talk to the relay
         except (OSError, ssl.SSLError, ConnectionError) as exc:
@@ -224,7 +182,7 @@ class MitmRelay:
         self._event(number, f"to the server: {tls.version()}")
         return tls
 
-    def _pump(self, number: int, client: socket.socket, server: socket.socket) -> None:
+    def _forward(self, number: int, client: socket.socket, server: socket.socket) -> None:
         """Forward both ways in one thread (an SSL object must not be read and written from two threads),
         keeping each decrypted read. Sockets are non-blocking; bytes OpenSSL already holds are drained
         through ``pending()``, which ``select`` cannot see."""
@@ -264,7 +222,7 @@ class MitmRelay:
         while time.monotonic() < deadline and any(t.is_alive() for t in self._threads[1:]):
             time.sleep(0.01)
 
-    def transcript(self, connections: Sequence[int] | None = None, direction: str | None = None) -> bytes:
+    def decrypted(self, connections: Sequence[int] | None = None, direction: str | None = None) -> bytes:
         """The decrypted bytes of ``connections`` (all by default), one direction or both, in order."""
         with self._lock:
             return b"".join(c.data for c in self.chunks if (connections is None or c.connection in connections)
@@ -331,7 +289,7 @@ def run_through(lab: LabServer, relay: MitmRelay, *, sslmode: str, channel_bindi
     relay.wait_idle()
     mine = range(before + 1, relay.connections + 1)
     phrase = client_phrase(result.error_text).removeprefix("FATAL:").strip() if result.error_text else ""
-    seen = what_the_relay_saw(relay.transcript(mine, "client→server"), relay.transcript(mine, "server→client"),
+    seen = what_the_relay_saw(relay.decrypted(mine, "client→server"), relay.decrypted(mine, "server→client"),
                               password=password or "")
     events = [e for n in mine for e in relay.events.get(n, [])]
     return {"connected": result.connected, "client TLS": result.ssl if result.connected else None,

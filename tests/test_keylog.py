@@ -11,20 +11,13 @@ from labkit import keylog
 from labkit.capture import RecordingRelay
 from labkit.errors import InvalidValue, LabkitError
 
-from .helpers import searchable_tmp
+from .helpers import lesson_with
 
 
 @pytest.fixture(scope="module")
 def lesson(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lk.Lesson]:
-    workspace = searchable_tmp(tmp_path_factory.mktemp("keylog"))
-    started = lk.begin(backend="local", pg_version=16, workspace=workspace)
-    try:
-        started.ensure_role("sinssl")
-        applied = lk.apply(started.lab, lk.layers.layer_ssl_on(started.pki))
-        assert applied.ok, applied.reason
+    with lesson_with(tmp_path_factory.mktemp("keylog"), lambda pki: [lk.layers.layer_ssl_on(pki)]) as started:
         yield started
-    finally:
-        started.finish()
 
 
 def _run(lesson: lk.Lesson, folder: Path, name: str) -> tuple[dict, Path]:

@@ -13,7 +13,7 @@ from labkit import mitm
 from labkit.catalogue import classify
 from labkit.errors import InvalidValue
 
-from .helpers import searchable_tmp
+from .helpers import lesson_with
 
 CHECK_FAILED = "SCRAM channel binding check failed"
 NOT_OFFERED = ("channel binding is required, but server did not offer an authentication method that supports "
@@ -47,12 +47,8 @@ for _mode in ("require", "verify-ca", "verify-full"):
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pd.DataFrame]:
     """The table, measured once; the role's password stays in here (a failing assert must not print it)."""
-    workspace = searchable_tmp(tmp_path_factory.mktemp("mitm"))
-    lesson = lk.begin(backend="local", pg_version=16, workspace=workspace)
-    try:
-        lesson.ensure_role("sinssl")
-        applied = lk.apply(lesson.lab, *mitm.server_layers(lesson.pki))
-        assert applied.ok, applied.reason
+    workspace = tmp_path_factory.mktemp("mitm")
+    with lesson_with(workspace, mitm.server_layers) as lesson:
         disguises = [mitm.attacker_ca_disguise(workspace / "mallory"), mitm.other_host_disguise(lesson.pki),
                      mitm.stolen_key_disguise(lesson.pki)]
         password = lesson.password("sinssl")
@@ -60,8 +56,6 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pd.DataFrame]
                             cert_user="conssl")
         table.attrs["password in the table"] = password in table.to_string()
         yield table
-    finally:
-        lesson.finish()
 
 
 def test_every_cell_of_the_table(measured: pd.DataFrame) -> None:
