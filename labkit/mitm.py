@@ -347,8 +347,8 @@ def server_layers(pki: LabPKI, *, scram_user: str = "sinssl", cert_user: str = "
     from .layers import layer_ca, layer_hostssl, layer_ssl_on
 
     return [layer_ssl_on(pki), layer_ca(pki, "combined"),
-            layer_hostssl("cert", (cert_user,), clientcert="verify-full", address="127.0.0.1/32",
-                          extra_rules=(f"host  all  {scram_user}  127.0.0.1/32  scram-sha-256",))]
+            layer_hostssl("cert", (cert_user,), clientcert="verify-full",
+                          extra_rules=(f"host  all  {scram_user}  0.0.0.0/0  scram-sha-256",))]
 
 
 def pivot(table: pd.DataFrame) -> pd.DataFrame:
