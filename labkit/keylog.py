@@ -236,3 +236,71 @@ def private_folder(prefix: str = "labkit-keylog-") -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(folder, 0o700)
     return folder
+
+
+# --------------------------------------------------------------------------------------------------------
+# The same, the Wireshark way: tcpdump for the capture, tshark with the key log
+# --------------------------------------------------------------------------------------------------------
+
+
+def tshark_available() -> tuple[bool, str]:
+    """Whether the cross-check can run: tshark installed (Debian's ``tshark`` package) and tcpdump allowed."""
+    import shutil
+
+    from .capture import tcpdump_available
+
+    if not shutil.which("tshark"):
+        return False, "tshark is not installed (apt-get install tshark)"
+    return tcpdump_available()
+
+
+def _counted(names: Sequence[str]) -> str:
+    """``a, b, b, b`` as ``a, b ×3``: one packet may carry a dozen Parameter status messages."""
+    out: list[list[Any]] = []
+    for name in names:
+        if out and out[-1][0] == name:
+            out[-1][1] += 1
+        else:
+            out.append([name, 1])
+    return ", ".join(name if n == 1 else f"{name} ×{n}" for name, n in out)
+
+
+def _tshark_rows(pcap: Path, port: int, keylog: Path | None) -> list[dict[str, str]]:
+    import subprocess
+
+    keys = ["-o", f"tls.keylog_file:{keylog}"] if keylog else []
+    done = subprocess.run(["tshark", "-n", "-r", str(pcap), *keys, "-d", f"tcp.port=={port},pgsql", "-Y", "pgsql",
+                           "-T", "fields", "-E", "separator=|", "-e", "pgsql.type", "-e", "pgsql.query",
+                           "-e", "pgsql.val.data"], capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise LabkitError(f"tshark failed (exit {done.returncode}): {done.stderr.strip()[-300:]}",
+                          "check that the capture file is complete")
+    rows = []
+    for line in done.stdout.splitlines():
+        kind, query, values = (line.split("|") + ["", ""])[:3]
+        shown = ", ".join(bytes.fromhex(v).decode(errors="replace") for v in values.split(",") if v)
+        rows.append({"messages (tshark)": _counted(kind.split(",")), "query": query, "row values": shown})
+    return rows
+
+
+def tshark_cross_check(lab: LabServer, *, user: str, password: str, keylog: Path, sslmode: str = "require",
+                       sslrootcert: Path | None = None) -> dict[str, Any]:
+    """Lesson 31's session captured by tcpdump on ``lo`` while libpq writes ``keylog``, then read by tshark
+    twice: without the key log (only the SSLRequest is PostgreSQL to it) and with it (every message)."""
+    import pandas as pd
+
+    from .capture import TcpdumpCapture
+    from .client import session
+
+    with TcpdumpCapture(lab.port) as cap:
+        with session(lab, sslmode=sslmode, user=user, password=password, sslrootcert=sslrootcert,
+                     ssl_min_protocol_version="TLSv1.3", extra={"sslkeylogfile": keylog}) as conn:
+            for statement in GUIDE_SETUP:
+                conn.execute(statement)
+            conn.execute(GUIDE_QUERY).fetchall()
+    try:
+        return {"'Passw0rd' in the pcap": cap.contains("Passw0rd"),
+                "without": pd.DataFrame(_tshark_rows(cap.pcap, lab.port, None)),
+                "with": pd.DataFrame(_tshark_rows(cap.pcap, lab.port, keylog))}
+    finally:
+        cap.cleanup()

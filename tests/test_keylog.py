@@ -77,3 +77,15 @@ def test_bad_inputs_are_named(lesson: lk.Lesson, tmp_path: Path) -> None:
         assert folder.stat().st_mode & 0o777 == 0o700
     finally:
         folder.rmdir()
+
+
+def test_tshark_reads_the_same_capture_with_the_key_log(lesson: lk.Lesson, tmp_path: Path) -> None:
+    can, why = keylog.tshark_available()
+    if not can:
+        pytest.skip(f"the Wireshark cross-check needs tshark and tcpdump: {why}")
+    shark = keylog.tshark_cross_check(lesson.lab, user="sinssl", password=lesson.password("sinssl"),
+                                      keylog=tmp_path / "t.log")
+    assert not shark["'Passw0rd' in the pcap"]
+    assert list(shark["without"]["messages (tshark)"]) == ["SSL request"]  # control: no key log, no PostgreSQL
+    assert "12345, Passw0rd" in set(shark["with"]["row values"])
+    assert "Startup message" in set(shark["with"]["messages (tshark)"])

@@ -59,6 +59,7 @@ CASES = [
     ("40_man_in_the_middle", {"include_cert_auth": "yes"}, "include_cert_auth", ["True or False"]),
     ("40_man_in_the_middle", {"include_stolen_key": 1}, "include_stolen_key", ["True or False"]),
     ("41_decrypting_the_capture", {"sslmode": "prefer"}, "sslmode", ["'prefer'", "'require', 'verify-ca', 'verify-full'"]),
+    ("41_decrypting_the_capture", {"use_tshark": "no"}, "use_tshark", ["True or False"]),
     ("41_decrypting_the_capture", {"plaintext_width": 5}, "plaintext_width", ["5", "an integer from 20 to 400"]),
 ]
 

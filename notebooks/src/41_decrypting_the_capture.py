@@ -40,6 +40,7 @@ keep_server = False
 key_type = "ecdsa-p256"
 sslmode = "verify-full"  # the key log opens any TLS session, even a fully verified one
 plaintext_width = 70  # characters of each decrypted record shown
+use_tshark = True  # also capture with tcpdump and decrypt with tshark, where both can run (root, tshark installed)
 
 # %%
 import pandas as pd
@@ -49,6 +50,7 @@ import labkit as lk
 # %%
 lk.check_choice("sslmode", sslmode, ("require", "verify-ca", "verify-full"))
 lk.check_int("plaintext_width", plaintext_width, 20, 400)
+lk.check_bool("use_tshark", use_tshark)
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
                   keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
@@ -131,7 +133,29 @@ at = server_text.index(b"Passw0rd")
 print(lk.capture.printable(server_text[at - 20:at + 8]))
 
 # %% [markdown]
-# ## 5 · The control: another session's key log opens nothing
+# ## 5 · The same, the Wireshark way: tcpdump, then tshark with the key log
+#
+# The guide's capture (tcpdump on `lo`, as root) of one more session, read by tshark (Debian's `tshark`
+# package, the command-line Wireshark) twice: without the key log it recognises only the SSLRequest; with
+# `-o tls.keylog_file:keys.log` it decodes every PostgreSQL message, the `Data row` values included. When
+# tcpdump or tshark cannot run here, the cell says so and the reader above stands on its own.
+
+# %% tags=["nbval-ignore-output"]
+can_shark, why_not = lk.keylog.tshark_available()
+shark = lk.keylog.tshark_cross_check(lab, user="sinssl", password=secret_password, keylog=folder / "tshark.log",
+                                     sslmode=sslmode, sslrootcert=None if sslmode == "require" else
+                                     pki.paths.combined_crt) if use_tshark and can_shark else None
+print("tshark cross-check:", "ran" if shark else f"not run ({why_not if not can_shark else 'use_tshark=False'})")
+shark["with"] if shark else None
+
+# %%
+if shark:
+    assert not shark["'Passw0rd' in the pcap"] and len(shark["without"]) == 1  # only the SSLRequest is readable
+    assert "12345, Passw0rd" in set(shark["with"]["row values"])
+    assert lk.capture.GUIDE_QUERY in set(shark["with"]["query"])
+
+# %% [markdown]
+# ## 6 · The control: another session's key log opens nothing
 #
 # A second session, with its own key log. Its secrets belong to a different ClientHello random, so the
 # first recording stays closed: a key log decrypts exactly the sessions it was written for.
@@ -148,7 +172,7 @@ assert not opened
 print("decrypting with the other session's key log:", why)
 
 # %% [markdown]
-# ## 6 · Why the key log file is a secret — and deleting it
+# ## 7 · Why the key log file is a secret — and deleting it
 #
 # - It holds every traffic secret of the sessions it covers: with a capture of them, everything is readable,
 #   whatever `sslmode` said (by default this lesson uses `verify-full`).
@@ -160,7 +184,7 @@ print("decrypting with the other session's key log:", why)
 #   when done — as here.
 
 # %%
-for path in (keylog_file, other_log):
+for path in folder.iterdir():  # keys.log, other.log (and tshark.log)
     path.unlink()
 folder.rmdir()
 assert not keylog_file.exists() and not folder.exists()
