@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
     from .server import LabServer
 
-__all__ = ["SUITES", "Record", "decrypt_session", "keylog_labels", "keylog_session", "read_keylog"]
+__all__ = ["SUITES", "Record", "decrypt_session", "keylog_labels", "keylog_session", "plaintext", "private_folder",
+           "read_keylog", "records_frame", "tshark_available", "tshark_cross_check"]
 
 C2S, S2C = "client→server", "server→client"
 _HANDSHAKE, _APPLICATION, _CHANGE_CIPHER_SPEC, _ALERT = 0x16, 0x17, 0x14, 0x15
@@ -193,8 +194,9 @@ def records_frame(records: Sequence[Record], limit: int = 70) -> pd.DataFrame:
     used, the plaintext the way ``tcpdump -A`` prints text)."""
     import pandas as pd
 
-    return pd.DataFrame([{"direction": r.direction, "record": r.number, "on the wire": _CONTENT.get(r.outer_type, "?"),
-                          "bytes": r.wire_bytes, "inside": _CONTENT.get(r.inner_type, "-") if r.inner_type else "(clear)",
+    return pd.DataFrame([{"direction": r.direction, "record": r.number,
+                          "on the wire": _CONTENT.get(r.outer_type, "?"), "bytes": r.wire_bytes,
+                          "inside": _CONTENT.get(r.inner_type, "-") if r.inner_type else "(clear)",
                           "decrypted with": r.keys or "-",
                           "plaintext (printable)": printable(r.plaintext, limit) if r.plaintext else ""}
                          for r in records])

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = ["UPSTREAMS", "Disguise", "MitmRelay", "attacker_ca_disguise", "attacker_rule", "matrix", "other_host_disguise", "run_through",
-           "stolen_key_disguise", "what_the_relay_saw"]
+__all__ = ["UPSTREAMS", "Disguise", "MitmRelay", "attacker_ca_disguise", "attacker_rule", "matrix",
+           "other_host_disguise", "pivot", "run_through", "server_layers", "stolen_key_disguise", "what_the_relay_saw"]
 
 UPSTREAMS = ("plain", "tls")
 _SSL_REQUEST_CODE = 80877103
@@ -108,7 +108,8 @@ class MitmRelay(RecordingRelay):
         if upstream not in UPSTREAMS:
             raise InvalidValue("upstream", upstream, UPSTREAMS)
         if not isinstance(disguise, Disguise):
-            raise InvalidValue("disguise", disguise, "a Disguise", "use attacker_ca_disguise() or other_host_disguise()")
+            raise InvalidValue("disguise", disguise, "a Disguise",
+                               "use attacker_ca_disguise(), other_host_disguise() or stolen_key_disguise()")
         self.disguise, self.upstream = disguise, upstream
         self._tls_server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._tls_server.load_cert_chain(str(disguise.cert_path), str(disguise.key_path))
@@ -143,8 +144,9 @@ class MitmRelay(RecordingRelay):
             self._forward(number, client, server)
         except _ClientRefused:
             pass  # already noted: the client would not talk to the relay
-        except (OSError, ssl.SSLError, ConnectionError) as exc:
-            self._event(number, f"relay gave up: {type(exc).__name__}")
+        except (OSError, ssl.SSLError, ConnectionError, LabkitError) as exc:
+            why = str(exc).splitlines()[0] if isinstance(exc, LabkitError) else type(exc).__name__
+            self._event(number, f"relay gave up: {why}")
         finally:
             for sock in (client, server):
                 if sock is not None:
@@ -248,7 +250,8 @@ def _messages(data: bytes, *, startup: bool) -> Iterator[tuple[str, bytes]]:
         pos += 1 + length
 
 
-def what_the_relay_saw(client_bytes: bytes, server_bytes: bytes, *, password: str, needle: str = "Passw0rd") -> dict[str, Any]:
+def what_the_relay_saw(client_bytes: bytes, server_bytes: bytes, *, password: str,
+                       needle: str = "Passw0rd") -> dict[str, Any]:
     """What the decrypted record holds: the SCRAM mechanisms the server offered, the client's choice and
     its GS2 header (``n,,`` no binding, ``y,,`` "I could but you can't", ``p=tls-server-end-point,,``
     bound), whether the data row and the role's password are in it."""
