@@ -180,7 +180,18 @@ if include_stolen_key:
     display(lk.tables.cells(stolen, rule=lk.mitm.attacker_rule, hide_index=False, uuid="stolen40"))
 
 # %% [markdown]
-# ## 7 · What this means for a DBA
+# ## 7 · Every login, as measured
+#
+# One row per login (green: the attacker did not get in): what the client saw, what the relay read, and
+# the client's own words when it refused.
+
+# %%
+COLUMNS = ["attacker certificate", "to server", "auth", "sslmode", "channel_binding", "connected", "server offered",
+           "GS2 header", "'Passw0rd' seen", "password seen", "client error"]
+lk.tables.verdict(table[COLUMNS], "connected", good=False, columns=COLUMNS[:6], uuid="all40")
+
+# %% [markdown]
+# ## 8 · What this means for a DBA
 #
 # > **The guide says** `require` is fine "para conexiones rápidas con cifrado básico" and `verify-ca` fits
 # > "cuando se confía en la CA pero el host puede variar". **Measured:** under `require` the attacker reads
