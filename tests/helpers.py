@@ -1,12 +1,15 @@
 """Small helpers for tests that drive labkit as a user would: through its command line."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 
 def labkit(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -92,3 +95,20 @@ class PortThief:
     def __exit__(self, *exc: object) -> None:
         for thief in self.sockets:
             thief.close()
+
+
+@contextlib.contextmanager
+def lesson_with(folder: Path, layers: Callable[[Any], list[Any]], roles: tuple[str, ...] = ("sinssl",)) -> Iterator[Any]:
+    """A lesson as a notebook begins it (local PostgreSQL 16 in ``folder``), with extra ``roles`` and the
+    server ``layers(pki)`` applied; finished on the way out, also when a step fails."""
+    import labkit as lk
+
+    lesson = lk.begin(backend="local", pg_version=16, workspace=searchable_tmp(folder))
+    try:
+        for role in roles:
+            lesson.ensure_role(role)
+        applied = lk.apply(lesson.lab, *layers(lesson.pki))
+        assert applied.ok, applied.reason
+        yield lesson
+    finally:
+        lesson.finish()

@@ -46,6 +46,11 @@ FACTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("00", "erratum-server-openssl"): (r"OpenSSL 1\.1\.1 11 Sep 2018 1\.1\.1 \(none\) 11 Sep 2018",),
     ("11", "erratum-silent-range"): (r"pg_file_settings rows with an error: 0; SHOW: min TLSv1\.3, max TLSv1\.2; "
                                      r"TLS 1\.2 probe: accepted",),
+    ("40", "erratum-require-mitm"): (
+        r"attacker's own CA plain scram require read the data read the data",
+        r"lab CA, other host \(db\.other-host\.example\) plain scram require read the data read the data",
+        r"verify-ca read the data read the data",
+        r"verify-full stopped: hostname_mismatch stopped: hostname_mismatch stopped: hostname_mismatch"),
     ("13", "erratum-cipher-accepted"): (
         r"OpenSSL 1\.1\.1 ecdsa-p256 default TLSv1\.2 TLSv1\.3 15 0 ",
         r"OpenSSL 1\.1\.1 ecdsa-p256 critical \(guide\) TLSv1\.2 TLSv1\.3 15 0 ",

@@ -56,6 +56,11 @@ CASES = [
     ("34_tls12_vs_13", {"timing_repeats": 0}, "timing_repeats", ["0", "an integer from 1 to 100"]),
     ("35_troubleshooting", {"include_reload_errors": 1}, "include_reload_errors", ["True or False"]),
     ("35_troubleshooting", {"key_type": "dsa"}, "key_type", ["'dsa'", "'ecdsa-p256'"]),
+    ("40_man_in_the_middle", {"include_cert_auth": "yes"}, "include_cert_auth", ["True or False"]),
+    ("40_man_in_the_middle", {"include_stolen_key": 1}, "include_stolen_key", ["True or False"]),
+    ("41_decrypting_the_capture", {"sslmode": "prefer"}, "sslmode", ["'prefer'", "'require', 'verify-ca', 'verify-full'"]),
+    ("41_decrypting_the_capture", {"use_tshark": "no"}, "use_tshark", ["True or False"]),
+    ("41_decrypting_the_capture", {"plaintext_width": 5}, "plaintext_width", ["5", "an integer from 20 to 400"]),
 ]
 
 
