@@ -343,8 +343,17 @@ class LabServer:
             self._admin = psycopg.connect(**self.backend.admin_conninfo(), autocommit=True, row_factory=dict_row)
         return self._admin
 
-    def execute(self, query: Any, params: Any = None) -> list[dict[str, Any]]:
-        """Run one statement over the admin channel; rows as dicts (empty for commands)."""
+    def execute(self, query: Any, params: Any = None, *, dbname: str | None = None) -> list[dict[str, Any]]:
+        """Run one statement over the admin channel; rows as dicts (empty for commands). ``dbname``: run it
+        in that database instead (a connection of its own, closed afterwards), e.g. to install an extension
+        or create a table where a lesson's role connects."""
+        if dbname is not None:
+            if not isinstance(dbname, str) or not dbname or "\x00" in dbname:
+                raise InvalidValue("dbname", dbname, "the name of an existing database", "e.g. dbname='postgres'")
+            info = {**self.backend.admin_conninfo(), "dbname": dbname}
+            with psycopg.connect(**info, autocommit=True, row_factory=dict_row) as conn:
+                cur = conn.execute(query, params)
+                return cur.fetchall() if cur.description else []
         try:
             cur = self.admin().execute(query, params)
         except psycopg.OperationalError:
@@ -352,9 +361,9 @@ class LabServer:
             cur = self.admin().execute(query, params)
         return cur.fetchall() if cur.description else []
 
-    def query(self, query: Any, params: Any = None) -> pd.DataFrame:
-        """Run a query over the admin channel and return a DataFrame."""
-        rows = self.execute(query, params)
+    def query(self, query: Any, params: Any = None, *, dbname: str | None = None) -> pd.DataFrame:
+        """Run a query over the admin channel (or in ``dbname``) and return a DataFrame."""
+        rows = self.execute(query, params, dbname=dbname)
         return pd.DataFrame(rows)
 
     # -- configuration -------------------------------------------------------------------------------
