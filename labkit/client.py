@@ -492,6 +492,10 @@ def attempt(lab: LabServer, *, label: str = "", sslmode: str | None = "prefer", 
     environment variables libpq reads during this connect only (``{"PGSSLMODE": "verify-ca"}``); a
     variable given there is not neutralised, and it is shown in front of the ``psql`` command.
 
+    A refusal is classified with :func:`labkit.catalogue.classify`; when libpq's "certificate verify failed"
+    comes with ``sslcrl``/``sslcrldir`` in ``extra``, the attempt is repeated without them to measure
+    whether the CRL (not the server's CA) is at fault (``client_crl_unusable``).
+
     Raises :class:`~labkit.errors.InvalidValue` only for a mistake in the call itself (unknown sslmode,
     unknown keyword in ``extra``, ``home`` not a directory).
     """
@@ -525,6 +529,19 @@ def attempt(lab: LabServer, *, label: str = "", sslmode: str | None = "prefer", 
         entry = catalogue.classify(result.error_text, result.server_log)
         if entry is not None:
             result.error_key, result.error_class = entry.key, entry.error_class
+    crl_keys = {"sslcrl", "sslcrldir"} & set(extra or {})
+    if result.error_key == "server_cert_untrusted" and crl_keys:
+        # libpq words "the client's CRL is from another CA" exactly like "untrusted server": measure which,
+        # by the same attempt without the CRL (a second real handshake).
+        control = attempt(lab, label=label, sslmode=sslmode, user=user, dbname=dbname, sslrootcert=sslrootcert,
+                          sslcert=sslcert, sslkey=sslkey, sslpassword=sslpassword, host=host, hostaddr=hostaddr,
+                          ssl_min_protocol_version=ssl_min_protocol_version,
+                          ssl_max_protocol_version=ssl_max_protocol_version, channel_binding=channel_binding,
+                          password=password, home=home, env=env,
+                          extra={k: v for k, v in (extra or {}).items() if k not in crl_keys})
+        if control.error_key != "server_cert_untrusted":
+            unusable = catalogue.by_key("client_crl_unusable")
+            result.error_key, result.error_class = unusable.key, unusable.error_class
     return result
 
 
