@@ -174,11 +174,14 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     ),
     _entry(
         "client_cert_not_requested", "client certificate rejected",
-        "sslcertmode=require (libpq 16+) insists that the server asks for and accepts a client certificate, "
-        "and this server never asked: it has no ssl_ca_file, so it cannot verify one.",
-        "Give the server ssl_ca_file (the CA that issued the client certificates) and reload; or drop "
-        "sslcertmode=require if certificate authentication is not the plan.",
-        client=(r"server accepted connection without a valid SSL certificate",),
+        "sslcertmode=require (libpq 16+) insists that a client certificate takes part. 'server did not request "
+        "an SSL certificate': the server has no ssl_ca_file, so it never asks for one. 'server accepted "
+        "connection without a valid SSL certificate': it asked, the client had none to send (no sslcert), and "
+        "the pg_hba rule let it in anyway.",
+        "Give the client its certificate (sslcert/sslkey) and the server ssl_ca_file; make the rule demand it "
+        "(cert, or clientcert=verify-full). Drop sslcertmode=require only if certificates are not the plan.",
+        client=(r"server accepted connection without a valid SSL certificate",
+                r"server did not request an SSL certificate"),
     ),
     # ---- the server certificate, as judged by the client -------------------------------------------------
     _entry(
@@ -298,14 +301,17 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "ssl_passphrase_command_supports_reload = on to reload; client: sslpassword), or use an unencrypted "
         "0600 key.",
         **_both(r'could not load private key file "[^"]*": (bad decrypt|processing error)',
-                r'could not load private key file "[^"]*": (bad password read|problems getting password)'),
+                r'could not load private key file "[^"]*": (bad password read|problems getting password)',
+                r"routines::bad decrypt$"),  # node: error:1C800064:Provider routines::bad decrypt
     ),
     _entry(
-        "key_passphrase_empty", "key file",
-        "The client key is encrypted and the passphrase libpq handed OpenSSL was empty (no sslpassword, or "
-        "sslpassword=''): OpenSSL 3 then finds no decoder for the file and says 'unsupported' -- the file is "
-        "fine, the passphrase is missing.",
-        "Pass sslpassword=<the key's passphrase>, or give the client an unencrypted 0600 key.",
+        "key_der_not_decrypted", "key file",
+        "The client key is an encrypted DER (binary) file. libpq reads it as PEM (with sslpassword), then as "
+        "DER without any passphrase, and reports the PEM reader's word 'unsupported' -- whatever sslpassword "
+        "says, the right one included (measured with libpq 15 and 18 on OpenSSL 3). The file is fine; libpq "
+        "cannot decrypt DER.",
+        "Convert the key to PEM (openssl pkey -in key.der -inform DER -out key.pem, encrypted or not) and keep "
+        "it 0600; an encrypted PEM key opens with sslpassword.",
         client=(r'could not load private key file "[^"]*": unsupported',),
     ),
     _entry(
@@ -371,6 +377,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "password/md5 rule, or SCRAM without TLS (no certificate to bind to).",
         "Use a scram-sha-256 rule on a hostssl line and connect with TLS (sslmode=require or stronger).",
         client=(r"channel binding required but not supported by server's authentication request",
+                r"channel binding required, but SSL not in use",
                 r"channel binding is required, but server did not offer an authentication method that "
                 r"supports channel binding"),
     ),
