@@ -110,6 +110,14 @@ class AttemptResult:
     error_text: str = ""
     server_log: str = ""
     duration_ms: float = 0.0
+    workspace: str = ""
+
+    @property
+    def short_psql(self) -> str:
+        """:attr:`psql` with paths inside the lab workspace written relative to it (run it from there)."""
+        if not self.workspace:
+            return self.psql
+        return re.sub(r"(?<=[=\s\"'])" + re.escape(self.workspace.rstrip("/") + "/"), "", self.psql)
 
     @property
     def entry(self) -> catalogue.CatalogueEntry | None:
@@ -505,7 +513,7 @@ def attempt(lab: LabServer, *, label: str = "", sslmode: str | None = "prefer", 
                  ssl_max_protocol_version=ssl_max_protocol_version, channel_binding=channel_binding,
                  password=password, home=home, extra=extra, env=env)
     result = AttemptResult(label=label, params=dict(plan.shown), psql=plan.psql, connected=False,
-                           client_defaults=plan.client_defaults)
+                           client_defaults=plan.client_defaults, workspace=str(lab.workspace.path))
     mark = lab.log_mark()
     started = time.perf_counter()
     own_pid: int | None = None
