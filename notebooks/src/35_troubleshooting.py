@@ -90,8 +90,7 @@ len(table), sorted(set(table["expected"]))
 # this cell is not compared between runs):
 
 # %% tags=["nbval-ignore-output"]
-with pd.option_context("display.max_colwidth", None):
-    display(table[["expected", "raw client text", "raw server log", "psql"]])
+lk.tables.table(table[["expected", "raw client text", "raw server log", "psql"]], "nb35-raw")
 
 # %% [markdown]
 # ## 3 · What the table teaches
