@@ -1,10 +1,10 @@
 """The catalogue read from both ends and from three clients: libpq 18 (psycopg), psql 15, node-postgres.
 
-Each failure of issue 9's list is made for real against PostgreSQL 16 (OpenSSL 1.1.1): the server is set
-up, every client that can express the case connects, and the test asserts the words each one printed,
-the server-log line, and the catalogue key for that pair. Where a client cannot express a case (psql 15
-has no ``sslcertmode``; node-postgres has no ``channel_binding`` value to mistype), the test asserts
-what that client measurably does instead. Every case has a succeeding control.
+Each failure of issue 9's list is made for real against PostgreSQL 16 (OpenSSL 1.1.1), the two
+end-confusion cases against PostgreSQL 15 (OpenSSL 3.0) too: the server is set up, every client that can
+express the case connects, and the test asserts the words each one printed, the server-log line, and the
+catalogue key for that pair. Where a client cannot express a case (psql 15 has no ``sslcertmode``;
+node-postgres has no ``channel_binding`` value to mistype), the test asserts what that client measurably does instead. Every case has a succeeding control.
 
 The two ends must not be confused: a revoked or expired *server* certificate shows as
 ``certificate verify failed`` in libpq and as ``sslv3 alert certificate revoked|expired`` in the server
@@ -41,6 +41,12 @@ NODE_SILENT = "connection received"
 @pytest.fixture
 def lab(clean_lab16: LabServer, pki: LabPKI) -> Lab:  # noqa: F811
     return Lab(clean_lab16, pki, ensure_roles(clean_lab16))
+
+
+@pytest.fixture
+def both_servers(any_lab: LabServer, pki: LabPKI) -> Lab:  # noqa: F811
+    """PostgreSQL 16 (OpenSSL 1.1.1) and 15 (OpenSSL 3.0): the server log's words on both."""
+    return Lab(any_lab, pki, ensure_roles(any_lab))
 
 
 def expect(seen: Seen, key: str, text: str, log: str | None = None) -> None:
@@ -80,7 +86,8 @@ def pw(lab: Lab) -> str:
 
 
 @covers("server_cert_revoked")
-def test_revoked_server_certificate_is_the_servers_problem(lab: Lab) -> None:
+def test_revoked_server_certificate_is_the_servers_problem(both_servers: Lab) -> None:
+    lab = both_servers
     crt, key = lab.pki.issue_server(SERVER_NAMES, name="fid-revoked-server", space="tests")
     lab.pki.revoke(crt)
     serve_with(lab, crt, key)
@@ -102,7 +109,8 @@ def test_revoked_server_certificate_is_the_servers_problem(lab: Lab) -> None:
 
 
 @covers("server_cert_expired")
-def test_expired_server_certificate(lab: Lab) -> None:
+def test_expired_server_certificate(both_servers: Lab) -> None:
+    lab = both_servers
     crt, key = lab.pki.issue_server(SERVER_NAMES, name="fid-expired-server", validity="expired", space="tests")
     serve_with(lab, crt, key)
     common = {"user": "reporter", "password": pw(lab)}
