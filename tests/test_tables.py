@@ -1,6 +1,7 @@
 """Lesson tables: coloured by outcome, and byte-for-byte stable so nbval can compare them."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -106,3 +107,18 @@ def test_escaping_leaves_the_callers_frame_alone() -> None:
     frame = pd.DataFrame({"x": [1]}).rename_axis("<name>")
     tables.table(frame).to_html()
     assert frame.index.name == "<name>"
+
+
+def test_a_browser_shows_the_placeholders(tmp_path: Path) -> None:
+    """Headless Chromium renders a lesson table: the text between < and > must be there for a reader (before
+    escaping, the browser took ``<client>`` for a tag and showed ``host ""``)."""
+    from tests.test_report_browser import chromium
+
+    frame = pd.DataFrame({"server log says": ['no pg_hba.conf entry for host "<client>", user "u"'],
+                          "setting": ["ssl_cert_file = '<data dir>/tls/server.crt'"], "missing": [None]})
+    page = tmp_path / "table.html"
+    page.write_text("<!doctype html><html><body>" + tables.table(frame, "b").to_html() + "</body></html>")
+    done = chromium(tmp_path, "--dump-dom", page.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 'host "&lt;client&gt;"' in done.stdout and "'&lt;data dir&gt;/tls/server.crt'" in done.stdout
+    assert f">{tables.EMPTY}<" in done.stdout
