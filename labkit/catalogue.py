@@ -164,6 +164,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "(sslcert = client cert + intermediate); reload. A certificate from a foreign CA must be replaced.",
         f"{_GUIDE_ERRORS} #1; {_GUIDE_F2} › Sexta capa (ssl_ca_file)",
         client=(r"tlsv1 alert unknown ca",),
+        server=(r"verification failed at depth \d+: unable to get local issuer certificate",),  # PostgreSQL 16+
     ),
     _entry(
         "cert_required_tls13", "client certificate rejected",

@@ -38,6 +38,7 @@ class Seen:
     text: str
     server_log: str
     measured: str | None = None  # a key the client's own driver measured (labkit's attempt() retries)
+    settled: bool = True  # False: the client ended without reporting anything (node-postgres, see its script)
 
     @property
     def key(self) -> str | None:
@@ -104,4 +105,6 @@ def node_pg(lab: LabServer, *, user: str, password: str | None = None, ssl: dict
                           timeout=60, env=env)
     assert done.stdout.strip(), f"node printed nothing: {done.stderr[-800:]}"
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    return _observe(lab, "node-postgres", mark, bool(out["connected"]) and not out["error"], out["error"])
+    seen = _observe(lab, "node-postgres", mark, bool(out["connected"]) and not out["error"], out["error"])
+    seen.settled = bool(out.get("settled", True))
+    return seen
