@@ -379,8 +379,8 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "Use a scram-sha-256 rule on a hostssl line and connect with TLS (sslmode=require or stronger).",
         client=(r"channel binding required but not supported by server's authentication request",
                 r"channel binding required, but SSL not in use",
-                r"channel binding is required, but server did not offer an authentication method that "
-                r"supports channel binding"),
+                (r"channel binding is required, but server did not offer an authentication method that "
+                 r"supports channel binding")),
     ),
     _entry(
         "channel_binding_not_used", "channel binding",

@@ -73,7 +73,7 @@ def psql15(lab: LabServer, sql: str = "SELECT 1", env: dict[str, str] | None = N
     with tempfile.TemporaryDirectory(prefix="psql15-home-") as home:
         mark = lab.log_mark()
         done = subprocess.run([str(PSQL15), make_conninfo(**{k: str(v) for k, v in params.items()}), "-X", "-At",
-                               "-c", sql], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                               "-c", sql], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL, check=False,
                               env=_clean_env(Path(home), env))
     text = "\n".join(line for line in done.stderr.splitlines() if "Enter PEM pass phrase" not in line).strip()
     return _observe(lab, "psql 15", mark, done.returncode == 0, text)
@@ -88,7 +88,7 @@ def node_modules() -> Path:
             pytest.skip("node and npm are not installed: node-postgres cannot be reproduced here")
         NODE_CACHE.mkdir(parents=True, exist_ok=True)
         done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(NODE_CACHE), "pg@8"],
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=300, check=False)
         assert done.returncode == 0, f"npm install pg failed: {done.stderr[-800:]}"
     return modules
 
@@ -102,7 +102,7 @@ def node_pg(lab: LabServer, *, user: str, password: str | None = None, ssl: dict
     env = dict(os.environ, NODE_PATH=str(node_modules()))
     mark = lab.log_mark()
     done = subprocess.run(["node", str(NODE_SCRIPT), json.dumps(config)], capture_output=True, text=True,
-                          timeout=60, env=env)
+                          timeout=60, env=env, check=False)
     assert done.stdout.strip(), f"node printed nothing: {done.stderr[-800:]}"
     out = json.loads(done.stdout.strip().splitlines()[-1])
     seen = _observe(lab, "node-postgres", mark, bool(out["connected"]) and not out["error"], out["error"])

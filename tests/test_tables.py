@@ -82,7 +82,7 @@ def test_one_marker_for_every_missing_value() -> None:
             assert word not in html
 
 
-def _result(**fields: object) -> "AttemptResult":
+def _result(**fields: object) -> AttemptResult:
     from labkit.client import AttemptResult
 
     base = {"label": "a", "params": {}, "psql": "", "connected": False}
