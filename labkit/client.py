@@ -21,6 +21,13 @@ The same goes for libpq's environment variables (``PGSSLCERT``, ``PGSSLCERTMODE`
 one is set, attempt() passes that keyword explicitly with libpq's default, and says so in ``client_defaults``
 (``PGSERVICE`` cannot be neutralised this way; leave it unset for the lab).
 
+Two ways to hand a decision back to libpq on purpose: ``sslmode=None`` passes no sslmode (libpq's default:
+``prefer``, or ``verify-full`` with ``sslrootcert=system``; a ``PGSSLMODE`` in the reader's environment is
+hidden for the connect), and ``env=`` sets libpq's environment variables for one attempt (shown in front of
+the ``psql`` command, never neutralised). Secrets are masked only where a value can be echoed -- after
+``=`` or inside quotes -- so libpq's own words are never altered (a password ``pass`` once turned
+``password authentication failed`` into ``***word ...``).
+
 Other isolation: ``gssencmode=disable`` (GSS encryption, when a Kerberos ticket exists, would replace TLS
 and make the lesson measure the wrong thing), an explicit ``passfile`` (the lab's, or a path that does not
 exist), and an OpenSSL key-passphrase hook so an encrypted ``sslkey`` without ``sslpassword`` fails with a
