@@ -180,7 +180,7 @@ def set_ident_maps(lab: LabServer, maps: Mapping[str, Iterable[tuple[str, str]]]
     if maps is not None and not isinstance(maps, Mapping):
         raise InvalidValue("maps", maps, "a dict {map name: [(system user, pg user), ...]}",
                            "e.g. {'certmap': [('CN=conssl,O=pgtls-lab', 'reporter')]}")
-    lines = ["# pg_ident.conf written by labkit: MAPNAME  SYSTEM-USERNAME  PG-USERNAME"]
+    lines = [quoting.IDENT_HEADER.rstrip("\n")]
     for map_name, pairs in (maps or {}).items():
         if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
             raise InvalidValue(f"maps[{map_name!r}]", pairs, "a list of (system user, pg user) pairs")

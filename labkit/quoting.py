@@ -155,6 +155,7 @@ def hba_line(line: object) -> str:
 
 
 # -- pg_ident.conf -----------------------------------------------------------------------------------
+IDENT_HEADER = "# pg_ident.conf written by labkit: MAPNAME  SYSTEM-USERNAME  PG-USERNAME\n"
 _IDENT_PG_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*|[A-Za-z0-9_.\-]*\\1[A-Za-z0-9_.\-]*")
 _NEEDS_QUOTES = re.compile(r"[\s,#]")
 

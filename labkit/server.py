@@ -489,9 +489,11 @@ class LabServer:
         return self.backend.server_path(relative)
 
     def reset_config(self) -> None:
-        """Back to the lab's starting point: no lesson settings, default pg_hba rules (not reloaded)."""
+        """Back to the lab's starting point: no lesson settings, default pg_hba rules, no pg_ident.conf maps
+        (not reloaded), so no lesson inherits what another configured."""
         self.set_settings({}, replace=True)
         self.set_hba_rules(None)
+        self.backend.write_file("pg_ident.conf", quoting.IDENT_HEADER.encode(), 0o600)
 
     def reload(self, timeout: float = 10) -> ReloadResult:
         """``pg_reload_conf()``, wait until the server has really finished re-reading its files, and report

@@ -109,6 +109,10 @@ def test_pg_ident_map_with_the_certificate_dn(lab: Lab) -> None:
     assert not refused.connected and 'no match in usermap "certmap"' in refused.server_log, refused.server_log
     with pytest.raises(InvalidValue):
         hba.set_ident_maps(lab.server, {"certmap": [("CN=x",)]})  # type: ignore[list-item]
+    hba.set_ident_maps(lab.server, {"certmap": [("CN=conssl,O=pgtls-lab", "reporter")]})
+    lab.server.reset_config()  # the next lesson starts without another one's maps
+    lab.server.reload()
+    assert hba.ident_mappings(lab.server).empty
 
 
 # ---------------------------------------------------------------------------------------------------------
