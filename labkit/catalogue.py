@@ -20,9 +20,9 @@ any client's message (and server-log lines pasted with it) and gives cause and f
 
 Wording differences the patterns cover, as measured on this project's labs (see tests/test_catalogue.py):
 
-- The revocation/expiry alerts read ``sslv3 alert certificate revoked`` from OpenSSL 1.1 and 3.0 (the
-  guide's psql, Debian's psql 15, node 20) and ``ssl/tls alert certificate revoked`` from the later
-  OpenSSL 3 in psycopg's libpq 18 wheel; the server log (OpenSSL 1.1.1 or 3.0) writes ``sslv3 alert``.
+- The revocation/expiry alerts read ``sslv3 alert certificate revoked`` from OpenSSL 1.1 and 3.0.19 (the
+  guide's psql, Debian's psql 15, node 20) and ``ssl/tls alert certificate revoked`` from OpenSSL 3.5.9 in
+  psycopg's libpq 18 wheel; the server log (OpenSSL 1.1.1 or 3.0) writes ``sslv3 alert``.
 - node-postgres words the server-certificate failures after OpenSSL's verify codes: ``unable to get local
   issuer certificate``, ``self-signed certificate in certificate chain``, ``unable to verify the first
   certificate``, ``certificate has expired``, ``certificate revoked``, and ``Hostname/IP does not match
