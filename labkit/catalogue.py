@@ -243,7 +243,8 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "certificate' (no CA of the chain is trusted), 'self-signed certificate in certificate chain' (the "
         "server sent its root too, and the client trusts another).",
         "Point sslrootcert at the lab root (or combined) CA file; make the server send its chain "
-        "(ssl_cert_file = server cert + intermediate).",
+        "(ssl_cert_file = server cert + intermediate). If the client was given sslcrl/sslcrldir, try once "
+        "without it: libpq words a CRL from another CA the same way (attempt() makes that second try itself).",
         f"{_GUIDE_ERRORS} #3",
         client=(r"SSL error: certificate verify failed", r"self[- ]signed certificate in certificate chain",
                 r"unable to get local issuer certificate", r"^self[- ]signed certificate$"),
