@@ -349,7 +349,8 @@ class CA:
         if sans:
             check_server_names(sans, "sans")
         if not_before is not None and not_after is not None and not_after <= not_before:
-            raise InvalidValue("not_after", not_after.isoformat(), f"a time after not_before ({not_before.isoformat()})")
+            raise InvalidValue("not_after", not_after.isoformat(),
+                               f"a time after not_before ({not_before.isoformat()})")
         return self._leaf(subject, purposes[purpose], tuple(sans), not_before, not_after)
 
     # -- revocation --------------------------------------------------------------------------------

@@ -358,7 +358,8 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "Write clientcert=verify-full (or verify-ca with a password method); check the server log after the "
         "reload: on 15/16 pg_hba_file_rules shows no error text for clientcert=1.",
         f"{_GUIDE_F2} › Tercera capa (pg_hba.conf, clientcert=1)",
-        server=(r'invalid value for clientcert: "[^"]*"', r'clientcert (only accepts|can only be set to) "verify-full"'),
+        server=(r'invalid value for clientcert: "[^"]*"',
+                r'clientcert (only accepts|can only be set to) "verify-full"'),
     ),
     _entry(
         "hostssl_without_ssl", "pg_hba.conf",

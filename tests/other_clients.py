@@ -48,7 +48,8 @@ class Seen:
         return entry.key if entry else None
 
     def __str__(self) -> str:
-        return f"[{self.client}] connected={self.connected} key={self.key}\n client: {self.text}\n log: {self.server_log}"
+        return (f"[{self.client}] connected={self.connected} key={self.key}\n client: {self.text}\n"
+                f" log: {self.server_log}")
 
 
 def _clean_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -73,7 +74,8 @@ def psql15(lab: LabServer, sql: str = "SELECT 1", env: dict[str, str] | None = N
     with tempfile.TemporaryDirectory(prefix="psql15-home-") as home:
         mark = lab.log_mark()
         done = subprocess.run([str(PSQL15), make_conninfo(**{k: str(v) for k, v in params.items()}), "-X", "-At",
-                               "-c", sql], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL, check=False,
+                               "-c", sql], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                              check=False,
                               env=_clean_env(Path(home), env))
     text = "\n".join(line for line in done.stderr.splitlines() if "Enter PEM pass phrase" not in line).strip()
     return _observe(lab, "psql 15", mark, done.returncode == 0, text)
@@ -97,7 +99,8 @@ def node_pg(lab: LabServer, *, user: str, password: str | None = None, ssl: dict
             sql: str | None = None, channel_binding: bool = False, port: int | None = None) -> Seen:
     """One node-postgres connection (``ssl``: ca/cert/key/crl file paths, passphrase; ``None`` = no TLS)."""
     config = {"host": lab.host, "port": port or lab.port, "user": user, "password": password,
-              "ssl": False if ssl is None else {k: v if isinstance(v, bool) else str(v) for k, v in ssl.items()}, "sql": sql,
+              "ssl": False if ssl is None else {k: v if isinstance(v, bool) else str(v) for k, v in ssl.items()},
+              "sql": sql,
               "channelBinding": channel_binding}
     env = dict(os.environ, NODE_PATH=str(node_modules()))
     mark = lab.log_mark()

@@ -4,7 +4,8 @@ Each failure of issue 9's list is made for real against PostgreSQL 16 (OpenSSL 1
 end-confusion cases against PostgreSQL 15 (OpenSSL 3.0) too: the server is set up, every client that can
 express the case connects, and the test asserts the words each one printed, the server-log line, and the
 catalogue key for that pair. Where a client cannot express a case (psql 15 has no ``sslcertmode``;
-node-postgres has no ``channel_binding`` value to mistype), the test asserts what that client measurably does instead. Every case has a succeeding control.
+node-postgres has no ``channel_binding`` value to mistype), the test asserts what that client measurably
+does instead. Every case has a succeeding control.
 
 The two ends must not be confused: a revoked or expired *server* certificate shows as
 ``certificate verify failed`` in libpq and as ``sslv3 alert certificate revoked|expired`` in the server
@@ -97,7 +98,8 @@ def test_revoked_server_certificate_is_the_servers_problem(both_servers: Lab) ->
     expect(seen, "server_cert_revoked", r"SSL error: certificate verify failed",
            r"could not accept SSL connection: sslv3 alert certificate revoked")
     expect(psql15(lab.server, sslmode="verify-ca", sslrootcert=lab.p.root_crt, sslcrl=crl, user="reporter",
-                  password=pw(lab)), "server_cert_revoked", r"certificate verify failed", r"sslv3 alert certificate revoked")
+                  password=pw(lab)),
+           "server_cert_revoked", r"certificate verify failed", r"sslv3 alert certificate revoked")
     by_node = node_pg(lab.server, ssl={"ca": lab.p.root_crt, "crl": crl}, **common)
     expect(by_node, "server_cert_revoked", r"^certificate revoked$")
     assert NODE_SILENT in by_node.server_log and "alert" not in by_node.server_log, by_node

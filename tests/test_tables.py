@@ -94,7 +94,8 @@ def test_raw_messages_are_whole_and_psql_is_relative_to_the_workspace() -> None:
     shown = tables.raw_messages([_result(error_text=long, server_log="")]).to_html()
     assert "END" in shown and "&lt;file&gt;" in shown and "(nothing logged)" in shown
     ws = "/var/lib/labkit/labs/course-2"
-    r = _result(workspace=ws, psql=f'PGPASSFILE={ws}/secrets/pgpass psql "host=127.0.0.1 sslrootcert={ws}/pki/CA/root.crt '
+    r = _result(workspace=ws, psql=f'PGPASSFILE={ws}/secrets/pgpass psql '
+                                   f'"host=127.0.0.1 sslrootcert={ws}/pki/CA/root.crt '
                                    'sslcert=/elsewhere/c.crt"', connected=True, tls_version="TLSv1.3")
     assert r.short_psql == 'PGPASSFILE=secrets/pgpass psql "host=127.0.0.1 sslrootcert=pki/CA/root.crt ' \
                            'sslcert=/elsewhere/c.crt"'
