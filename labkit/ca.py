@@ -329,6 +329,30 @@ class CA:
         return self._leaf(name(common_name, org or self.org), ExtendedKeyUsageOID.CLIENT_AUTH, (), not_before,
                           not_after)
 
+    def issue_cert(self, subject: x509.Name | str, *, purpose: str, sans: Sequence[str] = (),
+                   not_before: dt.datetime | None = None, not_after: dt.datetime | None = None) -> Leaf:
+        """A leaf with a subject of your choosing (an RFC 4514 string such as ``"CN=db,OU=ops,O=acme"`` or an
+        ``x509.Name``) and exactly ``sans`` -- none at all is allowed, for the cases the standard certificates
+        cannot show: a server certificate without SAN (libpq then matches the CN), a DN that
+        ``clientname=DN`` maps, a validity window in the past or future. ``purpose``: server or client."""
+        purposes = {"server": ExtendedKeyUsageOID.SERVER_AUTH, "client": ExtendedKeyUsageOID.CLIENT_AUTH}
+        if purpose not in purposes:
+            raise InvalidValue("purpose", purpose, tuple(purposes))
+        if isinstance(subject, str):
+            try:
+                subject = x509.Name.from_rfc4514_string(subject)
+            except ValueError as exc:
+                raise InvalidValue("subject", subject, "an RFC 4514 name such as 'CN=db.example,O=acme'",
+                                   str(exc)) from None
+        if not isinstance(subject, x509.Name) or not len(subject):
+            raise InvalidValue("subject", subject, "a non-empty RFC 4514 string or x509.Name")
+        if sans:
+            check_server_names(sans, "sans")
+        if not_before is not None and not_after is not None and not_after <= not_before:
+            raise InvalidValue("not_after", not_after.isoformat(),
+                               f"a time after not_before ({not_before.isoformat()})")
+        return self._leaf(subject, purposes[purpose], tuple(sans), not_before, not_after)
+
     # -- revocation --------------------------------------------------------------------------------
     def issued(self, cert: x509.Certificate) -> bool:
         """Whether this CA signed ``cert`` (and ``cert`` is not this CA itself)."""

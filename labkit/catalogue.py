@@ -7,20 +7,26 @@ makes adding a wording (a new OpenSSL release renames an alert) a one-line chang
 
 How matching works (:func:`classify`): entries are tried in catalogue order and the first one whose
 patterns match wins, so a specific entry must come before a generic one that would also match. Each entry
-says where its patterns are looked for (``side``):
+has *client* patterns (matched only against what the client printed: libpq, psql, node-postgres) and
+*server* patterns (matched only against the server log of the same attempt, or what a reload wrote);
+``side`` says which of the two it has.
 
-- ``"client"``: only in the client's message (what libpq/psql printed);
-- ``"server log"``: only in the server log (lines of one attempt, or what a reload/restart wrote);
-- ``"both"``: in either.
-
-The side matters because the same words mean different things on the two ends: the server logs
-"certificate verify failed" when it rejects the *client's* certificate, while the client prints it when it
-rejects the *server's*; the server logs "tlsv1 alert unknown ca" when the *client* refused the server's CA.
+The two ends must not be confused, because the same words mean the other party on the other end: the
+server logs "certificate verify failed" when it rejects the *client's* certificate, while the client
+prints it when it rejects the *server's*; the server logs "tlsv1 alert unknown ca", "sslv3 alert
+certificate revoked" or "... expired" when the *client* refused the *server's* certificate and told it
+so with an alert -- a revoked or expired *server* certificate, not a client one. :func:`explain` takes
+any client's message (and server-log lines pasted with it) and gives cause and fix.
 
 Wording differences the patterns cover, as measured on this project's labs (see tests/test_catalogue.py):
 
-- OpenSSL 1.1 clients call the revocation/expiry alerts ``sslv3 alert certificate revoked`` (the guide's
-  wording); OpenSSL 3 clients (libpq 18 in psycopg's wheel) say ``ssl/tls alert certificate revoked``.
+- The revocation/expiry alerts read ``sslv3 alert certificate revoked`` from OpenSSL 1.1 and 3.0.19 (the
+  guide's psql, Debian's psql 15, node 20) and ``ssl/tls alert certificate revoked`` from OpenSSL 3.5.9 in
+  psycopg's libpq 18 wheel; the server log (OpenSSL 1.1.1 or 3.0) writes ``sslv3 alert``.
+- node-postgres words the server-certificate failures after OpenSSL's verify codes: ``unable to get local
+  issuer certificate``, ``self-signed certificate in certificate chain``, ``unable to verify the first
+  certificate``, ``certificate has expired``, ``certificate revoked``, and ``Hostname/IP does not match
+  certificate's altnames`` for the name check; libpq says ``certificate verify failed`` for all but the last.
 - PostgreSQL 16 logs why and where it rejected a client certificate (``DETAIL: Client certificate
   verification failed at depth 1: unable to get certificate CRL.``); PostgreSQL 15 logs only
   ``could not accept SSL connection: certificate verify failed``, so on 15 a missing root CRL is
@@ -40,7 +46,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CATALOGUE", "SIDES", "CatalogueEntry", "as_dataframe", "by_key", "classify"]
+__all__ = ["CATALOGUE", "SIDES", "CatalogueEntry", "Explanation", "as_dataframe", "by_key", "classify",
+           "explain"]
 
 SIDES: tuple[str, ...] = ("client", "server log", "both")
 
@@ -49,283 +56,430 @@ SIDES: tuple[str, ...] = ("client", "server log", "both")
 class CatalogueEntry:
     """One recognisable failure: how to spot it, why it happens, what to do.
 
-    ``patterns`` are compiled, case-insensitive regular expressions; ``side`` says which text they are
-    matched against. ``guide_ref`` names the section of the course guide that shows this error (empty
-    when the guide does not: the entry is ours).
+    ``client`` patterns are matched against what the client printed, ``server`` patterns against the server
+    log, both compiled and case-insensitive: the same words can mean the other party on the other end
+    (``sslv3 alert certificate revoked`` *in the server log* is the client refusing the server's
+    certificate). ``guide_ref`` names the section of the course guide that shows this error (empty when
+    the guide does not: the entry is ours).
     """
 
     key: str
     error_class: str
-    patterns: tuple[re.Pattern[str], ...]
-    side: str
+    client: tuple[re.Pattern[str], ...]
+    server: tuple[re.Pattern[str], ...]
     cause: str
     fix: str
     guide_ref: str = ""
 
+    @property
+    def side(self) -> str:
+        """Where this entry looks: ``client``, ``server log`` or ``both``."""
+        return "both" if self.client and self.server else ("client" if self.client else "server log")
+
+    @property
+    def patterns(self) -> tuple[re.Pattern[str], ...]:
+        return self.client + tuple(p for p in self.server if p.pattern not in {c.pattern for c in self.client})
+
+    def matched_side(self, client_text: str, server_log: str = "") -> str | None:
+        """Which text named this entry (``client`` first), or None when neither does."""
+        if client_text and any(p.search(client_text) for p in self.client):
+            return "client"
+        if server_log and any(p.search(server_log) for p in self.server):
+            return "server log"
+        return None
+
     def matches(self, client_text: str, server_log: str = "") -> bool:
-        """Whether any pattern matches the text(s) this entry's side looks at."""
-        texts = {"client": (client_text,), "server log": (server_log,), "both": (client_text, server_log)}[self.side]
-        return any(p.search(t) for p in self.patterns for t in texts if t)
+        """Whether a client pattern matches the client's text or a server pattern the server log."""
+        return self.matched_side(client_text, server_log) is not None
 
 
-def _entry(key: str, error_class: str, side: str, patterns: tuple[str, ...], cause: str, fix: str,
-           guide_ref: str = "") -> CatalogueEntry:
-    if side not in SIDES:  # a typo in the table must fail at import, not classify nothing silently
-        raise ValueError(f"catalogue entry {key!r}: side {side!r} is not one of {SIDES}")
-    return CatalogueEntry(key, error_class, tuple(re.compile(p, re.IGNORECASE) for p in patterns), side,
-                          cause, fix, guide_ref)
+def _entry(key: str, error_class: str, cause: str, fix: str, guide_ref: str = "", *,
+           client: tuple[str, ...] = (), server: tuple[str, ...] = ()) -> CatalogueEntry:
+    if not client and not server:  # a typo in the table must fail at import, not classify nothing silently
+        raise ValueError(f"catalogue entry {key!r} has no pattern")
+    compiled = [tuple(re.compile(p, re.IGNORECASE) for p in group) for group in (client, server)]
+    return CatalogueEntry(key, error_class, compiled[0], compiled[1], cause, fix, guide_ref)
 
 
 _GUIDE_ERRORS = "Conceptos información extra › Mensajes de Error"
 _GUIDE_F2 = "Fase #2 Implementación"
 
+def _both(*patterns: str) -> dict[str, tuple[str, ...]]:
+    """The same words on both ends: a file error libpq and the server word alike, a FATAL the client relays."""
+    return {"client": patterns, "server": patterns}
+
+
 # Order matters: first match wins. Specific entries (a combination that names the real cause, an
 # authentication failure that a fallback connection attempt may follow with a pg_hba complaint) come before
-# generic ones (unknown CA, no pg_hba entry, connection closed).
+# generic ones (unknown CA, no pg_hba entry, connection closed). An entry that reads the *server's* alert
+# about the server's own certificate comes before the entries for the client's certificate.
+_BOTH_REVOKED = r"(sslv3|ssl/tls) alert certificate revoked"
+_BOTH_EXPIRED = r"(sslv3|ssl/tls) alert certificate expired"
 CATALOGUE: tuple[CatalogueEntry, ...] = (
+    # ---- the server certificate, rejected by the client: the server log holds the alert it received ----
+    _entry(
+        "server_cert_revoked", "server certificate not verified",
+        "The client checks the server's certificate against a CRL (sslcrl/sslcrldir, node's crl) that lists "
+        "it: the client refused the *server*. The server log's 'alert certificate revoked' is the alert the "
+        "client sent, not a verdict on a client certificate.",
+        "Give the server a new certificate (ssl_cert_file/ssl_key_file) and reload; the revoked one is done.",
+        client=(r"(?<!alert )\bcertificate revoked\b",), server=(_BOTH_REVOKED,),
+    ),
+    _entry(
+        "server_cert_expired", "server certificate not verified",
+        "The server's certificate is past its notAfter date (or the client's clock is wrong): the client "
+        "refused the *server*; the server log's 'alert certificate expired' is the client's alert.",
+        "Renew the server certificate and reload (rotation, lesson 32); check the clocks.",
+        client=(r"(?<!alert )\bcertificate has expired\b", r"^certificate expired$"), server=(_BOTH_EXPIRED,),
+    ),
     # ---- the client certificate, as judged by the server -------------------------------------------------
     _entry(
-        "crl_missing", "client certificate rejected", "server log",
-        (r"unable to get certificate CRL", r"certificate verify failed at depth 1"),
+        "crl_missing", "client certificate rejected",
         "CRL checking is on (ssl_crl_file/ssl_crl_dir) and the server has no CRL for one CA of the client's "
         "chain; 'depth 1' is the intermediate, whose CRL is published by the root.",
         "Give the server a CRL for every CA in the chain: ssl_crl_file = the combined CRL "
         "(intermediate + root), or put both in ssl_crl_dir; reload.",
         f"{_GUIDE_ERRORS} #2 (certificate verify failed at depth 1); {_GUIDE_F2} › Quinta capa (ssl_crl_file)",
+        server=(r"unable to get certificate CRL", r"certificate verify failed at depth 1"),
     ),
     _entry(
-        "cert_revoked", "client certificate rejected", "both",
-        (r"(sslv3|ssl/tls) alert certificate revoked", r"verification failed at depth \d+: certificate revoked"),
+        "cert_revoked", "client certificate rejected",
         "The client's certificate is listed in the CRL the server loaded.",
         "Issue the client a new certificate (and key); the revoked one will never work again.",
         f"{_GUIDE_F2} › Tercera capa nivel Usuario (certificado revocado)",
+        client=(_BOTH_REVOKED,), server=(r"verification failed at depth \d+: certificate revoked",),
     ),
     _entry(
-        "cert_expired", "client certificate rejected", "both",
-        (r"(sslv3|ssl/tls) alert certificate expired", r"certificate has expired"),
+        "cert_expired", "client certificate rejected",
         "The client's certificate is past its notAfter date (or the server's clock is wrong).",
         "Issue a new client certificate, and check both machines' clocks.",
+        client=(_BOTH_EXPIRED,), server=(r"verification failed at depth \d+: certificate has expired",),
     ),
     _entry(
-        "unknown_ca", "client certificate rejected", "client",
-        (r"tlsv1 alert unknown ca",),
+        "unknown_ca", "client certificate rejected",
         "The server cannot build a chain from the client's certificate to a CA in its ssl_ca_file: "
         "typically ssl_ca_file holds only the root while the client certificate was issued by the intermediate "
         "(or the certificate comes from another CA altogether).",
         "Put root + intermediate in ssl_ca_file (the combined file), or have the client send its chain "
         "(sslcert = client cert + intermediate); reload. A certificate from a foreign CA must be replaced.",
         f"{_GUIDE_ERRORS} #1; {_GUIDE_F2} › Sexta capa (ssl_ca_file)",
+        client=(r"tlsv1 alert unknown ca",),
+        server=(r"verification failed at depth \d+: unable to get local issuer certificate",),  # PostgreSQL 16+
     ),
     _entry(
-        "cert_required_tls13", "client certificate rejected", "client",
-        (r"tlsv13 alert certificate required",),
+        "cert_required_tls13", "client certificate rejected",
         "The server demands a client certificate and the client sent none; under TLS 1.3 this alert arrives "
         "after the client's side of the handshake, on its first read.",
         "Pass sslcert and sslkey (or put postgresql.crt/postgresql.key in ~/.postgresql).",
+        client=(r"tlsv13 alert certificate required",),
+    ),
+    _entry(
+        "client_cert_not_requested", "client certificate rejected",
+        "sslcertmode=require (libpq 16+) insists that a client certificate takes part. 'server did not request "
+        "an SSL certificate': the server has no ssl_ca_file, so it never asks for one. 'server accepted "
+        "connection without a valid SSL certificate': it asked, the client had none to send (no sslcert), and "
+        "the pg_hba rule let it in anyway.",
+        "Give the client its certificate (sslcert/sslkey) and the server ssl_ca_file; make the rule demand it "
+        "(cert, or clientcert=verify-full). Drop sslcertmode=require only if certificates are not the plan.",
+        client=(r"server accepted connection without a valid SSL certificate",
+                r"server did not request an SSL certificate"),
     ),
     # ---- the server certificate, as judged by the client -------------------------------------------------
     _entry(
-        "root_cert_missing", "server certificate not verified", "client",
-        (r'root certificate file "[^"]*" does not exist',),
+        "sslrootcert_system_weak", "server certificate not verified",
+        "sslrootcert=system trusts every public CA of the operating system, so libpq (16+) allows it only with "
+        "verify-full: with verify-ca any certificate a public CA issued to anyone would do.",
+        "Use sslmode=verify-full with sslrootcert=system (or leave sslmode unset: it then defaults to "
+        "verify-full), or point sslrootcert at the lab's own root.",
+        client=(r'weak sslmode "[^"]*" may not be used with sslrootcert=system',),
+    ),
+    _entry(
+        "root_cert_missing", "server certificate not verified",
         "sslmode verify-ca/verify-full needs a CA file to check the server, and libpq found none "
         "(no sslrootcert and no ~/.postgresql/root.crt).",
         "Pass sslrootcert=<the lab root.crt> (or copy it to ~/.postgresql/root.crt).",
         f"{_GUIDE_F2} › Preparar el entorno del cliente",
+        client=(r'root certificate file "[^"]*" does not exist',),
     ),
     _entry(
-        "hostname_mismatch", "server certificate not verified", "client",
-        (r'server certificate for "[^"]*"( \(and \d+ other names?\))? does not match host name "[^"]*"',
-         r'server common name "[^"]*" does not match host name "[^"]*"',
-         r"hostname does not match certificate"),
+        "server_cert_no_name", "server certificate not verified",
+        "verify-full found no name at all in the server's certificate: no SAN dNSName/IP entry and no CN, so "
+        "there is nothing to compare with the host.",
+        "Issue the server a certificate whose SAN lists the names and IPs clients use.",
+        client=(r"could not get server's host name from server certificate",),
+    ),
+    _entry(
+        "hostname_mismatch", "server certificate not verified",
         "verify-full checks that the host you typed is among the certificate's SAN (or CN) names, and it is not.",
         "Connect with a name the certificate lists, or issue the server a certificate whose SAN includes the "
         "name or IP the clients use.",
         f"{_GUIDE_ERRORS} #4; {_GUIDE_F2} › Segunda capa nivel Usuario",
+        client=(r'server certificate for "[^"]*"( \(and \d+ other names?\))? does not match host name "[^"]*"',
+                r'server common name "[^"]*" does not match host name "[^"]*"',
+                r"hostname does not match certificate",
+                r"Hostname/IP does not match certificate's altnames"),
     ),
     _entry(
-        "server_cert_untrusted", "server certificate not verified", "client",
-        (r"SSL error: certificate verify failed",),
+        "client_crl_unusable", "server certificate not verified",
+        "The client was given a CRL (sslcrl/sslcrldir) and then needs a CRL from every CA of the server's chain; "
+        "the one given is from another CA (or lacks one), so the server's certificate cannot be checked. libpq "
+        "says only 'certificate verify failed': attempt() tells it from an untrusted server by trying again "
+        "without the CRL; node says 'unable to get certificate CRL'.",
+        "Give the client the CRL of the server's CAs (the lab's combined.crl), or no CRL.",
+        client=(r"unable to get certificate CRL",),
+    ),
+    _entry(
+        "server_chain_incomplete", "server certificate not verified",
+        "The server sends only its leaf and the client's CA file holds only the root, so the client cannot "
+        "find the intermediate between them (node's wording; libpq says 'certificate verify failed').",
+        "Make the server send its chain (ssl_cert_file = server cert + intermediate), or give the client "
+        "root + intermediate (combined.crt).",
+        client=(r"unable to verify the first certificate",),
+    ),
+    _entry(
+        "server_cert_untrusted", "server certificate not verified",
         "The client does not trust the CA that signed the server's certificate (sslrootcert is another CA, "
-        "or the server does not send its intermediate).",
+        "or the server does not send its intermediate). node names the case: 'unable to get local issuer "
+        "certificate' (no CA of the chain is trusted), 'self-signed certificate in certificate chain' (the "
+        "server sent its root too, and the client trusts another).",
         "Point sslrootcert at the lab root (or combined) CA file; make the server send its chain "
-        "(ssl_cert_file = server cert + intermediate).",
+        "(ssl_cert_file = server cert + intermediate). If the client was given sslcrl/sslcrldir, try once "
+        "without it: libpq words a CRL from another CA the same way (attempt() makes that second try itself).",
         f"{_GUIDE_ERRORS} #3",
+        client=(r"SSL error: certificate verify failed", r"self[- ]signed certificate in certificate chain",
+                r"unable to get local issuer certificate", r"^self[- ]signed certificate$"),
     ),
     # ---- protocol versions -------------------------------------------------------------------------------
     _entry(
-        "protocol_range_invalid", "TLS protocol version", "both",
-        (r"invalid SSL protocol version range", r"could not set SSL protocol version range",
-         r'"ssl_min_protocol_version" cannot be higher than "ssl_max_protocol_version"'),
+        "protocol_range_invalid", "TLS protocol version",
         "The minimum TLS version is above the maximum, so no version is allowed; the server keeps its previous "
         "SSL configuration (the client refuses to connect at all).",
         "Make ssl_min_protocol_version <= ssl_max_protocol_version (e.g. TLSv1.2 and TLSv1.3); reload.",
         f"{_GUIDE_F2} › Segunda capa (ssl_min/max_protocol_version)",
+        **_both(r"invalid SSL protocol version range", r"could not set SSL protocol version range",
+                r'"ssl_min_protocol_version" cannot be higher than "ssl_max_protocol_version"'),
     ),
     _entry(
-        "protocol_setting_invalid", "TLS protocol version", "both",
-        (r'invalid value for parameter "ssl_(min|max)_protocol_version"',
-         r'invalid "ssl_(min|max)_protocol_version" value'),
+        "protocol_setting_invalid", "TLS protocol version",
         "A protocol-version setting has a value that does not exist (e.g. 'TLSv1.4', 'TLS1.2').",
         "Use one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 exactly as spelled; reload.",
         f"{_GUIDE_F2} › Segunda capa (ssl_min/max_protocol_version)",
+        **_both(r'invalid value for parameter "ssl_(min|max)_protocol_version"',
+                r'invalid "ssl_(min|max)_protocol_version" value'),
     ),
     _entry(
-        "legacy_tls_seclevel", "TLS protocol version", "both",
-        (r"no suitable signature algorithm",),
+        "legacy_tls_seclevel", "TLS protocol version",
         "The server allows TLS 1.0/1.1 by ssl_min_protocol_version, but its OpenSSL 3 security level 1 forbids "
         "the SHA-1 signatures those versions need, so the handshake still fails.",
         "Keep TLS 1.0/1.1 off (ssl_min_protocol_version = TLSv1.2). Only for a measured demo: "
         "ssl_ciphers = '...:@SECLEVEL=0'.",
+        **_both(r"no suitable signature algorithm"),
     ),
     _entry(
-        "protocol_mismatch", "TLS protocol version", "both",
-        (r"unsupported protocol", r"tlsv1 alert protocol version", r"no protocols available",
-         r"wrong version number", r"version too low",
-         r"could not accept SSL connection: (unsupported protocol|no protocols available|version too low)"),
+        "protocol_mismatch", "TLS protocol version",
         "Client and server have no TLS version in common (e.g. server minimum TLSv1.3, client maximum TLSv1.2).",
         "Align the ranges: server ssl_min/max_protocol_version and client "
         "ssl_min_protocol_version/ssl_max_protocol_version must overlap (TLSv1.2-TLSv1.3 on both is the goal).",
         f"{_GUIDE_F2} › Segunda capa (ssl_min/max_protocol_version)",
+        **_both(r"unsupported protocol", r"tlsv1 alert protocol version", r"no protocols available",
+                r"wrong version number", r"version too low",
+                r"could not accept SSL connection: (unsupported protocol|no protocols available|version too low)"),
     ),
     # ---- key and certificate files -----------------------------------------------------------------------
     _entry(
-        "key_permissions", "key file", "both",
-        (r'private key file "[^"]*" has group or world access',),
+        "key_permissions", "key file",
         "A private key readable by group/others is refused: by the server for ssl_key_file (at start, or at "
         "reload where the old SSL setup is kept), by libpq for sslkey.",
         "chmod 600 the key and make its owner the account that reads it (the server's account, or you); "
         "0640 is accepted only when root owns it.",
         f"{_GUIDE_F2} › Preparar el entorno del cliente (chmod 600 postgresql.key)",
+        **_both(r'private key file "[^"]*" has group or world access'),
     ),
     _entry(
-        "key_bad_decrypt", "key file", "both",
-        (r'could not load private key file "[^"]*": (bad decrypt|processing error)',
-         r'could not load private key file "[^"]*": (bad password read|problems getting password)'),
+        "key_bad_decrypt", "key file",
         "The private key is encrypted and the passphrase given (ssl_passphrase_command on the server, "
         "sslpassword on the client) is wrong or missing.",
         "Give the right passphrase (server: ssl_passphrase_command, plus "
         "ssl_passphrase_command_supports_reload = on to reload; client: sslpassword), or use an unencrypted "
         "0600 key.",
+        **_both(r'could not load private key file "[^"]*": (bad decrypt|processing error)',
+                r'could not load private key file "[^"]*": (bad password read|problems getting password)',
+                r"routines::bad decrypt$"),  # node: error:1C800064:Provider routines::bad decrypt
     ),
     _entry(
-        "key_needs_passphrase_at_reload", "key file", "server log",
-        (r"cannot be reloaded because it requires a passphrase",),
+        "key_der_not_decrypted", "key file",
+        "The client key is an encrypted DER (binary) file. libpq reads it as PEM (with sslpassword), then as "
+        "DER without any passphrase, and reports the PEM reader's word 'unsupported' -- whatever sslpassword "
+        "says, the right one included (measured with libpq 15 and 18 on OpenSSL 3). The file is fine; libpq "
+        "cannot decrypt DER.",
+        "Convert the key to PEM (openssl pkey -in key.der -inform DER -out key.pem, encrypted or not) and keep "
+        "it 0600; an encrypted PEM key opens with sslpassword.",
+        client=(r'could not load private key file "[^"]*": unsupported',),
+    ),
+    _entry(
+        "key_needs_passphrase_at_reload", "key file",
         "The server key is encrypted and there is no ssl_passphrase_command usable at reload, so the reload "
         "keeps the old SSL configuration.",
         "Set ssl_passphrase_command and ssl_passphrase_command_supports_reload = on, or restart the server.",
+        server=(r"cannot be reloaded because it requires a passphrase",),
     ),
     _entry(
-        "key_mismatch", "key file", "both",
-        (r'could not load private key file "[^"]*": key values mismatch',),
+        "key_mismatch", "key file",
         "The key does not belong to the certificate it is paired with.",
         "Pair each certificate with its own key (ssl_cert_file/ssl_key_file, or sslcert/sslkey).",
+        **_both(r'could not load private key file "[^"]*": key values mismatch'),
     ),
     _entry(
-        "client_key_missing", "key file", "client",
-        (r'certificate present, but not private key file "[^"]*"',),
+        "client_key_missing", "key file",
         "libpq found a client certificate but no key next to it (sslkey, or ~/.postgresql/postgresql.key).",
         "Pass sslkey=<the key of that certificate> (mode 0600).",
+        client=(r'certificate present, but not private key file "[^"]*"',),
     ),
     _entry(
-        "client_file_unreadable", "key file", "client",
-        (r'could not (read|open) certificate file "[^"]*"',
-         r'could not load private key file "[^"]*": (unsupported|no start line|bad base64 decode)'),
+        "client_file_unreadable", "key file",
         "sslcert/sslkey (or ~/.postgresql/postgresql.crt/.key) is not a PEM certificate/key libpq can parse.",
         "Point sslcert/sslkey at the PEM files the lab issued (certs/client.crt, private/client.key).",
+        client=(r'could not (read|open) certificate file "[^"]*"',
+                r'could not load private key file "[^"]*": (no start line|bad base64 decode)'),
     ),
     _entry(
-        "server_cert_file_unreadable", "server configuration", "server log",
-        (r'could not load server certificate file "[^"]*"',
-         r'could not (load|access) private key file "[^"]*": No such file'),
+        "server_cert_file_unreadable", "server configuration",
         "ssl_cert_file / ssl_key_file names a file the server cannot read (missing, wrong path, no permission).",
         "Deliver the file where the setting points (relative paths are inside the data directory); reload.",
         f"{_GUIDE_F2} › Primera capa (ssl_cert_file, ssl_key_file)",
+        server=(r'could not load server certificate file "[^"]*"',
+                r'could not (load|access) private key file "[^"]*": No such file'),
     ),
     # ---- pg_hba.conf ---------------------------------------------------------------------------------------
     _entry(
-        "clientcert_invalid", "pg_hba.conf", "server log",
-        (r'invalid value for clientcert: "[^"]*"', r'clientcert (only accepts|can only be set to) "verify-full"'),
+        "clientcert_invalid", "pg_hba.conf",
         "Since PostgreSQL 14 clientcert takes verify-ca or verify-full (the old 1/0 are gone), and with "
         "'cert' only verify-full; the whole pg_hba.conf is then not reloaded (the old rules stay).",
         "Write clientcert=verify-full (or verify-ca with a password method); check the server log after the "
         "reload: on 15/16 pg_hba_file_rules shows no error text for clientcert=1.",
         f"{_GUIDE_F2} › Tercera capa (pg_hba.conf, clientcert=1)",
+        server=(r'invalid value for clientcert: "[^"]*"',
+                r'clientcert (only accepts|can only be set to) "verify-full"'),
     ),
     _entry(
-        "hostssl_without_ssl", "pg_hba.conf", "server log",
-        (r"hostssl record cannot match because SSL is disabled",),
+        "hostssl_without_ssl", "pg_hba.conf",
         "A hostssl rule is loaded while ssl = off, so no connection can ever use it.",
         "Set ssl = on (with a certificate and key), or use host/hostnossl rules.",
+        server=(r"hostssl record cannot match because SSL is disabled",),
+    ),
+    # ---- channel binding (SCRAM bound to the TLS certificate) -------------------------------------------
+    _entry(
+        "channel_binding_invalid", "channel binding",
+        "channel_binding takes disable, prefer or require; libpq refuses anything else before connecting.",
+        "Write channel_binding=require (the value that defends against a relay in the middle).",
+        client=(r'invalid channel_binding value: "[^"]*"',),
     ),
     _entry(
-        "cert_auth_failed", "authentication", "both",
-        (r'certificate authentication failed for user "[^"]*"',
-         r"provided user name \([^)]*\) and authenticated user name \([^)]*\) do not match"),
+        "channel_binding_not_offered", "channel binding",
+        "channel_binding=require needs SCRAM-SHA-256-PLUS, and the server asked for something else: a "
+        "password/md5 rule, or SCRAM without TLS (no certificate to bind to).",
+        "Use a scram-sha-256 rule on a hostssl line and connect with TLS (sslmode=require or stronger).",
+        client=(r"channel binding required but not supported by server's authentication request",
+                r"channel binding required, but SSL not in use",
+                (r"channel binding is required, but server did not offer an authentication method that "
+                 r"supports channel binding")),
+    ),
+    _entry(
+        "channel_binding_not_used", "channel binding",
+        "channel_binding=require, but the server let the client in without SCRAM at all (trust, or cert "
+        "authentication): nothing was bound, so libpq refuses the session it was given.",
+        "Authenticate with scram-sha-256 on a hostssl line, or drop channel_binding=require where cert "
+        "authentication is the design (the certificate already proves the client).",
+        client=(r"channel binding required, but server authenticated client without channel binding",),
+    ),
+    _entry(
+        "channel_binding_mismatch", "channel binding",
+        "The client's SCRAM proof is bound to a different TLS certificate than the server's own: something "
+        "between them terminated TLS with another certificate (a relay or proxy in the middle).",
+        "Connect straight to the server (or to a proxy that passes TLS through); with verify-full the relay's "
+        "certificate would have been refused before authentication.",
+        **_both(r"SCRAM channel binding check failed"),
+    ),
+    # ---- authentication ------------------------------------------------------------------------------------
+    _entry(
+        "cert_auth_failed", "authentication",
         "Method 'cert' (or clientcert=verify-full) compares the certificate's CN with the user name asked for, "
         "and they differ.",
         "Connect as the user named in the certificate's CN, issue a certificate with CN = the role, or map "
         "names with pg_ident.conf (map=...).",
         f"{_GUIDE_F2} › Tercera capa nivel Usuario (usuario \"otros\")",
+        **_both(r'certificate authentication failed for user "[^"]*"',
+                r"provided user name \([^)]*\) and authenticated user name \([^)]*\) do not match"),
     ),
     _entry(
-        "client_cert_required", "authentication", "both",
-        (r"connection requires a valid client certificate",),
+        "client_cert_required", "authentication",
         "The matching pg_hba.conf rule ('cert', or clientcert=verify-ca/verify-full) needs a client certificate "
         "and the client sent none.",
         "Pass sslcert and sslkey with a certificate issued by a CA in the server's ssl_ca_file.",
         f"{_GUIDE_F2} › Tercera capa (cert, clientcert)",
+        **_both(r"connection requires a valid client certificate"),
     ),
     _entry(
-        "password_failed", "authentication", "both",
-        (r'password authentication failed for user "[^"]*"',),
+        "password_failed", "authentication",
         "Wrong password for that role (or the role has no password / does not exist: the server does not say "
         "which, on purpose).",
-        "Check the password (PGPASSWORD, passfile, or password=...), and that the role exists with LOGIN.",
+        "Check the password (PGPASSWORD, passfile, or password=), and that the role exists with LOGIN.",
+        **_both(r'password authentication failed for user "[^"]*"'),
     ),
     _entry(
-        "no_password", "authentication", "client",
-        (r"fe_sendauth: no password supplied",),
+        "no_password", "authentication",
         "The server asked for a password and the client had none to send.",
         "Supply one (passfile, PGPASSWORD or password=), or use a rule with method 'cert' and a client "
         "certificate.",
+        client=(r"fe_sendauth: no password supplied", r"client password must be a string"),
     ),
     _entry(
-        "no_hba_no_encryption", "pg_hba.conf", "both",
-        (r'no pg_hba\.conf entry for host "[^"]*", user "[^"]*", database "[^"]*", (no encryption|SSL off)',),
+        "no_hba_no_encryption", "pg_hba.conf",
         "The connection came without TLS and no pg_hba.conf rule accepts unencrypted connections for it "
         "(hostssl rules match only TLS connections).",
         "Connect with sslmode=require or stronger; add a host/hostnossl rule only if plain text is really allowed.",
         f"{_GUIDE_F2} › Tercera capa (hostssl)",
+        **_both(r'no pg_hba\.conf entry for host "[^"]*", user "[^"]*", database "[^"]*", (no encryption|SSL off)'),
     ),
     _entry(
-        "no_hba_ssl", "pg_hba.conf", "both",
-        (r'no pg_hba\.conf entry for host "[^"]*", user "[^"]*", database "[^"]*", (SSL encryption|SSL on)',),
+        "no_hba_ssl", "pg_hba.conf",
         "The connection used TLS and no pg_hba.conf rule accepts TLS connections for it (only hostnossl rules "
         "match, or none matches this user/database/address).",
         "Add a hostssl (or host) rule for this user, database and address; reload.",
+        **_both(r'no pg_hba\.conf entry for host "[^"]*", user "[^"]*", database "[^"]*", (SSL encryption|SSL on)'),
     ),
     _entry(
-        "server_no_ssl", "TLS not offered", "client",
-        (r"server does not support SSL, but SSL was required",),
+        "server_no_ssl", "TLS not offered",
         "sslmode require/verify-* insists on TLS and the server answered the SSL request with 'N' (ssl = off).",
         "Turn ssl on at the server (with a certificate and key) and reload; do not weaken the client's sslmode.",
         f"{_GUIDE_F2} › Primera capa (ssl = on)",
+        client=(r"server does not support SSL, but SSL was required", r"The server does not support SSL connections"),
+    ),
+    # ---- SQL functions of sslinfo ------------------------------------------------------------------------
+    _entry(
+        "x509_field_invalid", "sslinfo",
+        "ssl_client_dn_field()/ssl_issuer_field() take an X.509 attribute name (CN, O, OU, emailAddress...) "
+        "and the one given is not one OpenSSL knows.",
+        "Use a short or long attribute name as OpenSSL spells it, e.g. ssl_client_dn_field('CN') or "
+        "ssl_client_dn_field('commonName').",
+        **_both(r"invalid X\.509 field name"),
     ),
     # ---- generic: the connection ended without a reason ---------------------------------------------------
     _entry(
-        "connection_closed", "connection closed", "client",
-        (r"server closed the connection unexpectedly", r"SSL SYSCALL error: EOF detected",
-         r"SSL connection has been closed unexpectedly", r"unexpected eof while reading"),
+        "connection_closed", "connection closed",
         "The server end closed the connection without an error message; under TLS 1.3 this is how a rejected "
         "client certificate can look to older clients (the server decided after the client's handshake).",
         "Read the server log for the same moment: it names the real reason (e.g. certificate verify failed).",
+        client=(r"server closed the connection unexpectedly", r"SSL SYSCALL error: EOF detected",
+                r"SSL connection has been closed unexpectedly", r"unexpected eof while reading",
+                r"Connection terminated unexpectedly", r"\bECONNRESET\b"),
     ),
     _entry(
-        "server_unreachable", "connection", "client",
-        (r"Connection refused", r"could not connect to server", r"timeout expired",
-         r"could not translate host name"),
+        "server_unreachable", "connection",
         "Nothing accepted the TCP connection at that host and port (server down, wrong port, or firewall).",
         "Check that the lab runs (lab.status()) and use lab.host/lab.port.",
+        client=(r"Connection refused", r"could not connect to server", r"timeout expired",
+                r"could not translate host name", r"\bECONNREFUSED\b"),
     ),
 )
 
@@ -356,6 +510,61 @@ def classify(client_text: str, server_log: str = "") -> CatalogueEntry | None:
     return None
 
 
+def _pattern_text(entry: CatalogueEntry) -> str:
+    if entry.side == "both" and [p.pattern for p in entry.client] == [p.pattern for p in entry.server]:
+        return " | ".join(p.pattern for p in entry.client)
+    parts = [f"{side}: " + " | ".join(p.pattern for p in group)
+             for side, group in (("client", entry.client), ("server log", entry.server)) if group]
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What :func:`explain` found: the entry (or None), which text named it, and the texts it read."""
+
+    entry: CatalogueEntry | None
+    seen_in: str | None
+    client_text: str
+    server_log: str
+
+    @property
+    def key(self) -> str | None:
+        return self.entry.key if self.entry else None
+
+    def __str__(self) -> str:
+        if self.entry is None:
+            return ("not in the catalogue: read the server log of the same moment (lab.log_since) -- it often "
+                    "names the reason the client was not told")
+        e = self.entry
+        return (f"{e.key} ({e.error_class}; recognised in the {self.seen_in} text)\n"
+                f"cause: {e.cause}\nfix: {e.fix}" + (f"\nguide: {e.guide_ref}" if e.guide_ref else ""))
+
+
+_NODE_PREFIX = re.compile(r"^(?:Uncaught )?(?:\w*Error(?: \[\w+\])?: )", re.MULTILINE)
+
+
+def explain(text: str, server_log: str = "") -> Explanation:
+    """The catalogue's diagnosis of any client's message: libpq/psycopg, ``psql`` (``psql: error: ...``),
+    node-postgres (``Error: self-signed certificate in certificate chain``), or a pasted mix.
+
+    Lines of ``text`` that carry the server's log prefix (``2026-01-01 10:00:00.000 UTC [123] ...``) are
+    read as server log, the rest as the client's words, so a reader can paste both ends at once; a
+    ``server_log`` given separately is added. ``str()`` of the result reads as cause and fix.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"explain() takes the message text, not {type(text).__name__}")
+    client_lines, log_lines = [], [server_log] if server_log else []
+    for line in text.splitlines():
+        (log_lines if _SERVER_LINE.match(line) else client_lines).append(line)
+    client_text = _NODE_PREFIX.sub("", "\n".join(client_lines)).strip()
+    log = "\n".join(log_lines)
+    entry = classify(client_text, log)
+    return Explanation(entry, entry.matched_side(client_text, log) if entry else None, client_text, log)
+
+
+_SERVER_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+ \[\d+\] ")
+
+
 def as_dataframe() -> pd.DataFrame:
     """The catalogue as a table for notebooks: one row per entry, patterns shown as their source text."""
     import pandas as pd
@@ -364,7 +573,7 @@ def as_dataframe() -> pd.DataFrame:
         "key": e.key,
         "error_class": e.error_class,
         "side": e.side,
-        "patterns": " | ".join(p.pattern for p in e.patterns),
+        "patterns": _pattern_text(e),
         "cause": e.cause,
         "fix": e.fix,
         "guide_ref": e.guide_ref,

@@ -21,6 +21,13 @@ The same goes for libpq's environment variables (``PGSSLCERT``, ``PGSSLCERTMODE`
 one is set, attempt() passes that keyword explicitly with libpq's default, and says so in ``client_defaults``
 (``PGSERVICE`` cannot be neutralised this way; leave it unset for the lab).
 
+Two ways to hand a decision back to libpq on purpose: ``sslmode=None`` passes no sslmode (libpq's default:
+``prefer``, or ``verify-full`` with ``sslrootcert=system``; a ``PGSSLMODE`` in the reader's environment is
+hidden for the connect), and ``env=`` sets libpq's environment variables for one attempt (shown in front of
+the ``psql`` command, never neutralised). Secrets are masked only where a value can be echoed -- after
+``=`` or inside quotes -- so libpq's own words are never altered (a password ``pass`` once turned
+``password authentication failed`` into ``***word ...``).
+
 Other isolation: ``gssencmode=disable`` (GSS encryption, when a Kerberos ticket exists, would replace TLS
 and make the lesson measure the wrong thing), an explicit ``passfile`` (the lab's, or a path that does not
 exist), and an OpenSSL key-passphrase hook so an encrypted ``sslkey`` without ``sslpassword`` fails with a
@@ -45,6 +52,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from . import catalogue
+from .attempt_log import LOG_WAIT_SECONDS, collect_log
 from .environment import temporary_environment
 from .errors import InvalidValue, LabkitError
 
@@ -57,7 +65,6 @@ __all__ = ["LAB_PASSWORD", "SSLMODES", "AttemptResult", "attempt", "open_session
 LAB_PASSWORD = "lab"
 SSLMODES: tuple[str, ...] = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 CONNECT_TIMEOUT = 5
-LOG_WAIT_SECONDS = 0.5  # at most this long for a failed attempt's server-log lines (a few ms typically)
 
 _SECRET_KEYS = frozenset({"password", "sslpassword"})
 _DEFAULT_FILES = {"sslrootcert": "root.crt", "sslcrl": "root.crl", "sslcert": "postgresql.crt",
@@ -110,6 +117,14 @@ class AttemptResult:
     error_text: str = ""
     server_log: str = ""
     duration_ms: float = 0.0
+    workspace: str = ""
+
+    @property
+    def short_psql(self) -> str:
+        """:attr:`psql` with paths inside the lab workspace written relative to it (run it from there)."""
+        if not self.workspace:
+            return self.psql
+        return re.sub(r"(?<=[=\s\"'])" + re.escape(self.workspace.rstrip("/") + "/"), "", self.psql)
 
     @property
     def entry(self) -> catalogue.CatalogueEntry | None:
@@ -269,19 +284,44 @@ class _Plan:
     home: Path | None
     secrets: list[str]
     client_defaults: str
+    env: dict[str, str] = field(default_factory=dict)
+    unset: tuple[str, ...] = ()
 
     @property
     def psql(self) -> str:
         return " ".join([*self.env_prefix, "psql", _shell_word(_conninfo(self.shown))])
 
 
-def _plan(lab: LabServer, *, sslmode: str, user: str, dbname: str, sslrootcert: object, sslcert: object,
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+_SECRET_ENV = frozenset({"PGPASSWORD", "PGSSLPASSWORD"})
+
+
+def _check_env(env: object) -> dict[str, str]:
+    """``env=`` checked: variable names as the shell writes them, values on one line."""
+    if env is None:
+        return {}
+    if not isinstance(env, Mapping):
+        raise InvalidValue("env", env, "a dict of environment variables", "e.g. env={'PGSSLMODE': 'verify-ca'}")
+    checked: dict[str, str] = {}
+    for name, value in env.items():
+        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name) or name == "HOME":
+            raise InvalidValue("env name", name, "an upper-case variable name such as 'PGSSLMODE' (not HOME: "
+                               "use home=)")
+        if not isinstance(value, str) or re.search(r"[\x00-\x1f]", value):
+            raise InvalidValue(f"env[{name!r}]", value, "a string on one line")
+        checked[name] = value
+    return checked
+
+
+def _plan(lab: LabServer, *, sslmode: str | None, user: str, dbname: str, sslrootcert: object, sslcert: object,
           sslkey: object, sslpassword: str | None, host: str | None, hostaddr: str | None,
           ssl_min_protocol_version: str | None, ssl_max_protocol_version: str | None,
           channel_binding: str | None, password: str | None, home: object,
-          extra: Mapping[str, object] | None) -> _Plan:
-    if sslmode not in SSLMODES:
-        raise InvalidValue("sslmode", sslmode, SSLMODES, "libpq's six modes, weakest to strongest")
+          extra: Mapping[str, object] | None, env: Mapping[str, str] | None = None) -> _Plan:
+    if sslmode is not None and sslmode not in SSLMODES:
+        raise InvalidValue("sslmode", sslmode, (*SSLMODES, None),
+                           "libpq's six modes, weakest to strongest; None leaves the choice to libpq")
+    given_env = _check_env(env)
     if not isinstance(user, str) or not user:
         raise InvalidValue("user", user, "a role name", "e.g. user='conssl'")
     if extra is not None and not isinstance(extra, Mapping):
@@ -296,7 +336,9 @@ def _plan(lab: LabServer, *, sslmode: str, user: str, dbname: str, sslrootcert: 
     shown: dict[str, str] = {"host": host or lab.host}
     if hostaddr:
         shown["hostaddr"] = hostaddr
-    shown.update({"port": str(lab.port), "user": user, "dbname": dbname, "sslmode": sslmode})
+    shown.update({"port": str(lab.port), "user": user, "dbname": dbname})
+    if sslmode is not None:  # None: libpq decides (prefer, or verify-full with sslrootcert=system)
+        shown["sslmode"] = sslmode
     optional = {"sslrootcert": sslrootcert, "sslcert": sslcert, "sslkey": sslkey,
                 "ssl_min_protocol_version": ssl_min_protocol_version,
                 "ssl_max_protocol_version": ssl_max_protocol_version, "channel_binding": channel_binding}
@@ -315,14 +357,17 @@ def _plan(lab: LabServer, *, sslmode: str, user: str, dbname: str, sslrootcert: 
         if sslpassword:
             secrets.append(sslpassword)
 
-    env_prefix: list[str] = []
+    env_prefix: list[str] = [f"{name}={'***' if name in _SECRET_ENV else shlex.quote(value)}"
+                             for name, value in given_env.items()]
+    secrets += [value for name, value in given_env.items() if name in _SECRET_ENV and value]
     if home_dir is not None:
         env_prefix.append(f"HOME={shlex.quote(str(home_dir))}")
         client_defaults = f"HOME={home_dir}"
     else:
         no_home = _isolated_home(lab)
         for key, name in _DEFAULT_FILES.items():
-            actual.setdefault(key, str(no_home / ".postgresql" / name))
+            if f"PG{key.upper()}" not in given_env:  # a file named by env= is the caller's choice
+                actual.setdefault(key, str(no_home / ".postgresql" / name))
         client_defaults = "isolated"
 
     if password == LAB_PASSWORD:
@@ -337,22 +382,33 @@ def _plan(lab: LabServer, *, sslmode: str, user: str, dbname: str, sslrootcert: 
         secrets.append(password)
     actual.setdefault("gssencmode", "disable")
     actual.setdefault("connect_timeout", CONNECT_TIMEOUT)
-    ignored = [var for var in _FILE_ENV if os.environ.get(var) is not None]
+    ignored = [var for var in _FILE_ENV if os.environ.get(var) is not None and var not in given_env]
     for var, (key, neutral) in _NEUTRAL_ENV.items():
-        if os.environ.get(var) is not None:
+        if os.environ.get(var) is not None and var not in given_env:
             actual.setdefault(key, neutral)
             ignored.append(var)
+    unset: tuple[str, ...] = ()
+    if sslmode is None and "PGSSLMODE" not in given_env and os.environ.get("PGSSLMODE") is not None:
+        unset = ("PGSSLMODE",)  # "left to libpq" means libpq's default, not the reader's shell profile
+        ignored.append("PGSSLMODE")
     if ignored:
         client_defaults += f" (ignored from the environment: {', '.join(sorted(ignored))})"
-    return _Plan(shown, actual, env_prefix, home_dir, secrets, client_defaults)
+    if given_env:
+        client_defaults += f" (env: {', '.join(given_env)})"
+    return _Plan(shown, actual, env_prefix, home_dir, secrets, client_defaults, given_env, unset)
 
 
-def _home_env(home: Path | None) -> contextlib.AbstractContextManager[None]:
-    """$HOME set (and PGSSLCERT & co. hidden) for the duration of a connect when libpq should find its
-    default files in ``home``; nothing changes otherwise."""
-    if home is None:
+def _connect_env(plan: _Plan) -> contextlib.AbstractContextManager[None]:
+    """The environment libpq sees during the connect: ``env=`` set; with ``home=``, $HOME set and PGSSLCERT &
+    co. hidden (unless ``env=`` names them) so libpq finds its default files in ``home``."""
+    if plan.home is None and not plan.env and not plan.unset:
         return contextlib.nullcontext()
-    return temporary_environment({"HOME": str(home)}, unset=_FILE_ENV)
+    changes = dict(plan.env)
+    unset = list(plan.unset)
+    if plan.home is not None:
+        changes["HOME"] = str(plan.home)
+        unset += [var for var in _FILE_ENV if var not in plan.env]
+    return temporary_environment(changes, unset=unset)
 
 
 def _connect(plan: _Plan, **kwargs: Any) -> psycopg.Connection[Any]:
@@ -362,93 +418,11 @@ def _connect(plan: _Plan, **kwargs: Any) -> psycopg.Connection[Any]:
         raise LabkitError(f"the key {sslkey} is encrypted and no sslpassword was given; libpq would prompt on the "
                           "terminal and hang the notebook", "pass sslpassword=... (a wrong one shows 'bad decrypt')")
     try:
-        with _home_env(plan.home):
+        with _connect_env(plan):
             return psycopg.connect(**plan.actual, **kwargs)
     except psycopg.ProgrammingError as exc:  # an unknown keyword in extra=: our caller's mistake, not a lesson
         raise InvalidValue("extra", {k: v for k, v in plan.shown.items()}, "libpq connection keywords",
                            f"libpq said: {str(exc).strip()}") from None
-
-
-# ------------------------------------------------------------------------------------------------------
-# Server log of one attempt
-# ------------------------------------------------------------------------------------------------------
-
-_PID = re.compile(r"\[(\d+)\] ")
-_RECEIVED = re.compile(r"connection received: host=(?!\[local\])")
-_TERMINAL = re.compile(r"connection authorized|FATAL:|PANIC:|could not accept SSL connection|"
-                       r"could not receive data from client|incomplete startup packet|could not send data to client")
-# Client failures after which the server has nothing more to log (it logged "connection received" before
-# it answered, so the line is already there): it answered 'N' to the SSL request, the client closed after a
-# completed handshake (host name check), or it hung up when asked for a password it did not have --
-# PostgreSQL deliberately logs none of these (psql's first, password-less try looks the same).
-_SERVER_SILENT = re.compile(r"server does not support SSL, but SSL was required|does not match host name|"
-                            r"fe_sendauth: no password supplied")
-# Client failures where no TCP conversation with the server took place.
-_NOT_REACHED = re.compile(r"Connection refused|timeout expired|could not translate host name|"
-                          r"Network is unreachable|No route to host")
-
-
-def _group_log(text: str) -> dict[int, list[str]]:
-    """Log lines by backend pid; tab-indented continuation lines stay with the line above."""
-    groups: dict[int, list[str]] = {}
-    last: int | None = None
-    for line in text.splitlines():
-        if line.startswith(("\t", " ")) and last is not None:
-            groups[last].append(line)
-            continue
-        found = _PID.search(line[:80])
-        last = int(found.group(1)) if found else None
-        if last is not None:
-            groups.setdefault(last, []).append(line)
-    return groups
-
-
-def _attempt_pids(groups: Mapping[int, list[str]], admin_user: str | None = None) -> list[int]:
-    """Backends that received a TCP connection in the window, less labkit's own admin connections (the
-    Docker backend's admin channel is TCP too, and the container log may deliver an earlier admin
-    connection's lines after the mark was taken)."""
-    def is_admin(lines: list[str]) -> bool:
-        return admin_user is not None and any(f" {admin_user}@" in line or f'identity="{admin_user}"' in line
-                                              for line in lines)
-
-    return [pid for pid, lines in groups.items()
-            if any(_RECEIVED.search(line) for line in lines) and not is_admin(lines)]
-
-
-def _admin_tcp_user(lab: LabServer) -> str | None:
-    """The admin role when the admin channel is TCP (Docker), else None (a Unix socket logs as [local])."""
-    info = lab.backend.admin_conninfo()
-    return None if str(info.get("host", "")).startswith("/") else str(info.get("user"))
-
-
-def _log_done(groups: Mapping[int, list[str]], connected: bool, own_pid: int | None, client_text: str,
-              admin_user: str | None = None) -> bool:
-    pids = _attempt_pids(groups, admin_user)
-    finished = all(any(_TERMINAL.search(line) for line in groups[pid]) for pid in pids)
-    if connected:
-        return own_pid in pids and finished
-    if _SERVER_SILENT.search(client_text):
-        return True
-    if "connection to server at" not in client_text or _NOT_REACHED.search(client_text):
-        return True  # failed before talking to the server (bad option, nothing listening)
-    return bool(pids) and finished
-
-
-def _collect_log(lab: LabServer, mark: int, connected: bool, own_pid: int | None, client_text: str,
-                 wait: float = LOG_WAIT_SECONDS) -> str:
-    """This attempt's server-log lines. A backend logs a handshake the client aborted a few ms after the
-    client gave up, so poll (bounded by ``wait``) until every backend of the attempt has logged its end."""
-    deadline = time.monotonic() + wait
-    delay = 0.001
-    admin_user = _admin_tcp_user(lab)
-    while True:
-        groups = _group_log(lab.log_since(mark))
-        if _log_done(groups, connected, own_pid, client_text, admin_user) or time.monotonic() >= deadline:
-            break
-        time.sleep(delay)
-        delay = min(delay * 2, 0.02)
-    lines = [line for pid in _attempt_pids(groups, admin_user) for line in groups[pid]]
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -457,9 +431,12 @@ def _collect_log(lab: LabServer, mark: int, connected: bool, own_pid: int | None
 
 
 def _redact(text: str, secrets: Iterable[str]) -> str:
+    """Mask a secret where libpq or the server could echo it: as a value -- right after ``=`` or inside
+    quotes, and as a whole token. libpq's own words are never touched: a password ``pass`` leaves
+    ``password authentication failed`` as it is (a plain ``str.replace`` made it ``***word ...``)."""
     for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, "***")
+        if secret:
+            text = re.sub(r"(?<=[=\"'])" + re.escape(secret) + r"(?=[\"'\s,;)]|$)", "***", text)
     return text
 
 
@@ -512,20 +489,27 @@ def _facts(conn: psycopg.Connection[Any], result: AttemptResult) -> bool:
     return info.get("log_connections") != "off"
 
 
-def attempt(lab: LabServer, *, label: str = "", sslmode: str = "prefer", user: str = "postgres",
+def attempt(lab: LabServer, *, label: str = "", sslmode: str | None = "prefer", user: str = "postgres",
             dbname: str = "postgres", sslrootcert: str | Path | None = None, sslcert: str | Path | None = None,
             sslkey: str | Path | None = None, sslpassword: str | None = None, host: str | None = None,
             hostaddr: str | None = None, ssl_min_protocol_version: str | None = None,
             ssl_max_protocol_version: str | None = None, channel_binding: str | None = None,
             password: str | None = LAB_PASSWORD, home: str | Path | None = None,
-            extra: Mapping[str, object] | None = None) -> AttemptResult:
+            extra: Mapping[str, object] | None = None, env: Mapping[str, str] | None = None) -> AttemptResult:
     """Try one connection to ``lab`` and report it (never raises for a refused connection).
 
     Parameters are libpq's keywords. ``host`` defaults to the lab's address. ``password``: the default
     ``"lab"`` uses the lab's passfile (right for ``postgres``); pass the real password for other roles, or
     ``None`` for none at all (certificate authentication). ``home``: let libpq find its default client files
     in ``<home>/.postgresql/`` (otherwise they are isolated, see the module docstring). ``extra``: any other
-    libpq keyword (``sslcertmode``, ``sslcrl``, ``port``...).
+    libpq keyword (``sslcertmode``, ``sslcrl``, ``port``...). ``sslmode=None`` passes no sslmode at all, so
+    libpq applies its own default (``prefer``; ``verify-full`` with ``sslrootcert=system``). ``env``:
+    environment variables libpq reads during this connect only (``{"PGSSLMODE": "verify-ca"}``); a
+    variable given there is not neutralised, and it is shown in front of the ``psql`` command.
+
+    A refusal is classified with :func:`labkit.catalogue.classify`; when libpq's "certificate verify failed"
+    comes with ``sslcrl``/``sslcrldir`` in ``extra``, the attempt is repeated without them to measure
+    whether the CRL (not the server's CA) is at fault (``client_crl_unusable``).
 
     Raises :class:`~labkit.errors.InvalidValue` only for a mistake in the call itself (unknown sslmode,
     unknown keyword in ``extra``, ``home`` not a directory).
@@ -534,9 +518,9 @@ def attempt(lab: LabServer, *, label: str = "", sslmode: str = "prefer", user: s
                  sslkey=sslkey, sslpassword=sslpassword, host=host, hostaddr=hostaddr,
                  ssl_min_protocol_version=ssl_min_protocol_version,
                  ssl_max_protocol_version=ssl_max_protocol_version, channel_binding=channel_binding,
-                 password=password, home=home, extra=extra)
+                 password=password, home=home, extra=extra, env=env)
     result = AttemptResult(label=label, params=dict(plan.shown), psql=plan.psql, connected=False,
-                           client_defaults=plan.client_defaults)
+                           client_defaults=plan.client_defaults, workspace=str(lab.workspace.path))
     mark = lab.log_mark()
     started = time.perf_counter()
     own_pid: int | None = None
@@ -554,12 +538,25 @@ def attempt(lab: LabServer, *, label: str = "", sslmode: str = "prefer", user: s
             conn.close()
     result.duration_ms = round((time.perf_counter() - started) * 1000, 2)
     if str(plan.actual.get("port")) == str(lab.port):  # extra={"port": ...} may aim elsewhere: no lab log then
-        result.server_log = _redact(_collect_log(lab, mark, result.connected, own_pid, result.error_text,
+        result.server_log = _redact(collect_log(lab, mark, result.connected, own_pid, result.error_text,
                                                  wait=LOG_WAIT_SECONDS if logged else 0.0), plan.secrets)
     if not result.connected:
         entry = catalogue.classify(result.error_text, result.server_log)
         if entry is not None:
             result.error_key, result.error_class = entry.key, entry.error_class
+    crl_keys = {"sslcrl", "sslcrldir"} & set(extra or {})
+    if result.error_key == "server_cert_untrusted" and crl_keys:
+        # libpq words "the client's CRL is from another CA" exactly like "untrusted server": measure which,
+        # by the same attempt without the CRL (a second real handshake).
+        control = attempt(lab, label=label, sslmode=sslmode, user=user, dbname=dbname, sslrootcert=sslrootcert,
+                          sslcert=sslcert, sslkey=sslkey, sslpassword=sslpassword, host=host, hostaddr=hostaddr,
+                          ssl_min_protocol_version=ssl_min_protocol_version,
+                          ssl_max_protocol_version=ssl_max_protocol_version, channel_binding=channel_binding,
+                          password=password, home=home, env=env,
+                          extra={k: v for k, v in (extra or {}).items() if k not in crl_keys})
+        if control.error_key != "server_cert_untrusted":
+            unusable = catalogue.by_key("client_crl_unusable")
+            result.error_key, result.error_class = unusable.key, unusable.error_class
     return result
 
 
@@ -571,7 +568,8 @@ def open_session(lab: LabServer, **kwargs: Any) -> psycopg.Connection[Any]:
     defaults: dict[str, Any] = {"sslmode": "prefer", "user": "postgres", "dbname": "postgres",
                                 "password": LAB_PASSWORD}
     keys = ("sslmode", "user", "dbname", "sslrootcert", "sslcert", "sslkey", "sslpassword", "host", "hostaddr",
-            "ssl_min_protocol_version", "ssl_max_protocol_version", "channel_binding", "password", "home", "extra")
+            "ssl_min_protocol_version", "ssl_max_protocol_version", "channel_binding", "password", "home", "extra",
+            "env")
     unknown = set(kwargs) - set(keys)
     if unknown:
         raise InvalidValue("keyword", min(unknown), keys, "session() takes the same keywords as attempt()")

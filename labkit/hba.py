@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from . import quoting
 from .errors import InvalidValue
 
 if TYPE_CHECKING:
     from .server import LabServer
 
-__all__ = ["NEVER_REACHED", "first_match", "lesson_rows"]
+__all__ = ["IDENT_FILE", "NEVER_REACHED", "first_match", "ident_mappings", "lesson_rows", "set_ident_maps"]
 
 _CONN_TYPES = ("hostssl", "hostnossl", "host")
 _LINE_TYPES_FOR = {
@@ -157,3 +158,43 @@ def lesson_rows(lab: LabServer, frame: pd.DataFrame) -> pd.DataFrame:
     text = lab.hba_text().splitlines()
     first = next((i + 1 for i, line in enumerate(text) if line.startswith(LESSON_MARKER)), 0)
     return frame[frame["line_number"] > first].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------------
+# pg_ident.conf: user name maps (the pg_hba ``map=`` option)
+# --------------------------------------------------------------------------------------------------------
+
+IDENT_FILE = "pg_ident.conf"
+"""Where the server reads its maps: the default ``ident_file``, in the data directory."""
+
+
+def set_ident_maps(lab: LabServer, maps: Mapping[str, Iterable[tuple[str, str]]] | None) -> str:
+    """Write pg_ident.conf: for each map name, ``(system user, PostgreSQL user)`` pairs; ``None`` or ``{}``
+    empties the file. Returns the text written. Takes effect at the next reload.
+
+    Why: with ``cert`` authentication the server compares the certificate's CN (or, with the pg_hba option
+    ``clientname=DN``, its whole subject DN) with the role asked for; a map (pg_hba ``map=<name>``) lets a
+    certificate log in as another role. Every field goes through :func:`labkit.quoting.ident_line`, so a
+    DN's commas and blanks are quoted and no value can add a line; all lines are checked before writing.
+    """
+    if maps is not None and not isinstance(maps, Mapping):
+        raise InvalidValue("maps", maps, "a dict {map name: [(system user, pg user), ...]}",
+                           "e.g. {'certmap': [('CN=conssl,O=pgtls-lab', 'reporter')]}")
+    lines = [quoting.IDENT_HEADER.rstrip("\n")]
+    for map_name, pairs in (maps or {}).items():
+        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
+            raise InvalidValue(f"maps[{map_name!r}]", pairs, "a list of (system user, pg user) pairs")
+        for pair in pairs:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise InvalidValue(f"maps[{map_name!r}] entry", pair, "a (system user, pg user) pair")
+            lines.append(quoting.ident_line(map_name, pair[0], pair[1]))
+    text = "\n".join(lines) + "\n"
+    lab.backend.write_file(IDENT_FILE, text.encode(), 0o600)
+    return text
+
+
+def ident_mappings(lab: LabServer) -> pd.DataFrame:
+    """What the server read from pg_ident.conf at its last reload (``pg_ident_file_mappings``, 15+): map
+    name, system user, PostgreSQL user and any error, one row per line."""
+    return lab.query("SELECT line_number, map_name, sys_name, pg_username, error FROM pg_ident_file_mappings "
+                     "ORDER BY line_number")

@@ -21,13 +21,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import secrets
 import shutil
-import stat
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,11 +46,7 @@ from .ca import (
     write_file,
 )
 from .errors import InvalidValue, WorkspaceError
-
-try:  # POSIX only; the lab runs PostgreSQL on Linux, but importing the module elsewhere should not fail.
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+from .pki_files import check_role, check_roles, empty_dir, locked
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,8 +60,9 @@ _WRONG_HOST = "db.wrong-host.example"
 # Reuse only files that stay valid for at least this long, so a lesson does not fail half way through.
 _REUSE_MARGIN = dt.timedelta(days=1)
 
-_ROLE_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _STEM_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_SPACES = "spaces"  # lessons' own certificates: spaces/<lesson>/{certs,private}
+VALIDITY: tuple[str, ...] = ("valid", "expired", "not-yet-valid")
 
 
 def _now() -> dt.datetime:
@@ -200,29 +194,6 @@ _RESERVED_STEMS = frozenset(
 # --------------------------------------------------------------------------------------------------------
 
 
-def _check_role(role: object, param: str = "role") -> str:
-    if not isinstance(role, str) or not _ROLE_RE.fullmatch(role):
-        raise InvalidValue(
-            param, role, "a PostgreSQL role name: lower-case letters, digits and _, not starting with a digit",
-            "cert authentication matches the certificate's CN to the role name, so it must be a plain identifier",
-        )
-    return role
-
-
-def _check_roles(roles: object) -> tuple[str, ...]:
-    allowed = "a non-empty tuple of distinct PostgreSQL role names"
-    if isinstance(roles, (str, bytes)) or not isinstance(roles, Iterable):
-        raise InvalidValue("client_roles", roles, allowed, "pass a tuple, e.g. ('conssl', 'reporter')")
-    result = tuple(roles)
-    if not result:
-        raise InvalidValue("client_roles", result, allowed)
-    for role in result:
-        _check_role(role, "client_roles")
-    if len(set(result)) != len(result):
-        raise InvalidValue("client_roles", result, allowed, "each role may appear only once")
-    return result
-
-
 def _check_stem(name: object) -> str:
     if not isinstance(name, str) or not _STEM_RE.fullmatch(name) or name in _RESERVED_STEMS:
         raise InvalidValue(
@@ -230,50 +201,6 @@ def _check_stem(name: object) -> str:
             f"the standard set already uses {', '.join(sorted(_RESERVED_STEMS))}",
         )
     return name
-
-
-# --------------------------------------------------------------------------------------------------------
-# Writing files
-# --------------------------------------------------------------------------------------------------------
-
-
-def _empty_dir(directory: Path, mode: int, keep: Iterable[str] = ()) -> None:
-    """Make ``directory`` exist, empty (sub-directories named in ``keep`` excepted) and with ``mode``.
-
-    Files are unlinked and later created anew rather than truncated in place or the directory removed:
-    on ext4, truncating or renaming over a file with data forces that data to disk at close (the
-    "auto_da_alloc" safety net), which made regeneration several times slower.
-    """
-    try:
-        entries = list(os.scandir(directory))
-    except FileNotFoundError:
-        directory.mkdir(parents=True, mode=mode)
-        entries = []
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            if entry.name not in keep:
-                shutil.rmtree(entry.path)
-        else:
-            os.unlink(entry.path)
-    if stat.S_IMODE(directory.stat().st_mode) != mode:  # mkdir's mode is filtered by the umask
-        directory.chmod(mode)
-
-
-@contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    """Serialise writers (two notebooks calling ensure on one workspace) with an advisory lock file."""
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    try:
-        fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except FileNotFoundError:
-        raise WorkspaceError(f"no lab PKI under {str(root)!r}", "call LabPKI.ensure(root) first") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -324,10 +251,10 @@ class LabPKI:
         expired client excepted). Otherwise -- or with ``regenerate=True`` -- everything is made afresh, so
         the tree is never a mix of two generations. Arguments are checked before anything is written.
         """
-        pki = cls(Path(root), check_key_type(key_type), check_server_names(server_names), _check_roles(client_roles))
+        pki = cls(Path(root), check_key_type(key_type), check_server_names(server_names), check_roles(client_roles))
         try:
             pki.root_dir.mkdir(parents=True, exist_ok=True)
-            with _locked(pki.root_dir):
+            with locked(pki.root_dir):
                 if regenerate or not pki._reusable():
                     pki._generate()
                 else:
@@ -433,9 +360,10 @@ class LabPKI:
         # Write. Remove the manifest first: if anything below fails, the next ensure() starts over.
         p = self.paths
         self._manifest_path.unlink(missing_ok=True)
+        shutil.rmtree(self.root_dir / _SPACES, ignore_errors=True)  # lessons' certificates of the old CAs
         for directory, dir_mode in ((p.root_crt.parent, 0o755), (p.crl_dir, 0o755), (p.server_crt.parent, 0o755),
                                     (p.root_key.parent, 0o700)):
-            _empty_dir(directory, dir_mode, keep={p.crl_dir.name})
+            empty_dir(directory, dir_mode, keep={p.crl_dir.name})
 
         root.write(p.root_crt, p.root_key)
         inter.write(p.intermediate_crt, p.intermediate_key)
@@ -523,7 +451,7 @@ class LabPKI:
         except (OSError, ValueError):
             hint = "give the path of a PEM certificate file"
             raise InvalidValue("cert_path", str(cert_path), allowed, hint) from None
-        with _locked(self.root_dir):
+        with locked(self.root_dir):
             manifest = self._manifest()
             root, inter = self._lab_cas()
             issuer = None
@@ -546,54 +474,93 @@ class LabPKI:
             self._write_crls(manifest, root, inter, now, atomic=True)
             self._write_manifest(manifest)
 
-    def _issue_extra(self, record: dict[str, Any], issue: Callable[[CA], Leaf], by: str) -> tuple[Path, Path]:
+    def _extra_paths(self, stem: str, space: str | None) -> tuple[Path, Path]:
+        """certs/<stem>.crt and private/<stem>.key, or the same below spaces/<space>/ for a lesson's own."""
+        if space is None:
+            return self.paths.server_crt.parent / f"{stem}.crt", self.paths.root_key.parent / f"{stem}.key"
+        if not isinstance(space, str) or not _STEM_RE.fullmatch(space):
+            raise InvalidValue("space", space, "a folder name of letters, digits, '.', '_' or '-'", "e.g. space='14'")
+        base = self.root_dir / _SPACES / space
+        (base / "certs").mkdir(parents=True, exist_ok=True)
+        if not (base / "private").is_dir():
+            (base / "private").mkdir(mode=0o700)
+        (base / "private").chmod(0o700)
+        return base / "certs" / f"{stem}.crt", base / "private" / f"{stem}.key"
+
+    def _issue_extra(self, record: dict[str, Any], issue: Callable[[CA, dt.datetime, dt.datetime], Leaf], by: str,
+                     *, validity: str, passphrase: str | None, space: str | None) -> tuple[Path, Path]:
         if by not in ("intermediate", "root"):
             raise InvalidValue("by", by, ("intermediate", "root"))
-        crt_path = self.paths.server_crt.parent / f"{record['name']}.crt"
-        key_path = self.paths.root_key.parent / f"{record['name']}.key"
-        with _locked(self.root_dir):
+        if validity not in VALIDITY:
+            raise InvalidValue("validity", validity, VALIDITY, "expired and not-yet-valid are off by a day")
+        if passphrase is not None and (not isinstance(passphrase, str) or not passphrase):
+            raise InvalidValue("passphrase", "***", "a non-empty string (the key is then encrypted with it)")
+        crt_path, key_path = self._extra_paths(record["name"], space)
+        now, day = _now(), dt.timedelta(days=1)
+        start, end = {"valid": (now - BACKDATE, now - BACKDATE + LEAF_LIFETIME),
+                      "expired": (now - day - LEAF_LIFETIME, now - day),
+                      "not-yet-valid": (now + day, now + day + LEAF_LIFETIME)}[validity]
+        with locked(self.root_dir):
             manifest = self._manifest()
-            leaf = issue(self.intermediate_ca() if by == "intermediate" else self.root_ca())
-            leaf.write(crt_path, key_path, atomic=True)
-            record.update(crt=self._rel(crt_path), key=self._rel(key_path), serial=leaf.serial, by=by)
-            manifest["extras"] = [e for e in manifest["extras"] if e["name"] != record["name"]] + [record]
+            leaf = issue(self.intermediate_ca() if by == "intermediate" else self.root_ca(), start, end)
+            leaf.write(crt_path, key_path, passphrase=passphrase.encode() if passphrase else None, atomic=True)
+            record.update(crt=self._rel(crt_path), key=self._rel(key_path), serial=leaf.serial, by=by,
+                          validity=validity, encrypted_key=passphrase is not None, space=space)
+            manifest["extras"] = [e for e in manifest["extras"]
+                                  if (e["name"], e.get("space")) != (record["name"], space)] + [record]
             self._write_manifest(manifest)
         return crt_path, key_path
 
-    def issue_client(self, role: str, *, name: str | None = None, by: str = "intermediate") -> tuple[Path, Path]:
+    def issue_client(self, role: str, *, name: str | None = None, by: str = "intermediate",
+                     subject: str | None = None, validity: str = "valid", passphrase: str | None = None,
+                     space: str | None = None) -> tuple[Path, Path]:
         """Issue one more client certificate (CN = ``role``) from the intermediate (or, ``by="root"``, straight
         from the root: the guide's "root on both sides" layout); return (cert, key) paths.
 
         Files are ``certs/<name>.crt`` and ``private/<name>.key``; ``name`` defaults to ``client-<role>``.
-        Issuing again under the same name replaces the earlier certificate.
+        Issuing again under the same name replaces the earlier certificate. ``subject``: a whole RFC 4514
+        DN instead of ``O=pgtls-lab,CN=<role>`` (for ``clientname=DN`` maps). ``validity``: ``expired`` or
+        ``not-yet-valid`` (a day off). ``passphrase``: the key is written encrypted with it. ``space``: a
+        lesson's own folder (``spaces/<space>/``), so what one lesson makes never shows in another's
+        :meth:`describe`.
         """
-        role = _check_role(role)
+        role = check_role(role)
         stem = _check_stem(f"client-{role}" if name is None else name)
-        record = {"kind": "client", "name": stem, "role": role}
-        start = _now() - BACKDATE
-        return self._issue_extra(record, lambda ca: ca.issue_client_cert(role, not_before=start), by)
+        record = {"kind": "client", "name": stem, "role": role, "subject": subject}
+        return self._issue_extra(
+            record, lambda ca, start, end: ca.issue_cert(subject or f"CN={role},O={ca.org}", purpose="client",
+                                                         not_before=start, not_after=end),
+            by, validity=validity, passphrase=passphrase, space=space)
 
-    def issue_server(self, names: tuple[str, ...], *, name: str, by: str = "intermediate") -> tuple[Path, Path]:
+    def issue_server(self, names: tuple[str, ...], *, name: str, by: str = "intermediate", san: bool = True,
+                     subject: str | None = None, validity: str = "valid", passphrase: str | None = None,
+                     space: str | None = None) -> tuple[Path, Path]:
         """Issue one more server certificate for ``names`` (CN = first name) from the intermediate (or root).
 
-        Files are ``certs/<name>.crt`` and ``private/<name>.key``; returns their paths.
+        Files are ``certs/<name>.crt`` and ``private/<name>.key``; returns their paths. ``san=False`` leaves
+        the SAN out (libpq then checks the CN alone); ``subject``, ``validity``, ``passphrase`` and ``space``
+        as in :meth:`issue_client`.
         """
         sans = check_server_names(names, "names")
         stem = _check_stem(name)
-        record = {"kind": "server", "name": stem, "names": list(sans)}
-        start = _now() - BACKDATE
-        return self._issue_extra(record, lambda ca: ca.issue_server_cert(*sans, not_before=start), by)
+        record = {"kind": "server", "name": stem, "names": list(sans), "san": bool(san), "subject": subject}
+        return self._issue_extra(
+            record, lambda ca, start, end: ca.issue_cert(subject or f"CN={sans[0]},O={ca.org}", purpose="server",
+                                                         sans=sans if san else (), not_before=start, not_after=end),
+            by, validity=validity, passphrase=passphrase, space=space)
 
     # -- describing ---------------------------------------------------------------------------------------
 
-    def describe(self) -> pd.DataFrame:
+    def describe(self, space: str | None = None) -> pd.DataFrame:
         """One row per certificate file: who signed it, what it names, whether it is revoked and verifies.
 
         ``chain_verifies`` uses cryptography's verifier with the lab root as the only trust anchor and the
         intermediate offered as untrusted: server certificates against their first SAN, client certificates
         as clients (allowing no SAN, since PostgreSQL matches the CN). It checks signatures, validity dates,
         EKU and names, not revocation -- that is the separate ``revoked`` column, read from the lab CRLs.
-        CA rows verify by signature to the lab root and validity dates. Bundles are not listed.
+        CA rows verify by signature to the lab root and validity dates. Bundles are not listed. Extra
+        certificates are listed when shared, plus those of ``space`` (a lesson's own, see :meth:`issue_client`);
+        their ``lesson`` cell says how they were made (no SAN, custom subject, expired, encrypted key...).
         """
         import pandas as pd  # here, not at module level: pandas takes longer to import than the PKI to make
 
@@ -603,7 +570,8 @@ class LabPKI:
         crls = [x509.load_pem_x509_crl(path.read_bytes()) for path in (p.root_crl, p.intermediate_crl)]
         listing = [(getattr(p, f.attr), f.role, f.lesson) for f in _CERT_FILES]
         for extra in manifest.get("extras", []):
-            listing.append((self.root_dir / extra["crt"], extra["kind"], f"extra, from issue_{extra['kind']}()"))
+            if extra.get("space") in (None, space):
+                listing.append((self.root_dir / extra["crt"], extra["kind"], _extra_note(extra)))
         rows = [{"file": self._rel(path), "role": role, "lesson": lesson,
                  **certificate_facts(load_cert(path), role, root, [inter], crls)} for path, role, lesson in listing]
         return pd.DataFrame(rows, columns=list(_DESCRIBE_COLUMNS))
@@ -613,3 +581,13 @@ _DESCRIBE_COLUMNS = (
     "file", "role", "lesson", "subject", "issuer", "serial", "sans",
     "not_before", "not_after", "key", "is_ca", "revoked", "chain_verifies",
 )
+
+
+def _extra_note(extra: dict[str, Any]) -> str:
+    """The ``lesson`` cell of an extra certificate: where it came from and what is special about it."""
+    notes = [f"space {extra['space']}"] if extra.get("space") else []
+    notes += ["no SAN"] if extra.get("san") is False else []
+    notes += [f"subject {extra['subject']}"] if extra.get("subject") else []
+    notes += [extra["validity"]] if extra.get("validity", "valid") != "valid" else []
+    notes += ["encrypted key"] if extra.get("encrypted_key") else []
+    return f"extra, from issue_{extra['kind']}()" + (f": {', '.join(notes)}" if notes else "")

@@ -154,6 +154,33 @@ def hba_line(line: object) -> str:
     return line
 
 
+# -- pg_ident.conf -----------------------------------------------------------------------------------
+IDENT_HEADER = "# pg_ident.conf written by labkit: MAPNAME  SYSTEM-USERNAME  PG-USERNAME\n"
+_IDENT_PG_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*|[A-Za-z0-9_.\-]*\\1[A-Za-z0-9_.\-]*")
+_NEEDS_QUOTES = re.compile(r"[\s,#]")
+
+
+def ident_system_name(value: object) -> str:
+    """The SYSTEM-USERNAME field of a pg_ident.conf line: a certificate's CN, its whole DN
+    (``CN=conssl,O=pgtls-lab`` with ``clientname=DN``) or a ``/regex``. Written in double quotes when it
+    holds a blank, a comma or ``#`` (which would otherwise split the field or start a comment); a ``"``
+    itself and control characters are refused, so the value can never become a second field or line."""
+    allowed = "a user name, a certificate DN or a /regular expression, without '\"' or control characters"
+    if not isinstance(value, str) or not value or '"' in value:
+        raise InvalidValue("system user", value, allowed)
+    _no_control("system user", value, allowed)
+    return f'"{value}"' if _NEEDS_QUOTES.search(value) else value
+
+
+def ident_line(map_name: object, system_user: object, pg_user: object) -> str:
+    """One pg_ident.conf line ``MAPNAME SYSTEM-USERNAME PG-USERNAME`` built from checked fields. The
+    PostgreSQL user may carry ``\\1`` (the regex's first capture)."""
+    name = hba_token("map name", map_name, "one map name of letters, digits, '_', '.', '-'")
+    if not isinstance(pg_user, str) or not _IDENT_PG_USER.fullmatch(pg_user):
+        raise InvalidValue("pg user", pg_user, "one role name (may contain \\1 for a regex capture)")
+    return f"{name}  {ident_system_name(system_user)}  {pg_user}"
+
+
 # -- shell -------------------------------------------------------------------------------------------
 def shell_word(value: object, name: str = "command argument") -> str:
     """One word of a ``/bin/sh`` command line (``shlex.quote``); control characters are refused."""

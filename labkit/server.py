@@ -344,8 +344,17 @@ class LabServer:
             self._admin = psycopg.connect(**self.backend.admin_conninfo(), autocommit=True, row_factory=dict_row)
         return self._admin
 
-    def execute(self, query: Any, params: Any = None) -> list[dict[str, Any]]:
-        """Run one statement over the admin channel; rows as dicts (empty for commands)."""
+    def execute(self, query: Any, params: Any = None, *, dbname: str | None = None) -> list[dict[str, Any]]:
+        """Run one statement over the admin channel; rows as dicts (empty for commands). ``dbname``: run it
+        in that database instead (a connection of its own, closed afterwards), e.g. to install an extension
+        or create a table where a lesson's role connects."""
+        if dbname is not None:
+            if not isinstance(dbname, str) or not dbname or "\x00" in dbname:
+                raise InvalidValue("dbname", dbname, "the name of an existing database", "e.g. dbname='postgres'")
+            info = {**self.backend.admin_conninfo(), "dbname": dbname}
+            with psycopg.connect(**info, autocommit=True, row_factory=dict_row) as conn:
+                cur = conn.execute(query, params)
+                return cur.fetchall() if cur.description else []
         try:
             cur = self.admin().execute(query, params)
         except psycopg.OperationalError:
@@ -353,9 +362,9 @@ class LabServer:
             cur = self.admin().execute(query, params)
         return cur.fetchall() if cur.description else []
 
-    def query(self, query: Any, params: Any = None) -> pd.DataFrame:
-        """Run a query over the admin channel and return a DataFrame."""
-        rows = self.execute(query, params)
+    def query(self, query: Any, params: Any = None, *, dbname: str | None = None) -> pd.DataFrame:
+        """Run a query over the admin channel (or in ``dbname``) and return a DataFrame."""
+        rows = self.execute(query, params, dbname=dbname)
         return pd.DataFrame(rows)
 
     # -- configuration -------------------------------------------------------------------------------
@@ -481,9 +490,11 @@ class LabServer:
         return self.backend.server_path(relative)
 
     def reset_config(self) -> None:
-        """Back to the lab's starting point: no lesson settings, default pg_hba rules (not reloaded)."""
+        """Back to the lab's starting point: no lesson settings, default pg_hba rules, no pg_ident.conf maps
+        (not reloaded), so no lesson inherits what another configured."""
         self.set_settings({}, replace=True)
         self.set_hba_rules(None)
+        self.backend.write_file("pg_ident.conf", quoting.IDENT_HEADER.encode(), 0o600)
 
     def reload(self, timeout: float = 10) -> ReloadResult:
         """``pg_reload_conf()``, wait until the server has really finished re-reading its files, and report

@@ -6,9 +6,16 @@ yellow where nothing was measured. Every Styler gets a fixed ``uuid``: pandas ot
 into the HTML on every run, and nbval compares notebook outputs, so a lesson's verdict tables would never
 compare equal. Attempts (:class:`labkit.client.AttemptResult`) become tables here too, with only the
 columns that read the same on every machine and backend.
+
+Every Styler made here HTML-escapes its cells and labels (a message such as ``no pg_hba.conf entry for
+host "<client>"`` or a path ``<data dir>/server.crt`` would otherwise be read by the browser as a tag and
+vanish) and writes every missing value -- None, NaN, NaT -- as one marker, :data:`EMPTY`. ``psql`` columns
+show paths relative to the lab workspace (run the command from that folder); the whole command is
+``AttemptResult.psql``.
 """
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +29,7 @@ if TYPE_CHECKING:
 
     from .client import AttemptResult
 
-__all__ = ["BAD", "GOOD", "NEUTRAL", "WARN", "attempts", "attempts_frame", "cells", "compatibility", "matrix",
+__all__ = ["BAD", "EMPTY", "GOOD", "NEUTRAL", "WARN", "attempts", "attempts_frame", "cells", "compatibility", "matrix",
            "matrix_plot", "outcome", "outcomes", "probe_result", "raw_messages", "server_says", "table",
            "timing_plot", "truth", "verdict", "verdicts"]
 
@@ -32,6 +39,8 @@ WARN = "background-color: #ffe0b2"  # worked, but not the way it should (plainte
 NEUTRAL = "background-color: #fff9c4"  # not applicable / not measured
 _SHADES = {"good": GOOD, "bad": BAD, "warn": WARN, "neutral": NEUTRAL, "": ""}
 _LEFT = {"text-align": "left", "white-space": "pre-wrap"}
+EMPTY = "—"
+"""The one marker for "no value" in every table (never None, nan, NaN or NULL)."""
 
 Rule = Callable[[Any], str]
 """A cell rule: value -> "good", "bad", "warn", "neutral" or "" (no colour)."""
@@ -68,9 +77,21 @@ def probe_result(value: Any) -> str:
 # --------------------------------------------------------------------------------------------------------
 
 
+def _style(frame: pd.DataFrame) -> Styler:
+    """The one way a frame becomes a Styler here: text escaped for HTML, missing values as :data:`EMPTY`."""
+    def named(names: Sequence[Any]) -> list[Any]:  # axis names are not escaped by format_index
+        return [html.escape(n) if isinstance(n, str) else n for n in names]
+
+    frame = frame.copy(deep=False)
+    frame.index = frame.index.set_names(named(frame.index.names))  # new Index objects: the caller's stays
+    frame.columns = frame.columns.set_names(named(frame.columns.names))
+    return (frame.style.format(escape="html", na_rep=EMPTY)
+            .format_index(escape="html", axis=0).format_index(escape="html", axis=1))
+
+
 def table(frame: pd.DataFrame, uuid: str = "t") -> Styler:
     """A plain table: left-aligned, no index, a fixed id."""
-    return frame.style.set_uuid(uuid).hide(axis="index").set_properties(**_LEFT)
+    return _style(frame).set_uuid(uuid).hide(axis="index").set_properties(**_LEFT)
 
 
 def verdict(frame: pd.DataFrame, column: str = "connected", *, good: Any = True,
@@ -86,7 +107,7 @@ def verdict(frame: pd.DataFrame, column: str = "connected", *, good: Any = True,
         shade = NEUTRAL if _is_missing(value) else (GOOD if value in good_values else BAD)
         return [shade if name in paint else "" for name in row.index]
 
-    styler = frame.style.apply(colour, axis=1).set_uuid(uuid).set_properties(**_LEFT)
+    styler = _style(frame).apply(colour, axis=1).set_uuid(uuid).set_properties(**_LEFT)
     return styler.hide(axis="index") if hide_index else styler
 
 
@@ -95,7 +116,7 @@ def cells(frame: pd.DataFrame, columns: Iterable[str] | None = None, *, rule: Ru
     """Each cell of ``columns`` (default: every column) coloured by its own value with ``rule``
     (:func:`truth`, :func:`outcome`, :func:`probe_result` or your own)."""
     subset = list(columns) if columns is not None else list(frame.columns)
-    styler = frame.style.map(lambda value: _SHADES[rule(value)], subset=subset)
+    styler = _style(frame).map(lambda value: _SHADES[rule(value)], subset=subset)
     styler = styler.set_uuid(uuid).set_properties(**_LEFT)
     return styler.hide(axis="index") if hide_index else styler
 
@@ -113,7 +134,7 @@ def compatibility(frame: pd.DataFrame, uuid: str = "compat") -> Styler:
         return [_SHADES[agrees] if c in ("protocol", "verdict") else _SHADES[probe_result(row[c])]
                 for c in row.index]
 
-    return frame.style.apply(paint, axis=1).set_uuid(uuid).hide(axis="index").set_properties(
+    return _style(frame).apply(paint, axis=1).set_uuid(uuid).hide(axis="index").set_properties(
         **{"text-align": "left"})
 
 
@@ -156,7 +177,7 @@ def outcomes(results: Iterable[AttemptResult], *, extra: Mapping[str, Sequence[A
         if server_side:
             row["server log says"] = server_says(r)
         if psql:
-            row["psql"] = r.psql
+            row["psql"] = r.short_psql
         rows.append(row)
     frame = pd.DataFrame(rows)
     for name, values in (extra or {}).items():
@@ -171,18 +192,21 @@ def verdicts(results: Sequence[AttemptResult], columns: Sequence[str] = VERDICT_
     frame = attempts_frame(results)
     frame["client says"] = [messages.client_phrase(r.error_text) if not r.connected else "" for r in results]
     frame["server says"] = [server_says(r) if not r.connected else "" for r in results]
+    frame["psql"] = [r.short_psql for r in results]
     frame = frame[list(columns)].copy()
-    if "tls_version" in frame:
-        frame["tls_version"] = frame["tls_version"].fillna("")
     if "connected" not in frame:
         return table(frame, uuid)
     return attempts(frame, uuid).hide(axis="index")
 
 
-def raw_messages(results: Sequence[AttemptResult]) -> pd.DataFrame:
-    """What each end really said (volatile: addresses, pids, paths) -- for cells tagged nbval-ignore-output."""
-    return pd.DataFrame([{"label": r.label, "client said": r.error_text or "(connected)",
-                          "server log": r.server_log} for r in results])
+def raw_messages(results: Sequence[AttemptResult], uuid: str = "raw") -> Styler:
+    """What each end really said, every line whole (volatile: addresses, pids, paths) -- for cells tagged
+    nbval-ignore-output. A Styler, so no column is cut to pandas' display width and ``<client>`` or
+    ``"<file>"`` in a message stays visible."""
+    frame = pd.DataFrame([{"label": r.label, "client said": r.error_text or "(connected)",
+                           "server log": r.server_log or "(nothing logged)"} for r in results],
+                         columns=["label", "client said", "server log"])
+    return table(frame, uuid)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -68,3 +68,27 @@ def test_hostname_mismatch_is_refused_and_verify_ca_control_connects(lesson: Les
 def test_workspace_files_stay_private(lesson: Lesson) -> None:
     for key in Path(lesson.pki.root_dir, "private").glob("*.key"):
         assert key.stat().st_mode & 0o077 == 0, key
+
+
+def test_ident_map_and_another_database_through_docker(lesson: Lesson) -> None:
+    """pg_ident.conf is written into the container's data directory like pg_hba.conf; execute(dbname=)
+    reaches another database over the TCP admin channel."""
+    from labkit import hba
+
+    lab, paths = lesson.lab, lesson.pki.paths
+    before = lab.hba_rules
+    hba.set_ident_maps(lab, {"certmap": [("CN=conssl,O=pgtls-lab", "reporter")]})
+    lab.set_hba_rules([*(before or []), "hostssl all reporter 0.0.0.0/0 cert clientname=DN map=certmap"])
+    try:
+        assert lab.reload().ok
+        mapped = attempt(lab, user="reporter", sslmode="verify-full", sslrootcert=paths.root_crt,
+                         sslcert=paths.client_chain_crt, sslkey=paths.client_key, password=None)
+        assert mapped.connected and mapped.current_user == "reporter", mapped.error_text + mapped.server_log
+        assert "sslrootcert=pki/CA/root.crt" in mapped.short_psql, mapped.short_psql
+    finally:
+        hba.set_ident_maps(lab, None)
+        lab.set_hba_rules(before)
+        assert lab.reload().ok
+    if not lab.execute("SELECT 1 FROM pg_database WHERE datname = 'fid_docker'"):
+        lab.execute("CREATE DATABASE fid_docker")
+    assert lab.execute("SELECT current_database() AS db", dbname="fid_docker") == [{"db": "fid_docker"}]

@@ -163,7 +163,7 @@ assert [a.connected for a in by_dir] == [True, False] and by_dir[1].error_key ==
 # the layer is applied again). Until then the revoked certificate keeps working.
 
 # %%
-live_crt, live_key = pki.issue_client("conssl", name="client-l14-live")
+live_crt, live_key = pki.issue_client("conssl", name="client-l14-live", space="14")  # this lesson's own
 assert lk.apply(lab, lk.layers.layer_crl(pki, "combined")).ok
 live = [client("fresh certificate", live_crt, live_key)]
 pki.revoke(live_crt)

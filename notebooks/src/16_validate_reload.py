@@ -56,7 +56,7 @@ assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_protocols("TLS
 state_rows = []
 
 # %%
-def observe(step: str, report: lk.transaction.ReloadCheck | None = None) -> pd.DataFrame:
+def observe(step: str, report: lk.transaction.ReloadCheck | None = None, **shown: str) -> object:
     """One row: what the reload reported, what the server shows, and whether a client still connects."""
     probe = lk.attempt(lab, label=step, user="conssl", password=lesson.password("conssl"), sslmode="verify-full",
                        sslrootcert=pki.paths.combined_crt)
@@ -67,7 +67,7 @@ def observe(step: str, report: lk.transaction.ReloadCheck | None = None) -> pd.D
         "conf load time moved": None if report is None else report.conf_load_time_moved,
         "SHOW ssl_min_protocol_version": lab.show("ssl_min_protocol_version"),
         "client connects": probe.connected, "client TLS": probe.tls_version})
-    return pd.DataFrame(state_rows[-1:])
+    return lk.tables.table(pd.DataFrame(state_rows[-1:]).assign(**shown), f"l16_step{len(state_rows)}")
 
 
 # %%
@@ -158,7 +158,7 @@ report = lk.transaction.checked_reload(lab)
 report.messages()
 
 # %%
-observe("4. missing certificate reloaded", report).assign(**{"SHOW ssl_cert_file": lab.show("ssl_cert_file")})
+observe("4. missing certificate reloaded", report, **{"SHOW ssl_cert_file": lab.show("ssl_cert_file")})
 
 # %%
 assert report.file_errors.empty and report.hba_errors.empty and not report.ok

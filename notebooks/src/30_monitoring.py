@@ -170,9 +170,9 @@ expected = {"tls13-client": (True, "TLSv1.3", False), "tls12-capped": (True, "TL
             "cert-client": (True, "TLSv1.3", True), "plaintext-client": (False, None, False)}
 seen = live[live["application_name"].isin(clients)].reset_index(drop=True)
 verdict = pd.DataFrame({"application_name": seen["application_name"], "usename": seen["usename"],
-                        "ssl": seen["ssl"].astype(bool), "version": seen["version"].fillna("—"),
+                        "ssl": seen["ssl"].astype(bool), "version": seen["version"].fillna(lk.tables.EMPTY),
                         "client certificate": seen["client_dn"].notna()})
-verdict["as expected"] = [(s, None if v == "—" else v, c) == expected[a] for a, s, v, c in zip(
+verdict["as expected"] = [(s, None if v == lk.tables.EMPTY else v, c) == expected[a] for a, s, v, c in zip(
     verdict["application_name"], verdict["ssl"], verdict["version"], verdict["client certificate"])]
 assert sorted(verdict["application_name"]) == sorted(clients) and verdict["as expected"].all()
 lk.tables.verdict(verdict, "ssl", columns=verdict.columns, uuid="verdict30")
@@ -200,8 +200,7 @@ shown = raw.copy().astype(object)
 shown.loc["ssl_client_serial"] = [
     ("= serial of client.crt" if v == str(client_cert.serial_number) else "other serial") if v is not None else None
     for v in raw.loc["ssl_client_serial"]]
-shown = shown.where(shown.notna(), "NULL")
-shown
+lk.tables.table(shown.reset_index(), "nb30-sslinfo")  # NULL answers read as the tables' one empty marker
 
 # %%
 cert_info, pw_info = sslinfo["cert-client"], sslinfo["tls13-client"]

@@ -122,7 +122,7 @@ still_alive = old_conn.execute("SELECT ssl_is_used()").fetchone()[0]
 # %% tags=["key-result", "erratum-rotation"]
 rotation = pd.DataFrame(steps)[["step", "new client connects", "certificate presented"]]
 rotation["open session from step 1 still works"] = [None, None, still_alive]
-rotation
+lk.tables.table(rotation, "l32_rotation")
 
 # %%
 assert reloaded.ok, reloaded.log

@@ -194,7 +194,7 @@ lab.start(timeout=restart_timeout)
 record("passphrase file restored: start")
 verdict = pd.DataFrame(steps)[["step", "change accepted", "certificate presented", "new client connects",
                                 "server log"]]
-verdict
+lk.tables.table(verdict, "l33_verdict")
 
 # %%
 by_step = verdict.set_index("step")

@@ -99,8 +99,7 @@ len(table), sorted(set(table["expected"]))
 # this cell is not compared between runs):
 
 # %% tags=["nbval-ignore-output"]
-with pd.option_context("display.max_colwidth", None):
-    display(table[["expected", "raw client text", "raw server log", "psql"]])
+lk.tables.table(table[["expected", "raw client text", "raw server log", "psql"]], "nb35-raw")
 
 # %% [markdown]
 # ## 3 · What the table teaches
@@ -147,6 +146,29 @@ with pd.option_context("display.max_colwidth", None):
 full = lk.catalogue.as_dataframe()[["key", "error_class", "side", "guide_ref"]]
 full["reproduced above"] = full["key"].isin(set(table["expected"]))
 full
+
+# %% [markdown]
+# ## 5 · The same words on the other end
+#
+# An alert in the **server log** is what the *client* sent before hanging up. Here the server presents a
+# certificate that the lab CA has revoked, and the client checks it against the lab's CRLs (`sslcrl`):
+# the client prints only `certificate verify failed`, the server logs `sslv3 alert certificate revoked`.
+# That line names the *server's* certificate — renewing a client certificate would change nothing.
+# (`lk.catalogue.explain(text)` reads any client's message the same way: psql, node-postgres, or a
+# client message pasted together with server-log lines; `tests/test_catalogue_ends.py` reproduces each
+# wording with psql 15 and node-postgres.)
+
+# %%
+crt, key = pki.issue_server(("localhost", "127.0.0.1"), name="server-l35-revoked", space="35")  # lesson's own
+pki.revoke(crt)
+assert lk.apply(lab, lk.layers.layer_ssl_on(pki, cert=crt, key=key)).ok
+checked = lk.attempt(lab, label="client checks the server against the lab CRLs", sslmode="verify-ca",
+                     sslrootcert=pki.paths.combined_crt, extra={"sslcrl": pki.paths.combined_crl})
+lk.tables.verdicts([checked], ("label", "outcome", "client says", "server says"), uuid="nb35-ends")
+
+# %%
+assert checked.error_key == "server_cert_revoked" and "alert certificate revoked" in checked.server_log
+print(lk.catalogue.explain(checked.error_text, checked.server_log))
 
 # %% [markdown]
 # ## Key points
