@@ -534,7 +534,7 @@ class Exercises:
         if not callable(answer):
             raise InvalidValue("answer", answer, "a function respond(stolen_crt)")
         pki = self.lesson.pki
-        crt, key = pki.issue_client("conssl", name="client-stolen")
+        crt, key = pki.issue_client("conssl", name="client-stolen", space="exercises")
         self._start(exercise.setup(pki))
         stolen: dict[str, str | Path] = {**exercise.probes[0].client, "sslcert": crt, "sslkey": key}
         before = self._try(exercise.probes[0], stolen)
@@ -549,7 +549,8 @@ class Exercises:
                     *((p, self._try(p, p.client)) for p in exercise.probes[1:])]
         extra: list[str] = []
         if observed[0][1].connected:
-            listed = bool(pki.describe().set_index("file").loc["certs/client-stolen.crt", "revoked"])
+            rows = pki.describe(space="exercises").set_index("file")
+            listed = bool(rows.loc[Path(crt).relative_to(pki.root_dir).as_posix(), "revoked"])
             extra.append("The CA lists it as revoked (pki.revoke), but the server still reads its old copy of "
                          "the CRL: deliver the new combined.crl and reload (apply layer_crl again)."
                          if listed else "The CA does not list it as revoked: nothing called pki.revoke on it.")

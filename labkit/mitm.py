@@ -64,10 +64,10 @@ def attacker_ca_disguise(directory: Path, names: Sequence[str] = ("localhost", "
     return Disguise("attacker's own CA", crt, key)
 
 
-def other_host_disguise(pki: LabPKI, host: str = "db.other-host.example") -> Disguise:
+def other_host_disguise(pki: LabPKI, host: str = "db.other-host.example", space: str = "mitm") -> Disguise:
     """A certificate the lab's own CA really issued, but for another host (a stolen key of another server
     of the same company, or a certificate obtained from a CA that issues too easily)."""
-    crt, key = pki.issue_server((host,), name="mitm-other-host")
+    crt, key = pki.issue_server((host,), name="mitm-other-host", space=space)  # not listed by other lessons
     chain = Path(crt).parent / "mitm-other-host-chain.crt"
     chain.write_bytes(Path(crt).read_bytes() + pki.paths.intermediate_crt.read_bytes())
     return Disguise(f"lab CA, other host ({host})", chain, key)

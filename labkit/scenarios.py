@@ -88,7 +88,7 @@ def guide_layouts(pki: LabPKI, user: str = "conssl") -> list[Layout]:
     server presenting its leaf or its chain, the client sending its leaf or its chain). Option 3 needs a
     client certificate issued straight by the root: it is issued here (``client-by-root``)."""
     p = pki.paths
-    by_root_crt, by_root_key = pki.issue_client(user, name="client-by-root", by="root")
+    by_root_crt, by_root_key = pki.issue_client(user, name="client-by-root", by="root", space="layouts")
     return [
         Layout("option 1 (guide): leaf only", "server", "combined", p.root_crt, p.client_crt, p.client_key),
         Layout("option 1, server sends its chain", "server_chain", "combined", p.root_crt, p.client_crt, p.client_key),

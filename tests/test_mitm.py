@@ -25,15 +25,15 @@ ATTACKER, OTHER, STOLEN = ("attacker's own CA", "lab CA, other host (db.other-ho
 # (disguise, to server, auth, sslmode) -> attacker's verdict for channel_binding disable, prefer, require
 EXPECTED: dict[tuple[str, str, str, str], tuple[str, str, str]] = {}
 for _upstream in ("plain", "tls"):
-    _bound = f"stopped: {NOT_OFFERED}" if _upstream == "plain" else f"stopped: {CHECK_FAILED}"
-    _prefer = READ if _upstream == "plain" else f"stopped: {CHECK_FAILED}"
+    _bound = "stopped: channel_binding_not_offered" if _upstream == "plain" else "stopped: channel_binding_mismatch"
+    _prefer = READ if _upstream == "plain" else "stopped: channel_binding_mismatch"
     EXPECTED[(ATTACKER, _upstream, "scram", "require")] = (READ, _prefer, _bound)
     EXPECTED[(OTHER, _upstream, "scram", "require")] = (READ, _prefer, _bound)
     EXPECTED[(OTHER, _upstream, "scram", "verify-ca")] = (READ, _prefer, _bound)
     for _mode in ("verify-ca", "verify-full"):
         EXPECTED[(ATTACKER, _upstream, "scram", _mode)] = ("stopped: server_cert_untrusted",) * 3
     EXPECTED[(OTHER, _upstream, "scram", "verify-full")] = ("stopped: hostname_mismatch",) * 3
-    _stolen_bound = f"stopped: {NOT_OFFERED}" if _upstream == "plain" else READ
+    _stolen_bound = "stopped: channel_binding_not_offered" if _upstream == "plain" else READ
     for _mode in ("require", "verify-ca", "verify-full"):
         EXPECTED[(STOLEN, _upstream, "scram", _mode)] = (READ, READ, _stolen_bound)
 for _mode in ("require", "verify-ca", "verify-full"):
@@ -106,11 +106,10 @@ def test_reading_a_scram_exchange_from_bytes() -> None:
     assert mitm.what_the_relay_saw(client, server, password="abc")["password seen"]  # control: it can say yes
 
 
-@pytest.mark.xfail(strict=True, reason="catalogue entry pending (issue 9 merge)")
 @pytest.mark.parametrize(("text", "key"), [
-    (f'connection to server at "127.0.0.1", port 5416 failed: FATAL:  {CHECK_FAILED}', "channel_binding_check_failed"),
+    (f'connection to server at "127.0.0.1", port 5416 failed: FATAL:  {CHECK_FAILED}', "channel_binding_mismatch"),
     (f'connection to server at "127.0.0.1", port 5416 failed: {NOT_OFFERED}', "channel_binding_not_offered")],
     ids=["check-failed", "not-offered"])
 def test_the_catalogue_knows_the_channel_binding_errors(text: str, key: str) -> None:
     entry = classify(text)
-    assert entry is not None and entry.key == key and entry.error_class == "authentication"
+    assert entry is not None and entry.key == key and entry.error_class == "channel binding"

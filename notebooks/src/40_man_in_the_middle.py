@@ -174,9 +174,7 @@ if include_cert_auth:
 if include_stolen_key:
     stolen = verdict.loc[disguises[2].label]
     assert set(stolen.loc[("tls", "scram")].stack()) == {READ}
-    assert set(stolen.loc[("plain", "scram")]["require"]) == {"stopped: channel binding is required, but server did "
-                                                              "not offer an authentication method that supports "
-                                                              "channel binding"}
+    assert set(stolen.loc[("plain", "scram")]["require"]) == {"stopped: channel_binding_not_offered"}
     display(lk.tables.cells(stolen, rule=lk.mitm.attacker_rule, hide_index=False, uuid="stolen40"))
 
 # %% [markdown]
