@@ -196,7 +196,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_postgres_install(args: argparse.Namespace) -> int:
     inst = binaries.install(validate.pg_major(args.version, "version"), _progress)
-    print(wrap(f"PostgreSQL {inst.version} in {inst.bin_dir} (OpenSSL {inst.openssl_version}, "
+    print(wrap(f"PostgreSQL {inst.version} in {inst.bin_dir} ({inst.openssl_banner or 'OpenSSL unknown'}, "
                f"sslinfo {'yes' if inst.sslinfo else 'no'})", indent=4))
     return EXIT_OK
 
@@ -212,7 +212,7 @@ def cmd_postgres_list(args: argparse.Namespace) -> int:
     for inst in found:
         mark = paint("usable  ", "ok") if inst.suitable else paint("unusable", "bad")
         print(wrap(str(inst.bin_dir), indent=21, first=f"{mark} {inst.version:<10} "))
-        print(wrap(f"found via {inst.source}; OpenSSL {inst.openssl_version or 'none'}; "
+        print(wrap(f"found via {inst.source}; {inst.openssl_banner or 'OpenSSL none'}; "
                    f"sslinfo {'yes' if inst.sslinfo else 'no'}", indent=21, first=" " * 20))
         if inst.problems:
             print(wrap("; ".join(inst.problems), indent=31, first=" " * 20 + "problems: "))
@@ -247,7 +247,7 @@ def _add_lab_options(parser: argparse.ArgumentParser) -> None:
                         help="where the server runs: local binaries, a Docker container, or auto (default: "
                              "Docker when an engine answers and the image can be had)")
     parser.add_argument("--pg-version", metavar="N", default="16",
-                        help="PostgreSQL major version, 12-17 (default 16); a minor such as 16.4 is refused")
+                        help="PostgreSQL major version, 12-18 (default 16); a minor such as 16.4 is refused")
     parser.add_argument("--port", metavar="PORT", default=None,
                         help="TCP port on 127.0.0.1, 1024-65535 (default: 5416, or a free one)")
     _add_workspace_option(parser)
@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = _command(sub, "doctor", "check the guide's prerequisites on this machine")
     doctor.add_argument("--pg-version", metavar="N", default="16",
-                        help="PostgreSQL major version to look for, 12-17 (default 16)")
+                        help="PostgreSQL major version to look for, 12-18 (default 16)")
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON (for scripts)")
     doctor.set_defaults(func=cmd_doctor)
 
@@ -313,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     pg_sub = pg.add_subparsers(dest="pg_command", required=True, metavar="ACTION")
     install = _command(pg_sub, "install", "install PostgreSQL built with OpenSSL into labkit's cache (npm)")
     install.add_argument("version", nargs="?", default="16", metavar="N",
-                         help="PostgreSQL major version, 12-17 (default 16)")
+                         help="PostgreSQL major version, 12-18 (default 16)")
     install.set_defaults(func=cmd_postgres_install)
     listing = _command(pg_sub, "list", "every installation found, usable or not")
     listing.add_argument("--json", action="store_true", help="print the installations as JSON (for scripts)")

@@ -439,8 +439,8 @@ class DockerBackend(Backend):
         """
         return [f"host all {ADMIN_ROLE} all scram-sha-256"]
 
-    def server_openssl_version(self) -> str | None:
-        """OpenSSL's version, read from the libcrypto the server loads inside the container (None while
+    def server_openssl_banner(self) -> str | None:
+        """OpenSSL's version line (version and build date), read from the libcrypto the server loads inside the container (None while
         the lab is stopped or if it cannot be told): the TLS lessons depend on it."""
         container = self._container()
         if container is None or container.status != "running":
@@ -451,8 +451,8 @@ class DockerBackend(Backend):
             if code != 0 or not match:
                 return None
             code, out = container.exec_run(["grep", "-a", "-o", "-m1", "-E", OPENSSL_BANNER, match.group(1)])
-        found = re.match(r"OpenSSL (\S+)", out.decode(errors="replace"))
-        return found.group(1) if code == 0 and found else None
+        banner = out.decode(errors="replace").strip()
+        return banner if code == 0 and banner.startswith("OpenSSL ") else None
 
     def listen_settings(self) -> dict[str, str]:
         """All interfaces on 5432 inside the container; the host side is loopback-only by the publish."""

@@ -384,13 +384,13 @@ class LocalBackend(Backend):
     def admin_hba_lines(self) -> list[str]:
         return ["local   all   all   trust"]
 
-    def server_openssl_version(self) -> str | None:
-        from ..binaries import _linked_libcrypto, openssl_version_in
+    def server_openssl_banner(self) -> str | None:
+        from ..binaries import _linked_libcrypto, openssl_banner_in
 
         if self.bin_dir is None or not (self.bin_dir / "postgres").exists():
             return None
         libcrypto = _linked_libcrypto(self.bin_dir / "postgres")
-        return openssl_version_in(libcrypto) if libcrypto else None
+        return openssl_banner_in(libcrypto) if libcrypto else None
 
     def move_port(self, port: int) -> bool:
         """Rewrite the ``port`` line of labkit's block in postgresql.conf (the server is stopped)."""
