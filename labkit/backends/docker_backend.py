@@ -37,7 +37,7 @@ from .docker_archive import (ADMIN_ROLE, POSTGRES_UID, PullProgress, TarEntry, a
 
 Progress = Callable[[str], None]
 
-PGDATA = "/var/lib/postgresql/data"
+PGDATA = "/var/lib/postgresql/data"  # the official image's data directory up to PostgreSQL 17
 INITDB_DIR = "/docker-entrypoint-initdb.d"
 STAGE_DIR = f"{INITDB_DIR}/labkit"  # staging area of the first-init script; emptied once used
 STOP_TIMEOUT = 20  # seconds of fast shutdown before docker kills the server
@@ -73,6 +73,25 @@ if [ -d "$labkit_stage/files" ]; then cp -R --preserve=mode "$labkit_stage/files
 find "$labkit_stage" -mindepth 1 -delete
 unset labkit_stage
 """
+
+
+def data_dir_for(major: int) -> str:
+    """The official image's PGDATA for ``major``, used when neither the container nor the image says.
+
+    From 18 the image keeps data in a major-version directory below one volume at /var/lib/postgresql
+    (``/var/lib/postgresql/18/docker``, the pg_ctlcluster layout that lets ``pg_upgrade --link`` work)
+    and refuses to start when something is mounted at the old /var/lib/postgresql/data.
+    """
+    return PGDATA if major < 18 else f"/var/lib/postgresql/{major}/docker"
+
+
+def env_value(env: list[str] | None, name: str) -> str | None:
+    """``name``'s value in a container or image ``Config.Env`` list (``["PGDATA=/x", ...]``)."""
+    for item in env or []:
+        key, _, value = item.partition("=")
+        if key == name and value:
+            return value
+    return None
 
 
 def container_name(spec: ServerSpec) -> str:
@@ -133,6 +152,7 @@ class DockerBackend(Backend):
         self.progress: Progress = progress or _print_progress
         self.image = spec.image or f"postgres:{spec.pg_major}"
         self.name = container_name(spec)
+        self._pgdata: str | None = None
 
     # -- engine and image ------------------------------------------------------------------------------
     @classmethod
@@ -341,15 +361,32 @@ class DockerBackend(Backend):
         return container is not None and container.status == "running"
 
     # -- files -------------------------------------------------------------------------------------------
+    @property
+    def pgdata(self) -> str:
+        """The data directory inside the container: the PGDATA its environment sets (inherited from the
+        image, so an 18 image's ``/var/lib/postgresql/18/docker`` is found without knowing the tag), else the
+        image's, else the official image's default for the major (:func:`data_dir_for`)."""
+        if self._pgdata is None:
+            env: list[str] | None = None
+            with contextlib.suppress(DockerUnavailable, docker.errors.DockerException):
+                container = self._container()
+                source = container.attrs if container is not None else self.client.images.get(self.image).attrs
+                env = (source.get("Config") or {}).get("Env")
+            found = env_value(env, "PGDATA")
+            if env is None:
+                return data_dir_for(self.spec.pg_major)  # not cached: the engine may answer later
+            self._pgdata = found or data_dir_for(self.spec.pg_major)
+        return self._pgdata
+
     def server_path(self, relative: str) -> str:
         """Absolute path inside the container of a file below PGDATA."""
-        return posixpath.join(PGDATA, clean_relative(relative))
+        return posixpath.join(self.pgdata, clean_relative(relative))
 
     def write_file(self, relative: str, content: bytes, mode: int = 0o600) -> None:
         """Write a file below PGDATA owned by postgres (999:999) with ``mode``; parents are made 0700."""
         relative = clean_relative(relative)
         container = self._require(f"write {relative!r}")
-        self._put(container, PGDATA, build_tar(file_entries(relative, content, mode)), f"write {relative!r}")
+        self._put(container, self.pgdata, build_tar(file_entries(relative, content, mode)), f"write {relative!r}")
 
     def read_file(self, relative: str) -> bytes:
         """Read a file below PGDATA; FileNotFoundError if it is not there."""
@@ -467,7 +504,7 @@ class DockerBackend(Backend):
             "image": self.image,
             "status": container.status if container else "absent",
             "address": f"{self.host}:{self.spec.port}",
-            "data_dir": PGDATA,
+            "data_dir": self.pgdata,
         }
 
     @classmethod
