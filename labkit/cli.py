@@ -194,6 +194,28 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if required_ok else EXIT_FAILURE
 
 
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from . import matrix
+
+    majors = [validate.pg_major(v, "--pg-version") for v in args.pg_version] if args.pg_version else None
+    result = matrix.run(refresh=args.refresh, cached_only=args.cached_only, docker=not args.no_docker,
+                        majors=majors, progress=None if args.json else _progress)
+    if args.json:
+        _json(result)
+    else:
+        rows = matrix.table_rows(result)
+        for row in rows:  # one block per server: nine servers side by side do not fit a terminal
+            print(paint(str(row.pop("server")), "ok"))
+            for key, value in row.items():
+                print(wrap(str(value), indent=26, first=f"  {key:<22}  "))
+        for item in result["skipped"]:
+            print(wrap(f"{item['build']}: {item['why']}", indent=4, first="not measured: "))
+        for note in result["notes"]:
+            print(wrap(note, indent=4, first="note: "))
+        print(f"{len(rows)} server(s); cache: {matrix.cache_folder()}")
+    return EXIT_OK if result["servers"] and not result["skipped"] else EXIT_FAILURE
+
+
 def cmd_postgres_install(args: argparse.Namespace) -> int:
     inst = binaries.install(validate.pg_major(args.version, "version"), _progress)
     print(wrap(f"PostgreSQL {inst.version} in {inst.bin_dir} ({inst.openssl_banner or 'OpenSSL unknown'}, "
@@ -308,6 +330,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="PostgreSQL major version to look for, 12-18 (default 16)")
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON (for scripts)")
     doctor.set_defaults(func=cmd_doctor)
+
+    matrix = _command(sub, "matrix", "measure TLS on every PostgreSQL build available here (cached per build)",
+                      description="Start one throwaway lab per PostgreSQL build this machine has (labkit's "
+                                  "npm builds, distribution packages, Docker images present) and measure the "
+                                  "protocol versions accepted at the defaults and with the floor at TLSv1, "
+                                  "ssl_min/max_protocol_version, the ssl_* settings, TLS 1.3 suites and groups.")
+    matrix.add_argument("--json", action="store_true", help="print the measurements as JSON (for scripts)")
+    matrix.add_argument("--refresh", action="store_true", help="measure again, ignoring the cache")
+    matrix.add_argument("--cached-only", action="store_true", help="start nothing: report what the cache holds")
+    matrix.add_argument("--no-docker", action="store_true", help="leave Docker images out")
+    matrix.add_argument("--pg-version", metavar="N", action="append",
+                        help="only this major (repeatable; default: every build found, 12-18)")
+    matrix.set_defaults(func=cmd_matrix)
 
     pg = _command(sub, "postgres", "install or list local PostgreSQL builds")
     pg_sub = pg.add_subparsers(dest="pg_command", required=True, metavar="ACTION")

@@ -42,6 +42,14 @@ OPENSSL_TABLE: dict[str, tuple[str, ...]] = {
 POSTGRES_TABLE: dict[int, tuple[str, ...]] = {
     major: ("false", "false", "true", "true", "true", "true") for major in (12, 13, 14, 15, 16, 17)
 }
+RANGE_SETTINGS: tuple[str, ...] = ("ssl_min_protocol_version", "ssl_max_protocol_version")
+POSTGRES_ROWS: dict[str, tuple[str, ...]] = {
+    "9.4": ("false", "false", "true", "true", "true", "false", "N/A", "N/A"),
+    **{str(major): (*row, "TLSv1.0", "TLSv1.3") for major, row in POSTGRES_TABLE.items()},
+}
+"""The guide's whole PostgreSQL table, rows as it writes them (9.4, 12-17), columns :data:`PROTOCOLS` then
+:data:`RANGE_SETTINGS`. PostgreSQL 18 has no row: the guide predates it."""
+NOT_IN_GUIDE = "no row in the guide"
 
 
 def openssl_row(server_openssl: str | None) -> str:
@@ -80,13 +88,15 @@ def compatibility_check(*, default_probe: pd.DataFrame, legacy_probe: pd.DataFra
     its default settings.
     """
     row_name = openssl_row(server_openssl)
-    if major not in POSTGRES_TABLE:
-        raise InvalidValue("major", major, tuple(POSTGRES_TABLE))
+    if isinstance(major, bool) or not isinstance(major, int) or major < 12:
+        raise InvalidValue("major", major, "a PostgreSQL major version, 12 or newer")
+    guide_row = POSTGRES_TABLE.get(major)  # 18 and newer: the guide has no row, so there is nothing to judge
     by_version = {name: (d, lg) for name, d, lg in zip(default_probe["version_asked"], default_probe["result"],
                                                       legacy_probe["result"])}
     rows = []
     for i, name in enumerate(PROTOCOLS):
-        guide_ossl, guide_pg = OPENSSL_TABLE[row_name][i], POSTGRES_TABLE[major][i]
+        guide_ossl = OPENSSL_TABLE[row_name][i]
+        guide_pg = guide_row[i] if guide_row else NOT_IN_GUIDE
         py, lp = bool(python_can.get(name, False)), bool(libpq_can.get(name, False))
         if name.startswith("SSL"):
             default = legacy = "no setting value"
@@ -94,6 +104,8 @@ def compatibility_check(*, default_probe: pd.DataFrame, legacy_probe: pd.DataFra
         else:
             default, legacy = by_version[name]
             text = _verdict(guide_pg, default, legacy, lp)
+        if guide_row is None:
+            text = f"not judged: the guide's table stops at PostgreSQL 17 (measured here: {default} by default)"
         rows.append({"protocol": name, f"guide: {row_name}": guide_ossl, f"guide: PostgreSQL {major}": guide_pg,
                      "server, defaults": default, "server, min TLSv1": legacy,
                      "Python ssl can offer": py, "libpq can offer": lp, "verdict": text})
