@@ -22,7 +22,7 @@ from .errors import InvalidValue, LabkitError
 #: Topic modules reachable as ``lk.<name>``.
 MODULES: tuple[str, ...] = (
     "ca", "capture", "catalogue", "client", "client_files", "doctor", "environment", "errors", "guide",
-    "handshake", "hba", "layers", "lesson", "messages", "monitoring", "pki", "quoting", "roles", "scenarios",
+    "handshake", "hba", "layers", "lesson", "matrix", "messages", "monitoring", "pki", "quoting", "roles", "scenarios",
     "server", "tables", "transaction",
 )
 

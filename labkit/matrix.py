@@ -164,7 +164,10 @@ def measure_build(build: Build, progress: Progress) -> dict[str, Any]:
 
 # -- the cache and the whole matrix ----------------------------------------------------------------------
 def cache_folder() -> Path:
-    return paths.cache_dir() / "matrix"
+    """``<labkit cache>/matrix``, or ``LABKIT_MATRIX_CACHE`` (tests measure into their own folder while the
+    PostgreSQL builds stay in labkit's cache)."""
+    override = os.environ.get("LABKIT_MATRIX_CACHE")
+    return Path(override).expanduser() if override else paths.cache_dir() / "matrix"
 
 
 def cached(build: Build) -> dict[str, Any] | None:

@@ -20,6 +20,8 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CASES = [
     ("00_requirements", {"backend": "podman"}, "backend", ["'auto', 'local', 'docker'"]),
     ("00_requirements", {"pg_version": "9.6"}, "pg_version", ["12-18"]),
+    ("02_version_matrix", {"refresh": "yes"}, "refresh", ["'yes'", "True or False"]),
+    ("02_version_matrix", {"pg_version": 19}, "pg_version", ["19", "12-18"]),
     ("01_pki", {"key_type": "dsa"}, "key_type", ["'ecdsa-p256', 'rsa-2048'"]),
     ("10_layer1_ssl_on", {"keep_server": "yes"}, "keep_server", ["True or False"]),
     ("11_layer2_protocols", {"tls_min": "TLSv9"}, "tls_min", ["'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'"]),
