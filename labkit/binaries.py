@@ -121,6 +121,24 @@ def version_of_banner(banner: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+@lru_cache(maxsize=64)
+def _banner_of(postgres: Path, size: int, mtime_ns: int) -> str:
+    """``postgres -V`` of one binary, remembered while the file is unchanged (size and time in the key)."""
+    return _run([str(postgres), "-V"])
+
+
+def major_of(bin_dir: Path) -> int | None:
+    """The major version of the ``postgres`` in ``bin_dir`` from ``postgres -V`` alone (None if it does not
+    run): enough to pass over an installation of another major without ldd and pg_config."""
+    postgres = bin_dir / "postgres"
+    try:
+        info = postgres.stat()
+        match = re.search(r"(\d+)(?:\.\d+)?", _banner_of(postgres, info.st_size, info.st_mtime_ns))
+    except (subprocess.CalledProcessError, OSError, LabkitError):
+        return None
+    return int(match.group(1)) if match else None
+
+
 def inspect(bin_dir: Path, source: str) -> Installation:
     """Describe the installation in ``bin_dir``: version, OpenSSL, sslinfo."""
     postgres = bin_dir / "postgres"
@@ -131,7 +149,8 @@ def inspect(bin_dir: Path, source: str) -> Installation:
     if problems:
         return Installation(bin_dir, source, "?", 0, False, None, False, tuple(problems))
     try:
-        banner = _run([str(postgres), "-V"])
+        info = postgres.stat()
+        banner = _banner_of(postgres, info.st_size, info.st_mtime_ns)
     except (subprocess.CalledProcessError, OSError, LabkitError) as exc:
         return Installation(bin_dir, source, "?", 0, False, None, False, (f"postgres -V failed: {exc}",))
     match = re.search(r"(\d+)(?:\.(\d+))?", banner)
@@ -206,6 +225,10 @@ def find(major: int, explicit: str | os.PathLike[str] | None = None) -> Installa
     for bin_dir, source in candidate_dirs(major):
         if not bin_dir.is_dir():
             checked.append(f"{bin_dir} ({source}): not a directory")
+            continue
+        quick = major_of(bin_dir)
+        if quick is not None and quick != major:  # another major: no need for ldd and pg_config
+            checked.append(f"{bin_dir} ({source}): PostgreSQL {quick}, not {major}")
             continue
         inst = inspect(bin_dir, source)
         if inst.major != major:
