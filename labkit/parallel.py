@@ -19,6 +19,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from .errors import InvalidValue
@@ -53,24 +54,20 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_one(nb_path: Path, params: dict[str, object], out_dir: Path, kernel_name: str,
-             timeout_per_cell: int) -> LessonResult:
-    from .runner import run_lesson
-
-    return run_lesson(nb_path, params=params, out_dir=out_dir, kernel_name=kernel_name,
-                      timeout_per_cell=timeout_per_cell)
-
-
 def run_side_by_side(nb_paths: Sequence[Path], *, params: Mapping[str, object], out_dir: Path, kernel_name: str,
-                     timeout_per_cell: int, jobs: int, on_done: Callable[[LessonResult], None],
+                     timeout_per_cell: int, jobs: int, run_one: Callable[..., LessonResult],
+                     interrupted: Callable[[Path, Mapping[str, object], Path, float], LessonResult],
+                     shielded: Callable[[], AbstractContextManager[None]],
+                     on_done: Callable[[LessonResult], None],
                      on_running: Callable[[list[str]], None] = lambda _names: None,
                      ) -> tuple[list[LessonResult], list[str]]:
     """Run ``nb_paths`` ``jobs`` at a time; (results in the given order, lessons not run after an interrupt).
 
+    The runner hands in its own routines (this module never imports it): ``run_one`` runs one lesson in a
+    worker (a module-level function, so it travels to a spawned process), ``interrupted`` describes a
+    lesson stopped by a signal and stops its lab, ``shielded`` ignores further signals while that happens.
     ``on_done`` is called in the parent as each lesson finishes (progress, HTML rendering).
     """
-    from .runner import _ignoring_interrupts, _interrupted_lesson
-
     results: dict[Path, LessonResult] = {}
     running: dict[Future[LessonResult], tuple[Path, float]] = {}
     queue = list(nb_paths)
@@ -80,8 +77,8 @@ def run_side_by_side(nb_paths: Sequence[Path], *, params: Mapping[str, object], 
         while queue or running:
             while queue and len(running) < jobs:
                 nb_path = queue.pop(0)
-                future = pool.submit(_run_one, nb_path, lesson_params(params, nb_path), out_dir, kernel_name,
-                                     timeout_per_cell)
+                future = pool.submit(run_one, nb_path, params=lesson_params(params, nb_path), out_dir=out_dir,
+                                     kernel_name=kernel_name, timeout_per_cell=timeout_per_cell)
                 running[future] = (nb_path, time.time())
             on_running([path.stem for path, _ in running.values()])
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -90,13 +87,13 @@ def run_side_by_side(nb_paths: Sequence[Path], *, params: Mapping[str, object], 
                 results[nb_path] = future.result()
                 on_done(results[nb_path])
     except KeyboardInterrupt:
-        with _ignoring_interrupts():  # a second Ctrl-C must not leave servers running
+        with shielded():  # a second Ctrl-C must not leave servers running
             for process in list(getattr(pool, "_processes", {}).values()):  # the pool has no public terminate
                 if process.is_alive():
                     process.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
             for nb_path, started in running.values():
-                results[nb_path] = _interrupted_lesson(nb_path, lesson_params(params, nb_path), out_dir, started)
+                results[nb_path] = interrupted(nb_path, lesson_params(params, nb_path), out_dir, started)
         ordered = [results[p] for p in nb_paths if p in results]
         return ordered, [p.stem for p in queue]
     pool.shutdown(wait=True)

@@ -106,7 +106,8 @@ def run_series(
 
             done, not_run = run_side_by_side(
                 nb_paths, params=params, out_dir=out_dir, kernel_name=kernel_name,
-                timeout_per_cell=timeout_per_cell, jobs=jobs, on_done=record,
+                timeout_per_cell=timeout_per_cell, jobs=jobs, run_one=run_lesson, interrupted=_interrupted_lesson,
+                shielded=_ignoring_interrupts, on_done=record,
                 on_running=lambda names: bar.set_postfix_str(", ".join(names), refresh=True))
             lessons[:] = done  # in the given order, interrupted ones included
         else:
