@@ -21,41 +21,23 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 
-from labkit.server import LabServer
+from bench_startup import _tmp  # noqa: I001 - the benchmarks folder is the script's own
+from bench_startup import labkit_once as labkit_up  # same measurement: up, one TLS query, down
 from labkit.ports import choose_port
 
 ROOT = Path(__file__).resolve().parent.parent
-IMAGE = os.environ.get("LABKIT_IMAGE", "labkit/postgres:16-offline")
-
-
-def _tmp() -> Path:
-    path = Path(tempfile.mkdtemp(prefix="labkit-bench-"))
-    path.chmod(0o755)
-    return path
+IMAGE = os.environ.setdefault("LABKIT_IMAGE", "labkit/postgres:16-offline")  # the Docker backend's image
 
 
 def _median(runs: int, once: Callable[[], float]) -> str:
     samples = [once() for _ in range(runs)]
     return f"{statistics.median(samples):.3f} s  (runs: {', '.join(f'{s:.2f}' for s in samples)})"
-
-
-def labkit_up(backend: str) -> float:
-    workspace = _tmp()
-    started = time.perf_counter()
-    lab = LabServer.up(workspace, backend=backend, image=IMAGE if backend == "docker" else None)
-    with psycopg.connect(lab.dsn(sslmode="require")) as conn:
-        assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()[0]
-    elapsed = time.perf_counter() - started
-    lab.down()
-    shutil.rmtree(workspace, ignore_errors=True)
-    return elapsed
 
 
 def _wait_query(port: int, password: str, deadline: float) -> None:
