@@ -18,6 +18,7 @@ import pytest
 
 from labkit import binaries, doctor, validate
 from labkit.errors import InvalidValue
+from labkit.server import LabServer
 
 from .helpers import labkit, searchable_tmp
 
@@ -96,5 +97,10 @@ def test_labkit_up_gives_a_tls_session_on(major: int, tmp_path: Path) -> None:
                 "FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()").fetchone()
         assert number // 10000 == major
         assert ssl_on is True and version == "TLSv1.3"
+        attached = LabServer.attach(workspace)
+        facts = attached.facts()  # what the lessons' environment tables show
+        attached.close()
+        assert facts["server_openssl_banner"] == inst.openssl_banner
+        assert facts["server_openssl"] == inst.openssl_version
     finally:
         labkit("down", "--workspace", str(workspace))
