@@ -64,3 +64,27 @@ def test_the_command_line_refuses_a_bad_jobs_value_before_running_anything(tmp_p
     done = labkit("run", "-j", "0", "--out", str(tmp_path / "out"), "10")
     assert done.returncode == 2 and "invalid --jobs: '0'" in done.stderr
     assert not (tmp_path / "out" / "index.html").exists()
+
+
+def test_sigterm_stops_every_running_lesson_and_its_lab(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .helpers import postgres_processes_for
+
+    workspace = searchable_tmp(tmp_path) / "ws"
+    run = subprocess.Popen([sys.executable, "-m", "labkit", "run", "-j", "2", "--backend", "local", "-p",
+                            "workspace", str(workspace), "--out", str(tmp_path / "out"), "10", "11", "12"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.monotonic() + 240
+    while not (workspace.is_dir() and len(list(workspace.glob("*/state.json"))) >= 2):
+        assert run.poll() is None and time.monotonic() < deadline, "the lessons never both started a lab"
+        time.sleep(0.2)
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=180)
+    assert run.returncode == 130, err[-600:]
+    assert "interrupted" in out + err and "Interrupted: SIGINT/SIGTERM while the lesson ran" in out + err
+    assert postgres_processes_for(str(workspace)) == []
