@@ -104,3 +104,13 @@ def test_labkit_up_gives_a_tls_session_on(major: int, tmp_path: Path) -> None:
         assert facts["server_openssl"] == inst.openssl_version
     finally:
         labkit("down", "--workspace", str(workspace))
+
+
+def test_the_offline_image_script_refuses_a_major_outside_12_to_18() -> None:
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "docker" / "build-offline-image.sh"
+    done = subprocess.run(["bash", str(script), "--pg-major", "11"], capture_output=True, text=True, timeout=30,
+                          check=False)
+    assert done.returncode == 1
+    assert "invalid --pg-major: '11'; allowed: 12-18" in done.stderr
