@@ -74,3 +74,16 @@ def test_the_18_image_refuses_a_volume_at_the_old_path() -> None:
         assert "mounted at /var/lib/postgresql/data" in text, text
     finally:
         volume.remove(force=True)
+
+
+def test_an_image_of_another_major_is_refused_before_anything_is_created(tmp_path: Path) -> None:
+    from labkit.errors import ServerStartError
+
+    workspace = searchable_tmp(tmp_path) / "ws"
+    with pytest.raises(ServerStartError) as caught:
+        LabServer.up(workspace, backend="docker", pg_version=16, image=IMAGE)
+    assert f"image {IMAGE!r} holds PostgreSQL 18, not the 16 asked for" in caught.value.message
+    assert "--pg-major 16" in caught.value.hint
+    leftovers = [c for c in docker.from_env().containers.list(all=True)
+                 if str(workspace.resolve()) in c.labels.get("org.pgtls-lab.workspace", "")]
+    assert leftovers == []

@@ -267,6 +267,7 @@ class DockerBackend(Backend):
                                      "remove the old lab first (labkit down), or choose another lab name")
         archive = build_tar(self._init_entries(base_conf, hba, files))  # validates paths before creating
         self.ensure_image(self.image, self.progress, self.client)
+        self._check_image_major()
         self._ensure_network()
         try:
             container = self._create_container()
@@ -280,6 +281,19 @@ class DockerBackend(Backend):
                 container.remove(v=True, force=True)
             self._remove_network()
             raise
+
+    def _check_image_major(self) -> None:
+        """Refuse, before any container exists, an image whose PostgreSQL is not the asked major: the
+        official and offline images say theirs in ``PG_MAJOR``, and a lab recorded as 18 that runs 16
+        would make every version-dependent lesson judge the wrong server."""
+        with engine_errors(f"inspect image {self.image!r}"):
+            env = (self.client.images.get(self.image).attrs.get("Config") or {}).get("Env")
+        found = env_value(env, "PG_MAJOR")
+        if found and found.isdigit() and int(found) != self.spec.pg_major:
+            raise ServerStartError(
+                f"image {self.image!r} holds PostgreSQL {found}, not the {self.spec.pg_major} asked for",
+                f"use --pg-version {found}, or an image of PostgreSQL {self.spec.pg_major} (postgres:"
+                f"{self.spec.pg_major}, or build one: docker/build-offline-image.sh --pg-major {self.spec.pg_major})")
 
     def _create_container(self) -> Container:
         with engine_errors(f"create container {self.name!r}"):
