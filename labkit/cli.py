@@ -212,9 +212,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from . import matrix
+
+    majors = [validate.pg_major(v, "--pg-version") for v in args.pg_version] if args.pg_version else None
+    result = matrix.run(refresh=args.refresh, cached_only=args.cached_only, docker=not args.no_docker,
+                        majors=majors, progress=None if args.json else _progress)
+    if args.json:
+        _json(result)
+    else:
+        rows = matrix.table_rows(result)
+        for row in rows:  # one block per server: nine servers side by side do not fit a terminal
+            print(paint(str(row.pop("server")), "ok"))
+            for key, value in row.items():
+                print(wrap(str(value), indent=26, first=f"  {key:<22}  "))
+        for item in result["skipped"]:
+            print(wrap(f"{item['build']}: {item['why']}", indent=4, first="not measured: "))
+        for note in result["notes"]:
+            print(wrap(note, indent=4, first="note: "))
+        print(f"{len(rows)} server(s); cache: {matrix.cache_folder()}")
+    return EXIT_OK if result["servers"] and not result["skipped"] else EXIT_FAILURE
+
+
 def cmd_postgres_install(args: argparse.Namespace) -> int:
     inst = binaries.install(validate.pg_major(args.version, "version"), _progress)
-    print(wrap(f"PostgreSQL {inst.version} in {inst.bin_dir} (OpenSSL {inst.openssl_version}, "
+    print(wrap(f"PostgreSQL {inst.version} in {inst.bin_dir} ({inst.openssl_banner or 'OpenSSL unknown'}, "
                f"sslinfo {'yes' if inst.sslinfo else 'no'})", indent=4))
     return EXIT_OK
 
@@ -230,7 +252,7 @@ def cmd_postgres_list(args: argparse.Namespace) -> int:
     for inst in found:
         mark = paint("usable  ", "ok") if inst.suitable else paint("unusable", "bad")
         print(wrap(str(inst.bin_dir), indent=21, first=f"{mark} {inst.version:<10} "))
-        print(wrap(f"found via {inst.source}; OpenSSL {inst.openssl_version or 'none'}; "
+        print(wrap(f"found via {inst.source}; {inst.openssl_banner or 'OpenSSL none'}; "
                    f"sslinfo {'yes' if inst.sslinfo else 'no'}", indent=21, first=" " * 20))
         if inst.problems:
             print(wrap("; ".join(inst.problems), indent=31, first=" " * 20 + "problems: "))
@@ -265,7 +287,7 @@ def _add_lab_options(parser: argparse.ArgumentParser) -> None:
                         help="where the server runs: local binaries, a Docker container, or auto (default: "
                              "Docker when an engine answers and the image can be had)")
     parser.add_argument("--pg-version", metavar="N", default="16",
-                        help="PostgreSQL major version, 12-17 (default 16); a minor such as 16.4 is refused")
+                        help="PostgreSQL major version, 12-18 (default 16); a minor such as 16.4 is refused")
     parser.add_argument("--port", metavar="PORT", default=None,
                         help="TCP port on 127.0.0.1, 1024-65535 (default: 5416, or a free one)")
     _add_workspace_option(parser)
@@ -323,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = _command(sub, "doctor", "check the guide's prerequisites on this machine")
     doctor.add_argument("--pg-version", metavar="N", default="16",
-                        help="PostgreSQL major version to look for, 12-17 (default 16)")
+                        help="PostgreSQL major version to look for, 12-18 (default 16)")
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON (for scripts)")
     doctor.set_defaults(func=cmd_doctor)
 
@@ -344,11 +366,24 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--keep-server", action="store_true", help="leave the check's lab running")
     check.set_defaults(func=cmd_check)
 
+    matrix = _command(sub, "matrix", "measure TLS on every PostgreSQL build available here (cached per build)",
+                      description="Start one throwaway lab per PostgreSQL build this machine has (labkit's "
+                                  "npm builds, distribution packages, Docker images present) and measure the "
+                                  "protocol versions accepted at the defaults and with the floor at TLSv1, "
+                                  "ssl_min/max_protocol_version, the ssl_* settings, TLS 1.3 suites and groups.")
+    matrix.add_argument("--json", action="store_true", help="print the measurements as JSON (for scripts)")
+    matrix.add_argument("--refresh", action="store_true", help="measure again, ignoring the cache")
+    matrix.add_argument("--cached-only", action="store_true", help="start nothing: report what the cache holds")
+    matrix.add_argument("--no-docker", action="store_true", help="leave Docker images out")
+    matrix.add_argument("--pg-version", metavar="N", action="append",
+                        help="only this major (repeatable; default: every build found, 12-18)")
+    matrix.set_defaults(func=cmd_matrix)
+
     pg = _command(sub, "postgres", "install or list local PostgreSQL builds")
     pg_sub = pg.add_subparsers(dest="pg_command", required=True, metavar="ACTION")
     install = _command(pg_sub, "install", "install PostgreSQL built with OpenSSL into labkit's cache (npm)")
     install.add_argument("version", nargs="?", default="16", metavar="N",
-                         help="PostgreSQL major version, 12-17 (default 16)")
+                         help="PostgreSQL major version, 12-18 (default 16)")
     install.set_defaults(func=cmd_postgres_install)
     listing = _command(pg_sub, "list", "every installation found, usable or not")
     listing.add_argument("--json", action="store_true", help="print the installations as JSON (for scripts)")

@@ -1,6 +1,7 @@
 """`labkit doctor`: the guide's phase-1 prerequisites, checked on this machine, each with its fix."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import ssl
@@ -13,8 +14,39 @@ import pandas as pd
 from . import binaries
 from .terminal import without_reprs
 
-OPTIONAL_PREFIXES: tuple[str, ...] = ("Docker", "psql")
-"""Checks whose item starts so are optional: the course runs without Docker and without psql."""
+OPTIONAL_PREFIXES: tuple[str, ...] = ("Docker", "psql", "Upstream support")
+"""Checks whose item starts so are optional: the course runs without Docker and without psql, and on an
+end-of-life major too (it only warns: such a server gets no more security fixes)."""
+
+VERSIONING_POLICY = "https://www.postgresql.org/support/versioning/"
+RELEASES: dict[int, tuple[dt.date, dt.date]] = {
+    12: (dt.date(2019, 10, 3), dt.date(2024, 11, 21)),
+    13: (dt.date(2020, 9, 24), dt.date(2025, 11, 13)),
+    14: (dt.date(2021, 9, 30), dt.date(2026, 11, 12)),
+    15: (dt.date(2022, 10, 13), dt.date(2027, 11, 11)),
+    16: (dt.date(2023, 9, 14), dt.date(2028, 11, 9)),
+    17: (dt.date(2024, 9, 26), dt.date(2029, 11, 8)),
+    18: (dt.date(2025, 9, 25), dt.date(2030, 11, 14)),
+}
+"""First release and final (last) release of each major, from PostgreSQL's versioning policy
+(:data:`VERSIONING_POLICY`): a major is supported for five years, then gets one last minor release and
+is end-of-life. The final dates of majors still supported are the policy's planned ones."""
+
+
+def upstream_support(major: int, today: dt.date | None = None) -> dict[str, object]:
+    """Whether ``major`` is still supported upstream on ``today`` (default: this machine's date), with the
+    dates it is judged by; the verdict comes from the calendar, not from a list of "old" majors."""
+    first, final = RELEASES[major]
+    today = today or dt.date.today()
+    supported = today <= final
+    return {"major": major, "first_release": first.isoformat(), "final_release": final.isoformat(),
+            "supported": supported, "status": "supported" if supported else "end-of-life",
+            "judged_on": today.isoformat(), "source": VERSIONING_POLICY}
+
+
+def support_table(today: dt.date | None = None) -> pd.DataFrame:
+    """Every major labkit runs, supported or end-of-life on ``today``."""
+    return pd.DataFrame([upstream_support(m, today) for m in sorted(RELEASES)])
 
 
 @dataclass
@@ -108,12 +140,28 @@ def _server(major: int) -> list[Check]:
     checks.append(Check(f"PostgreSQL {major} (local)", "OK", f"{inst.version} in {inst.bin_dir}", ""))
     ok = _version_at_least(inst.openssl_version, (1, 1, 1))
     checks.append(Check("OpenSSL in the server (>= 1.1.1)", "OK" if ok else "MISSING",
-                        inst.openssl_version or "unknown", "" if ok else "use a build linked to OpenSSL 1.1.1+"))
+                        inst.openssl_banner or inst.openssl_version or "unknown",
+                        "" if ok else "use a build linked to OpenSSL 1.1.1+"))
     checks.append(Check("server built with SSL", "OK" if inst.openssl else "MISSING", str(inst.openssl),
                         "" if inst.openssl else "rebuild with --with-ssl=openssl"))
     checks.append(Check("sslinfo extension available", "OK" if inst.sslinfo else "MISSING", str(inst.sslinfo),
                         "" if inst.sslinfo else "install the contrib package"))
     return checks
+
+
+def _support(major: int) -> Check:
+    facts = upstream_support(major)
+    supported = [m for m in sorted(RELEASES) if upstream_support(m)["supported"]]
+    others = ", ".join(str(m) for m in supported)
+    if facts["supported"]:
+        return Check(f"Upstream support of PostgreSQL {major}", "OK",
+                     f"supported until {facts['final_release']} (first released {facts['first_release']}); "
+                     f"supported today ({facts['judged_on']}): {others}", "")
+    return Check(f"Upstream support of PostgreSQL {major}", "EOL",
+                 f"end-of-life: its final release was {facts['final_release']}, before today ({facts['judged_on']}); "
+                 f"supported today: {others}",
+                 f"fine for comparing versions; teach on a supported major (--pg-version {supported[-1]}) "
+                 f"-- see {VERSIONING_POLICY}")
 
 
 def _docker() -> Check:
@@ -138,5 +186,5 @@ def _psql() -> Check:
 
 def run_checks(major: int = 16) -> pd.DataFrame:
     """All checks as a table: item, status, what was found, how to fix it."""
-    checks = [_client_openssl(), _libpq(), _libpq_openssl(), *_server(major), _docker(), _psql()]
+    checks = [_client_openssl(), _libpq(), _libpq_openssl(), *_server(major), _support(major), _docker(), _psql()]
     return pd.DataFrame([c.__dict__ for c in checks])

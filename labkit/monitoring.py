@@ -132,7 +132,7 @@ def versions(lab: LabServer) -> pd.DataFrame:
     facts, client = lab.facts(), client_facts()
     rows = [("server", "PostgreSQL (select version())", lab.execute("select version()")[0]["version"]),
             ("server", "SSL library (ssl_library)", facts["ssl_library"]),
-            ("server", "OpenSSL loaded by postgres", facts["server_openssl"]),
+            ("server", "OpenSSL loaded by postgres", facts.get("server_openssl_banner") or facts["server_openssl"]),
             ("server", "how the lab runs it", facts["backend"]),
             ("client", "libpq (psycopg)", client["libpq_version"]),
             ("client", "OpenSSL inside libpq", client["client_openssl"]),

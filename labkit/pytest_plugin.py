@@ -44,7 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--labkit-backend", choices=_BACKENDS, default=None,
                     help="where the labkit_lab server runs (overrides the labkit_backend ini value; default auto)")
     group.addoption("--labkit-pg-version", metavar="N", default=None,
-                    help="PostgreSQL major version of labkit_lab, 12-17 (overrides labkit_pg_version; default 16)")
+                    help="PostgreSQL major version of labkit_lab, 12-18 (overrides labkit_pg_version; default 16)")
     parser.addini("labkit_backend", "where the labkit_lab server runs: auto, local or docker", default="auto")
     parser.addini("labkit_pg_version", "PostgreSQL major version of the labkit_lab server", default="16")
 

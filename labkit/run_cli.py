@@ -20,6 +20,7 @@ from .lesson_files import (
     load_param_file,
     read_parameters,
 )
+from .parallel import check_jobs
 from .run_results import SeriesResult
 from .runner import (
     EXIT_INTERRUPTED,
@@ -42,6 +43,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="server backend, passed to the lessons that declare 'backend'")
     parser.add_argument("--pg-version", metavar="N", default=None,
                         help="PostgreSQL major version, passed to the lessons that declare 'pg_version'")
+    parser.add_argument("-j", "--jobs", metavar="N", default="1",
+                        help="run N lessons at once, each with its own kernel, lab and port (default 1)")
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="report folder (default: reports/<UTC timestamp>/)")
     parser.add_argument("--notebooks-dir", metavar="DIR", default=None,
@@ -52,6 +55,7 @@ def cli_run(args: argparse.Namespace) -> int:
     """``labkit run``: 0 when every lesson passed, 1 when any failed, 2 for bad input (nothing ran), 130 when
     interrupted by SIGINT/SIGTERM (the report of what ran is still written)."""
     try:
+        jobs = check_jobs(args.jobs)
         nb_paths = discover_notebooks(_notebooks_dir(args.notebooks_dir), list(args.notebooks or []))
         user_params = _user_parameters(args.param, args.param_file)
         check_parameters(nb_paths, user_params)
@@ -61,7 +65,7 @@ def cli_run(args: argparse.Namespace) -> int:
     except LabkitError as exc:
         print(f"labkit run: {exc}", file=sys.stderr)
         return 2
-    result = run_series(nb_paths, params=params, out_dir=out_dir)
+    result = run_series(nb_paths, params=params, out_dir=out_dir, jobs=jobs)
     try:
         if result.interrupted:  # the user asked to stop: the report of what ran is written in one go
             with _ignoring_interrupts():

@@ -67,8 +67,12 @@ def run_series(
     kernel_name: str = "python3",
     progress: bool = True,
     timeout_per_cell: int = 300,
+    jobs: int = 1,
 ) -> SeriesResult:
     """Run every lesson, continuing past failures, and render each executed notebook to HTML.
+
+    ``jobs`` > 1 runs that many lessons at once, each in its own process with its own lab
+    (:mod:`labkit.parallel`); results stay in the given order.
 
     Each lesson gets only the parameters it declares. HTML rendering of a finished lesson happens on a
     worker thread while the next lesson's kernel runs, so the report costs almost no extra wall time.
@@ -88,19 +92,7 @@ def run_series(
     not_run: list[str] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labkit-render") as renderer, \
             _progress_bar(len(nb_paths), progress) as bar, _interrupts_as_keyboard_interrupt():
-        for position, nb_path in enumerate(nb_paths):
-            bar.set_postfix_str(nb_path.stem, refresh=True)
-            lesson_started = time.time()
-            try:
-                lesson = run_lesson(nb_path, params=params, out_dir=out_dir, kernel_name=kernel_name,
-                                    timeout_per_cell=timeout_per_cell)
-            except KeyboardInterrupt:
-                with _ignoring_interrupts():  # a second Ctrl-C must not leave the server running
-                    lessons.append(_interrupted_lesson(nb_path, params, out_dir, lesson_started))
-                    not_run = [path.stem for path in nb_paths[position + 1:]]
-                    bar.write(f"INTERRUPTED {nb_path.stem}: stopping its lab server and writing the report",
-                              file=sys.stderr)
-                break
+        def record(lesson: LessonResult) -> None:
             lessons.append(lesson)
             _announce_failure(bar, lesson)
             if lesson.output_path is not None:
@@ -108,6 +100,18 @@ def run_series(
                 pending.append((lesson, renderer.submit(_render_html, exporter, lesson.output_path, html_path,
                                                               mermaid_src)))
             bar.update(1)
+
+        if jobs > 1:
+            from .parallel import run_side_by_side
+
+            done, not_run = run_side_by_side(
+                nb_paths, params=params, out_dir=out_dir, kernel_name=kernel_name,
+                timeout_per_cell=timeout_per_cell, jobs=jobs, run_one=run_lesson, interrupted=_interrupted_lesson,
+                shielded=_ignoring_interrupts, on_done=record,
+                on_running=lambda names: bar.set_postfix_str(", ".join(names), refresh=True))
+            lessons[:] = done  # in the given order, interrupted ones included
+        else:
+            not_run = _run_in_turn(nb_paths, params, out_dir, kernel_name, timeout_per_cell, bar, lessons, record)
         executed = time.perf_counter()
         with _ignoring_interrupts():
             for lesson, future in pending:
@@ -116,6 +120,26 @@ def run_series(
     return SeriesResult(lessons=lessons, out_dir=out_dir, params=dict(params), started_at=started_at,
                         wall_s=finished - start, render_s=sum(lesson.render_s for lesson in lessons),
                         report_tail_s=finished - executed, not_run=not_run)
+
+
+def _run_in_turn(nb_paths: Sequence[Path], params: dict[str, object], out_dir: Path, kernel_name: str,
+                 timeout_per_cell: int, bar: Any, lessons: list[LessonResult],
+                 record: Any) -> list[str]:
+    """One lesson after the other; on SIGINT/SIGTERM the running one is stopped and the rest are not run."""
+    for position, nb_path in enumerate(nb_paths):
+        bar.set_postfix_str(nb_path.stem, refresh=True)
+        lesson_started = time.time()
+        try:
+            lesson = run_lesson(nb_path, params=params, out_dir=out_dir, kernel_name=kernel_name,
+                                timeout_per_cell=timeout_per_cell)
+        except KeyboardInterrupt:
+            with _ignoring_interrupts():  # a second Ctrl-C must not leave the server running
+                lessons.append(_interrupted_lesson(nb_path, params, out_dir, lesson_started))
+                bar.write(f"INTERRUPTED {nb_path.stem}: stopping its lab server and writing the report",
+                          file=sys.stderr)
+            return [path.stem for path in nb_paths[position + 1:]]
+        record(lesson)
+    return []
 
 
 def _interrupted_lesson(nb_path: Path, params: Mapping[str, object], out_dir: Path,

@@ -579,7 +579,9 @@ class LabServer:
                            "current_setting('server_version_num')::int AS server_version_num, "
                            "current_setting('ssl_library') AS ssl_library, "
                            "current_setting('data_directory') AS data_dir, current_setting('ssl') AS ssl")[0]
-        return {"backend": self.state.backend, **row, "server_openssl": self.backend.server_openssl_version(),
+        banner = self.backend.server_openssl_banner()
+        return {"backend": self.state.backend, **row, "server_openssl": binaries.version_of_banner(banner),
+                "server_openssl_banner": banner,
                 "host": self.host, "port": self.port, "workspace": str(self.workspace.path)}
 
     def status(self) -> dict[str, Any]:

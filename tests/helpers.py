@@ -112,3 +112,20 @@ def lesson_with(folder: Path, layers: Callable[[Any], list[Any]], roles: tuple[s
         yield lesson
     finally:
         lesson.finish()
+
+
+def course_failures_on(major: int, tmp_path: Path) -> tuple[dict[str, str], int, int]:
+    """Run every lesson of the course on a local PostgreSQL ``major``: (failed lesson -> why, lessons run,
+    lessons found). Each lesson's asserts adapt to the server they measured, so a failure here is a
+    lesson teaching something false on that major."""
+    from labkit.lesson_files import discover_notebooks
+    from labkit.runner import run_series
+
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    lessons = discover_notebooks(notebooks, [])
+    result = run_series(lessons, params={"pg_version": major, "backend": "local",
+                                         "workspace": str(searchable_tmp(tmp_path) / "ws")},
+                        out_dir=tmp_path / "report", progress=False)
+    failed = {lesson.name: (f"{lesson.error.ename}: {lesson.error.evalue[:300]}" if lesson.error else lesson.status)
+              for lesson in result.lessons if lesson.status != "passed"}
+    return failed, len(result.lessons), len(lessons)

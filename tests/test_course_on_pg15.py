@@ -9,20 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labkit.lesson_files import discover_notebooks
-from labkit.runner import run_series
-
-from .helpers import searchable_tmp
-
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+from .helpers import course_failures_on
 
 
 def test_every_lesson_passes_on_postgresql_15(tmp_path: Path) -> None:
-    lessons = discover_notebooks(NOTEBOOKS, [])
-    result = run_series(lessons, params={"pg_version": 15, "backend": "local",
-                                         "workspace": str(searchable_tmp(tmp_path) / "ws")},
-                        out_dir=tmp_path / "report", progress=False)
-    failed = {lesson.name: (f"{lesson.error.ename}: {lesson.error.evalue[:300]}" if lesson.error else lesson.status)
-              for lesson in result.lessons if lesson.status != "passed"}
+    failed, ran, found = course_failures_on(15, tmp_path)
     assert not failed, failed
-    assert len(result.lessons) == len(lessons) == 21
+    assert ran == found == 22

@@ -107,8 +107,8 @@ def test_two_labs_at_once(tmp_path: Path) -> None:
     ("args", "expected"),
     [
         (["--backend", "podman"], "invalid backend: 'podman'; allowed: 'auto', 'local', 'docker'"),
-        (["--pg-version", "9.6"], "invalid pg_version: '9.6'; allowed: 12-17"),
-        (["--pg-version", "abc"], "invalid pg_version: 'abc'; allowed: 12-17"),
+        (["--pg-version", "9.6"], "invalid pg_version: '9.6'; allowed: 12-18"),
+        (["--pg-version", "abc"], "invalid pg_version: 'abc'; allowed: 12-18"),
         (["--port", "80"], "invalid --port: '80'; allowed: an integer from 1024 to 65535"),
     ],
 )

@@ -40,3 +40,17 @@ def test_cipher_suites_expands_a_string_and_leaves_out_tls13() -> None:
     assert both.critical.all() and both.strict.sum() < both.critical.sum()
     with pytest.raises(InvalidValue, match="cipher_string"):
         guide.cipher_suites("NOPE-NOTHING")
+
+
+def test_a_major_the_guide_has_no_row_for_is_measured_but_not_judged() -> None:
+    versions = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+    default = pd.DataFrame({"version_asked": versions, "result": ["refused", "refused", "accepted", "accepted"]})
+    frame = guide.compatibility_check(default_probe=default, legacy_probe=default, server_openssl="1.1.1",
+                                      major=18, enumvals=versions, python_can=dict.fromkeys(versions, True),
+                                      libpq_can=dict.fromkeys(versions, True))
+    rows = frame.set_index("protocol")
+    assert set(rows["guide: PostgreSQL 18"]) == {guide.NOT_IN_GUIDE}
+    assert rows.loc["TLSv1", "verdict"].startswith("not judged: the guide's table stops at PostgreSQL 17")
+    assert "refused by default" in rows.loc["TLSv1", "verdict"]
+    assert list(guide.POSTGRES_ROWS) == ["9.4", "12", "13", "14", "15", "16", "17"]
+    assert guide.POSTGRES_ROWS["9.4"][-3:] == ("false", "N/A", "N/A")

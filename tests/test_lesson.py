@@ -15,7 +15,7 @@ from .helpers import searchable_tmp
     ("kwargs", "message"),
     [
         ({"backend": "podman"}, "invalid backend: 'podman'"),
-        ({"pg_version": "abc"}, "invalid pg_version: 'abc'; allowed: 12-17"),
+        ({"pg_version": "abc"}, "invalid pg_version: 'abc'; allowed: 12-18"),
         ({"key_type": "dsa"}, "invalid key_type: 'dsa'; allowed: 'ecdsa-p256', 'rsa-2048'"),
         ({"keep_server": "yes"}, "invalid keep_server: 'yes'; allowed: True or False"),
     ],

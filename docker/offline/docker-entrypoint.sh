@@ -9,7 +9,10 @@
 #     (required unless POSTGRES_HOST_AUTH_METHOD=trust), POSTGRES_INITDB_ARGS, POSTGRES_INITDB_WALDIR,
 #     allows `host all all all $POSTGRES_HOST_AUTH_METHOD`, creates POSTGRES_DB and runs
 #     /docker-entrypoint-initdb.d/*.sh|*.sql|*.sql.gz once, in name order;
-#   * VAR_FILE variants of those variables are honoured.
+#   * VAR_FILE variants of those variables are honoured;
+#   * from PostgreSQL 18 the data lives in /var/lib/postgresql/<major>/docker below one volume at
+#     /var/lib/postgresql, and a start is refused when something is mounted at the old
+#     /var/lib/postgresql/data (data there would be silently ignored).
 # What differs: with no psql, SQL runs in a single-user backend (`postgres --single`), not against a
 # temporary server. Sourced *.sh scripts (and executable ones, the function is exported) get
 # `docker_process_sql [--dbname DB]` that reads SQL from stdin, as in the official image. Statements
@@ -47,6 +50,17 @@ drop_privileges() {
     find "$PGDATA" ${POSTGRES_INITDB_WALDIR:+"$POSTGRES_INITDB_WALDIR"} \! -user postgres -exec chown postgres:postgres '{}' +
     export HOME=/var/lib/postgresql
     exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
+}
+
+# 18+ layout: refuse a mount (or data) at the pre-18 path, as the official image does.
+check_layout() {
+    local old=/var/lib/postgresql/data
+    [ "${PG_MAJOR:-0}" -ge 18 ] && [ "$PGDATA" != "$old" ] || return 0
+    if [ -s "$old/PG_VERSION" ] || { [ -d "$old" ] && mountpoint -q "$old"; }; then
+        die "PostgreSQL $PG_MAJOR keeps its data in $PGDATA, below one volume at /var/lib/postgresql,
+  but something is mounted at $old (the layout before 18), whose data would be ignored.
+  Mount the volume at /var/lib/postgresql instead, or upgrade the old data with pg_upgrade."
+    fi
 }
 
 check_password() {
@@ -112,6 +126,7 @@ run_init_files() {
 main() {
     if [ "${1:0:1}" = - ]; then set -- postgres "$@"; fi
     setup_env
+    if [ "$1" = postgres ]; then check_layout; fi
     if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then drop_privileges "$@"; fi
     if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
         check_password

@@ -87,6 +87,18 @@ def observe(target: Target, profile: Profile, timeout: float = 5) -> OutsideView
     return view
 
 
+def tls13_suites_and_groups(host: str, address: str, port: int,
+                            timeout: float = 5) -> tuple[list[str] | None, list[str] | None, list[str]]:
+    """The TLS 1.3 suites and the key-exchange groups a server accepts, by sslyze's handshakes, and what
+    could not be observed: the audit's own scan, asked for nothing else (no TLS 1.2 enumeration, so the
+    server's log gets one line per refused suite or group only). Used by `labkit matrix`."""
+    view = OutsideView(versions={v: {"result": "accepted" if v == "TLSv1.3" else "refused"} for v in VERSION_ORDER})
+    target = Target(name=f"{host}:{port}", params={}, host=host, address=address, port=port)
+    profile = Profile(name="matrix", title="TLS 1.3 suites and groups", min_tls="TLSv1.3", groups=frozenset())
+    _sslyze_scan(view, target, profile, timeout)
+    return view.suites.get("TLSv1.3"), view.groups, view.errors
+
+
 def ssl_request(address: str, port: int, timeout: float) -> str:
     """Send the 8-byte SSLRequest and read the one-byte answer; close without starting TLS."""
     try:

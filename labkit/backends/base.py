@@ -107,13 +107,16 @@ class Backend(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """Backend-specific facts for `labkit status` (pid or container id, data dir, image or bin dir)."""
 
-    def server_openssl_version(self) -> str | None:
-        """The OpenSSL version the server is linked with, when the backend can tell (None otherwise)."""
+    def server_openssl_banner(self) -> str | None:
+        """OpenSSL's version line (version and build date) of the library the server is linked with, when
+        the backend can tell (None otherwise)."""
         return None
 
-    def server_openssl_banner(self) -> str | None:
-        """OpenSSL's whole version banner (with its release date), when the backend can tell."""
-        return None
+    def server_openssl_version(self) -> str | None:
+        """Only the version number of :meth:`server_openssl_banner` (``1.1.1w``)."""
+        from ..binaries import version_of_banner
+
+        return version_of_banner(self.server_openssl_banner())
 
     def move_port(self, port: int) -> bool:
         """Make the (stopped) server listen on ``port`` from its next start; False when the backend cannot

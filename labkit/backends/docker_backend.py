@@ -37,7 +37,7 @@ from .docker_archive import (ADMIN_ROLE, POSTGRES_UID, PullProgress, TarEntry, a
 
 Progress = Callable[[str], None]
 
-PGDATA = "/var/lib/postgresql/data"
+PGDATA = "/var/lib/postgresql/data"  # the official image's data directory up to PostgreSQL 17
 INITDB_DIR = "/docker-entrypoint-initdb.d"
 STAGE_DIR = f"{INITDB_DIR}/labkit"  # staging area of the first-init script; emptied once used
 STOP_TIMEOUT = 20  # seconds of fast shutdown before docker kills the server
@@ -75,12 +75,35 @@ unset labkit_stage
 """
 
 
-def _data_volume(container: Container) -> str | None:
-    """The name of the volume mounted as PGDATA (anonymous at creation, named once a lab has moved)."""
-    for mount in container.attrs.get("Mounts") or []:
-        if mount.get("Destination") == PGDATA and mount.get("Type") == "volume":
-            return str(mount.get("Name"))
+def data_dir_for(major: int) -> str:
+    """The official image's PGDATA for ``major``, used when neither the container nor the image says.
+
+    From 18 the image keeps data in a major-version directory below one volume at /var/lib/postgresql
+    (``/var/lib/postgresql/18/docker``, the pg_ctlcluster layout that lets ``pg_upgrade --link`` work)
+    and refuses to start when something is mounted at the old /var/lib/postgresql/data.
+    """
+    return PGDATA if major < 18 else f"/var/lib/postgresql/{major}/docker"
+
+
+def env_value(env: list[str] | None, name: str) -> str | None:
+    """``name``'s value in a container or image ``Config.Env`` list (``["PGDATA=/x", ...]``)."""
+    for item in env or []:
+        key, _, value = item.partition("=")
+        if key == name and value:
+            return value
     return None
+
+
+def _data_volume(container: Container) -> tuple[str, str] | None:
+    """The volume that holds the data directory, and where it is mounted: the image's volume at
+    /var/lib/postgresql/data up to 17, at /var/lib/postgresql from the 18 layout (anonymous at creation,
+    mounted by name once a lab has moved)."""
+    mounts = [m for m in container.attrs.get("Mounts") or []
+              if m.get("Type") == "volume" and str(m.get("Destination", "")).startswith("/var/lib/postgresql")]
+    if not mounts:
+        return None
+    deepest = max(mounts, key=lambda m: len(str(m["Destination"])))
+    return str(deepest["Name"]), str(deepest["Destination"])
 
 
 def _remove_with_data(client: docker.DockerClient, container: Container) -> None:
@@ -90,7 +113,7 @@ def _remove_with_data(client: docker.DockerClient, container: Container) -> None
         container.remove(v=True, force=True)
     if volume:  # still in use (a lab moved meanwhile): the engine refuses, and the data stays
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-            client.volumes.get(volume).remove()
+            client.volumes.get(volume[0]).remove()
 
 
 def container_name(spec: ServerSpec) -> str:
@@ -151,6 +174,7 @@ class DockerBackend(Backend):
         self.progress: Progress = progress or _print_progress
         self.image = spec.image or f"postgres:{spec.pg_major}"
         self.name = container_name(spec)
+        self._pgdata: str | None = None
 
     # -- engine and image ------------------------------------------------------------------------------
     @classmethod
@@ -276,6 +300,7 @@ class DockerBackend(Backend):
                                      "remove the old lab first (labkit down), or choose another lab name")
         archive = build_tar(self._init_entries(base_conf, hba, files))  # validates paths before creating
         self.ensure_image(self.image, self.progress, self.client)
+        self._check_image_major()
         self._ensure_network()
         try:
             container = self._create_container()
@@ -290,14 +315,28 @@ class DockerBackend(Backend):
             self._remove_network()
             raise
 
-    def _create_container(self, data_volume: str | None = None, name: str | None = None) -> Container:
-        """The lab's container; with ``data_volume`` it mounts that existing volume as PGDATA (a moved lab)."""
+    def _check_image_major(self) -> None:
+        """Refuse, before any container exists, an image whose PostgreSQL is not the asked major: the
+        official and offline images say theirs in ``PG_MAJOR``, and a lab recorded as 18 that runs 16
+        would make every version-dependent lesson judge the wrong server."""
+        with engine_errors(f"inspect image {self.image!r}"):
+            env = (self.client.images.get(self.image).attrs.get("Config") or {}).get("Env")
+        found = env_value(env, "PG_MAJOR")
+        if found and found.isdigit() and int(found) != self.spec.pg_major:
+            raise ServerStartError(
+                f"image {self.image!r} holds PostgreSQL {found}, not the {self.spec.pg_major} asked for",
+                f"use --pg-version {found}, or an image of PostgreSQL {self.spec.pg_major} (postgres:"
+                f"{self.spec.pg_major}, or build one: docker/build-offline-image.sh --pg-major {self.spec.pg_major})")
+
+    def _create_container(self, data_volume: tuple[str, str] | None = None) -> Container:
+        """The lab's container; with ``data_volume`` (name, mount point) it mounts that existing volume where
+        the data directory lives (a lab moved to another port)."""
         with engine_errors(f"create container {self.name!r}"):
             try:
                 return self.client.containers.create(
                     self.image,
-                    name=name or self.name,
-                    volumes={data_volume: {"bind": PGDATA, "mode": "rw"}} if data_volume else None,
+                    name=self.name,
+                    volumes={data_volume[0]: {"bind": data_volume[1], "mode": "rw"}} if data_volume else None,
                     labels=self.labels(),
                     environment={"POSTGRES_PASSWORD": self.spec.superuser_password, "LC_ALL": "C.UTF-8"},
                     ports={"5432/tcp": ("127.0.0.1", self.spec.port)},
@@ -349,7 +388,7 @@ class DockerBackend(Backend):
 
     def move_port(self, port: int) -> bool:
         """Publish the stopped lab on ``port`` instead: a container's port is fixed at creation, so the
-        container is created again on the same data volume (PGDATA, with every lab file) and the old one
+        container is created again on the same data volume (the data directory, with every lab file) and the old one
         removed. Until the new one exists the old one is kept, under a temporary name, so a failure here
         leaves the lab as it was."""
         old = self._require("move the lab to another port")
@@ -400,15 +439,32 @@ class DockerBackend(Backend):
         return container is not None and container.status == "running"
 
     # -- files -------------------------------------------------------------------------------------------
+    @property
+    def pgdata(self) -> str:
+        """The data directory inside the container: the PGDATA its environment sets (inherited from the
+        image, so an 18 image's ``/var/lib/postgresql/18/docker`` is found without knowing the tag), else the
+        image's, else the official image's default for the major (:func:`data_dir_for`)."""
+        if self._pgdata is None:
+            env: list[str] | None = None
+            with contextlib.suppress(DockerUnavailable, docker.errors.DockerException):
+                container = self._container()
+                source = container.attrs if container is not None else self.client.images.get(self.image).attrs
+                env = (source.get("Config") or {}).get("Env")
+            found = env_value(env, "PGDATA")
+            if env is None:
+                return data_dir_for(self.spec.pg_major)  # not cached: the engine may answer later
+            self._pgdata = found or data_dir_for(self.spec.pg_major)
+        return self._pgdata
+
     def server_path(self, relative: str) -> str:
         """Absolute path inside the container of a file below PGDATA."""
-        return posixpath.join(PGDATA, clean_relative(relative))
+        return posixpath.join(self.pgdata, clean_relative(relative))
 
     def write_file(self, relative: str, content: bytes, mode: int = 0o600) -> None:
         """Write a file below PGDATA owned by postgres (999:999) with ``mode``; parents are made 0700."""
         relative = clean_relative(relative)
         container = self._require(f"write {relative!r}")
-        self._put(container, PGDATA, build_tar(file_entries(relative, content, mode)), f"write {relative!r}")
+        self._put(container, self.pgdata, build_tar(file_entries(relative, content, mode)), f"write {relative!r}")
 
     def read_file(self, relative: str) -> bytes:
         """Read a file below PGDATA; FileNotFoundError if it is not there."""
@@ -498,13 +554,6 @@ class DockerBackend(Backend):
         """
         return [f"host all {ADMIN_ROLE} all scram-sha-256"]
 
-    def server_openssl_version(self) -> str | None:
-        """OpenSSL's version, read from the libcrypto the server loads inside the container (None while
-        the lab is stopped or if it cannot be told): the TLS lessons depend on it."""
-        banner = self.server_openssl_banner()
-        found = re.match(r"OpenSSL (\S+)", banner or "")
-        return found.group(1) if found else None
-
     def server_openssl_banner(self) -> str | None:
         """The whole banner of that libcrypto (``OpenSSL 3.0.x  <date>``)."""
         container = self._container()
@@ -516,8 +565,8 @@ class DockerBackend(Backend):
             if code != 0 or not match:
                 return None
             code, out = container.exec_run(["grep", "-a", "-o", "-m1", "-E", OPENSSL_BANNER, match.group(1)])
-        text = " ".join(out.decode(errors="replace").split())
-        return text if code == 0 and text.startswith("OpenSSL ") else None
+        banner = out.decode(errors="replace").strip()
+        return banner if code == 0 and banner.startswith("OpenSSL ") else None
 
     def listen_settings(self) -> dict[str, str]:
         """All interfaces on 5432 inside the container; the host side is loopback-only by the publish."""
@@ -532,7 +581,7 @@ class DockerBackend(Backend):
             "image": self.image,
             "status": container.status if container else "absent",
             "address": f"{self.host}:{self.spec.port}",
-            "data_dir": PGDATA,
+            "data_dir": self.pgdata,
         }
 
     @classmethod

