@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import labkit as lk
 from labkit import mitm
 from labkit.catalogue import classify
 from labkit.errors import InvalidValue

@@ -32,14 +32,13 @@ import docker
 
 from ..errors import DockerUnavailable, InvalidValue, PortInUse, ServerCommandError, ServerStartError
 from .base import Backend, ServerSpec
+from .docker_layout import PGDATA as PGDATA  # re-exported: the data directory up to 17
+from .docker_layout import INIT_SCRIPT, INITDB_DIR, data_dir_for, data_volume, env_value, remove_with_data
 from .docker_archive import (ADMIN_ROLE, POSTGRES_UID, PullProgress, TarEntry, admin_role_sql, build_tar,
                              clean_relative, file_entries)
 
 Progress = Callable[[str], None]
 
-PGDATA = "/var/lib/postgresql/data"  # the official image's data directory up to PostgreSQL 17
-INITDB_DIR = "/docker-entrypoint-initdb.d"
-STAGE_DIR = f"{INITDB_DIR}/labkit"  # staging area of the first-init script; emptied once used
 STOP_TIMEOUT = 20  # seconds of fast shutdown before docker kills the server
 OPENSSL_BANNER = r"OpenSSL [0-9]+\.[0-9]+\.[0-9]+[a-z]?(\+quic)? +[0-9]{1,2} [A-Za-z]{3} [0-9]{4}"
 
@@ -57,64 +56,6 @@ IMAGE_HINT = (
     "on a machine without registry access build an image with docker/build-offline-image.sh and set "
     f"LABKIT_IMAGE={OFFLINE_IMAGE}; or set LABKIT_IMAGE to an image listed by `docker images`"
 )
-
-# Sourced as postgres by the image's entrypoint at first init (the official image sources *.sh that
-# are not executable). `docker_process_sql` is the entrypoint's helper in both images: psql against
-# the temporary server in the official one, a single-user backend in the offline one. The role is
-# created first, before our settings can change how the server starts.
-INIT_SCRIPT = f"""\
-# labkit: first-init setup of this lab; delivered by labkit's DockerBackend, runs once.
-labkit_stage={STAGE_DIR}
-docker_process_sql --dbname postgres <"$labkit_stage/admin-role.sql"
-rm -f "$labkit_stage/admin-role.sql"
-cat "$labkit_stage/postgresql.conf.append" >>"$PGDATA/postgresql.conf"
-cat "$labkit_stage/pg_hba.conf" >"$PGDATA/pg_hba.conf"
-if [ -d "$labkit_stage/files" ]; then cp -R --preserve=mode "$labkit_stage/files/." "$PGDATA/"; fi
-find "$labkit_stage" -mindepth 1 -delete
-unset labkit_stage
-"""
-
-
-def data_dir_for(major: int) -> str:
-    """The official image's PGDATA for ``major``, used when neither the container nor the image says.
-
-    From 18 the image keeps data in a major-version directory below one volume at /var/lib/postgresql
-    (``/var/lib/postgresql/18/docker``, the pg_ctlcluster layout that lets ``pg_upgrade --link`` work)
-    and refuses to start when something is mounted at the old /var/lib/postgresql/data.
-    """
-    return PGDATA if major < 18 else f"/var/lib/postgresql/{major}/docker"
-
-
-def env_value(env: list[str] | None, name: str) -> str | None:
-    """``name``'s value in a container or image ``Config.Env`` list (``["PGDATA=/x", ...]``)."""
-    for item in env or []:
-        key, _, value = item.partition("=")
-        if key == name and value:
-            return value
-    return None
-
-
-def _data_volume(container: Container) -> tuple[str, str] | None:
-    """The volume that holds the data directory, and where it is mounted: the image's volume at
-    /var/lib/postgresql/data up to 17, at /var/lib/postgresql from the 18 layout (anonymous at creation,
-    mounted by name once a lab has moved)."""
-    mounts = [m for m in container.attrs.get("Mounts") or []
-              if m.get("Type") == "volume" and str(m.get("Destination", "")).startswith("/var/lib/postgresql")]
-    if not mounts:
-        return None
-    deepest = max(mounts, key=lambda m: len(str(m["Destination"])))
-    return str(deepest["Name"]), str(deepest["Destination"])
-
-
-def _remove_with_data(client: docker.DockerClient, container: Container) -> None:
-    """Remove a lab's container and its data volume (``v=True`` spares a volume mounted by name)."""
-    volume = _data_volume(container)
-    with contextlib.suppress(docker.errors.NotFound):
-        container.remove(v=True, force=True)
-    if volume:  # still in use (a lab moved meanwhile): the engine refuses, and the data stays
-        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-            client.volumes.get(volume[0]).remove()
-
 
 def container_name(spec: ServerSpec) -> str:
     """``labkit-<lab>-<hash of workspace>``: two checkouts can run a lab of the same name."""
@@ -328,15 +269,15 @@ class DockerBackend(Backend):
                 f"use --pg-version {found}, or an image of PostgreSQL {self.spec.pg_major} (postgres:"
                 f"{self.spec.pg_major}, or build one: docker/build-offline-image.sh --pg-major {self.spec.pg_major})")
 
-    def _create_container(self, data_volume: tuple[str, str] | None = None) -> Container:
-        """The lab's container; with ``data_volume`` (name, mount point) it mounts that existing volume where
+    def _create_container(self, volume: tuple[str, str] | None = None) -> Container:
+        """The lab's container; with ``volume`` (name, mount point) it mounts that existing volume where
         the data directory lives (a lab moved to another port)."""
         with engine_errors(f"create container {self.name!r}"):
             try:
                 return self.client.containers.create(
                     self.image,
                     name=self.name,
-                    volumes={data_volume[0]: {"bind": data_volume[1], "mode": "rw"}} if data_volume else None,
+                    volumes={volume[0]: {"bind": volume[1], "mode": "rw"}} if volume else None,
                     labels=self.labels(),
                     environment={"POSTGRES_PASSWORD": self.spec.superuser_password, "LC_ALL": "C.UTF-8"},
                     ports={"5432/tcp": ("127.0.0.1", self.spec.port)},
@@ -394,7 +335,7 @@ class DockerBackend(Backend):
         old = self._require("move the lab to another port")
         if old.status in ("running", "restarting", "paused"):
             return False
-        volume = _data_volume(old)
+        volume = data_volume(old)
         if volume is None:
             return False
         previous_port, new = self.spec.port, None
@@ -402,7 +343,7 @@ class DockerBackend(Backend):
             old.rename(self._parked_name)
             self.spec.port = int(port)
             try:
-                new = self._create_container(data_volume=volume)
+                new = self._create_container(volume=volume)
                 # A lab that never started has its first-init script only in the old container's filesystem.
                 init_dir, _ = old.get_archive(INITDB_DIR)
                 self._put(new, posixpath.dirname(INITDB_DIR.rstrip("/")), b"".join(init_dir),
@@ -430,7 +371,7 @@ class DockerBackend(Backend):
         container = self._container()
         if container is not None:
             with engine_errors(f"remove container {self.name!r}"):
-                _remove_with_data(self.client, container)
+                remove_with_data(self.client, container)
         self._remove_network()
 
     def is_running(self) -> bool:
@@ -624,7 +565,7 @@ class DockerBackend(Backend):
             if container.labels.get(LABEL_MANAGED) != "true":
                 raise InvalidValue("container", container_id, f"a container labelled {LABEL_MANAGED}=true",
                                    "labkit only removes the containers it created")
-            _remove_with_data(client, container)
+            remove_with_data(client, container)
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 client.networks.get(container.name).remove()
 
