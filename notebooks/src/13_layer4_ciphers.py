@@ -35,6 +35,7 @@ ciphers = "HIGH:!aNULL:!MD5:!3DES:!RC4:!DES:!IDEA:!RC2"  # what layer 4 applies 
 strict_ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20"  # the tighter list we restrict to afterwards
 prefer_server_ciphers = True
 compare_pg_version = 15  # a second lab whose server has another OpenSSL (Debian's 15: OpenSSL 3.0); None: skip
+compare_backend = "local"  # where that second lab runs: Debian's 15 is local binaries, whatever `backend` is
 
 # %%
 import pandas as pd
@@ -44,7 +45,8 @@ import labkit as lk
 # %%
 layer4 = lk.layers.layer_ciphers(ciphers, lk.check_bool("prefer_server_ciphers", prefer_server_ciphers))
 strict4 = lk.layers.layer_ciphers(strict_ciphers, prefer_server_ciphers)  # both strings checked before anything starts
-lk.check_choice("compare_pg_version", compare_pg_version, (None, 12, 13, 14, 15, 16, 17))
+lk.check_choice("compare_pg_version", compare_pg_version, (None, 12, 13, 14, 15, 16, 17, 18))
+lk.check_choice("compare_backend", compare_backend, ("auto", "local", "docker"))
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
                   keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
@@ -73,7 +75,7 @@ strings = {"default": None, "critical (guide)": lk.guide.CIPHERS_CRITICAL, "norm
 accepted, sets = lk.scenarios.accepted_by_cipher_string(lab, pki, strings)
 measured = [(accepted, sets)]
 if compare_pg_version is not None:
-    second = lk.begin(backend=backend, pg_version=compare_pg_version, key_type=key_type,
+    second = lk.begin(backend=compare_backend, pg_version=compare_pg_version, key_type=key_type,
                       workspace=None if workspace is None else f"{workspace}-pg{compare_pg_version}")
     measured.append(lk.scenarios.accepted_by_cipher_string(second.lab, second.pki, strings))
     second.finish()
