@@ -38,3 +38,7 @@ class IpcKernelManager(_PrivateIpcChannels, KernelManager):
 
 class AsyncIpcKernelManager(_PrivateIpcChannels, AsyncKernelManager):
     """For nbclient and papermill."""
+
+
+#: What nbclient/papermill take as ``kernel_manager_class`` (every notebook labkit executes uses it).
+NOTEBOOK_KERNEL_MANAGER = f"{__name__}.AsyncIpcKernelManager"

@@ -277,6 +277,8 @@ def run_lesson(
     """
     import papermill
 
+    from .kernels import NOTEBOOK_KERNEL_MANAGER
+
     nb_path = nb_path.resolve()
     name = nb_path.stem
     output = out_dir / f"{name}.ipynb"
@@ -292,7 +294,7 @@ def run_lesson(
                                        kernel_name=kernel_name, progress_bar=False, cwd=str(nb_path.parent),
                                        execution_timeout=timeout_per_cell,
                                        # Unix-socket channels: no TCP port race with other runs (kernels.py)
-                                       kernel_manager_class="labkit.kernels.AsyncIpcKernelManager",
+                                       kernel_manager_class=NOTEBOOK_KERNEL_MANAGER,
                                        # ipykernel warns on every start that its local TCP channel is not
                                        # encrypted; that line would break the progress bar for nothing.
                                        extra_arguments=["--IPKernelApp.log_level=ERROR"])

@@ -29,6 +29,8 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
+from labkit.kernels import NOTEBOOK_KERNEL_MANAGER
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "notebooks" / "src"
 EXERCISE_SOURCES = SOURCES / "exercises"
@@ -53,6 +55,7 @@ def build_one(source: Path, *, run: bool, timeout: int, target: Path | None = No
     started = time.perf_counter()
     if run:
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                                kernel_manager_class=NOTEBOOK_KERNEL_MANAGER,
                                 resources={"metadata": {"path": str(target.parent)}})
         client.execute()
     for cell in notebook.cells:
