@@ -45,6 +45,8 @@ lk.check_int("timing_repeats", timing_repeats, 1, 100)
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
                   keep_server=keep_server)
 lab, pki = lesson.lab, lesson.pki
+# PostgreSQL 18 replaced the one-group `ssl_ecdh_curve` with the list `ssl_groups` (default X25519:prime256v1)
+groups_setting = "ssl_groups" if int(lab.show("server_version_num")) >= 180000 else "ssl_ecdh_curve"
 
 # %% [markdown]
 # ## 1. What each version negotiates
@@ -77,14 +79,14 @@ per_version_sets = pd.DataFrame([
 lk.tables.verdict(per_version_sets, "accepted", uuid="l34_sets")
 
 # %% tags=["erratum-groups"]
-print(f"groups the server accepts: {' '.join(accepted.groups)}  (ssl_ecdh_curve = {lab.show('ssl_ecdh_curve')})")
+print(f"groups the server accepts: {' '.join(accepted.groups)}  ({groups_setting} = {lab.show(groups_setting)})")
 print(f"seen with {accepted.seen_with}")
 
 # %%
 assert sorted(accepted.suites["TLSv1.3"]) == ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
                                               "TLS_CHACHA20_POLY1305_SHA256"]
 assert not accepted.versions["TLSv1"] and not accepted.versions["TLSv1.1"]
-assert accepted.groups == ["prime256v1"]
+assert accepted.groups == (["prime256v1"] if groups_setting == "ssl_ecdh_curve" else ["X25519", "prime256v1"])
 
 # %% [markdown]
 # TLS 1.2 negotiates from whatever `ssl_ciphers` allows (lesson 13 enumerates it per key type and server
@@ -176,27 +178,34 @@ traces.drop(columns="ms")
 # %%
 tls12, tls13 = traces.to_dict("records")
 assert (tls12["round trips"], tls12["HelloRetryRequest"]) == (2, False)
-assert (tls13["client key shares"], tls13["round trips"], tls13["HelloRetryRequest"]) == ("X25519", 2, True)
-assert tls13["group asked for by the retry"] == tls13["group used"] == "prime256v1"
+if groups_setting == "ssl_ecdh_curve":  # 17 and earlier: one group, not the client's
+    assert (tls13["client key shares"], tls13["round trips"], tls13["HelloRetryRequest"]) == ("X25519", 2, True)
+    assert tls13["group asked for by the retry"] == tls13["group used"] == "prime256v1"
+else:  # 18: X25519 is in ssl_groups' default, the first share is taken
+    assert (tls13["client key shares"], tls13["round trips"], tls13["HelloRetryRequest"]) == ("X25519", 1, False)
 
 # %% [markdown]
 # So on this server TLS 1.3 costs **2** round trips, like TLS 1.2: the one it is designed to save is spent on
 # the retry. The obvious cure is to let the server accept X25519 — the guide's parameter 8. On PostgreSQL 16:
 
 # %% tags=["erratum-ecdh-curve"]
-cure = lk.apply(lab, lk.layers.layer_ecdh_curve("X25519"))
-print(f"reload ok: {cure.ok}, rolled back: {cure.rolled_back}; ssl_ecdh_curve now: {lab.show('ssl_ecdh_curve')}")
-print("\n".join(line.split("LOG:  ", 1)[-1] for line in cure.problems))
+if groups_setting == "ssl_ecdh_curve":
+    cure = lk.apply(lab, lk.layers.layer_ecdh_curve("X25519"))
+    print(f"reload ok: {cure.ok}, rolled back: {cure.rolled_back}; ssl_ecdh_curve now: {lab.show('ssl_ecdh_curve')}")
+    print("\n".join(line.split("LOG:  ", 1)[-1] for line in cure.problems))
+else:
+    print(f"PostgreSQL {lab.show('server_version')}: no ssl_ecdh_curve to change; ssl_groups = {lab.show('ssl_groups')}")
 
 # %%
-assert not cure.ok and cure.rolled_back and lab.show("ssl_ecdh_curve") == "prime256v1"
-assert any("ECDH: could not create key" in line for line in cure.problems)
+if groups_setting == "ssl_ecdh_curve":
+    assert not cure.ok and cure.rolled_back and lab.show("ssl_ecdh_curve") == "prime256v1"
+    assert any("ECDH: could not create key" in line for line in cure.problems)
 
 # %% [markdown]
 # PostgreSQL 16 (and every release before 18) builds `ssl_ecdh_curve` as an *EC key*, and X25519 is not
 # one: the reload is refused and the server keeps `prime256v1`. PostgreSQL 18 replaced the setting with
-# `ssl_groups`, a list whose default is `X25519:prime256v1` (its documentation; not measured here, the lab
-# runs 16). Until then the cure is on the client's side — a client whose key share is the server's group.
+# `ssl_groups`, a list whose default is `X25519:prime256v1`: run this lesson with `pg_version = 18` and the
+# cells above measure it (the test suite does: one round trip, no retry). Until then the cure is on the client's side — a client whose key share is the server's group.
 # Measured with the probe offering a P-256 share:
 
 # %% tags=["erratum-hello-retry-cure"]
@@ -231,8 +240,11 @@ lk.tables.timing_plot(timing.assign(version=timing.version + " / " + timing.clie
 # %%
 counted = timing[["version", "client", "handshakes", "round_trips", "hello_retries"]]
 assert counted.handshakes.tolist() == [timing_repeats] * 3
-assert counted.round_trips.tolist() == [2, 2, 1]
-assert counted.hello_retries.tolist() == [0, timing_repeats, 0]
+if groups_setting == "ssl_ecdh_curve":
+    assert counted.round_trips.tolist() == [2, 2, 1]
+    assert counted.hello_retries.tolist() == [0, timing_repeats, 0]
+else:  # 18 takes the X25519 share: no retry for either client
+    assert counted.round_trips.tolist() == [2, 1, 1] and counted.hello_retries.tolist() == [0, 0, 0]
 counted
 
 # %% [markdown]
