@@ -11,6 +11,7 @@ Passwords go through ``PGPASSWORD`` in the child's environment, never on a comma
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import tempfile
@@ -23,7 +24,7 @@ from .errors import InvalidValue, LabkitError
 if TYPE_CHECKING:
     from .server import LabServer
 
-__all__ = ["DEBIAN_PSQL", "ClientRun", "client_openssl", "psql_attempt", "psql_version"]
+__all__ = ["DEBIAN_PSQL", "ClientRun", "client_openssl", "psql_attempt", "psql_version", "run_psql"]
 
 DEBIAN_PSQL = Path("/usr/lib/postgresql/15/bin/psql")
 """Debian 12's psql 15, linked with the system libpq and OpenSSL."""
@@ -60,27 +61,41 @@ def client_openssl(binary: Path = DEBIAN_PSQL) -> str | None:
     return openssl_banner_in(library) if library else None
 
 
-def psql_attempt(lab: LabServer, *, binary: Path = DEBIAN_PSQL, user: str = "postgres", password: str | None = None,
-                 timeout: float = 20, **params: Any) -> ClientRun:
-    """``psql -X -c 'select 1'`` against the lab with libpq keywords ``params`` (``sslmode``,
-    ``sslrootcert``, ``sslcert``, ``sslkey``, ``host``, ``hostaddr``...); the message without the
-    ``connection to server at ... failed:`` prefix."""
+def run_psql(lab: LabServer, *, binary: Path = DEBIAN_PSQL, sql: str = "select 1", env: dict[str, str] | None = None,
+             timeout: float = 30, **params: Any) -> tuple[bool, str]:
+    """Run ``binary -X -At -c sql`` against the lab with libpq keywords ``params`` (host, port and dbname default
+    to the lab's); return whether it connected and what it printed on stderr (passphrase prompts dropped).
+
+    The child inherits no ``PG*`` variable and gets an empty ``HOME`` (``env`` adds variables); a
+    ``password`` keyword travels as ``PGPASSWORD``, never on the command line."""
     from psycopg.conninfo import make_conninfo
 
     if not binary.exists():
         raise InvalidValue("binary", str(binary), "an installed psql", "apt-get install postgresql-client-15")
-    keywords = {"host": lab.host, "port": lab.port, "dbname": "postgres", "user": user, "connect_timeout": 10,
+    password = params.pop("password", None)
+    keywords = {"host": lab.host, "port": lab.port, "dbname": "postgres", "connect_timeout": 10,
                 **{k: str(v) for k, v in params.items() if v is not None}}
     with tempfile.TemporaryDirectory(prefix="labkit-psql-home-") as home:
-        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": home}
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        child_env.update(HOME=home, LC_ALL="C", PGPASSFILE=str(Path(home) / "no-pgpass"), **(env or {}))
         if password is not None:
-            env["PGPASSWORD"] = password
+            child_env["PGPASSWORD"] = str(password)
         try:
-            run = subprocess.run([str(binary), "-X", "-At", "-d", make_conninfo(**keywords), "-c", "select 1"],
-                                 capture_output=True, text=True, timeout=timeout, env=env, check=False)
+            run = subprocess.run([str(binary), "-X", "-At", "-d", make_conninfo(**keywords), "-c", sql],
+                                 capture_output=True, text=True, timeout=timeout, env=child_env,
+                                 stdin=subprocess.DEVNULL, check=False)
         except subprocess.TimeoutExpired:
             raise LabkitError(f"psql did not finish within {timeout:.0f} s", "is the lab running?") from None
-    lines = [line.strip() for line in run.stderr.splitlines() if line.strip()]
+    text = "\n".join(line for line in run.stderr.splitlines() if "Enter PEM pass phrase" not in line).strip()
+    return run.returncode == 0, text
+
+
+def psql_attempt(lab: LabServer, *, binary: Path = DEBIAN_PSQL, user: str = "postgres", password: str | None = None,
+                 timeout: float = 20, **params: Any) -> ClientRun:
+    """One ``select 1`` by ``binary`` (:func:`run_psql`); the message is its first line without the
+    ``connection to server at ... failed:`` prefix."""
+    connected, text = run_psql(lab, binary=binary, user=user, password=password, timeout=timeout, **params)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     message = _PREFIX.sub("", lines[0]) if lines else ""
     return ClientRun(client=f"psql {psql_version(binary)} (libpq 15)", openssl=client_openssl(binary),
-                     connected=run.returncode == 0, message=message)
+                     connected=connected, message=message)

@@ -12,19 +12,18 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from labkit import catalogue
 from labkit.attempt_log import collect_log
+from labkit.other_clients import DEBIAN_PSQL, run_psql
 from labkit.server import LabServer
 
-PSQL15 = Path("/usr/lib/postgresql/15/bin/psql")
+PSQL15 = DEBIAN_PSQL
 NODE_CACHE = Path("/var/cache/labkit/node")
 NODE_SCRIPT = Path(__file__).parent / "data" / "node_pg_attempt.js"
 
@@ -52,12 +51,6 @@ class Seen:
                 f" log: {self.server_log}")
 
 
-def _clean_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env.update(HOME=str(home), LC_ALL="C.UTF-8", PGPASSFILE=str(home / "no-pgpass"), **(extra or {}))
-    return env
-
-
 def _observe(lab: LabServer, client: str, mark: int, connected: bool, text: str) -> Seen:
     # collect_log waits for every backend of the window to log its end; "connection to server at" makes it
     # wait as for a libpq failure that reached the server (node's words do not say so).
@@ -67,18 +60,12 @@ def _observe(lab: LabServer, client: str, mark: int, connected: bool, text: str)
 
 
 def psql15(lab: LabServer, sql: str = "SELECT 1", env: dict[str, str] | None = None, **params: Any) -> Seen:
-    """Run Debian's psql 15 with these libpq keywords (host and port default to the lab's)."""
+    """Run Debian's psql 15 (labkit's :func:`~labkit.other_clients.run_psql`) with these libpq keywords."""
     if not PSQL15.exists():
         pytest.skip(f"Debian's psql 15 is not installed at {PSQL15} (apt-get install postgresql-client-15)")
-    params = {"host": lab.host, "port": lab.port, "dbname": "postgres", "connect_timeout": 5, **params}
-    with tempfile.TemporaryDirectory(prefix="psql15-home-") as home:
-        mark = lab.log_mark()
-        done = subprocess.run([str(PSQL15), make_conninfo(**{k: str(v) for k, v in params.items()}), "-X", "-At",
-                               "-c", sql], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
-                              check=False,
-                              env=_clean_env(Path(home), env))
-    text = "\n".join(line for line in done.stderr.splitlines() if "Enter PEM pass phrase" not in line).strip()
-    return _observe(lab, "psql 15", mark, done.returncode == 0, text)
+    mark = lab.log_mark()
+    connected, text = run_psql(lab, binary=PSQL15, sql=sql, env=env, connect_timeout=5, **params)
+    return _observe(lab, "psql 15", mark, connected, text)
 
 
 def node_modules() -> Path:
