@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from . import paths, roles as lab_roles, validate
+from . import i18n, paths, roles as lab_roles, validate
 from .ca import KEY_TYPES
 from .doctor import client_facts
 from .errors import InvalidValue, LabkitError, WorkspaceError
@@ -136,18 +136,23 @@ def _show_whole_texts() -> None:
 def begin(*, backend: str = "auto", pg_version: object = 16, workspace: str | Path | None = None,
           key_type: str = "ecdsa-p256", keep_server: bool = False, server_names: tuple[str, ...] = ("localhost",
                                                                                                    "127.0.0.1"),
-          roles: Mapping[str, bool] | None = None, port: int | None = None) -> Lesson:
+          roles: Mapping[str, bool] | None = None, port: int | None = None, lang: str = "en",
+          server_lang: str = "en") -> Lesson:
     """Validate the common parameters, start (or reuse) the lab, lay out the PKI and the course roles.
 
     The course roles are not superusers (the guide makes ``conssl`` one; no lesson needs it): on a shared
     machine a superuser could read every file the server's account can, the keys of other labs included.
-    ``port`` asks for a TCP port (default: 5416 or a free one)."""
+    ``port`` asks for a TCP port (default: 5416 or a free one). ``lang`` is the edition being read (what the
+    display helpers show); ``server_lang`` the language of the server's own messages."""
+    i18n.check_language(lang)
+    i18n.check_language(server_lang, name="server_lang")
     validate.backend(backend)
     major = validate.pg_major(pg_version)
     check_choice("key_type", key_type, KEY_TYPES)
     check_bool("keep_server", keep_server)
     if workspace is not None and not isinstance(workspace, (str, Path)):
         raise InvalidValue("workspace", workspace, "a folder path, or None for the default")
+    i18n.set_language(lang)
     folder, lock = _claim_workspace(Path(workspace) if workspace else None)
     _show_whole_texts()
     lab = LabServer.up(folder, backend=backend, pg_version=major, port=port)

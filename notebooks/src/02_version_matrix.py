@@ -30,6 +30,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 refresh = False  # True: measure every build again instead of reading labkit's cache
 include_docker = True  # also measure the Docker images present (labkit/postgres:N-offline, postgres:N)
@@ -46,7 +48,7 @@ import labkit as lk
 lk.check_bool("refresh", refresh)
 lk.check_bool("include_docker", include_docker)
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 lab = lesson.lab
 
 # %% [markdown]

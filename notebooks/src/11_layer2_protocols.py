@@ -29,6 +29,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 tls_min = "TLSv1.2"
 tls_max = "TLSv1.3"
@@ -46,7 +48,7 @@ if tls_max and VERSIONS.index(tls_min) > VERSIONS.index(tls_max):
     raise lk.InvalidValue("tls_min", tls_min, VERSIONS[:VERSIONS.index(tls_max) + 1],
                           f"tls_min must not be above tls_max={tls_max!r}")
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 lab, pki = lesson.lab, lesson.pki
 assert lk.apply(lab, lk.layers.layer_ssl_on(pki)).ok
 

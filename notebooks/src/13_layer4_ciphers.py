@@ -30,6 +30,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 ciphers = "HIGH:!aNULL:!MD5:!3DES:!RC4:!DES:!IDEA:!RC2"  # what layer 4 applies first (the guide's "critical")
 strict_ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20"  # the tighter list we restrict to afterwards
@@ -48,7 +50,7 @@ strict4 = lk.layers.layer_ciphers(strict_ciphers, prefer_server_ciphers)  # both
 lk.check_choice("compare_pg_version", compare_pg_version, (None, 12, 13, 14, 15, 16, 17, 18))
 lk.check_choice("compare_backend", compare_backend, ("auto", "local", "docker"))
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 lab, pki = lesson.lab, lesson.pki
 AUTH = "ECDSA" if key_type.startswith("ecdsa") else "RSA"  # the server key decides which suites can be used
 

@@ -28,6 +28,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 ca_bundle = "root_only"  # the bundle that shows the problem: root_only | intermediate_only
 
@@ -39,7 +41,7 @@ import labkit as lk
 # %%
 lk.check_choice("ca_bundle", ca_bundle, ("root_only", "intermediate_only"))
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 lab, pki = lesson.lab, lesson.pki
 p = pki.paths
 

@@ -27,6 +27,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 bad_min_protocol = "TLSv1.5"  # the typo injected into ssl_min_protocol_version
 
@@ -41,7 +43,7 @@ if not isinstance(bad_min_protocol, str) or bad_min_protocol in lk.TLS_VERSIONS 
                        + ", ".join(lk.TLS_VERSIONS), "the lesson needs a value the server will reject")
 lk.quoting.conf_value(bad_min_protocol, "bad_min_protocol")  # one line: it can never add a setting
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 lab, pki = lesson.lab, lesson.pki
 
 # %% [markdown]

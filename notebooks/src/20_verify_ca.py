@@ -44,6 +44,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 sslrootcert_choice = "combined"  # your own try at the end: root, combined, intermediate, rogue or missing
 server_cert = "server"  # what the server presents: "server" (leaf only, as in the guide) or "server_chain"
@@ -57,7 +59,7 @@ import labkit as lk
 lk.check_choice("sslrootcert_choice", sslrootcert_choice, lk.client_files.ROOT_CHOICES)
 lk.check_choice("server_cert", server_cert, ("server", "server_chain"))
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 lab, pki = lesson.lab, lesson.pki
 password = lesson.password("conssl")  # passed to attempts, never printed
 

@@ -42,6 +42,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 host_choice = "localhost"  # the name used in section 1's success row: "localhost" or "127.0.0.1"
 
@@ -57,7 +59,7 @@ import re
 
 lk.check_choice("host_choice", host_choice, ("localhost", "127.0.0.1"))
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 lab, pki = lesson.lab, lesson.pki
 password = lesson.password("conssl")  # passed to attempts, never printed
 p = pki.paths

@@ -42,6 +42,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 use_crl = True  # apply layer 5 (the combined CRL); False lets a revoked certificate in
 open_key_mode = 0o644  # the too-open mode to try on ~/.postgresql/postgresql.key: 0o644, 0o604 or 0o666
@@ -61,7 +63,7 @@ from pathlib import Path
 lk.check_bool("use_crl", use_crl)
 lk.check_choice("open_key_mode", open_key_mode, (0o644, 0o604, 0o666), show=oct)
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 lab, pki = lesson.lab, lesson.pki
 p = pki.paths
 

@@ -49,6 +49,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 rotate_to = "server2"  # the replacement certificate: "server2" (same intermediate) or "server_by_root"
 
@@ -60,7 +62,7 @@ import labkit as lk
 # %%
 lk.check_choice("rotate_to", rotate_to, ("server2", "server_by_root"))
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 lab, pki = lesson.lab, lesson.pki
 pd.set_option("display.max_colwidth", None)  # show whole log lines and psql commands
 new_crt, new_key = getattr(pki.paths, f"{rotate_to}_crt"), getattr(pki.paths, f"{rotate_to}_key")

@@ -30,6 +30,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 old_client_version = "TLSv1.1"  # the old client's highest version: TLSv1 | TLSv1.1
 timing_repeats = 15  # handshakes per version for the timing plot
@@ -43,7 +45,7 @@ import labkit as lk
 lk.check_choice("old_client_version", old_client_version, ("TLSv1", "TLSv1.1"))
 lk.check_int("timing_repeats", timing_repeats, 1, 100)
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 lab, pki = lesson.lab, lesson.pki
 # PostgreSQL 18 replaced the one-group `ssl_ecdh_curve` with the list `ssl_groups` (default X25519:prime256v1)
 groups_setting = "ssl_groups" if int(lab.show("server_version_num")) >= 180000 else "ssl_ecdh_curve"

@@ -39,6 +39,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 include_reload_errors = True  # also reproduce the two configurations the server refuses at reload
 
@@ -50,7 +52,7 @@ import labkit as lk
 # %%
 lk.check_bool("include_reload_errors", include_reload_errors)
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 lab, pki = lesson.lab, lesson.pki
 
 # %% [markdown]

@@ -38,6 +38,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 include_cert_auth = True  # also log in with the lab's client certificate (pg_hba `cert`)
 include_stolen_key = True  # the control row: a relay holding the server's own key
@@ -51,7 +53,7 @@ import labkit as lk
 lk.check_bool("include_cert_auth", include_cert_auth)
 lk.check_bool("include_stolen_key", include_stolen_key)
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 lab, pki = lesson.lab, lesson.pki
 pd.set_option("display.max_colwidth", None)
 

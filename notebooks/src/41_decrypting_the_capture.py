@@ -37,6 +37,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 sslmode = "verify-full"  # the key log opens any TLS session, even a fully verified one
 plaintext_width = 70  # characters of each decrypted record shown
@@ -52,7 +54,7 @@ lk.check_choice("sslmode", sslmode, ("require", "verify-ca", "verify-full"))
 lk.check_int("plaintext_width", plaintext_width, 20, 400)
 lk.check_bool("use_tshark", use_tshark)
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 lab, pki = lesson.lab, lesson.pki
 pd.set_option("display.max_colwidth", None)
 

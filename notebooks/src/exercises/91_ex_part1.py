@@ -16,6 +16,8 @@ backend = "auto"
 pg_version = 16
 workspace = None
 keep_server = False
+lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es")
+server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 
 # %%
@@ -25,7 +27,7 @@ import labkit as lk
 
 # %%
 lesson = lk.begin(backend=backend, pg_version=pg_version, workspace=workspace, key_type=key_type,
-                  keep_server=keep_server)
+                  keep_server=keep_server, lang=lang, server_lang=server_lang)
 ex = lk.exercises.Exercises(lesson, part=1)
 lab, pki = lesson.lab, lesson.pki
 
