@@ -12,6 +12,21 @@
 # paragraph on server certificate verification (libpq documentation 32.19.1) and its
 # *server.crt → intermedio.crt → root.crt* chain.
 
+# %% [markdown] lang="es"
+# # 01 · La PKI del laboratorio: una cadena de confianza y dónde va cada archivo de CA
+#
+# Todas las lecciones siguientes se apoyan en certificados: el servidor demuestra su identidad con uno,
+# los clientes pueden autenticarse con otro, y ambos lados deciden en quién confiar a partir de un
+# *archivo de CA*. Si se coloca el archivo equivocado en un lado, el resultado es una conexión rechazada a
+# las 3 de la madrugada o, peor aún, una conexión que funciona por un motivo que nadie entiende y que se
+# rompe en la siguiente renovación de certificados.
+#
+# Esta lección construye la PKI del laboratorio (CA raíz → CA intermedia → certificados finales de
+# servidor y de cliente), la muestra en una tabla y después **mide** el recuadro *Información importante*
+# de la guía: las tres formas en que combina `ssl_cert_file`/`ssl_ca_file` del servidor con
+# `sslrootcert` del cliente. También cubre el párrafo de la guía sobre la verificación del certificado
+# del servidor (documentación de libpq 32.19.1) y su cadena *server.crt → intermedio.crt → root.crt*.
+
 # %% [markdown]
 # ## Objectives · time
 #
@@ -20,6 +35,15 @@
 # - Compare the guide's three PKI layouts by the connections they allow
 #
 # **Time:** about 7 minutes on your own: reading ≈ 6 min (801 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
+# %% [markdown] lang="es"
+# ## Objetivos · tiempo
+#
+# - Describir la cadena de confianza del laboratorio: certificados raíz, intermedio y finales
+# - Indicar qué archivo de CA va en cada sitio: `ssl_ca_file` en el servidor, `sslrootcert` en el cliente
+# - Comparar las tres disposiciones de PKI de la guía según las conexiones que permiten
+#
+# **Tiempo:** unos 7 minutos por cuenta propia: lectura ≈ 6 min (801 palabras de texto a 150 palabras por minuto) y ejecución ≈ 7 s (medido: `labkit run`, PostgreSQL 16 local, 2 núcleos, 2026-12-02). En clase, añada el tiempo de discusión: las agendas de [docs/instructor.md](../docs/instructor.md) indican los tiempos.
 
 # %% tags=["parameters"]
 backend = "auto"
@@ -68,6 +92,34 @@ p = pki.paths
 # The full inventory, as `LabPKI.describe()` reports it (serials and dates change at every generation,
 # so this cell is not compared):
 
+# %% [markdown] lang="es"
+# ## La cadena de confianza
+#
+# La CA raíz firma solo la CA intermedia; la intermedia firma los certificados finales de uso diario. Así
+# la clave de la raíz puede permanecer fuera de línea, y si la intermedia se ve comprometida, la raíz
+# puede revocarla. Un verificador que confía en la raíz acepta un certificado final solo si puede enlazar
+# ambos a través de la intermedia, así que alguien tiene que aportar la intermedia: el propio archivo de
+# CA del verificador, o el otro extremo enviándola junto con su certificado.
+#
+# ```mermaid
+# flowchart TD
+#     root["root.crt<br/>pgtls-lab Root CA<br/>(autofirmado, ancla de confianza)"]
+#     inter["intermediate.crt<br/>pgtls-lab Intermediate CA"]
+#     server["server.crt<br/>CN=localhost, SAN localhost, 127.0.0.1"]
+#     client["client.crt<br/>CN=conssl"]
+#     others["server2, wrong-host, client2,<br/>revoked-client, expired-client"]
+#     byroot["server-by-root.crt<br/>(sin intermedia)"]
+#     rogue["rogue-ca.crt → rogue-client.crt<br/>(CA ajena)"]
+#     root --> inter
+#     inter --> server
+#     inter --> client
+#     inter --> others
+#     root --> byroot
+# ```
+#
+# El inventario completo, tal como lo muestra `LabPKI.describe()` (los números de serie y las fechas
+# cambian en cada generación, así que esta celda no se compara):
+
 # %% tags=["nbval-ignore-output"]
 inventory = pki.describe()
 lk.tables.table(inventory.drop(columns=["lesson"]), "inventory")
@@ -76,6 +128,12 @@ lk.tables.table(inventory.drop(columns=["lesson"]), "inventory")
 # The stable part of that table: what each file is, whether it is a CA, whether a lab CRL revokes it, and
 # whether it verifies up to the lab root (signature, dates, key usage and, for servers, the name). Extra
 # certificates other lessons issued in this workspace are left out.
+
+# %% [markdown] lang="es"
+# La parte estable de esa tabla: qué es cada archivo, si es una CA, si lo revoca alguna lista de
+# revocación (CRL) del laboratorio y si se verifica hasta la raíz del laboratorio (firma, fechas, uso de
+# clave y, en los servidores, el nombre). Se omiten los certificados adicionales que otras lecciones
+# emitieron en este espacio de trabajo.
 
 # %%
 standard = inventory[~inventory["lesson"].str.startswith("extra")]
@@ -95,6 +153,11 @@ assert not s.loc["certs/rogue-client.crt", "chain_verifies"]
 # Two files are *bundles*, not listed above: `CA/combined.crt` is the guide's
 # `cat intermediate.crt root.crt > combined.crt`, and `certs/server-chain.crt` is the server leaf followed
 # by the intermediate, the file a server sends to complete its chain.
+
+# %% [markdown] lang="es"
+# Hay dos archivos que son *paquetes* y no aparecen arriba: `CA/combined.crt` es el
+# `cat intermediate.crt root.crt > combined.crt` de la guía, y `certs/server-chain.crt` es el certificado
+# final del servidor seguido de la intermedia, el archivo que envía un servidor para completar su cadena.
 
 # %%
 from cryptography import x509
@@ -126,6 +189,26 @@ lk.tables.table(bundles, "bundles")
 # (`server.crt`) or leaf + intermediate (`server-chain.crt`), and the client sending only its leaf or
 # leaf + intermediate (`client-chain.crt`). A client certificate issued directly by the root is made for
 # option 3 (`pki.issue_client(..., by="root")`, inside `lk.scenarios.guide_layouts`).
+
+# %% [markdown] lang="es"
+# ## Las tres disposiciones de la guía, medidas
+#
+# El recuadro de la guía combina los archivos de servidor y cliente así:
+#
+# | opción de la guía | `ssl_ca_file` del servidor | `sslrootcert` del cliente | certificado final emitido por |
+# |---|---|---|---|
+# | 1 | `combined.crt` | `root.crt` | intermedia |
+# | 2 | `root.crt` | `combined.crt` | intermedia |
+# | 3 | `root.crt` | `root.crt` | raíz |
+#
+# Cada disposición se prueba con un cliente `verify-full` que además se autentica con un certificado de
+# cliente (`hostssl … cert clientcert=verify-full`), de modo que intervienen las dos direcciones de la
+# verificación: el cliente verifica al servidor contra `sslrootcert` y el servidor verifica al cliente
+# contra `ssl_ca_file`. Junto a las filas de la guía añadimos las variantes que revelan *por qué*
+# funcionan: el servidor presentando solo su certificado final (`server.crt`) o el final más la
+# intermedia (`server-chain.crt`), y el cliente enviando solo su certificado final o el final más la
+# intermedia (`client-chain.crt`). Para la opción 3 se crea un certificado de cliente emitido directamente
+# por la raíz (`pki.issue_client(..., by="root")`, dentro de `lk.scenarios.guide_layouts`).
 
 # %%
 layouts, results = lk.scenarios.try_layouts(lab, pki, lk.scenarios.guide_layouts(pki))
@@ -169,6 +252,36 @@ assert ok["option 3 (guide): leaves signed by root"] and ok["Fase 2 of the guide
 # The guide's option 1 (`ssl_cert_file = server.crt`, `ssl_ca_file = combined.crt`) against the
 # recommended `server-chain.crt`, with and without `ssl_ca_file`:
 
+# %% [markdown] lang="es"
+# Lo que muestra la tabla:
+#
+# * **La opción 1 necesita que el servidor envíe su cadena.** El cliente confía solo en `root.crt`, así
+#   que debe recibir la intermedia del servidor. Con `ssl_cert_file = server.crt` (solo el certificado
+#   final) sigue funcionando, pero únicamente porque el OpenSSL del servidor completa la cadena que envía
+#   con los certificados que cargó de `ssl_ca_file` (`combined.crt` contiene la intermedia). Si se quita
+#   la intermedia de `ssl_ca_file`, ese mismo certificado final falla: el cliente informa *certificate
+#   verify failed* y el servidor registra que el cliente envió *unknown ca*. Si `ssl_cert_file` apunta a
+#   `server-chain.crt`, el servidor envía la intermedia contenga lo que contenga `ssl_ca_file`. Lo que el
+#   servidor envía realmente, leído de una negociación TLS nueva (el cliente de sslyze, que conserva
+#   todos los certificados recibidos), aparece en la tabla siguiente.
+# * **La opción 2 es la imagen especular para los certificados de cliente.** El servidor confía solo en
+#   la raíz, así que el cliente debe enviar su intermedia. libpq lo hace cuando encuentra la intermedia en
+#   su propio `sslrootcert` (`combined.crt`); un cliente que confía solo en la raíz y envía solo su
+#   certificado final es rechazado (*tlsv1 alert unknown ca* en el cliente, *certificate verify failed*
+#   en el log del servidor).
+# * **La opción 3** no tiene intermedia, así que basta con la raíz en ambos lados.
+#
+# > **La guía dice** que las tres combinaciones son recetas intercambiables. **Medido:** las tres
+# > conectan, pero las opciones 1 y 2 solo funcionan porque OpenSSL toma prestada, sin avisar, la
+# > intermedia del archivo de CA del *otro* parámetro. Basta cambiar un archivo que parece no tener
+# > relación (`ssl_ca_file`, o el `sslrootcert` del cliente) para romperlas. Lo correcto es que cada lado
+# > envíe su propia cadena.
+#
+# ### Lo que envía el servidor
+#
+# La opción 1 de la guía (`ssl_cert_file = server.crt`, `ssl_ca_file = combined.crt`) frente al
+# `server-chain.crt` recomendado, con y sin `ssl_ca_file`:
+
 # %% tags=["erratum-ca-file-chain"]
 sent = lk.scenarios.served_chains(lab, pki, {
     "server.crt, no ssl_ca_file": ("server", None),
@@ -193,6 +306,18 @@ assert sent[sent["self-signed root"]]["layout"].tolist() == ["server.crt + ssl_c
 #
 # Independent of OpenSSL's chain building, and each file with one job:
 
+# %% [markdown] lang="es"
+# Con la opción 1 de la guía, el OpenSSL del servidor construye la cadena a partir de `ssl_ca_file` y
+# envía **tres** certificados: el final, la intermedia **y la raíz autofirmada**. Un cliente no puede usar
+# una raíz que recibe (tiene que confiar en ella de antemano), así que la raíz solo añade bytes, y los
+# analizadores de TLS señalan como defecto una cadena que incluye su propia ancla. `server-chain.crt`
+# envía exactamente el certificado final más la intermedia, contenga lo que contenga `ssl_ca_file`. La
+# lección 20 muestra el mismo efecto desde el lado del cliente.
+#
+# ## Disposición recomendada
+#
+# Independiente de cómo OpenSSL construya la cadena, y con una sola función por archivo:
+
 # %%
 recommended = pd.DataFrame([
     ("server", "ssl_cert_file", "certs/server-chain.crt", "leaf + intermediate: the client needs only the root"),
@@ -210,6 +335,10 @@ lk.tables.table(recommended, "recommended")
 # The `key_type` parameter (`ecdsa-p256` by default; `rsa-2048`, `rsa-3072`, `rsa-4096`) regenerates the
 # whole PKI with that key type; every verdict above is the same for each of them.
 
+# %% [markdown] lang="es"
+# El parámetro `key_type` (`ecdsa-p256` por defecto; `rsa-2048`, `rsa-3072`, `rsa-4096`) regenera toda la
+# PKI con ese tipo de clave; todos los veredictos anteriores son iguales con cualquiera de ellos.
+
 # %% [markdown]
 # ## Key points
 #
@@ -218,6 +347,15 @@ lk.tables.table(recommended, "recommended")
 # - Root + intermediate on both sides (the combined file) is the layout that works in every direction.
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
+
+# %% [markdown] lang="es"
+# ## Puntos clave
+#
+# - Un cliente verifica al servidor contra `sslrootcert`; el servidor verifica a los clientes contra `ssl_ca_file`: son dos decisiones de confianza independientes.
+# - Un cliente que confía solo en la raíz debe recibir la intermedia del servidor (el servidor debe enviar la cadena).
+# - Raíz + intermedia en ambos lados (el archivo combinado) es la disposición que funciona en todas las direcciones.
+#
+# Las claves de resultado de las tablas de esta lección (`no_hba_no_encryption`, `protocol_mismatch` ...) se explican en [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()
