@@ -15,6 +15,23 @@
 # Knobs: `tls_min` and `tls_max` are the range under test (the guide's values by default; `tls_max = ""`
 # means no ceiling).
 
+# %% [markdown] lang="es"
+# # 11 · Segunda capa: el rango de protocolos TLS
+#
+# La segunda capa de la guía (Fase #2, paso 3) fija `ssl_min_protocol_version = 'TLSv1.2'` y
+# `ssl_max_protocol_version = 'TLSv1.3'`. Un mínimo impide que los clientes negocien versiones antiguas
+# del protocolo con debilidades conocidas; un máximo rara vez es útil (sobre todo sirve para bloquear
+# TLS 1.3). Esta lección mide el rango desde ambos extremos:
+#
+# * **clientes limitados** a TLS 1.1, 1.2 y 1.3 (el `ssl_max_protocol_version` de libpq), más una sonda en
+#   bruto para TLS 1.0/1.1, que la libpq actual ni siquiera puede ofrecer, frente a varios rangos de servidor;
+# * qué dice el **log del servidor** cuando rechaza una negociación TLS;
+# * un **rango no válido** (mínimo por encima del máximo): qué hace realmente el servidor con él y cómo
+#   labkit lo rechaza antes de escribir nada.
+#
+# Parámetros ajustables: `tls_min` y `tls_max` son el rango que se prueba (por defecto, los valores de la
+# guía; `tls_max = ""` significa sin máximo).
+
 # %% [markdown]
 # ## Objectives · time
 #
@@ -23,6 +40,15 @@
 # - Recognise an invalid range and an unknown value in the server's own messages
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (608 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
+# %% [markdown] lang="es"
+# ## Objetivos · tiempo
+#
+# - Fijar el rango de protocolos TLS (`ssl_min_protocol_version`, `ssl_max_protocol_version`)
+# - Predecir, a partir del límite del cliente y del rango del servidor, si la negociación TLS tiene éxito y con qué versión
+# - Reconocer un rango no válido y un valor desconocido en los propios mensajes del servidor
+#
+# **Tiempo:** unos 6 minutos por cuenta propia: lectura ≈ 5 min (608 palabras de texto a 150 palabras por minuto) y ejecución ≈ 7 s (medido: `labkit run`, PostgreSQL 16 local, 2 núcleos, 2026-12-02). En clase, añada el tiempo de discusión: las agendas de [docs/instructor.md](../docs/instructor.md) indican los tiempos.
 
 # %% tags=["parameters"]
 backend = "auto"
@@ -59,6 +85,13 @@ assert lk.apply(lab, lk.layers.layer_ssl_on(pki)).ok
 # permissive floor (`TLSv1`). Clients: libpq with `ssl_min_protocol_version=TLSv1` and
 # `ssl_max_protocol_version` = 1.1, 1.2 or 1.3, and the raw probe offering exactly TLS 1.0 or 1.1.
 
+# %% [markdown] lang="es"
+# ## La matriz: límite del cliente × rango del servidor
+#
+# Rangos de servidor probados: el valor por defecto de PostgreSQL (sin segunda capa), sus parámetros, solo
+# TLS 1.3 y el mínimo más permisivo (`TLSv1`). Clientes: libpq con `ssl_min_protocol_version=TLSv1` y
+# `ssl_max_protocol_version` = 1.1, 1.2 o 1.3, y la sonda en bruto que ofrece exactamente TLS 1.0 o 1.1.
+
 # %%
 SERVER_RANGES = [("PostgreSQL default", None), (f"knobs {tls_min}..{tls_max or '(none)'}", (tls_min, tls_max)),
                  ("TLS 1.3 only", ("TLSv1.3", "TLSv1.3")), ("legacy floor TLSv1..(none)", ("TLSv1", ""))]
@@ -66,6 +99,9 @@ matrix = lk.scenarios.protocol_matrix(lab, pki, SERVER_RANGES)
 
 # %% [markdown]
 # At a glance (each cell: the negotiated version, or why it failed):
+
+# %% [markdown] lang="es"
+# De un vistazo (cada celda: la versión negociada o el motivo del fallo):
 
 # %%
 glance = matrix.pivot(index="server range", columns="client", values="outcome").reindex(
@@ -78,6 +114,10 @@ lk.tables.cells(glance, glance.columns[1:], rule=lk.tables.outcome, uuid="glance
 # %% [markdown]
 # Every attempt with both ends' words (what libpq printed, what the server logged) and the `psql`
 # command to repeat it:
+
+# %% [markdown] lang="es"
+# Cada intento con lo que dicen ambos extremos (lo que imprimió libpq, lo que registró el servidor) y el
+# comando `psql` para repetirlo:
 
 # %%
 lk.tables.verdict(matrix, columns=["server range", "client", "connected", "outcome"], uuid="matrix")
@@ -115,6 +155,29 @@ if str(lab.facts()["server_openssl"]).startswith("1.1"):
 #
 # labkit refuses it before touching the server, naming the parameter and what is allowed:
 
+# %% [markdown] lang="es"
+# Lo que dice la matriz:
+#
+# * Un cliente limitado a **TLS 1.1** nunca entra, pero no por culpa del servidor: libpq 18 con OpenSSL 3
+#   se niega a *ofrecer* TLS 1.0/1.1 (*no protocols available*). Con el rango por defecto el servidor los
+#   rechazaría de todos modos, como muestra la sonda en bruto (*unsupported protocol* en el log del servidor).
+# * Con el rango de la guía, un cliente TLS 1.2 negocia 1.2 y un cliente moderno, 1.3.
+# * Con **solo TLS 1.3**, un cliente limitado a 1.2 es rechazado; el log del servidor indica incluso qué
+#   rango esperaba (*no SSL protocol version between TLSv1.3 and TLSv1.3*). Antes de subir tanto el
+#   mínimo, revise `pg_stat_ssl.version` de las sesiones existentes.
+# * El **mínimo heredado** hace que el servidor acepte TLS 1.0 y 1.1 de un cliente que todavía puede
+#   ofrecerlos (nuestra sonda); una libpq actual sigue negociando 1.3. Bajar el mínimo no aporta nada y
+#   vuelve a exponer las debilidades de los protocolos antiguos a cualquier cliente desactualizado.
+#
+# > **La guía dice** que el rango `TLSv1.2`..`TLSv1.3` es un paso de endurecimiento. **Medido:** en
+# > PostgreSQL 13+ el mínimo ya es `TLSv1.2` por defecto (lección 00), así que la línea de la guía no
+# > cambia nada en el mínimo; el máximo explícito solo importará el día que aparezca un TLS 1.4. Escribir
+# > ambos sigue dejando constancia de la intención, y los valores de la guía son correctos.
+#
+# ## Un rango no válido: mínimo por encima del máximo
+#
+# labkit lo rechaza antes de tocar el servidor, indicando el parámetro y los valores permitidos:
+
 # %%
 try:
     lk.layers.layer_protocols("TLSv1.3", "TLSv1.2")
@@ -125,6 +188,10 @@ print(refused)
 # %% [markdown]
 # What would the server itself do? We write the two lines directly and reload, without labkit's
 # rollback, then ask `pg_settings` and the raw probe:
+
+# %% [markdown] lang="es"
+# ¿Qué haría el propio servidor? Escribimos las dos líneas directamente y hacemos una recarga, sin la
+# vuelta atrás de labkit, y luego consultamos `pg_settings` y la sonda en bruto:
 
 # %%
 lab.reset_config()
@@ -155,6 +222,13 @@ print(f"pg_file_settings rows with an error: {len(lab.file_setting_errors())}; "
 # > `pg_file_settings where error is not null`, which stays empty here -- believes a range is in force that
 # > is not. The log is the only witness.
 
+# %% [markdown] lang="es"
+# > **Medido:** la recarga no falla de forma visible. `pg_settings` *informa* ahora de un mínimo
+# > `TLSv1.3` y un máximo `TLSv1.2`, mientras el servidor sigue usando su contexto TLS anterior (*SSL
+# > configuration was not reloaded*) y sigue aceptando TLS 1.2. Quien compruebe solo `pg_settings`, o solo
+# > la consulta de la guía `pg_file_settings where error is not null`, que aquí queda vacía, creerá que
+# > está en vigor un rango que no lo está. El log es el único testigo.
+
 # %%
 assert any("could not set SSL protocol version range" in line for line in said)
 assert any("SSL configuration was not reloaded" in line for line in said)
@@ -167,6 +241,11 @@ assert (still.set_index("version_asked").loc[tls_min if tls_min in ("TLSv1.2", "
 # %% [markdown]
 # `layers.apply` with `unchecked=True` lets the same mistake through labkit's own check; it then sees the
 # log lines, writes the previous files back and reloads, so the lab is never left in that state:
+
+# %% [markdown] lang="es"
+# `layers.apply` con `unchecked=True` deja pasar el mismo error por la comprobación de labkit; después ve
+# las líneas del log, restaura los archivos anteriores y hace una recarga, de modo que el laboratorio
+# nunca queda en ese estado:
 
 # %%
 lab.reset_config()
@@ -181,6 +260,10 @@ assert lab.show("ssl_min_protocol_version") == "TLSv1.2"
 # %% [markdown]
 # The guide's spelling `TLSv1.0` (from its PostgreSQL table) is a different mistake: not a bad range but
 # an unknown value, which the server reports in `pg_file_settings`:
+
+# %% [markdown] lang="es"
+# La grafía `TLSv1.0` de la guía (de su tabla de PostgreSQL) es un error distinto: no un rango incorrecto,
+# sino un valor desconocido, que el servidor notifica en `pg_file_settings`:
 
 # %%
 spelled = lk.apply(lab, lk.layers.layer_protocols("TLSv1.0", "TLSv1.3", unchecked=True))
@@ -198,6 +281,15 @@ assert any("TLSv1.0" in str(d) for d in spelled.frame()["detail"])
 # - Always check a reload's result: the server keeps serving with the previous settings when it refuses new ones.
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
+
+# %% [markdown] lang="es"
+# ## Puntos clave
+#
+# - La versión negociada es la más alta que permiten ambos extremos; fuera de la zona común la negociación TLS falla (`protocol_mismatch`).
+# - Un rango con el mínimo por encima del máximo se rechaza en la recarga y sigue en vigor el rango anterior; `TLSv1.0` es un valor desconocido (`pg_file_settings`).
+# - Compruebe siempre el resultado de una recarga: cuando el servidor rechaza la nueva configuración, sigue funcionando con la anterior.
+#
+# Las claves de resultado de las tablas de esta lección (`no_hba_no_encryption`, `protocol_mismatch` ...) se explican en [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()
