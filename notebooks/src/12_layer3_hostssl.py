@@ -15,6 +15,23 @@
 # `pg_hba.conf` is read top to bottom and the **first** line whose type, database, user and address match
 # decides; there is no fall-through to the next line when authentication fails.
 
+# %% [markdown] lang="es"
+# # 12 · Tercera capa: `hostssl` en `pg_hba.conf`, contraseñas y certificados
+#
+# La primera y la segunda capa hacen *posible* TLS; nada de lo visto hasta ahora lo hace *obligatorio*: un
+# cliente con `sslmode=disable` sigue iniciando sesión en texto plano (lección 10). La tercera capa de la
+# guía (Fase #2, paso 4) lo resuelve en `pg_hba.conf` con líneas `hostssl`, y añade la autenticación por
+# certificado (`cert`). Esta lección mide:
+#
+# * `host` frente a `hostssl` para un cliente sin TLS;
+# * `scram-sha-256` frente a `cert clientcert=verify-full`;
+# * las **dos líneas de la guía para el mismo usuario** (primero scram, después cert), y por qué la
+#   segunda nunca se usa;
+# * el `clientcert=1` de la guía, que PostgreSQL 14 y posteriores rechazan, y lo que lo sustituye.
+#
+# `pg_hba.conf` se lee de arriba abajo y decide la **primera** línea cuyo tipo, base de datos, usuario y
+# dirección coinciden; si la autenticación falla, no se pasa a la línea siguiente.
+
 # %% [markdown]
 # ## Objectives · time
 #
@@ -23,6 +40,15 @@
 # - Apply pg_hba.conf's first-match rule to the guide's two lines for one user
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (667 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
+# %% [markdown] lang="es"
+# ## Objetivos · tiempo
+#
+# - Escribir líneas `hostssl` que dejen fuera las sesiones TCP en texto plano
+# - Elegir entre una contraseña (`scram-sha-256`), un certificado (`cert`) o ambos (`clientcert=verify-full`)
+# - Aplicar la regla de la primera coincidencia de pg_hba.conf a las dos líneas de la guía para un mismo usuario
+#
+# **Tiempo:** unos 6 minutos por cuenta propia: lectura ≈ 5 min (667 palabras de texto a 150 palabras por minuto) y ejecución ≈ 7 s (medido: `labkit run`, PostgreSQL 16 local, 2 núcleos, 2026-12-02). En clase, añada el tiempo de discusión: las agendas de [docs/instructor.md](../docs/instructor.md) indican los tiempos.
 
 # %% tags=["parameters"]
 backend = "auto"
@@ -73,6 +99,12 @@ def try_clients(rules_name):
 # The lab starts with one lesson rule, `host all all 0.0.0.0/0 scram-sha-256`: a `host` line matches
 # TCP connections with *or without* TLS.
 
+# %% [markdown] lang="es"
+# ## `host` frente a `hostssl`
+#
+# El laboratorio arranca con una única regla de la lección, `host all all 0.0.0.0/0 scram-sha-256`: una
+# línea `host` coincide con las conexiones TCP *con o sin* TLS.
+
 # %%
 host_results, host_frame = try_clients("host scram")
 lk.tables.verdict(host_frame, uuid="host")
@@ -81,6 +113,11 @@ lk.tables.verdict(host_frame, uuid="host")
 # The clear-text client logs in (`pg_stat_ssl.ssl` false): its password travelled through a TLS-less
 # connection (SCRAM does not send it in clear, but every query and result does). Now layer 3 with only
 # `hostssl` lines:
+
+# %% [markdown] lang="es"
+# El cliente sin cifrar inicia sesión (`pg_stat_ssl.ssl` falso): su autenticación viajó por una conexión
+# sin TLS (SCRAM no envía la contraseña en claro, pero todas las consultas y resultados sí viajan en
+# claro). Ahora, la tercera capa solo con líneas `hostssl`:
 
 # %%
 l3 = lk.layers.layer_hostssl("scram-sha-256", ("conssl",))
@@ -98,6 +135,12 @@ lk.tables.verdict(hostssl_frame, uuid="hostssl")
 # refused before any password exchange.
 #
 # ## `scram-sha-256` versus `cert clientcert=verify-full`
+
+# %% [markdown] lang="es"
+# El cliente sin TLS no encuentra ninguna línea: *no pg_hba.conf entry for host …, no encryption*. Se le
+# rechaza antes de cualquier intercambio de contraseña.
+#
+# ## `scram-sha-256` frente a `cert clientcert=verify-full`
 
 # %%
 assert lk.apply(lab, lk.layers.layer_hostssl("cert", ("conssl",), clientcert="verify-full")).ok
@@ -121,6 +164,25 @@ lk.tables.verdict(cert_frame, uuid="cert")
 # hoping that password clients use the first line and certificate clients the second. `hba_first_match`
 # replays PostgreSQL's first-match rule for a TLS client `conssl` on database `postgres`:
 
+# %% [markdown] lang="es"
+# Con `cert`, el certificado *es* la credencial de acceso: no se pide contraseña, y un cliente sin
+# certificado es rechazado (*connection requires a valid client certificate*). El servidor comprueba
+# además que el CN del certificado coincide con el nombre de usuario (`cert` implica
+# `clientcert=verify-full`).
+#
+# ## Las dos líneas de la guía para el mismo usuario
+#
+# La guía escribe, en este orden:
+#
+# ```
+# hostssl   all   conssl   0.0.0.0/0   scram-sha-256
+# hostssl   all   conssl   0.0.0.0/0   cert    clientcert=verify-full
+# ```
+#
+# con la idea de que los clientes con contraseña usen la primera línea y los clientes con certificado la
+# segunda. `hba_first_match` reproduce la regla de la primera coincidencia de PostgreSQL para un cliente
+# TLS `conssl` en la base de datos `postgres`:
+
 # %% tags=["erratum-hba-first-match"]
 guide = lk.layers.layer_hostssl("scram-sha-256", ("conssl",), extra_rules=lk.guide.HBA_RULES[1:])
 assert lk.apply(lab, guide).ok
@@ -131,6 +193,11 @@ lk.tables.verdict(match[["line_number", "type", "user_name", "auth_method", "opt
 # %% [markdown]
 # A line matches on type, database, user and address only -- whether the client *has* a certificate is
 # not part of the match. So the second line is dead. The real attempts agree:
+
+# %% [markdown] lang="es"
+# Una línea coincide solo por tipo, base de datos, usuario y dirección: que el cliente *tenga* un
+# certificado no forma parte de la coincidencia. Por tanto, la segunda línea es letra muerta. Los intentos
+# reales lo confirman:
 
 # %%
 guide_results, guide_frame = try_clients("guide's two lines")
@@ -158,6 +225,19 @@ assert match["verdict"].iloc[0].startswith("FIRST MATCH") and match["verdict"].i
 # The guide's comment offers `clientcert=1` ("only checks the certificate is signed by a trusted CA").
 # labkit knows the server's major version and refuses it up front:
 
+# %% [markdown] lang="es"
+# > **La guía dice** que la segunda línea es para "Clientes con autenticación por certificado y no por
+# > contraseña". **Medido:** el cliente con certificado y sin contraseña es rechazado por la *primera*
+# > línea (libpq: *fe_sendauth: no password supplied*); con ambos, inicia sesión por `scram-sha-256` y el
+# > certificado solo se comprueba como credencial TLS. La línea `cert` nunca se consulta. Para ofrecer
+# > ambos métodos al mismo rol, hay que distinguirlos por algo que PostgreSQL sí compare (roles, bases de
+# > datos o direcciones distintos), o exigir los dos factores en una sola línea, como se ve más abajo.
+#
+# ## `clientcert=1`: obsoleto desde PostgreSQL 14
+#
+# El comentario de la guía propone `clientcert=1` ("solo verifica que el certificado del cliente esté
+# firmado por una CA de confianza"). labkit conoce la versión mayor del servidor y lo rechaza de entrada:
+
 # %%
 try:
     lk.apply(lab, lk.layers.layer_hostssl("cert", ("conssl",), clientcert="1"))
@@ -169,6 +249,11 @@ print(refused)
 # What the server does with it: we write the line and run the guide's own check
 # (`select * from pg_hba_file_rules where error is not null`) before any reload, next to a check for
 # lines the server could not parse at all (`type is null`):
+
+# %% [markdown] lang="es"
+# Qué hace el servidor con él: escribimos la línea y ejecutamos la comprobación de la propia guía
+# (`select * from pg_hba_file_rules where error is not null`) antes de cualquier recarga, junto a una
+# comprobación de las líneas que el servidor no pudo interpretar en absoluto (`type is null`):
 
 # %% tags=["erratum-clientcert-1"]
 lab.trial_hba_rules(["hostssl  all  conssl  0.0.0.0/0  cert  clientcert=1"])
@@ -184,6 +269,10 @@ lk.tables.table(checks, "checks")
 # %% [markdown]
 # Then through `lk.apply(..., unchecked=True)`: the reload is rejected (the log names the reason),
 # and labkit writes the previous rules back:
+
+# %% [markdown] lang="es"
+# Después, a través de `lk.apply(..., unchecked=True)`: la recarga se rechaza (el log indica el motivo) y
+# labkit restaura las reglas anteriores:
 
 # %%
 rejected = lk.apply(lab, lk.layers.layer_hostssl("cert", ("conssl",), clientcert="1", unchecked=True))
@@ -210,6 +299,20 @@ assert lk.attempt(lab, sslmode="verify-full", sslrootcert=p.combined_crt, user="
 # `scram-sha-256 clientcert=verify-full` asks for a password **and** a valid certificate whose CN is the
 # user -- the two-factor setup the guide's two lines were probably aiming at:
 
+# %% [markdown] lang="es"
+# > **La guía dice** que `clientcert=1` comprueba que el certificado del cliente está firmado por una CA de
+# > confianza. **Medido:** PostgreSQL 14 eliminó `0`/`1`/`no-verify`; el servidor registra *invalid value
+# > for clientcert: "1"*, conserva el `pg_hba.conf` anterior, y la consulta de validación de la propia guía
+# > devuelve **ninguna fila** (la línea aparece con todas las columnas vacías y sin texto de error). Los
+# > sustitutos son `clientcert=verify-ca` (certificado firmado por una CA de confianza) y
+# > `clientcert=verify-full` (además, CN = nombre de usuario); con el método `cert` solo se acepta
+# > `verify-full`.
+#
+# ## El sustituto correcto: los dos factores en una sola línea
+#
+# `scram-sha-256 clientcert=verify-full` pide una contraseña **y** un certificado válido cuyo CN sea el
+# usuario: la configuración de doble factor a la que probablemente apuntaban las dos líneas de la guía.
+
 # %%
 assert lk.apply(lab, lk.layers.layer_hostssl("scram-sha-256", ("conssl",), clientcert="verify-full")).ok
 both_results, both_frame = try_clients("scram + clientcert=verify-full")
@@ -230,6 +333,15 @@ assert lk.monitoring.auth_method(b["verify-full, certificate + password"]) == "s
 # - `clientcert=1` was removed in PostgreSQL 14; `clientcert=verify-full` on a password line asks for both factors.
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
+
+# %% [markdown] lang="es"
+# ## Puntos clave
+#
+# - `host` coincide con TCP con y sin TLS; `hostssl`, solo con TLS. Con líneas exclusivamente hostssl, `sslmode=disable` no encuentra entrada (`no_hba_no_encryption`).
+# - PostgreSQL usa la primera línea que coincide; nunca se llega a una línea posterior para el mismo usuario.
+# - `clientcert=1` se eliminó en PostgreSQL 14; `clientcert=verify-full` en una línea con contraseña exige los dos factores.
+#
+# Las claves de resultado de las tablas de esta lección (`no_hba_no_encryption`, `protocol_mismatch` ...) se explican en [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()
