@@ -16,6 +16,26 @@
 # `ssl_ciphers = 'HIGH:!aNULL:!MD5:!3DES:!RC4:!DES:!IDEA:!RC2'` for critical systems, `'HIGH:MEDIUM:!aNULL:!MD5:!RC4'`
 # for normal ones); parameters 4 and 15 of the guide's parameter list; Fase #3 #1 (TLS 1.2 vs 1.3 suites).
 
+# %% [markdown] lang="es"
+# # 13 · Cuarta capa: la lista de cifrados (`ssl_ciphers`, `ssl_prefer_server_ciphers`)
+#
+# **Qué mostramos.** Qué suites de cifrado de TLS 1.2 y 1.3, qué versiones y qué grupos acepta realmente el
+# servidor con las dos cadenas de cifrados de la guía, enumerados contra el servidor, por tipo de clave
+# (ECDSA y RSA-2048) y por OpenSSL del servidor (1.1.1 y 3.0), y contrastados con el perfil
+# "intermediate" de Mozilla; una suite que el servidor acepta y después rechaza al restringir
+# `ssl_ciphers` (lo observan una sonda TLS en bruto que ofrece exactamente una suite y `psql` limitado a
+# TLS 1.2); que TLS 1.3 ignora por completo `ssl_ciphers`; qué cambia `ssl_prefer_server_ciphers`; y qué
+# ocurre con una cadena de cifrados que tiene una errata.
+#
+# **Por qué importa.** Un auditor de un banco preguntará "¿qué suites de cifrado acepta la base de
+# datos?". La respuesta honesta no es la cadena escrita en `postgresql.conf`, sino la lista en la que se
+# expande *en el OpenSSL del servidor*, y esa lista solo abarca TLS 1.2 y anteriores. Una errata en la
+# cadena puede desactivar TLS 1.2 sin que nadie se entere.
+#
+# **Cobertura de la guía.** Fase #2, paso 5 ("Cuarta capa": `ssl_prefer_server_ciphers = on`,
+# `ssl_ciphers = 'HIGH:!aNULL:!MD5:!3DES:!RC4:!DES:!IDEA:!RC2'` para sistemas críticos, `'HIGH:MEDIUM:!aNULL:!MD5:!RC4'`
+# para los normales); parámetros 4 y 15 de la lista de parámetros de la guía; Fase #3 #1 (suites de TLS 1.2 frente a 1.3).
+
 # %% [markdown]
 # ## Objectives · time
 #
@@ -24,6 +44,15 @@
 # - Know that TLS 1.3 suites are not governed by `ssl_ciphers`
 #
 # **Time:** about 7 minutes on your own: reading ≈ 6 min (833 words of prose at 150 words a minute) and running ≈ 4 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
+# %% [markdown] lang="es"
+# ## Objetivos · tiempo
+#
+# - Leer en qué se expanden las cadenas de cifrados de la guía en este OpenSSL
+# - Restringir las suites de TLS 1.2 con `ssl_ciphers` y verificarlo con una sonda
+# - Saber que las suites de TLS 1.3 no dependen de `ssl_ciphers`
+#
+# **Tiempo:** unos 7 minutos por cuenta propia: lectura ≈ 6 min (833 palabras de texto a 150 palabras por minuto) y ejecución ≈ 4 s (medido: `labkit run`, PostgreSQL 16 local, 2 núcleos, 2026-12-02). En clase, añada el tiempo de discusión: las agendas de [docs/instructor.md](../docs/instructor.md) indican los tiempos.
 
 # %% tags=["parameters"]
 backend = "auto"
@@ -71,6 +100,26 @@ AUTH = "ECDSA" if key_type.startswith("ecdsa") else "RSA"  # the server key deci
 # Each cipher string runs against the lab server with an ECDSA P-256 and an RSA-2048 certificate, then the
 # same against a second lab whose server is linked with another OpenSSL (`compare_pg_version`).
 
+# %% [markdown] lang="es"
+# ## 1. Lo que acepta el servidor, enumerado
+#
+# Una cadena de cifrados es un pequeño programa para OpenSSL: `HIGH` añade todas las suites "altas" y `!X`
+# elimina definitivamente las suites que contienen X. Lo que selecciona depende de la compilación de
+# OpenSSL **del servidor** y de **la clave del servidor** (una clave ECDSA no puede servir una suite
+# `…-RSA-…`). Por eso aquí no expandimos la cadena: se lo preguntamos al servidor.
+#
+# `lk.enumeration` lo hace con sslyze, que habla el SSLRequest de PostgreSQL y dispone de dos clientes
+# OpenSSL (1.1.1 y un 1.0.2 heredado que todavía puede ofrecer SEED, IDEA y demás): ofrece todas las suites
+# que conoce, anota la que elige el servidor, la retira y vuelve a ofrecer el resto, hasta que el servidor
+# las rechaza todas. Son unas pocas decenas de negociaciones TLS por configuración en lugar de una por
+# suite (un análisis suite a suite escribió 1.407 líneas de log en este laboratorio), y la ventana del log
+# que ocupa el análisis se mide y se deja atrás, de modo que las sondas siguientes leen solo sus propias
+# líneas.
+#
+# Cada cadena de cifrados se prueba contra el servidor del laboratorio con un certificado ECDSA P-256 y con
+# uno RSA-2048, y después lo mismo contra un segundo laboratorio cuyo servidor está enlazado con otro
+# OpenSSL (`compare_pg_version`).
+
 # %%
 strings = {"default": None, "critical (guide)": lk.guide.CIPHERS_CRITICAL, "normal (guide)": lk.guide.CIPHERS_NORMAL,
            "strict (ours)": strict_ciphers}
@@ -95,6 +144,10 @@ both[["server", "key", "ssl_ciphers", "string", "handshakes", "log lines"]]  # w
 # %% [markdown]
 # Where the two guide strings differ, and by which suites (TLS 1.2, accepted under "default" or "normal" but
 # not under "critical"):
+
+# %% [markdown] lang="es"
+# En qué se diferencian las dos cadenas de la guía, y en qué suites (TLS 1.2, aceptadas con "default" o
+# "normal" pero no con "critical"):
 
 # %% tags=["erratum-critical-vs-normal"]
 differences = lk.scenarios.suites_only_in(measured, {
@@ -143,10 +196,41 @@ for row in differences.to_dict("records"):
 # > removes only the two SEED suites on OpenSSL 1.1.1 with RSA. Neither meets Mozilla's intermediate
 # > profile; a list such as `ECDHE+AESGCM:ECDHE+CHACHA20` does.
 
+# %% [markdown] lang="es"
+# Lo que dicen los conjuntos aceptados:
+#
+# * **Con una clave ECDSA, las cadenas de la guía no cambian nada**: default, "critical" y "normal"
+#   aceptan las mismas 15 suites de TLS 1.2, ninguna sin secreto perfecto hacia adelante (forward
+#   secrecy), en las dos compilaciones de OpenSSL. Sin una clave RSA, todas las suites de RSA estático
+#   quedan inutilizables de todos modos; lo que queda son suites ECDHE-ECDSA, algunas en modo CBC con MAC
+#   SHA-1 o SHA-2, además de CAMELLIA y ARIA.
+# * **Con una clave RSA-2048 las listas son largas**: 46 suites (17 sin forward secrecy) con el valor por
+#   defecto de PostgreSQL y con la cadena "normal" en OpenSSL 1.1.1; 44 (16) con "critical", que en 1.1.1
+#   *sí* es más estricta: elimina `SEED-SHA` y `DHE-RSA-SEED-SHA` (allí `MEDIUM` incluye SEED). En
+#   OpenSSL 3.0 las tres coinciden en 44 (16): SEED no está en el proveedor por defecto de OpenSSL 3, así
+#   que a "critical" no le queda nada que quitar.
+# * **TLS 1.3: 3 suites** en todos los casos (`TLS_AES_256_GCM_SHA384`, `TLS_CHACHA20_POLY1305_SHA256`,
+#   `TLS_AES_128_GCM_SHA256`; las dos suites CCM están desactivadas por defecto), diga lo que diga
+#   `ssl_ciphers`. El servidor ofrece un solo grupo, `prime256v1` (el valor por defecto de
+#   `ssl_ecdh_curve`; la lección 34 muestra lo que eso cuesta).
+# * **El perfil "intermediate" de Mozilla no se cumple con ninguna de las dos cadenas de la guía** (CBC,
+#   CAMELLIA/ARIA, suites sin forward secrecy) y sí se cumple con `ECDHE+AESGCM:ECDHE+CHACHA20`.
+#
+# > **La guía dice** que la cadena "critical" es la adecuada para "entornos Criticos (Bancos, Tiendas,
+# > Etc)". **Medido:** contra el servidor no es más estricta que "normal" con una clave ECDSA (15 suites en
+# > ambos casos) ni en OpenSSL 3.0 (44 en ambos casos con RSA), y en OpenSSL 1.1.1 con RSA solo elimina las
+# > dos suites SEED. Ninguna de las dos cumple el perfil intermediate de Mozilla; una lista como
+# > `ECDHE+AESGCM:ECDHE+CHACHA20`, sí.
+
 # %% [markdown]
 # For contrast, what this *notebook's* OpenSSL (Python's, not the server's) expands the strings to. These are
 # the numbers an `openssl ciphers -v` on the wrong machine gives — they list suites the server's key cannot
 # use and miss ones the server's OpenSSL still has:
+
+# %% [markdown] lang="es"
+# Como contraste, en qué expande las cadenas el OpenSSL de *este notebook* (el de Python, no el del
+# servidor). Son las cifras que daría un `openssl ciphers -v` ejecutado en la máquina equivocada: incluyen
+# suites que la clave del servidor no puede usar y omiten otras que el OpenSSL del servidor todavía tiene:
 
 # %% tags=["nbval-ignore-output"]
 suites = lk.guide.compare_cipher_strings({"critical": lk.guide.CIPHERS_CRITICAL, "normal": lk.guide.CIPHERS_NORMAL,
@@ -166,6 +250,14 @@ pd.DataFrame({
 # `ECDHE-…-AES128-SHA`, CBC with a SHA-1 MAC. `psql` cannot pin a suite, so beside it we show what a libpq
 # client capped at TLS 1.2 gets.
 
+# %% [markdown] lang="es"
+# ## 2. Cuarta capa con la cadena de la guía: todavía se acepta una suite CBC antigua
+#
+# Activamos TLS (primera capa, con el rango TLS 1.2-1.3 de la segunda capa) y aplicamos `ciphers`. Después,
+# una sonda en bruto (`lk.handshake`, independiente de libpq) ofrece exactamente una suite de TLS 1.2:
+# primero una AEAD moderna y luego `ECDHE-…-AES128-SHA`, CBC con MAC SHA-1. `psql` no puede fijar una
+# suite, así que al lado mostramos lo que obtiene un cliente libpq limitado a TLS 1.2.
+
 # %%
 assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_protocols("TLSv1.2", "TLSv1.3"), layer4).ok
 modern, legacy = f"ECDHE-{AUTH}-AES256-GCM-SHA384", f"ECDHE-{AUTH}-AES128-SHA"
@@ -184,6 +276,13 @@ lk.tables.verdicts([tls12], ["label", "connected", "outcome", "tls_version", "ci
 #
 # Now layer 4 is applied again with `strict_ciphers`. The CBC suite gets a `handshake failure` alert and the
 # server logs why ("no shared cipher"); the libpq client capped at TLS 1.2 still connects, with an AEAD suite.
+
+# %% [markdown] lang="es"
+# ## 3. Restringir `ssl_ciphers`: ahora se rechaza la misma suite
+#
+# Ahora se vuelve a aplicar la cuarta capa con `strict_ciphers`. La suite CBC recibe una alerta
+# `handshake failure` y el servidor registra el motivo ("no shared cipher"); el cliente libpq limitado a
+# TLS 1.2 sigue conectando, con una suite AEAD.
 
 # %%
 assert lk.apply(lab, strict4).ok
@@ -212,6 +311,16 @@ assert tls12_strict.connected and tls12_strict.cipher in lk.guide.cipher_suites(
 # TLS 1.3 suites are a separate OpenSSL setting (`SSL_CTX_set_ciphersuites`) that PostgreSQL 16 does not
 # expose; its defaults are all AEAD.
 
+# %% [markdown] lang="es"
+# ## 4. TLS 1.3 no lee `ssl_ciphers`
+#
+# Para demostrarlo, fijamos `ssl_ciphers` en una única suite de TLS 1.2 que la clave del servidor **no
+# puede** usar (una clave ECDSA no puede firmar para una suite `ECDHE-RSA`, y viceversa): ya no puede
+# prosperar ninguna negociación TLS 1.2. Un cliente TLS 1.3 sigue conectando, con
+# `TLS_AES_256_GCM_SHA384`, exactamente como muestra la salida esperada de la guía. Las suites de TLS 1.3
+# son un ajuste aparte de OpenSSL (`SSL_CTX_set_ciphersuites`) que PostgreSQL 16 no expone; sus valores por
+# defecto son todos AEAD.
+
 # %% tags=["key-result"]
 other = "RSA" if AUTH == "ECDSA" else "ECDSA"
 assert lk.apply(lab, lk.layers.layer_ciphers(f"ECDHE-{other}-AES256-GCM-SHA384")).ok
@@ -230,6 +339,12 @@ assert (by_version[1].tls_version, by_version[1].cipher) == ("TLSv1.3", "TLS_AES
 # failure` from libpq 18 (OpenSSL 3.5) and `sslv3 alert handshake failure` from the probe (Python's OpenSSL
 # 3.0: the wording changed in a later OpenSSL 3 release). Only the server log says why: *no shared cipher*.
 
+# %% [markdown] lang="es"
+# El cliente TLS 1.2 rechazado no tiene clave en el catálogo de errores: su mensaje es la alerta desnuda de
+# OpenSSL, `ssl/tls alert handshake failure` en libpq 18 (OpenSSL 3.5) y `sslv3 alert handshake failure`
+# en la sonda (el OpenSSL 3.0 de Python: la redacción cambió en una versión posterior de OpenSSL 3). Solo
+# el log del servidor dice por qué: *no shared cipher*.
+
 # %% tags=["nbval-ignore-output"]
 print(by_version[0].error_text, by_version[0].server_log, sep="\n")
 
@@ -238,6 +353,13 @@ print(by_version[0].error_text, by_version[0].server_log, sep="\n")
 #
 # The probe offers two suites, AES-128 first. With server preference on, the server picks by its own
 # order (`HIGH` sorts AES-256 first); with it off, the client's first choice wins.
+
+# %% [markdown] lang="es"
+# ## 5. `ssl_prefer_server_ciphers`: quién elige entre las suites comunes
+#
+# La sonda ofrece dos suites, primero AES-128. Con la preferencia del servidor activada, el servidor elige
+# según su propio orden (`HIGH` pone primero AES-256); con ella desactivada, gana la primera opción del
+# cliente.
 
 # %%
 client_order = f"ECDHE-{AUTH}-AES128-GCM-SHA256:ECDHE-{AUTH}-AES256-GCM-SHA384"
@@ -257,6 +379,11 @@ assert [p["negotiated_cipher"] for p in picks] == [f"ECDHE-{AUTH}-AES256-GCM-SHA
 #
 # `labkit` expands every string before writing it and refuses one that selects nothing:
 
+# %% [markdown] lang="es"
+# ## 6. Una cadena de cifrados con una errata
+#
+# `labkit` expande cada cadena antes de escribirla y rechaza la que no selecciona nada:
+
 # %%
 try:
     lk.layers.layer_ciphers("NOPE-NOTHING")
@@ -267,6 +394,10 @@ print(refused.split(" (OpenSSL")[0])
 # %% [markdown]
 # What would the server do with it? We write both kinds of mistake unchecked: an unknown suite name, and a
 # broken command (`@NOPE`). They behave very differently:
+
+# %% [markdown] lang="es"
+# ¿Qué haría el servidor con ella? Escribimos sin comprobar los dos tipos de error: un nombre de suite
+# desconocido y una orden mal formada (`@NOPE`). Se comportan de forma muy distinta:
 
 # %% tags=["erratum-cipher-typo"]
 typos = []
@@ -295,6 +426,20 @@ print("\n".join(problems))  # the server log of the rejected '@NOPE' reload
 #
 # So after changing `ssl_ciphers`, check the result with a probe at TLS 1.2, not just the reload log.
 
+# %% [markdown] lang="es"
+# * `NOPE-NOTHING`: un servidor enlazado con OpenSSL 1.1.1 (la compilación de PostgreSQL 16 del
+#   laboratorio) la **acepta** sin una palabra en el log ni en `pg_file_settings` y, a partir de ese
+#   momento, rechaza toda negociación TLS 1.2; solo los clientes TLS 1.3 siguen conectando. Nada le avisa
+#   hasta que los clientes más antiguos empiezan a fallar. OpenSSL 3 (el PostgreSQL 15 de Debian, la
+#   imagen oficial `postgres:16`) la rechaza igual que la siguiente.
+# * `HIGH:@NOPE`: OpenSSL rechaza la cadena, el servidor registra *could not set the cipher list*
+#   (PostgreSQL 18: *could not set the TLSv1.2 cipher list*, porque la 18 tiene una lista aparte para
+#   TLS 1.3) y *SSL configuration was not reloaded*, conserva la lista anterior, y labkit restaura el
+#   archivo.
+#
+# Por tanto, después de cambiar `ssl_ciphers`, compruebe el resultado con una sonda en TLS 1.2, no solo con
+# el log de la recarga.
+
 # %%
 silent = str(lab.facts()["server_openssl"] or "").startswith("1.")  # OpenSSL 1.1.1 takes the unknown name
 if silent:
@@ -313,6 +458,15 @@ assert any("could not set the" in line and "cipher list" in line for line in pro
 # - `ssl_prefer_server_ciphers = on` lets the server's order decide among shared suites.
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
+
+# %% [markdown] lang="es"
+# ## Puntos clave
+#
+# - `ssl_ciphers` solo afecta a TLS 1.2 y anteriores; las suites de TLS 1.3 no se configuran ahí.
+# - Una cadena de cifrados puede ser aceptada y aun así no seleccionar nada útil (OpenSSL 1.1.1): compruebe con una sonda en TLS 1.2 tras cada cambio.
+# - `ssl_prefer_server_ciphers = on` hace que decida el orden del servidor entre las suites comunes.
+#
+# Las claves de resultado de las tablas de esta lección (`no_hba_no_encryption`, `protocol_mismatch` ...) se explican en [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()
