@@ -13,6 +13,22 @@
 # "Tercera capa nivel Usuario" (the revoked-certificate message); "Mensajes de Error" #2
 # (`certificate verify failed at depth 1`); parameters 5 and 6 (`ssl_crl_dir`, `ssl_crl_file`).
 
+# %% [markdown] lang="es"
+# # 14 · Quinta capa: listas de revocación (`ssl_crl_file`, `ssl_crl_dir`)
+#
+# **Qué mostramos.** Un cliente cuyo certificado fue revocado es rechazado, mientras que uno válido sigue
+# entrando; qué ocurre cuando el servidor tiene la lista de revocación (CRL) de la intermedia pero no la de
+# la raíz (se rechaza a todos los clientes, "depth 1"); la variante `ssl_crl_dir` con nombres de archivo
+# derivados de un hash; y la revocación de un certificado con el servidor en marcha.
+#
+# **Por qué importa.** Cuando roban un portátil con una clave de cliente, la revocación es la única forma
+# de dejar fuera esa clave antes de que caduque su certificado. Si el conjunto de CRL está mal, o bien la
+# clave robada entra, o bien se deja fuera de golpe a todas las aplicaciones.
+#
+# **Cobertura de la guía.** Fase #2, paso 7 ("Quinta capa": `ssl_crl_file = '/tmp/pki/CA/combined.crl'`);
+# Fase #2 "Tercera capa nivel Usuario" (el mensaje del certificado revocado); "Mensajes de Error" #2
+# (`certificate verify failed at depth 1`); parámetros 5 y 6 (`ssl_crl_dir`, `ssl_crl_file`).
+
 # %% [markdown]
 # ## Objectives · time
 #
@@ -21,6 +37,15 @@
 # - Revoke a certificate while the server runs and make it take effect
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (673 words of prose at 150 words a minute) and running ≈ 3 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
+# %% [markdown] lang="es"
+# ## Objetivos · tiempo
+#
+# - Rechazar un certificado de cliente revocado con `ssl_crl_file` o `ssl_crl_dir`
+# - Explicar el fallo 'depth 1' de un archivo de CRL que solo cubre la intermedia
+# - Revocar un certificado con el servidor en marcha y hacer que la revocación surta efecto
+#
+# **Tiempo:** unos 6 minutos por cuenta propia: lectura ≈ 5 min (673 palabras de texto a 150 palabras por minuto) y ejecución ≈ 3 s (medido: `labkit run`, PostgreSQL 16 local, 2 núcleos, 2026-12-02). En clase, añada el tiempo de discusión: las agendas de [docs/instructor.md](../docs/instructor.md) indican los tiempos.
 
 # %% tags=["parameters"]
 backend = "auto"
@@ -52,6 +77,15 @@ p = pki.paths
 # Two clients use `sslmode=verify-full`: `client.crt` and `revoked-client.crt` (listed in the
 # intermediate's CRL by the lab PKI). Without a CRL both get in: the server has no way to know.
 
+# %% [markdown] lang="es"
+# ## 1. El escenario: autenticación por certificado
+#
+# Una CRL solo importa cuando el servidor comprueba certificados de cliente, así que partimos de la
+# configuración en la que estos deciden: TLS activado, `ssl_ca_file` = raíz + intermedia (sexta capa) y
+# una regla `hostssl … cert` para `conssl`. Dos clientes usan `sslmode=verify-full`: `client.crt` y
+# `revoked-client.crt` (que la PKI del laboratorio incluye en la CRL de la intermedia). Sin CRL, ambos
+# entran: el servidor no tiene forma de saberlo.
+
 # %%
 def client(label: str, crt, key):
     return lk.attempt(lab, label=label, user="conssl", password=None, sslmode="verify-full",
@@ -68,6 +102,9 @@ lk.tables.verdicts(no_crl, COLUMNS, uuid="l14_nocrl")
 # %% [markdown]
 # ## 2. Layer 5: the revoked client is refused, the good one is not
 
+# %% [markdown] lang="es"
+# ## 2. Quinta capa: el cliente revocado es rechazado, el válido no
+
 # %% tags=["key-result"]
 assert lk.apply(lab, lk.layers.layer_crl(pki, crl_source)).ok
 with_crl = [client(f"good client, CRL={crl_source}", p.client_crt, p.client_key),
@@ -82,6 +119,10 @@ assert with_crl[1].error_key == "cert_revoked"
 # Both ends of the refusal. The server log names the depth (0 = the client's own certificate) and the
 # reason; the client only receives the alert the server sent.
 
+# %% [markdown] lang="es"
+# Los dos extremos del rechazo. El log del servidor indica la profundidad (0 = el propio certificado del
+# cliente) y el motivo; el cliente solo recibe la alerta que le envió el servidor.
+
 # %% tags=["nbval-ignore-output"]
 print("client:", with_crl[1].error_text)
 print("server:", with_crl[1].server_log)
@@ -90,6 +131,13 @@ print("server:", with_crl[1].server_log)
 # > **The guide says** the client prints `SSL error: sslv3 alert certificate revoked`. **Measured:** libpq 18
 # > (OpenSSL 3.5) prints `SSL error: ssl/tls alert certificate revoked`. Same alert, renamed after OpenSSL 3.0 (Python's OpenSSL 3.0 still says `sslv3`);
 # > a monitoring rule that greps for the guide's text would miss it. The catalogue matches both.
+
+# %% [markdown] lang="es"
+# > **La guía dice** que el cliente muestra `SSL error: sslv3 alert certificate revoked`. **Medido:**
+# > libpq 18 (OpenSSL 3.5) muestra `SSL error: ssl/tls alert certificate revoked`. Es la misma alerta, con
+# > otro nombre a partir de OpenSSL 3.0 (el OpenSSL 3.0 de Python todavía dice `sslv3`); una regla de
+# > monitorización que busque con grep el texto de la guía no la detectaría. El catálogo de errores
+# > reconoce ambas.
 
 # %%
 wording = with_crl[1].error_text.split("SSL error: ")[-1]
@@ -102,6 +150,12 @@ assert wording == "ssl/tls alert certificate revoked"
 # OpenSSL's CRL check (`X509_V_FLAG_CRL_CHECK_ALL`, which PostgreSQL turns on) looks up a CRL for **every**
 # certificate of the chain, each in the CRL of its issuer:
 
+# %% [markdown] lang="es"
+# ## 3. Solo la CRL de la intermedia: todos los clientes son rechazados en depth 1
+#
+# La comprobación de CRL de OpenSSL (`X509_V_FLAG_CRL_CHECK_ALL`, que PostgreSQL activa) busca una CRL para
+# **cada** certificado de la cadena, cada uno en la CRL de su emisor:
+
 # %% [markdown]
 # ```mermaid
 # flowchart LR
@@ -113,6 +167,19 @@ assert wording == "ssl/tls alert certificate revoked"
 #
 # With only `intermediate.crl`, the question at depth 1 ("has the root revoked this intermediate?") has no
 # answer, and OpenSSL treats "unable to get certificate CRL" as a failure. The good client fails too.
+
+# %% [markdown] lang="es"
+# ```mermaid
+# flowchart LR
+#     leaf["client.crt<br/>profundidad 0"] -- "emitido por" --> inter["Intermediate CA<br/>profundidad 1"]
+#     inter -- "emitido por" --> root["Root CA<br/>profundidad 2 (ancla de confianza)"]
+#     crlI["intermediate.crl<br/>(firmada por la intermedia)"] -. "¿está revocado el certificado final?" .-> leaf
+#     crlR["root.crl<br/>(firmada por la raíz)"] -. "¿está revocada la intermedia?" .-> inter
+# ```
+#
+# Con solo `intermediate.crl`, la pregunta en la profundidad 1 ("¿ha revocado la raíz esta intermedia?")
+# no tiene respuesta, y OpenSSL trata "unable to get certificate CRL" como un fallo. El cliente válido
+# también falla.
 
 # %%
 assert lk.apply(lab, lk.layers.layer_crl(pki, "intermediate_only")).ok  # the server accepts the file at reload ...
@@ -137,11 +204,25 @@ else:                         # before 16 the server only says the check failed:
 # with `pg_version=15` and the log says no more than *certificate verify failed*. The guide's "Mensajes de Error" #2 explains this
 # correctly; the fix is the combined CRL (intermediate + root) or both CRLs in a directory.
 
+# %% [markdown] lang="es"
+# El cliente lee `tlsv1 alert unknown ca`, que señala al culpable equivocado (el archivo de CA); solo el
+# log del servidor dice *depth 1: unable to get certificate CRL*, y únicamente desde PostgreSQL 16: ejecute
+# esta lección con `pg_version=15` y el log no dirá más que *certificate verify failed*. El apartado
+# "Mensajes de Error" #2 de la guía lo explica correctamente; la solución es la CRL combinada (intermedia +
+# raíz) o ambas CRL en un directorio.
+
 # %% [markdown]
 # ## 4. `ssl_crl_dir`: one file per CA, named by hash
 #
 # PostgreSQL 14 added `ssl_crl_dir`. OpenSSL looks CRLs up by the hash of the issuer's name, so each file
 # must be called `<hash>.r0` (what `openssl rehash` creates). The lab PKI keeps such a folder:
+
+# %% [markdown] lang="es"
+# ## 4. `ssl_crl_dir`: un archivo por CA, con nombre derivado de un hash
+#
+# PostgreSQL 14 añadió `ssl_crl_dir`. OpenSSL busca las CRL por el hash del nombre del emisor, así que cada
+# archivo debe llamarse `<hash>.r0` (lo que crea `openssl rehash`). La PKI del laboratorio mantiene una
+# carpeta así:
 
 # %% tags=["nbval-ignore-output"]
 pd.DataFrame({"file": sorted(x.name for x in p.crl_dir.iterdir())})  # hashes depend on the lab's CA names
@@ -164,6 +245,15 @@ assert [a.connected for a in by_dir] == [True, False] and by_dir[1].error_key ==
 # once the new CRL is where the server reads it **and** the server reloads (what `layers.apply` does when
 # the layer is applied again). Until then the revoked certificate keeps working.
 
+# %% [markdown] lang="es"
+# ## 5. Revocar un certificado con el servidor en marcha
+#
+# Emitimos un certificado de cliente nuevo, comprobamos que funciona y después lo revocamos en la CA del
+# laboratorio (`pki.revoke`, que vuelve a firmar las CRL). El servidor lee su propia copia del archivo de
+# CRL, así que la revocación solo surte efecto cuando la nueva CRL está donde la lee el servidor **y** el
+# servidor hace una recarga (lo que hace `layers.apply` al aplicar de nuevo la capa). Hasta entonces, el
+# certificado revocado sigue funcionando.
+
 # %%
 live_crt, live_key = pki.issue_client("conssl", name="client-l14-live", space="14")  # this lesson's own
 assert lk.apply(lab, lk.layers.layer_crl(pki, "combined")).ok
@@ -184,6 +274,13 @@ assert [a.connected for a in live] == [True, True, False, True] and live[2].erro
 # CRL and reloading every server belongs in the same runbook step. A CRL also expires (its *next update*
 # date); an expired CRL makes OpenSSL refuse every client, so renewing it is a scheduled job, not a one-off.
 
+# %% [markdown] lang="es"
+# El intervalo entre la revocación y la recarga es la ventana durante la cual una clave robada todavía
+# funciona: publicar la CRL y recargar todos los servidores deben formar parte del mismo paso del
+# procedimiento operativo. Una CRL también caduca (su fecha *next update*); una CRL caducada hace que
+# OpenSSL rechace a todos los clientes, así que renovarla es una tarea programada, no algo que se hace una
+# sola vez.
+
 # %% [markdown]
 # ## Key points
 #
@@ -192,6 +289,15 @@ assert [a.connected for a in live] == [True, True, False, True] and live[2].erro
 # - A revocation takes effect only once the new CRL is where the server reads it and the server reloads.
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
+
+# %% [markdown] lang="es"
+# ## Puntos clave
+#
+# - PostgreSQL comprueba una CRL para cada certificado de la cadena: hace falta la CRL combinada (intermedia + raíz).
+# - Con solo la CRL de la intermedia todos los clientes fallan (`crl_missing`); antes de PostgreSQL 16 parece un `unknown_ca`.
+# - Una revocación solo surte efecto cuando la nueva CRL está donde la lee el servidor y este hace una recarga.
+#
+# Las claves de resultado de las tablas de esta lección (`no_hba_no_encryption`, `protocol_mismatch` ...) se explican en [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()
