@@ -115,8 +115,8 @@ lk.tables.verdict(host_frame, uuid="host")
 # `hostssl` lines:
 
 # %% [markdown] lang="es"
-# El cliente sin cifrar inicia sesión (`pg_stat_ssl.ssl` falso): su autenticación viajó por una conexión
-# sin TLS (SCRAM no envía la contraseña en claro, pero todas las consultas y resultados sí viajan en
+# El cliente sin cifrar inicia sesión (`pg_stat_ssl.ssl` falso): su contraseña pasó por una conexión
+# sin TLS (SCRAM no la envía en claro, pero todas las consultas y resultados sí viajan en
 # claro). Ahora, la tercera capa solo con líneas `hostssl`:
 
 # %%
@@ -303,7 +303,7 @@ assert lk.attempt(lab, sslmode="verify-full", sslrootcert=p.combined_crt, user="
 # > **La guía dice** que `clientcert=1` comprueba que el certificado del cliente está firmado por una CA de
 # > confianza. **Medido:** PostgreSQL 14 eliminó `0`/`1`/`no-verify`; el servidor registra *invalid value
 # > for clientcert: "1"*, conserva el `pg_hba.conf` anterior, y la consulta de validación de la propia guía
-# > devuelve **ninguna fila** (la línea aparece con todas las columnas vacías y sin texto de error). Los
+# > no devuelve **ninguna fila** (la línea aparece con todas las columnas vacías y sin texto de error). Los
 # > sustitutos son `clientcert=verify-ca` (certificado firmado por una CA de confianza) y
 # > `clientcert=verify-full` (además, CN = nombre de usuario); con el método `cert` solo se acepta
 # > `verify-full`.
