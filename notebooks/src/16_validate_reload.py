@@ -13,6 +13,23 @@
 # **Guide coverage.** Fase #2, paso 9 (the two `SELECT … WHERE error IS NOT NULL` queries), paso 10
 # (`pg_ctl reload`), the following step (`grep -A 14 -Ei "SIGHUP|reload" postgresql-*.log`).
 
+# %% [markdown] lang="es"
+# # 16 · Validar, recargar, leer el log
+#
+# **Qué mostramos.** Las tres comprobaciones que la guía propone tras editar la configuración --
+# `pg_file_settings`, `pg_hba_file_rules` y el log del servidor después de la recarga --, cada una de las cuales
+# detecta un error distinto: un valor incorrecto, un parámetro desconocido, una línea rota en pg_hba.conf, un
+# archivo de certificado que no existe. En cada caso medimos que el servidor **sigue atendiendo con su
+# configuración anterior**; después corregimos y recargamos sin errores.
+#
+# **Por qué importa.** En un servidor de producción, una recarga con una errata no tumba la base de datos, y
+# precisamente por eso los errores pasan desapercibidos: el archivo dice una cosa, el servidor hace otra, y la
+# sorpresa llega con el siguiente reinicio (o con la siguiente recarga, aunque no tenga nada que ver). Saber dónde
+# aparece cada error es, en definitiva, toda la destreza.
+#
+# **Cobertura de la guía.** Fase #2, paso 9 (las dos consultas `SELECT … WHERE error IS NOT NULL`), paso 10
+# (`pg_ctl reload`) y el paso siguiente (`grep -A 14 -Ei "SIGHUP|reload" postgresql-*.log`).
+
 # %% [markdown]
 # ## Objectives · time
 #
@@ -21,6 +38,15 @@
 # - Reload cleanly and prove it
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (692 words of prose at 150 words a minute) and running ≈ 4 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
+# %% [markdown] lang="es"
+# ## Objetivos · tiempo
+#
+# - Comprobar un cambio de configuración con `pg_file_settings`, `pg_hba_file_rules` y el log del servidor
+# - Saber qué errores detecta cada comprobación (valor incorrecto, parámetro desconocido, línea de pg_hba rota, archivo inexistente)
+# - Recargar sin errores y demostrarlo
+#
+# **Tiempo:** unos 6 minutos por cuenta propia: lectura ≈ 5 min (692 palabras de texto a 150 palabras por minuto) y ejecución ≈ 4 s (medido: `labkit run`, PostgreSQL 16 local, 2 núcleos, 2026-12-02). En un curso, añada el tiempo de discusión: las agendas de [docs/instructor.md](../docs/instructor.md) indican los tiempos.
 
 # %% tags=["parameters"]
 backend = "auto"
@@ -52,6 +78,12 @@ lab, pki = lesson.lab, lesson.pki
 # TLS on with the lab certificate, TLS 1.2-1.3, and a `hostssl` rule for `conssl`. After each step a
 # `verify-full` client tells us what the server is really doing, and `SHOW` tells us what it believes.
 
+# %% [markdown] lang="es"
+# ## 0. Un punto de partida que funciona
+#
+# TLS activado con el certificado del laboratorio, TLS 1.2-1.3 y una regla `hostssl` para `conssl`. Tras cada paso,
+# un cliente `verify-full` nos dice lo que el servidor hace de verdad, y `SHOW` nos dice lo que el servidor cree.
+
 # %%
 assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_protocols("TLSv1.2", "TLSv1.3"),
                lk.layers.layer_hostssl("scram-sha-256", ("conssl",))).ok
@@ -82,6 +114,13 @@ observe("baseline")
 # not exist, and a valid change to `ssl_ciphers`. The guide's first query finds the bad line **before** any
 # reload (the view re-reads the files each time it is queried):
 
+# %% [markdown] lang="es"
+# ## 1. Un valor incorrecto: `pg_file_settings` lo muestra y el resto del archivo se aplica
+#
+# Añadimos dos líneas al archivo de configuración de la lección: `ssl_min_protocol_version` con un valor que no
+# existe y un cambio válido de `ssl_ciphers`. La primera consulta de la guía encuentra la línea errónea **antes**
+# de cualquier recarga (la vista vuelve a leer los archivos cada vez que se consulta):
+
 # %%
 lab.trial_settings({"ssl_min_protocol_version": bad_min_protocol, "ssl_ciphers": "HIGH:!aNULL:!MD5"})
 before = lab.file_setting_errors()
@@ -95,6 +134,11 @@ report.messages()
 # Read the last line: *contains errors; unaffected changes were applied*. The new cipher list took effect,
 # the bad protocol line did not, and the minimum stays at its previous value. This is the state the guide's
 # check catches.
+
+# %% [markdown] lang="es"
+# Fíjese en la última línea: *contains errors; unaffected changes were applied*. La nueva lista de cifrados entró
+# en vigor, la línea del protocolo errónea no, y el mínimo conserva su valor anterior. Este es el estado que
+# detecta la comprobación de la guía.
 
 # %%
 observe("1. bad value reloaded", report)
@@ -111,6 +155,13 @@ assert lab.show("ssl_min_protocol_version") == "TLSv1.2" and lab.show("ssl_ciphe
 # A misspelt name (`ssl_ciphres`) is worse: PostgreSQL then applies **no** line of the file, not even the
 # correct ones next to it (here `ssl_min_protocol_version = 'TLSv1.3'`). It does not even record a reload
 # time (`pg_conf_load_time()` stays put), which is why our reload helper watches the log instead.
+
+# %% [markdown] lang="es"
+# ## 2. Un parámetro desconocido: no se aplica nada
+#
+# Un nombre mal escrito (`ssl_ciphres`) es peor: PostgreSQL no aplica **ninguna** línea del archivo, ni siquiera
+# las correctas que la acompañan (aquí `ssl_min_protocol_version = 'TLSv1.3'`). Ni siquiera registra una hora de
+# recarga (`pg_conf_load_time()` no cambia); por eso nuestra función auxiliar de recarga vigila el log en su lugar.
 
 # %%
 lab.trial_settings({"ssl_min_protocol_version": "TLSv1.3", "ssl_ciphres": "HIGH"})
@@ -131,6 +182,12 @@ assert not report.conf_load_time_moved and lab.show("ssl_min_protocol_version") 
 #
 # A rule with an authentication method that does not exist (`sha256`). The guide's second query shows it;
 # the log says *pg_hba.conf was not reloaded*: the server keeps using all of its previous rules.
+
+# %% [markdown] lang="es"
+# ## 3. Una línea rota en pg_hba.conf: el archivo completo se mantiene como estaba
+#
+# Una regla con un método de autenticación que no existe (`sha256`). La segunda consulta de la guía la muestra; el
+# log dice *pg_hba.conf was not reloaded*: el servidor sigue usando todas sus reglas anteriores.
 
 # %%
 lab.set_settings({})  # labkit.conf back to the recorded (good) settings
@@ -153,6 +210,14 @@ assert any(m.endswith("pg_hba.conf was not reloaded") for m in report.messages()
 # does: *could not load server certificate file …* and *SSL configuration was not reloaded*. Meanwhile `SHOW
 # ssl_cert_file` already reports the new (missing) path while connections still get the old certificate.
 
+# %% [markdown] lang="es"
+# ## 4. Un archivo de certificado que no existe: solo el log lo dice
+#
+# Que `ssl_cert_file` apunte a un archivo inexistente es un *valor* válido, así que ninguna de las dos vistas
+# muestra un error. El log sí: *could not load server certificate file …* y *SSL configuration was not reloaded*.
+# Mientras tanto, `SHOW ssl_cert_file` ya informa de la ruta nueva (inexistente), aunque las conexiones siguen
+# recibiendo el certificado antiguo.
+
 # %%
 lab.set_hba_rules(lab.state.hba_rules)  # pg_hba.conf back to the good rules
 lab.trial_settings({"ssl_cert_file": "/nonexistent/server.crt"})
@@ -173,6 +238,12 @@ assert lab.show("ssl_cert_file") == "/nonexistent/server.crt" and state_rows[-1]
 # Writing the files back from the lab's recorded state and reloading: both views are empty, the log holds
 # only routine lines, and `SHOW` agrees with the files again.
 
+# %% [markdown] lang="es"
+# ## 5. Corregir y recargar sin errores
+#
+# Reescribimos los archivos a partir del estado registrado del laboratorio y recargamos: las dos vistas quedan
+# vacías, el log solo contiene líneas rutinarias y `SHOW` vuelve a coincidir con los archivos.
+
 # %%
 lab.set_settings({})  # rewrites labkit.conf from the recorded (good) settings
 report = lk.transaction.checked_reload(lab)
@@ -186,6 +257,11 @@ assert report.ok and report.conf_load_time_moved
 # ## Summary: which check catches which mistake
 #
 # The server kept serving clients through every mistake; the only trace was in the views and the log.
+
+# %% [markdown] lang="es"
+# ## Resumen: qué comprobación detecta qué error
+#
+# El servidor siguió atendiendo a los clientes a pesar de cada error; el único rastro quedó en las vistas y en el log.
 
 # %% tags=["key-result"]
 summary = pd.DataFrame(state_rows)
@@ -210,6 +286,23 @@ assert summary["reload clean"].tolist() == [None, False, False, False, False, Tr
 #   the postmaster's lines written after this SIGHUP: the same idea, scoped to one reload. The equivalent
 #   by hand is to note the log size, reload, and read from that offset.
 
+# %% [markdown] lang="es"
+# ## Los comandos de la guía y los nuestros
+#
+# * **Recargar.** `pg_ctl reload -D <data dir>` (como el usuario del sistema operativo del servidor) y
+#   `SELECT pg_reload_conf();` (como superusuario, o con un rol al que se haya concedido `EXECUTE` sobre ella)
+#   hacen lo mismo: envían SIGHUP al postmaster. Ambos terminan de inmediato y no informan de ningún error;
+#   `pg_reload_conf()` devuelve `true` incluso con un archivo roto.
+# * **Consultar las vistas.** `SELECT * FROM pg_file_settings WHERE error IS NOT NULL;` y
+#   `SELECT * FROM pg_hba_file_rules WHERE error IS NOT NULL;` leen los archivos tal como están ahora en disco,
+#   así que conviene ejecutarlas *antes* de recargar. No detectan los errores que solo aparecen al cargar los
+#   archivos (certificado inexistente o ilegible, clave que no corresponde, lista de cifrados incorrecta).
+# * **Leer el log.** El `grep -A 14 -Ei "SIGHUP|reload" postgresql-250214.log` de la guía muestra las 14 líneas
+#   posteriores a cada recarga, lo que puede incluir líneas ajenas o dejar fuera alguna. `reload_and_report`, más
+#   arriba, conserva exactamente las líneas del postmaster escritas después de este SIGHUP: la misma idea,
+#   limitada a una sola recarga. El equivalente a mano es anotar el tamaño del log, recargar y leer a partir de
+#   esa posición.
+
 # %%
 print(report.log[0].split("]", 1)[-1].strip())  # what the grep would find first: the SIGHUP line
 
@@ -221,6 +314,15 @@ print(report.log[0].split("]", 1)[-1].strip())  # what the grep would find first
 # - The server keeps serving through every mistake, which is why the evidence must be read, not assumed.
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
+
+# %% [markdown] lang="es"
+# ## Puntos clave
+#
+# - `pg_reload_conf()` devuelve true incluso con un archivo roto: consulte las vistas antes de recargar y el log después.
+# - Una línea errónea en pg_hba.conf hace que se conserve el archivo antiguo completo; un valor incorrecto en postgresql.conf solo hace que se omita ese valor; un certificado inexistente solo aparece en el log.
+# - El servidor sigue atendiendo a pesar de cada error; por eso hay que leer las pruebas, no suponerlas.
+#
+# Las claves de resultado de las tablas de esta lección (`no_hba_no_encryption`, `protocol_mismatch` ...) se explican en [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

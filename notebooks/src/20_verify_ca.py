@@ -30,6 +30,38 @@
 #   V -- no --> NO["SSL error: certificate verify failed"]
 # ```
 
+# %% [markdown] lang="es"
+# # 20 · Primera capa del cliente: `sslmode=verify-ca` — ¿confía el cliente en la CA del servidor?
+#
+# Con `sslmode=require` el cliente cifra, pero cifraría con la misma tranquilidad hacia un impostor: nunca
+# pregunta *quién* firmó el certificado del servidor. `verify-ca` añade esa pregunta. El cliente carga los
+# certificados de CA indicados en `sslrootcert` y rechaza cualquier servidor cuyo certificado no encadene con ellos.
+#
+# Esta lección mide, sobre un servidor real:
+#
+# 1. qué archivos `sslrootcert` hacen que `verify-ca` tenga éxito (CA raíz, CA raíz + intermedia) y por qué la
+#    respuesta depende de lo que envía el *servidor*;
+# 2. los dos fallos con los que un DBA se encuentra primero: el archivo de CA no existe, y la CA no es la
+#    correcta (una CA "intrusa", es decir, el servidor de un impostor o un archivo entregado por error);
+# 3. lo que `verify-ca` **no** comprueba: el nombre de host. Se acepta un certificado de servidor emitido para
+#    otra máquina.
+#
+# Cada éxito aparece junto a su control que falla. Por qué importa en un banco: `verify-ca` es el primer modo que
+# frustra a un intermediario (man-in-the-middle) con un certificado fabricado por él mismo, pero solo si el
+# atacante no puede obtener un certificado de su CA.
+#
+# Cobertura de la guía: *Fase #2 › Primera capa de seguridad nivel Usuario (sslmode=verify-ca)*, *Información
+# importante* (qué archivo de CA va en cada sitio) y *Mensajes de Error* #3 (certificate verify failed).
+#
+# ```mermaid
+# flowchart LR
+#   C[cliente<br/>sslrootcert] -- "ClientHello" --> S[servidor<br/>ssl_cert_file]
+#   S -- "certificado (¿+ cadena?)" --> C
+#   C -- "¿la cadena termina en una CA de sslrootcert?" --> V{verify-ca}
+#   V -- sí --> OK[conecta]
+#   V -- no --> NO["SSL error: certificate verify failed"]
+# ```
+
 # %% [markdown]
 # ## Objectives · time
 #
@@ -38,6 +70,15 @@
 # - See what `verify-ca` does not check: the host name
 #
 # **Time:** about 7 minutes on your own: reading ≈ 6 min (841 words of prose at 150 words a minute) and running ≈ 4 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
+# %% [markdown] lang="es"
+# ## Objetivos · tiempo
+#
+# - Usar `sslmode=verify-ca` con el archivo de CA adecuado
+# - Reconocer los dos primeros fallos: no hay certificado raíz, la CA no es de confianza
+# - Ver lo que `verify-ca` no comprueba: el nombre de host
+#
+# **Tiempo:** unos 7 minutos por cuenta propia: lectura ≈ 6 min (841 palabras de texto a 150 palabras por minuto) y ejecución ≈ 4 s (medido: `labkit run`, PostgreSQL 16 local, 2 núcleos, 2026-12-02). En un curso, añada el tiempo de discusión: las agendas de [docs/instructor.md](../docs/instructor.md) indican los tiempos.
 
 # %% tags=["parameters"]
 backend = "auto"
@@ -70,6 +111,13 @@ password = lesson.password("conssl")  # passed to attempts, never printed
 # the guide's chain `server.crt → intermediate.crt → root.crt`. By default it sends the leaf alone
 # (`server_cert = "server"`), exactly like the guide's `ssl_cert_file = '/tmp/pki/certs/server.crt'`.
 
+# %% [markdown] lang="es"
+# ## 1 · El servidor: TLS activado con un certificado del laboratorio, `hostssl` para `conssl`
+#
+# El servidor presenta `server.crt`, emitido por la CA **intermedia** del laboratorio, que a su vez firmó la CA
+# raíz: la cadena de la guía `server.crt → intermediate.crt → root.crt`. Por omisión envía solo el certificado
+# final (`server_cert = "server"`), exactamente como el `ssl_cert_file = '/tmp/pki/certs/server.crt'` de la guía.
+
 # %%
 applied = lk.apply(lab, lk.layers.layer_ssl_on(pki, server_cert), lk.layers.layer_hostssl("scram-sha-256", ("conssl",)))
 assert applied.ok, applied.reason
@@ -81,6 +129,13 @@ applied.summary()[["layers", "ok", "action", "detail"]]
 # Four attempts with the same connection string, only `sslrootcert` changes: the root alone, the
 # guide's `combined.crt` (intermediate + root), the intermediate alone, and no CA at all (`sslmode=require`,
 # the control that shows the server itself is reachable).
+
+# %% [markdown] lang="es"
+# ## 2 · ¿Qué archivo de CA hace que `verify-ca` funcione?
+#
+# Cuatro intentos con la misma cadena de conexión en los que solo cambia `sslrootcert`: la CA raíz sola, el
+# `combined.crt` de la guía (intermedia + raíz), la CA intermedia sola y ninguna CA (`sslmode=require`, el
+# control que demuestra que el propio servidor es accesible).
 
 # %%
 p = pki.paths
@@ -116,6 +171,22 @@ assert {r.label: r.outcome for r in trust} == expected, {r.label: r.outcome for 
 # client use `root.crt`. Measured: the same `verify-ca` with `root.crt`, after adding only that setting, and
 # the certificates the server now sends (read by sslyze's client from a fresh handshake):
 
+# %% [markdown] lang="es"
+# Lo que dice la tabla, con el servidor enviando solo su certificado final:
+#
+# * **`combined.crt` funciona**: el cliente tiene los dos certificados de CA, así que puede construir por sí
+#   mismo `server → intermediate → root`.
+# * **`root.crt` solo falla** con `certificate verify failed`: el cliente tiene el ancla de confianza pero no el
+#   eslabón intermedio, y el servidor no lo envió. Vuelva a ejecutar con `server_cert = "server_chain"` (certificado
+#   final + intermedia en `ssl_cert_file`) y basta con la CA raíz: es la "Opción #1" de la guía.
+# * **`intermediate.crt` solo** también falla: OpenSSL exige una cadena que termine en una CA raíz autofirmada en
+#   la que confíe, no solo el emisor.
+#
+# Hasta aquí el servidor no tiene `ssl_ca_file`. El recuadro de la guía configura `ssl_ca_file = combined.crt` y
+# luego deja que el cliente use `root.crt`. Lo medimos: el mismo `verify-ca` con `root.crt` tras añadir solo ese
+# parámetro, y los certificados que el servidor envía ahora (leídos por el cliente de sslyze en una negociación
+# TLS (handshake) nueva):
+
 # %% tags=["erratum-ca-file-chain"]
 assert lk.apply(lab, lk.layers.layer_ca(pki, "combined")).ok
 with_ca_file = lk.attempt(lab, label="verify-ca, sslrootcert=root.crt, server ssl_ca_file=combined.crt",
@@ -139,6 +210,17 @@ assert lk.revert(lab, lk.layers.layer_ca(pki, "combined")).ok
 #
 # The raw messages (client text and the server's log lines, which carry addresses and pids):
 
+# %% [markdown] lang="es"
+# > **La guía dice** (*Información importante*) que, con `ssl_ca_file = combined.crt` en el servidor, el cliente
+# > puede usar `sslrootcert = root.crt`. **Medido:** es cierto, pero por un motivo que la guía no explica.
+# > `ssl_ca_file` existe para comprobar certificados de *cliente*; un servidor que envía solo su certificado final
+# > completa con ese archivo la cadena que envía, y manda **también la CA raíz autofirmada** (los tres
+# > certificados de arriba). Sin `ssl_ca_file` (la primera tabla), el certificado final viaja solo y `root.crt`
+# > falla. Enviar `server-chain.crt` (certificado final + intermedia) hace que `root.crt` funcione con
+# > independencia de lo que contenga `ssl_ca_file`, y sin enviar la raíz.
+#
+# Los mensajes sin procesar (el texto del cliente y las líneas del log del servidor, que incluyen direcciones y pids):
+
 # %% tags=["nbval-ignore-output"]
 lk.tables.raw_messages(trust)
 
@@ -147,6 +229,12 @@ lk.tables.raw_messages(trust)
 #
 # A CA file that is not where the connection string says, and a CA that did not sign this server. The
 # second is what an impostor looks like: the rogue CA is a self-signed CA unrelated to the lab.
+
+# %% [markdown] lang="es"
+# ## 3 · Los dos fallos que encontrará primero
+#
+# Un archivo de CA que no está donde indica la cadena de conexión, y una CA que no firmó este servidor. El segundo
+# es el aspecto que tiene un impostor: la CA intrusa es una CA autofirmada sin relación con el laboratorio.
 
 # %%
 failures = [
@@ -172,6 +260,14 @@ assert "tlsv1 alert unknown ca" in failures[1].server_log  # the server hears th
 # `tlsv1 alert unknown ca`. The same alert text shows up in the *client's* message when the roles are
 # reversed (the server rejecting a client certificate, lesson 22) — read which side printed it.
 
+# %% [markdown] lang="es"
+# Los dos extremos cuentan la historia. Con el archivo inexistente, libpq se rinde **antes** de tener nada que
+# verificar y corta la conexión, de modo que el servidor solo registra un final abrupto de la negociación TLS
+# (`EOF detected`). Con la CA intrusa, el cliente aborta la negociación con una alerta *unknown CA*, que el
+# servidor registra como `tlsv1 alert unknown ca`. Ese mismo texto de alerta aparece en el mensaje del *cliente*
+# cuando los papeles se invierten (el servidor rechaza un certificado de cliente, lección 22): fíjese en qué
+# extremo lo imprimió.
+
 # %% tags=["nbval-ignore-output"]
 lk.tables.raw_messages(failures)
 
@@ -181,6 +277,13 @@ lk.tables.raw_messages(failures)
 # Now the server presents `wrong-host.crt`: a perfectly valid certificate from the same lab CA, but
 # issued to `db.wrong-host.example`, a machine that is not this one. Think of it as a certificate that
 # belongs to *another* server of the bank — or one an attacker obtained for a host they control.
+
+# %% [markdown] lang="es"
+# ## 4 · Lo que `verify-ca` no comprueba: el nombre
+#
+# Ahora el servidor presenta `wrong-host.crt`: un certificado perfectamente válido de la misma CA del laboratorio,
+# pero emitido para `db.wrong-host.example`, una máquina que no es esta. Piense en él como el certificado de
+# *otro* servidor del banco, o uno que un atacante obtuvo para un host que controla.
 
 # %%
 swapped = lk.apply(lab, lk.layers.layer_ssl_on(pki, "wrong_host"))
@@ -202,11 +305,24 @@ assert [r.outcome for r in names] == ["TLSv1.3", "TLSv1.3", "hostname_mismatch",
 # your CA can impersonate this server. Use it only when your CA issues server certificates for nothing
 # but the servers you are willing to talk to — otherwise use `verify-full`.
 
+# %% [markdown] lang="es"
+# `verify-ca` conecta aunque el certificado nombre otra máquina: la cadena es correcta, y es lo único que
+# pregunta. `verify-full` (lección 21) es el control: mismo certificado, mismo archivo de CA, conexión rechazada.
+# Por tanto, `verify-ca` solo protege frente a certificados de una CA *ajena*; cualquiera que tenga *algún*
+# certificado de su CA puede suplantar a este servidor. Úselo solo cuando su CA no emita certificados de servidor
+# más que para los servidores con los que está dispuesto a hablar; en cualquier otro caso, use `verify-full`.
+
 # %% [markdown]
 # ## 5 · Your turn
 #
 # The parameter `sslrootcert_choice` picks the CA file for one more attempt against the original server
 # certificate. The expected outcome comes from the table above.
+
+# %% [markdown] lang="es"
+# ## 5 · Su turno
+#
+# El parámetro `sslrootcert_choice` elige el archivo de CA para un intento más contra el certificado de servidor
+# original. El resultado esperado se deduce de la tabla anterior.
 
 # %%
 restored = lk.apply(lab, lk.layers.layer_ssl_on(pki, server_cert))
@@ -223,6 +339,11 @@ lk.tables.verdicts([mine], uuid="nb20-mine")
 # ## Verdict
 #
 # One row per claim of this lesson: what `verify-ca` accepts and what it refuses.
+
+# %% [markdown] lang="es"
+# ## Veredicto
+#
+# Una fila por cada afirmación de esta lección: lo que `verify-ca` acepta y lo que rechaza.
 
 # %% tags=["key-result"]
 verdict = pd.DataFrame([
@@ -244,6 +365,15 @@ lk.tables.cells(verdict, ["connected"], uuid="nb20-verdict")
 # - A certificate from the right CA for another machine passes `verify-ca`: part 2's impostor.
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
+
+# %% [markdown] lang="es"
+# ## Puntos clave
+#
+# - `verify-ca` comprueba que el certificado del servidor encadena con `sslrootcert`, no que nombre al host.
+# - Sin `sslrootcert` (ni `~/.postgresql/root.crt`), libpq rechaza `verify-ca` (`root_cert_missing`).
+# - Un certificado de la CA correcta emitido para otra máquina pasa `verify-ca`: el impostor de la parte 2.
+#
+# Las claves de resultado de las tablas de esta lección (`no_hba_no_encryption`, `protocol_mismatch` ...) se explican en [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

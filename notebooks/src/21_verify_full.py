@@ -28,6 +28,36 @@
 #   N -- yes --> OK[connected]
 # ```
 
+# %% [markdown] lang="es"
+# # 21 · Segunda capa del cliente: `sslmode=verify-full` — ¿es este el servidor que pedí?
+#
+# `verify-ca` (lección 20) demuestra que una CA de confianza firmó el certificado del servidor. `verify-full`
+# añade la otra mitad de la identidad: el nombre que el cliente *escribió* tiene que figurar en ese certificado
+# (en sus Subject Alternative Names o, si no tiene ninguno, en el Common Name). Solo así queda fuera un atacante
+# que tenga un certificado de otra máquina, aunque lo haya emitido su propia CA.
+#
+# En un portátil no se puede reproducir el ejemplo de la guía (conectarse a otra IP, `192.168.0.100`): el
+# laboratorio solo escucha en loopback. En su lugar, provocamos la misma discrepancia de tres formas:
+#
+# 1. el certificado del laboratorio nombra `localhost` y `127.0.0.1`; ambos nombres conectan y un tercero no;
+# 2. el servidor presenta `wrong-host.crt` (emitido para `db.wrong-host.example`): rechazado con cualquier nombre;
+# 3. `host` + `hostaddr`: libpq comprueba el certificado frente a **`host`**, pero abre la conexión TCP hacia
+#    **`hostaddr`**; así se prueba el nombre de un certificado antes de que el DNS apunte al servidor.
+#
+# Cobertura de la guía: *Fase #2 › Segunda capa de seguridad nivel Usuario (sslmode=verify-full)*, *Mensajes
+# de Error* #4 (hostname does not match certificate), *Tipos de sslmode* (`verify-full`).
+#
+# ```mermaid
+# flowchart LR
+#   H["host= (el nombre que escribió)"] --> N{"¿el nombre está en el SAN del certificado?"}
+#   A["hostaddr= (adónde va el TCP; por omisión, host)"] --> S[(servidor)]
+#   S -- certificado --> CA{"¿encadena con sslrootcert?"}
+#   CA -- no --> E1["certificate verify failed"]
+#   CA -- sí --> N
+#   N -- no --> E2["server certificate for … does not match host name …"]
+#   N -- sí --> OK[conecta]
+# ```
+
 # %% [markdown]
 # ## Objectives · time
 #
@@ -36,6 +66,15 @@
 # - Spot a certificate issued to another machine
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (712 words of prose at 150 words a minute) and running ≈ 5 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
+# %% [markdown] lang="es"
+# ## Objetivos · tiempo
+#
+# - Usar `sslmode=verify-full` y leer los nombres que incluye un certificado de servidor
+# - Conectar con cada nombre que incluye el certificado y ver cómo se rechaza otro
+# - Detectar un certificado emitido para otra máquina
+#
+# **Tiempo:** unos 6 minutos por cuenta propia: lectura ≈ 5 min (712 palabras de texto a 150 palabras por minuto) y ejecución ≈ 5 s (medido: `labkit run`, PostgreSQL 16 local, 2 núcleos, 2026-12-02). En un curso, añada el tiempo de discusión: las agendas de [docs/instructor.md](../docs/instructor.md) indican los tiempos.
 
 # %% tags=["parameters"]
 backend = "auto"
@@ -71,6 +110,13 @@ client = dict(user="conssl", password=password, sslrootcert=p.combined_crt)
 # `LabPKI.describe()` lists each certificate's SANs. The main server certificate carries both names a
 # client on this machine can use; the `wrong-host` one carries a name that is not this machine at all.
 
+# %% [markdown] lang="es"
+# ## 1 · Los nombres del certificado del servidor
+#
+# `LabPKI.describe()` enumera los SAN de cada certificado. El certificado principal del servidor lleva los dos
+# nombres que puede usar un cliente de esta máquina; el de `wrong-host` lleva un nombre que no corresponde en
+# absoluto a esta máquina.
+
 # %%
 pki.describe().query("role == 'server'")[["file", "subject", "sans"]].reset_index(drop=True)
 
@@ -83,6 +129,12 @@ assert applied.ok, applied.reason
 #
 # `db.wrong-host.example` does not resolve on this machine, so for that row we pass `hostaddr=127.0.0.1`:
 # TCP goes to the lab, while libpq still checks the certificate against the name in `host`.
+
+# %% [markdown] lang="es"
+# ## 2 · El certificado correcto: cada nombre que incluye conecta, otro nombre no
+#
+# `db.wrong-host.example` no se resuelve en esta máquina, así que en esa fila pasamos `hostaddr=127.0.0.1`: el TCP
+# va al laboratorio, mientras libpq sigue comprobando el certificado frente al nombre de `host`.
 
 # %%
 right = [
@@ -109,6 +161,13 @@ assert [r.outcome for r in right] == ["TLSv1.3", "TLSv1.3", "TLSv1.3", "hostname
 #
 # Here is the exact message, with the port masked:
 
+# %% [markdown] lang="es"
+# La cuarta fila es el error de la guía, reproducido en loopback: el servidor es el correcto y el certificado es
+# válido, pero el cliente pidió un nombre que el certificado no incluye. El control `verify-ca`, con exactamente
+# los mismos parámetros, conecta: la comprobación del nombre es la única diferencia entre los dos modos.
+#
+# Este es el mensaje exacto, con el puerto enmascarado:
+
 # %%
 message = re.sub(r"port \d+", "port <port>", right[3].error_text)
 print(message)
@@ -127,6 +186,18 @@ assert re.search(r'server certificate for "localhost" \(and 1 other name\) does 
 # and the client hung up, so its log shows a connection that was received and then nothing — the
 # catalogue's "server says" column reads `(nothing logged)`.
 
+# %% [markdown] lang="es"
+# > **La guía dice** que el mensaje es `server certificate for "127.0.0.1" does not match host name
+# > "192.168.0.100"`. **Medido** (libpq 18): cuando el certificado incluye varios nombres, libpq cita el primero
+# > y cuenta los demás: `server certificate for "localhost" (and 1 other name) does not match
+# > host name "…"`. Un certificado con un único nombre da exactamente la forma de la guía (sección siguiente).
+# > El título del error #4 de *Mensajes de Error* de la guía, `hostname does not match certificate`, ni siquiera
+# > es un mensaje de libpq; busque `does not match host name` en sus logs.
+#
+# Observe también *dónde* aparece el mensaje: solo en el cliente. El servidor completó una negociación TLS
+# normal y el cliente colgó, así que su log muestra una conexión recibida y después nada: la columna
+# "server says" del catálogo de errores indica `(nothing logged)`.
+
 # %%
 lk.tables.verdicts([right[3]], ("label", "outcome", "server says"), uuid="nb21-silent")
 
@@ -137,6 +208,14 @@ lk.tables.verdicts([right[3]], ("label", "outcome", "server says"), uuid="nb21-s
 # not notice. Connecting by the certificate's own name (`host=db.wrong-host.example`, TCP to
 # `hostaddr=127.0.0.1`) makes `verify-full` happy again — proof that the check is about the *name typed*,
 # not about the address reached.
+
+# %% [markdown] lang="es"
+# ## 3 · Un certificado emitido para otra máquina
+#
+# Ahora el servidor presenta `wrong-host.crt`. Use el nombre que use, `verify-full` rechaza la conexión;
+# `verify-ca` no se da cuenta. Conectar con el nombre que figura en el propio certificado
+# (`host=db.wrong-host.example`, con el TCP hacia `hostaddr=127.0.0.1`) vuelve a satisfacer a `verify-full`: la
+# prueba de que la comprobación se refiere al *nombre escrito*, no a la dirección alcanzada.
 
 # %%
 swapped = lk.apply(lab, lk.layers.layer_ssl_on(pki, "wrong_host"))
@@ -161,6 +240,13 @@ assert 'server certificate for "db.wrong-host.example" does not match host name 
 # an IP address and the certificate has no IP-address SAN, libpq also compares the Common Name, and counts
 # it. The catalogue pattern accepts both forms.
 
+# %% [markdown] lang="es"
+# La fila de `localhost` tiene la forma del mensaje de la guía con un certificado de un solo nombre:
+# `server certificate for "db.wrong-host.example" does not match host name "localhost"`. En la fila de la IP,
+# libpq 18 vuelve a añadir `(and 1 other name)` aunque el certificado tenga un único SAN: cuando el host es una
+# dirección IP y el certificado no tiene ningún SAN de tipo dirección IP, libpq compara también el Common Name, y
+# lo cuenta. El patrón del catálogo de errores acepta ambas formas.
+
 # %% tags=["nbval-ignore-output"]
 lk.tables.raw_messages(right + wrong)
 
@@ -170,6 +256,14 @@ lk.tables.raw_messages(right + wrong)
 # How to fix a mismatch (catalogue entry `hostname_mismatch`): connect with a name the certificate
 # lists — or, when clients genuinely use another name or IP, issue the server a certificate whose SAN
 # includes it. Never "fix" it by stepping down to `verify-ca`: section 3 shows what that gives away.
+
+# %% [markdown] lang="es"
+# ## Veredicto
+#
+# Cómo corregir una discrepancia (entrada `hostname_mismatch` del catálogo de errores): conectar con un nombre que
+# figure en el certificado o, cuando los clientes realmente usan otro nombre u otra IP, emitir para el servidor
+# un certificado cuyo SAN lo incluya. Nunca lo "arregle" bajando a `verify-ca`: la sección 3 muestra lo que se
+# pierde con ello.
 
 # %% tags=["key-result"]
 rows = [(r, "lab certificate (localhost, 127.0.0.1)") for r in right[:4]] + [
@@ -186,6 +280,15 @@ lk.tables.cells(verdict, ["connected"], uuid="nb21-verdict")
 # - `verify-full` is the mode that stops an impostor holding a certificate from your own CA.
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
+
+# %% [markdown] lang="es"
+# ## Puntos clave
+#
+# - `verify-full` comprueba la cadena y que el nombre de host esté entre los nombres del certificado (si no, `hostname_mismatch`).
+# - El cliente compara el nombre con el que se conectó: `localhost` y `127.0.0.1` son nombres distintos.
+# - `verify-full` es el modo que detiene a un impostor que tiene un certificado emitido por su propia CA.
+#
+# Las claves de resultado de las tablas de esta lección (`no_hba_no_encryption`, `protocol_mismatch` ...) se explican en [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

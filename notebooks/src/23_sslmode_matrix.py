@@ -27,6 +27,34 @@
 #   VF[verify-full] -->|TLS + CA + name| T3((TLS, identity verified))
 # ```
 
+# %% [markdown] lang="es"
+# # 23 · Los seis `sslmode` frente a cuatro configuraciones del servidor
+#
+# El `sslmode` de libpq decide tres cosas a la vez: si el cliente *intenta* TLS, si lo *exige* y cuánto
+# *comprueba* del certificado del servidor. El servidor decide la otra mitad con `ssl` y con el tipo de conexión de
+# sus líneas de `pg_hba.conf` (`host` acepta ambas, `hostssl` solo TLS, `hostnossl` solo texto plano). Esta
+# lección prueba cada modo frente a cada combinación y reúne los 24 resultados medidos en una sola tabla.
+#
+# Después contrastamos la clasificación de la guía, *disable → allow → prefer → require → verify-ca → verify-full*,
+# de menor a mayor seguridad, con las mediciones: un modo más fuerte debería conectar en **menos** situaciones, y
+# las conexiones que sí establece deberían ir cifradas y (a partir de `verify-ca`) hacia un servidor cuyo
+# certificado se ha verificado. Lo de "verificado" se mide, no se deduce del nombre del modo: cada celda se prueba
+# una segunda vez con un archivo raíz que **no** confía en el certificado del servidor (lo que vería un impostor),
+# y un modo solo verificó al servidor si conectó con TLS al servidor real y rechazó al impostor.
+#
+# Cobertura de la guía: *Tipos de sslmode* (la clasificación y la descripción de cada modo), *Fase #2 paso 4*
+# (`hostssl` obliga a usar TLS), *paso 2* (`ssl = on`).
+#
+# ```mermaid
+# flowchart TD
+#   D[disable] -->|nunca TLS| P1((texto plano))
+#   A[allow] -->|primero texto plano, TLS si se rechaza| P2((texto plano o TLS))
+#   Pr[prefer] -->|primero TLS, texto plano si se rechaza| P3((TLS o texto plano))
+#   R[require] -->|TLS o nada| T1((TLS, servidor sin comprobar))
+#   VC[verify-ca] -->|TLS + comprobación de CA| T2((TLS, CA verificada))
+#   VF[verify-full] -->|TLS + CA + nombre| T3((TLS, identidad verificada))
+# ```
+
 # %% [markdown]
 # ## Objectives · time
 #
@@ -35,6 +63,15 @@
 # - Pick the mode to standardise on
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (677 words of prose at 150 words a minute) and running ≈ 11 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
+# %% [markdown] lang="es"
+# ## Objetivos · tiempo
+#
+# - Comparar los seis `sslmode` frente a cuatro estados del servidor en una sola matriz
+# - Contrastar con la medición la clasificación de los modos que hace la guía
+# - Elegir el modo que conviene adoptar como estándar
+#
+# **Tiempo:** unos 6 minutos por cuenta propia: lectura ≈ 5 min (677 palabras de texto a 150 palabras por minuto) y ejecución ≈ 11 s (medido: `labkit run`, PostgreSQL 16 local, 2 núcleos, 2026-12-02). En un curso, añada el tiempo de discusión: las agendas de [docs/instructor.md](../docs/instructor.md) indican los tiempos.
 
 # %% tags=["parameters"]
 backend = "auto"
@@ -64,6 +101,13 @@ lab, pki = lesson.lab, lesson.pki
 # password (`scram-sha-256`); the client always passes `sslrootcert=combined.crt` and connects to
 # `127.0.0.1`, a name the server certificate carries, so the `verify-*` modes *can* succeed.
 
+# %% [markdown] lang="es"
+# ## 1 · Los cuatro estados del servidor
+#
+# Cada estado es un conjunto de capas aplicadas con una recarga (sin reinicio). El usuario es `conssl` con su
+# contraseña (`scram-sha-256`); el cliente siempre pasa `sslrootcert=combined.crt` y se conecta a `127.0.0.1`, un
+# nombre que figura en el certificado del servidor, de modo que los modos `verify-*` *pueden* tener éxito.
+
 # %%
 lk.scenarios.describe_states(pki)
 
@@ -73,6 +117,13 @@ lk.scenarios.describe_states(pki)
 # `sslmode_matrix` walks the states, and in each one tries the six modes. A cell says `TLSv1.x` when the
 # connection was encrypted, `plaintext` when it connected without TLS, or the catalogue key of the error.
 # Each mode is tried twice: with `combined.crt` (trusts the server) and with `rogue-ca.crt` (does not).
+
+# %% [markdown] lang="es"
+# ## 2 · 24 celdas, 48 intentos
+#
+# `sslmode_matrix` recorre los estados y, en cada uno, prueba los seis modos. Una celda indica `TLSv1.x` cuando la
+# conexión fue cifrada, `plaintext` cuando conectó sin TLS, o bien la clave del error en el catálogo de errores.
+# Cada modo se prueba dos veces: con `combined.crt` (confía en el servidor) y con `rogue-ca.crt` (no confía).
 
 # %%
 frame, results = lk.scenarios.sslmode_matrix(lab, pki, sslrootcert=pki.paths.combined_crt,
@@ -112,6 +163,22 @@ for mode in lk.SSLMODES:
 #
 # Both silent retries leave a trace on the server, one refused connection before the accepted one:
 
+# %% [markdown] lang="es"
+# Cuatro celdas merecen una segunda mirada:
+#
+# * **`allow` × `hostssl only` → TLS.** `allow` empieza en texto plano; el servidor responde `no pg_hba.conf
+#   entry … no encryption`; libpq vuelve a intentarlo en silencio con TLS y lo consigue. El log del servidor
+#   conserva el primer intento rechazado.
+# * **`prefer` × `hostnossl only` → plaintext.** El caso simétrico: primero TLS, rechazado por `pg_hba.conf`
+#   (`… SSL encryption`), y después un reintento silencioso en texto plano. Un cliente con el `sslmode` por
+#   omisión acaba sin cifrar sin ningún aviso: por eso la guía presenta `prefer` como un valor por omisión
+#   pensado para la compatibilidad.
+# * **`prefer` × `ssl off` → plaintext**, de nuevo sin decirle nada al usuario.
+# * **`disable` × `hostssl only`** es el único rechazo entre los tres modos débiles: `hostssl` es la forma que
+#   tiene el servidor de hacer imposible `disable` (y un `prefer` degradado).
+#
+# Los dos reintentos silenciosos dejan rastro en el servidor: una conexión rechazada antes de la aceptada.
+
 # %%
 retries = {r.label: r for r in results}
 fallbacks = pd.DataFrame([
@@ -133,6 +200,11 @@ with pd.option_context("display.max_colwidth", None):
 # `TLSv1.x`, the mode would have given its password to an impostor; where it reads `plaintext`, it gave up on
 # TLS and connected unencrypted; the catalogue key `server_cert_untrusted` is a refusal.
 
+# %% [markdown] lang="es"
+# La misma matriz con un archivo raíz que no confía en el certificado del servidor. Donde una celda sigue
+# indicando `TLSv1.x`, el modo le habría entregado su contraseña a un impostor; donde indica `plaintext`, renunció
+# a TLS y conectó sin cifrar; la clave `server_cert_untrusted` del catálogo de errores es un rechazo.
+
 # %% tags=["erratum-sslmode-verified"]
 untrusted = lk.scenarios.matrix_pivot(frame.assign(outcome=frame["with untrusted root"]))
 lk.tables.matrix(untrusted)
@@ -144,6 +216,15 @@ lk.tables.matrix(untrusted)
 # fact libpq checks the chain on **every** TLS attempt once a root file is given, whatever the mode; the
 # modes differ in what they do when the check fails. Measured on the "ssl on + host" state (TLS offered,
 # plain text allowed), with no root file, a root that trusts the server, and one that does not:
+
+# %% [markdown] lang="es"
+# ## 3 · La regla del archivo raíz de libpq, y el retroceso silencioso de `prefer`
+#
+# La documentación de libpq dice: *si existe un archivo de CA raíz, `sslmode=require` se comporta como
+# `verify-ca`*. En realidad, una vez que se indica un archivo raíz, libpq comprueba la cadena en **cada** intento
+# TLS, sea cual sea el modo; los modos se diferencian en lo que hacen cuando la comprobación falla. Lo medimos en
+# el estado "ssl on + host" (TLS ofrecido, texto plano permitido), sin archivo raíz, con una raíz que confía en el
+# servidor y con otra que no:
 
 # %% tags=["erratum-root-file-rule"]
 rule = lk.scenarios.root_file_rule(lab, pki, ssl_max_protocol_version=tls_max)
@@ -170,12 +251,28 @@ assert cell.loc[("verify-ca", NONE), "outcome"] == "root_cert_missing"
 # * `verify-ca` without a root file refuses to start (`root_cert_missing`): it cannot verify, so it will not
 #   try.
 
+# %% [markdown] lang="es"
+# * **`require` sin archivo raíz** conecta con cualquier certificado (la fila "none"): cifrado sin
+#   autenticación. **Con** un archivo raíz falla con `certificate verify failed` frente a un certificado en el que
+#   ese archivo no confía: la regla documentada de libpq, medida.
+# * **`prefer` con la misma raíz no fiable conecta, en texto plano**, sin decir nada: la verificación fallida es
+#   solo un motivo más para reintentar sin TLS. Un atacante que presente cualquier certificado obtiene una sesión
+#   sin cifrar, y la contraseña.
+# * `verify-ca` sin archivo raíz se niega a empezar (`root_cert_missing`): no puede verificar, así que ni lo intenta.
+
 # %% [markdown]
 # ## 4 · The guide's ranking, measured
 #
 # For each mode: in how many of the four states it connected, how many of those connections were
 # plain text, how many encrypted, and in how many it **refused the impostor** while connecting to the
 # real server with TLS ("server verified", from the two matrices above).
+
+# %% [markdown] lang="es"
+# ## 4 · La clasificación de la guía, medida
+#
+# Para cada modo: en cuántos de los cuatro estados conectó, cuántas de esas conexiones fueron en texto plano,
+# cuántas cifradas y en cuántos **rechazó al impostor** mientras conectaba con TLS al servidor real ("server
+# verified", a partir de las dos matrices anteriores).
 
 # %% tags=["erratum-sslmode-ranking"]
 ranking = lk.scenarios.mode_ranking(frame)
@@ -206,8 +303,32 @@ assert ranking["server verified"].tolist() == VERIFIED_EXPECTED
 # > failed`), and `prefer` answers a failed check by connecting **unencrypted**, silently. Use `verify-full`;
 # > check `pg_stat_ssl` (lesson 30) to see which way a weak mode went.
 
+# %% [markdown] lang="es"
+# La clasificación se sostiene en sus dos extremos, y las mediciones corrigen la parte central:
+#
+# * **`allow` y `prefer` conectan *más* veces que `disable`**: aceptan todos los estados. Su "seguridad" es solo
+#   la que impone el servidor: cifran cuando el servidor lo exige (`allow`) o lo acepta (`prefer`), y en otro caso
+#   recurren al texto plano. Ninguno protege frente a un atacante que simplemente responda "sin TLS" o que presente
+#   un certificado no fiable (`prefer` vuelve entonces al texto plano). Su único estado "verificado" es
+#   `hostssl only`, donde es el *servidor* quien rechaza el reintento en texto plano.
+# * **`require` está aquí tan verificado como `verify-ca`**, solo porque el cliente pasa un archivo raíz. Sin él
+#   (sección 3) acepta cualquier certificado. La descripción de `require` en la guía ("**Obliga SSL**, pero **no
+#   verifica el certificado del servidor**") solo es cierta para un cliente sin `sslrootcert` y sin
+#   `~/.postgresql/root.crt`.
+# * **`require`, `verify-ca` y `verify-full` conectan en los mismos dos estados**: la diferencia entre ellos está
+#   en *qué otros servidores* aceptarían. `verify-full` comprueba además el nombre de host (las lecciones 20 y 21
+#   muestran los controles que fallan).
+#
+# > **La guía dice** que `require` cifra sin comprobar el servidor, y que `allow` / `prefer` prueban de una forma
+# > y luego de la otra. **Medido:** con un archivo raíz presente, `require` comprueba la cadena (`certificate verify
+# > failed`), y `prefer` responde a una comprobación fallida conectando **sin cifrar**, en silencio. Use
+# > `verify-full`; consulte `pg_stat_ssl` (lección 30) para ver por qué camino fue un modo débil.
+
 # %% [markdown]
 # ## 5 · The same matrix as a picture
+
+# %% [markdown] lang="es"
+# ## 5 · La misma matriz en forma de imagen
 
 # %%
 lk.tables.matrix_plot(pivot, "sslmode (rows, weakest first) x server state (columns)")
@@ -220,6 +341,15 @@ lk.tables.matrix_plot(pivot, "sslmode (rows, weakest first) x server state (colu
 # - Standardise on `verify-full` with the lab root as `sslrootcert`.
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
+
+# %% [markdown] lang="es"
+# ## Puntos clave
+#
+# - `allow` y `prefer` conectan con todo, texto plano incluido: no protegen de nada frente a un atacante activo.
+# - `require` cifra pero acepta cualquier certificado; `verify-ca` comprueba el emisor; solo `verify-full` comprueba la identidad del servidor.
+# - Adopte como estándar `verify-full` con la CA raíz del laboratorio como `sslrootcert`.
+#
+# Las claves de resultado de las tablas de esta lección (`no_hba_no_encryption`, `protocol_mismatch` ...) se explican en [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()
