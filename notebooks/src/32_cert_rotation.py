@@ -35,6 +35,44 @@
 #   end
 # ```
 
+# %% [markdown] lang="es"
+# # 32 · Rotación del certificado del servidor: archivos, recarga y un cambio fallido
+#
+# Los certificados caducan, y el servidor de un banco tiene que recibir uno nuevo sin interrumpir el
+# servicio. La última prueba posterior a la implementación que propone la guía sustituye con `mv` los
+# archivos del certificado y de la clave, vuelve a conectar "sin recarga" y después restituye los archivos
+# antiguos. No indica qué se debería observar. Esta lección lo mide:
+#
+# 1. **Archivos sustituidos, sin recarga**: ¿qué certificado recibe un cliente *nuevo*?
+# 2. **Tras una recarga**: ¿y qué ocurre con las sesiones que ya estaban abiertas?
+# 3. **Un reemplazo defectuoso** (una clave que no corresponde, una clave que el servidor no puede leer, una
+#    clave con permisos demasiado abiertos): ¿la recarga deja caído el servidor o este sigue atendiendo?
+# 4. **Vuelta atrás**: el `mv` de regreso de la guía, traducido a nuestras herramientas.
+#
+# `sslinfo` no sirve para la pregunta 1: describe el certificado *del cliente*. Se lo preguntamos
+# directamente al servidor: enviamos el SSLRequest de PostgreSQL, hacemos una negociación TLS (handshake) y
+# leemos el número de serie del certificado que presenta (`lk.handshake.served_certificate`, el equivalente
+# de `openssl s_client -starttls postgres -connect 127.0.0.1:5416 | openssl x509 -noout -serial`).
+#
+# Cobertura de la guía: *Fase #3 Post-Implementación*, punto 5 (cambio de certificado sin recarga).
+#
+# ```mermaid
+# sequenceDiagram
+#   participant F as tls/server.crt + server.key (archivos)
+#   participant P as postmaster (contexto SSL en memoria)
+#   participant C as cliente nuevo
+#   F->>F: se sustituye el contenido (sin recarga)
+#   C->>P: negociación TLS
+#   P-->>C: certificado ANTIGUO (contexto cargado al arrancar / en la última recarga)
+#   Note over P: pg_reload_conf() / pg_ctl reload
+#   P->>F: lee y comprueba certificado y clave
+#   alt ambos cargan y se corresponden
+#     P-->>C: certificado NUEVO para las conexiones nuevas
+#   else defectuoso
+#     P->>P: "SSL configuration was not reloaded" (conserva el contexto anterior)
+#   end
+# ```
+
 # %% [markdown]
 # ## Objectives · time
 #
@@ -43,6 +81,15 @@
 # - Survive a broken replacement and roll back
 #
 # **Time:** about 8 minutes on your own: reading ≈ 7 min (944 words of prose at 150 words a minute) and running ≈ 10 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
+# %% [markdown] lang="es"
+# ## Objetivos · tiempo
+#
+# - Rotar el certificado del servidor con una recarga, sin cortar sesiones
+# - Comprobar que los archivos nuevos no tienen efecto hasta la recarga
+# - Sobrevivir a un reemplazo defectuoso y volver atrás
+#
+# **Tiempo:** unos 8 minutos por cuenta propia: lectura ≈ 7 min (944 palabras de texto a 150 palabras por minuto) y ejecución ≈ 10 s (medido: `labkit run`, PostgreSQL 16 local, 2 núcleos, 2026-12-02). En clase, añada el tiempo de discusión: las agendas de [docs/instructor.md](../docs/instructor.md) dan los tiempos.
 
 # %% tags=["parameters"]
 backend = "auto"
@@ -74,6 +121,13 @@ new_crt, new_key = getattr(pki.paths, f"{rotate_to}_crt"), getattr(pki.paths, f"
 # `tls/server.key` and reloads. A client that verifies everything (`verify-full` against the lab's CA
 # bundle, like the guide's psql line) connects, and the probe names the certificate it was handed.
 
+# %% [markdown] lang="es"
+# ## 1 · Punto de partida: el servidor presenta `server.crt`
+#
+# La primera capa de la guía entrega `server.crt` y `server.key` como `tls/server.crt` y `tls/server.key`
+# y hace una recarga. Un cliente que lo verifica todo (`verify-full` contra el paquete de CA del
+# laboratorio, como la línea de psql de la guía) conecta, y la sonda indica qué certificado ha recibido.
+
 # %%
 applied = lk.apply(lab, lk.layers.layer_ssl_on(pki))
 assert applied.ok, applied.reason
@@ -93,6 +147,9 @@ pd.DataFrame(steps)[["step", "new client connects", "certificate presented"]]
 # %% [markdown]
 # The serials involved (they change whenever the lab PKI is regenerated, so this cell is not compared):
 
+# %% [markdown] lang="es"
+# Los números de serie en juego (cambian cada vez que se regenera la PKI del laboratorio, por eso esta celda no se compara):
+
 # %% tags=["nbval-ignore-output"]
 pd.DataFrame(steps)[["step", "serial", "psql"]]
 
@@ -102,6 +159,13 @@ pd.DataFrame(steps)[["step", "serial", "psql"]]
 # The guide's four `mv` commands end with the new certificate and key under the old names. We write the
 # new contents under the same names (`lab.deliver("server.crt", …)`), which leaves the server exactly where
 # the `mv`s leave it.
+
+# %% [markdown] lang="es"
+# ## 2 · Sustituir los archivos sin recargar
+#
+# Los cuatro `mv` de la guía terminan dejando el certificado y la clave nuevos con los nombres antiguos.
+# Nosotros escribimos el contenido nuevo con esos mismos nombres (`lab.deliver("server.crt", …)`), lo que
+# deja al servidor exactamente en el estado en que lo dejan los `mv`.
 
 # %%
 backup = {name: lk.transaction.server_file(lab, name) for name in ("server.crt", "server.key")}  # = server_ant.*
@@ -115,6 +179,13 @@ steps.append(observe(f"files replaced by {new_crt.name}, no reload"))
 # `pg_reload_conf()` (the guide's `pg_ctl reload`) makes the postmaster read the files again and build a new
 # SSL context; new connections get the new certificate. The session opened in step 1 keeps its TLS session
 # — it was negotiated once, at connect time — and keeps working.
+
+# %% [markdown] lang="es"
+# ## 3 · Recarga
+#
+# `pg_reload_conf()` (el `pg_ctl reload` de la guía) hace que el postmaster vuelva a leer los archivos y
+# construya un contexto SSL nuevo; las conexiones nuevas reciben el certificado nuevo. La sesión abierta en
+# el paso 1 conserva su sesión TLS —se negoció una sola vez, al conectar— y sigue funcionando.
 
 # %%
 reloaded = lab.reload()
@@ -142,6 +213,18 @@ assert all(s["new client connects"] for s in steps) and still_alive is True
 # A practical consequence: a certificate file replaced on disk is a change *waiting* for the next reload,
 # which may come days later from an unrelated `pg_hba.conf` edit. Rotate and reload together, and check.
 
+# %% [markdown] lang="es"
+# > **La guía dice** solo "cambiar el certificado sin recarga" y conecta con psql, sin esperar nada en
+# > concreto. **Medido:** sin recarga no cambia nada: PostgreSQL cargó el certificado en memoria al
+# > arrancar (o en la última recarga) y no vuelve a mirar los archivos hasta el siguiente SIGHUP. Además,
+# > psql no puede mostrar la diferencia: ambos certificados encadenan con la misma CA y nombran el mismo
+# > host, así que `verify-full` conecta en todos los pasos. Solo el número de serie servido revela qué
+# > certificado está activo: compruébelo después de cada rotación.
+#
+# Una consecuencia práctica: un certificado sustituido en disco es un cambio *pendiente* de la próxima
+# recarga, que puede llegar días después por una edición de `pg_hba.conf` que no tiene nada que ver. Rote y
+# recargue a la vez, y compruebe el resultado.
+
 # %% [markdown]
 # ## 4 · A broken replacement does not take the server down
 #
@@ -154,6 +237,19 @@ assert all(s["new client connects"] for s in steps) and still_alive is True
 #
 # After each, we look at the reload's log, at the certificate a new client gets, and whether it connects.
 # Then the good key goes back.
+
+# %% [markdown] lang="es"
+# ## 4 · Un reemplazo defectuoso no deja caído el servidor
+#
+# Tres errores realistas, cada uno aplicado sobre el estado ya rotado y funcionando, seguido de una recarga:
+#
+# - **clave que no corresponde**: el certificado nuevo con la clave *antigua* (una confusión entre
+#   `server.key` y `server_ant.key` en la secuencia de `mv`);
+# - **clave ilegible**: modo `0000`, como la deja un `chmod` equivocado o una copia hecha con otro usuario;
+# - **clave legible por el grupo**: modo `0640` en una clave cuya propietaria es la cuenta del servidor.
+#
+# Tras cada uno miramos el log de la recarga, el certificado que recibe un cliente nuevo y si este conecta.
+# Después se restituye la clave correcta.
 
 # %%
 BROKEN = {
@@ -191,6 +287,19 @@ assert "has group or world access" in broken.loc[2, "server log"]
 # Note the permission rule in the DETAIL line: a key owned by the server account must be `0600` or
 # stricter; `0640` is allowed only when root owns the file (the Debian/Ubuntu `ssl-cert` group setup).
 
+# %% [markdown] lang="es"
+# PostgreSQL trata un archivo TLS que no puede usar durante una recarga como un aviso, no como un error
+# fatal: registra el motivo, después **`SSL configuration was not reloaded`**, y sigue atendiendo con el
+# contexto que ya tenía. A los clientes no les falla nada, y eso es a la vez la buena noticia y la trampa:
+# `pg_reload_conf()` sigue devolviendo `true`, `pg_file_settings` no muestra ningún error (el *parámetro*
+# es válido; el *archivo*, no) y solo el log dice que el certificado nuevo nunca entró en servicio. Los
+# mismos errores en un **reinicio** serían fatales —el servidor se negaría a arrancar—, así que un archivo
+# defectuoso olvidado en disco es una bomba de relojería para el próximo reinicio.
+#
+# Fíjese en la regla de permisos de la línea DETAIL: una clave cuya propietaria es la cuenta del servidor
+# debe tener modo `0600` o más restrictivo; `0640` solo se admite cuando el propietario es root (la
+# configuración con el grupo `ssl-cert` de Debian/Ubuntu).
+
 # %% [markdown]
 # ## 5 · Rollback, the guide's way and ours
 #
@@ -205,6 +314,22 @@ assert "has group or world access" in broken.loc[2, "server log"]
 # Two improvements over plain `mv`: write the key before the certificate's reload is triggered (a reload
 # between the two `mv`s would fail with "key values mismatch" and keep the old context — harmless, but
 # confusing), and keep the previous pair until the served serial has been checked.
+
+# %% [markdown] lang="es"
+# ## 5 · Vuelta atrás, a la manera de la guía y a la nuestra
+#
+# | guía (`mv`) | aquí |
+# |---|---|
+# | `mv server.crt server_ant.crt`; `mv server.key server_ant.key` | `backup = {…: lk.transaction.server_file(lab, …)}` |
+# | `mv server2.crt server.crt`; `mv server2.key server.key` | `lab.deliver("server.crt", server2.crt)`; lo mismo para la clave |
+# | *(la guía no recarga)* | `lab.reload()`, y después se comprueba el número de serie servido |
+# | vuelta atrás: `mv server.crt server2.crt` … `mv server_ant.crt server.crt` … | `lab.deliver("server.crt", backup[…])`; lo mismo para la clave |
+# | *(la guía no recarga)* | `lab.reload()`, y se vuelve a comprobar el número de serie |
+#
+# Dos mejoras respecto a un `mv` a secas: escriba la clave antes de que se dispare la recarga del
+# certificado (una recarga entre los dos `mv` fallaría con "key values mismatch" y conservaría el contexto
+# antiguo: inofensivo, pero desconcertante), y conserve el par anterior hasta haber comprobado el número
+# de serie servido.
 
 # %%
 lab.deliver("server.crt", backup["server.crt"], 0o644)
@@ -222,6 +347,15 @@ pd.DataFrame(steps[-1:])[["step", "new client connects", "certificate presented"
 # - A certificate with the wrong key is refused at reload (`key_mismatch`) and the old pair stays served.
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
+
+# %% [markdown] lang="es"
+# ## Puntos clave
+#
+# - El servidor lee su certificado solo al arrancar y en cada recarga; sustituir los archivos, por sí solo, no cambia nada.
+# - Las sesiones abiertas conservan el certificado que recibieron; las conexiones nuevas reciben el nuevo.
+# - Un certificado con la clave equivocada se rechaza en la recarga (`key_mismatch`) y se sigue sirviendo el par antiguo.
+#
+# Las claves de resultado de las tablas de esta lección (`no_hba_no_encryption`, `protocol_mismatch` ...) se explican en [docs/glossary.md](../docs/glossary.md).
 
 # %%
 old_conn.close()

@@ -25,6 +25,33 @@
 #   P -->|decrypts| K["tls/server.key (encrypted PEM)"]
 # ```
 
+# %% [markdown] lang="es"
+# # 33 · Una clave de servidor protegida con frase de paso: `ssl_passphrase_command` y las recargas
+#
+# Una clave privada cifrada con una frase de paso no le sirve de nada a quien copie el directorio de datos,
+# pero el servidor necesita esa frase en cada arranque. La sección de "configuración extra" de la guía
+# propone dos parámetros para ello: `ssl_passphrase_command` (un programa que imprime la frase de paso) y
+# `ssl_passphrase_command_supports_reload = on`, que describe como la forma de recargar la clave sin
+# reiniciar. Esta lección mide lo que hace de verdad cada uno en PostgreSQL 16:
+#
+# 1. el comando, como un script en el directorio de datos que lee un **archivo** con la frase de paso (modo
+#    0600): el secreto nunca aparece en el script, ni en `postgresql.conf`, ni en la salida de este cuaderno;
+# 2. el paso a la clave cifrada mediante una **recarga**, con el valor por defecto `supports_reload = off`;
+# 3. un **reinicio**, que sí ejecuta el comando;
+# 4. las recargas posteriores con `off` (¿qué pasa con los *demás* cambios de TLS?) y con `on`;
+# 5. una **frase de paso errónea**, en una recarga y en un reinicio, y cómo recuperar el servidor.
+#
+# Cobertura de la guía: *Configuración extra en postgresql* (`ssl_passphrase_command`,
+# `ssl_passphrase_command_supports_reload`) y los puntos 13–14 de la lista de parámetros.
+#
+# ```mermaid
+# flowchart LR
+#   P[arranque / recarga del postmaster] -->|ejecuta| S["tls/get_passphrase.sh (0700)"]
+#   S -->|cat| F["tls/passphrase.txt (0600)"]
+#   S -->|stdout: frase de paso| P
+#   P -->|descifra| K["tls/server.key (PEM cifrado)"]
+# ```
+
 # %% [markdown]
 # ## Objectives · time
 #
@@ -33,6 +60,15 @@
 # - Recover from a wrong passphrase
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (740 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
+# %% [markdown] lang="es"
+# ## Objetivos · tiempo
+#
+# - Proteger la clave del servidor con una frase de paso y `ssl_passphrase_command`
+# - Saber qué cambia `ssl_passphrase_command_supports_reload` en las recargas
+# - Recuperarse de una frase de paso errónea
+#
+# **Tiempo:** unos 6 minutos por cuenta propia: lectura ≈ 5 min (740 palabras de texto a 150 palabras por minuto) y ejecución ≈ 7 s (medido: `labkit run`, PostgreSQL 16 local, 2 núcleos, 2026-12-02). En clase, añada el tiempo de discusión: las agendas de [docs/instructor.md](../docs/instructor.md) dan los tiempos.
 
 # %% tags=["parameters"]
 backend = "auto"
@@ -63,6 +99,15 @@ pd.set_option("display.max_colwidth", None)  # show whole log lines and psql com
 # later change went live. Then three files are delivered into the data directory's `tls/` folder, owned by
 # the server's account: the encrypted key (the same key as `server.crt`, PEM-encrypted), the passphrase file,
 # and the script. Here is the script — it holds no secret:
+
+# %% [markdown] lang="es"
+# ## 1 · Punto de partida y los tres archivos
+#
+# El servidor arranca con el par `server2`, sin cifrar, para que el certificado servido nos diga si un
+# cambio posterior ha entrado en servicio. Después se entregan tres archivos en la carpeta `tls/` del
+# directorio de datos, propiedad de la cuenta del servidor: la clave cifrada (la misma clave de
+# `server.crt`, cifrada en PEM), el archivo con la frase de paso y el script. Este es el script; no
+# contiene ningún secreto:
 
 # %%
 assert lk.apply(lab, lk.layers.layer_ssl_on(pki, "server2")).ok
@@ -100,6 +145,11 @@ steps[-1]["certificate presented"]
 #
 # The settings a reader would put in `postgresql.conf` (paths shortened to `$PGDATA`):
 
+# %% [markdown] lang="es"
+# ## 2 · Paso a la clave cifrada mediante recarga (supports_reload = off, el valor por defecto)
+#
+# Los parámetros que un lector pondría en `postgresql.conf` (rutas abreviadas como `$PGDATA`):
+
 # %%
 lab.set_settings({"ssl_cert_file": cert_path, "ssl_key_file": key_path,
                   "ssl_passphrase_command": lk.quoting.passphrase_command(script_path)})
@@ -114,6 +164,14 @@ pd.DataFrame(steps[-1:])[["step", "change accepted", "certificate presented", "n
 # requires a passphrase" and **SSL configuration was not reloaded**, and keeps serving `server2.crt`.
 #
 # ## 3 · Restart: the command runs, the encrypted key is in use
+
+# %% [markdown] lang="es"
+# La recarga se rechaza, con buenos modales: mientras `ssl_passphrase_command_supports_reload` vale `off`,
+# PostgreSQL ni siquiera ejecuta el comando durante una recarga. Registra que la clave "cannot be reloaded
+# because it requires a passphrase" y **SSL configuration was not reloaded**, y sigue sirviendo
+# `server2.crt`.
+#
+# ## 3 · Reinicio: el comando se ejecuta y la clave cifrada entra en uso
 
 # %%
 mark = lab.log_mark()
@@ -130,6 +188,14 @@ steps[-1]["certificate presented"]
 # reload rebuilds the SSL context, fails at the key, and keeps the old context. We raise
 # `ssl_min_protocol_version` to `TLSv1.3` and reload: `SHOW` reports the new value, but a TLS 1.2
 # handshake (probed directly with `lk.handshake.probe`) is still accepted.
+
+# %% [markdown] lang="es"
+# ## 4 · Recargas posteriores con `off`: cualquier cambio de TLS se ignora en silencio
+#
+# Esto es lo que la guía no menciona. Con una clave cifrada y `supports_reload = off`, *cada* recarga
+# reconstruye el contexto SSL, falla al llegar a la clave y conserva el contexto antiguo. Subimos
+# `ssl_min_protocol_version` a `TLSv1.3` y recargamos: `SHOW` muestra el valor nuevo, pero una negociación
+# TLS 1.2 (sondeada directamente con `lk.handshake.probe`) se sigue aceptando.
 
 # %%
 lab.set_settings({"ssl_min_protocol_version": "TLSv1.3"})
@@ -167,10 +233,27 @@ assert lab.reload().ok
 # > runs at every reload, so it must be non-interactive (a script, not a terminal prompt — which is also
 # > why PostgreSQL refuses to re-run a prompt-based command at reload).
 
+# %% [markdown] lang="es"
+# > **La guía dice** de `ssl_passphrase_command_supports_reload`: "Indica si PostgreSQL puede recargar la
+# > clave privada sin reiniciar el servidor", con el uso recomendado "Para minimizar interrupciones al
+# > actualizar certificados". **Medido:** es cierto, y más importante de lo que parece. Con el valor `off`
+# > (el de por defecto) y una clave cifrada, una recarga no cambia **ningún** parámetro de TLS
+# > —certificado nuevo, CRL, archivo de CA, protocolo mínimo o lista de cifrados—, mientras que
+# > `pg_settings`/`SHOW` ya muestran los valores nuevos y `pg_file_settings` no señala ningún error. Solo
+# > la línea de log `SSL configuration was not reloaded` lo delata. Con `on`, el comando se ejecuta en cada
+# > recarga, así que no puede ser interactivo (un script, no una petición en el terminal; por eso mismo
+# > PostgreSQL se niega a repetir en una recarga un comando que pide la frase por teclado).
+
 # %% [markdown]
 # ## 5 · A wrong passphrase: at reload the server keeps going, at restart it does not start
 #
 # We overwrite the passphrase file with a wrong value (still mode 0600) and reload, then restart.
+
+# %% [markdown] lang="es"
+# ## 5 · Una frase de paso errónea: en la recarga el servidor sigue, en el reinicio no arranca
+#
+# Sobrescribimos el archivo de la frase de paso con un valor erróneo (sigue en modo 0600), recargamos y
+# después reiniciamos.
 
 # %%
 lab.deliver("passphrase.txt", b"not-the-passphrase\n", 0o600)
@@ -183,12 +266,19 @@ assert restart.error is not None and not restart.running
 # %% [markdown]
 # The restart's own words (timestamps and paths vary, so this cell is not compared):
 
+# %% [markdown] lang="es"
+# Lo que dice el propio reinicio (las marcas de tiempo y las rutas varían, así que esta celda no se compara):
+
 # %% tags=["nbval-ignore-output"]
 print("\n".join(line for line in restart.log if "FATAL" in line or "bad decrypt" in line))
 
 # %% [markdown]
 # Getting the server back is a matter of putting the right passphrase where the command reads it and
 # starting again — the encrypted key and the settings were never wrong.
+
+# %% [markdown] lang="es"
+# Recuperar el servidor consiste en volver a poner la frase de paso correcta donde la lee el comando y
+# arrancar de nuevo: la clave cifrada y los parámetros nunca estuvieron mal.
 
 # %%
 lab.deliver("passphrase.txt", pki.paths.passphrase_file, 0o600)
@@ -224,6 +314,19 @@ assert pki.passphrase not in lab.log_since(0)
 # - A wrong passphrase is harmless at reload (the old context stays) but fatal at restart
 #   (`FATAL: could not load private key file …: bad decrypt`) — test the command before you restart.
 
+# %% [markdown] lang="es"
+# Lo que conviene llevarse para un servidor de producción:
+#
+# - Mantenga la frase de paso fuera de `postgresql.conf` y fuera del script: el script lee un archivo (o
+#   consulta un almacén de secretos) e imprime solo la frase. Tanto el script (0700) como el archivo (0600)
+#   pertenecen a la cuenta del servidor.
+# - Con `supports_reload = off`, planifique cada rotación de certificado como un **reinicio**; una recarga
+#   registrará "SSL configuration was not reloaded" y no cambiará nada relacionado con TLS. Con `on`,
+#   asegúrese de que el comando funciona sin intervención, porque ahora se ejecuta en cada recarga.
+# - Una frase de paso errónea es inofensiva en una recarga (se mantiene el contexto antiguo) pero fatal en
+#   un reinicio (`FATAL: could not load private key file …: bad decrypt`): pruebe el comando antes de
+#   reiniciar.
+
 # %% [markdown]
 # ## Key points
 #
@@ -232,6 +335,15 @@ assert pki.passphrase not in lab.log_since(0)
 # - Keep the passphrase out of `postgresql.conf` and out of the script: the script reads a 0600 file or a vault.
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
+
+# %% [markdown] lang="es"
+# ## Puntos clave
+#
+# - Con `supports_reload = off` (el valor por defecto), cualquier cambio de TLS exige un reinicio; una recarga registra 'SSL configuration was not reloaded'.
+# - Una frase de paso errónea es inofensiva en una recarga (se mantiene el contexto antiguo) y fatal en un reinicio (`bad decrypt`).
+# - Mantenga la frase de paso fuera de `postgresql.conf` y fuera del script: el script lee un archivo 0600 o un almacén de secretos.
+#
+# Las claves de resultado de las tablas de esta lección (`no_hba_no_encryption`, `protocol_mismatch` ...) se explican en [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

@@ -16,6 +16,25 @@
 # development area should do); Fase #2 paso 3 (`ssl_min_protocol_version = 'TLSv1.2'`); Fase #1 tables of
 # TLS versions per OpenSSL/PostgreSQL release.
 
+# %% [markdown] lang="es"
+# # 34 · TLS 1.2 frente a TLS 1.3, y los clientes demasiado antiguos
+#
+# **Qué mostramos.** Qué obtiene un cliente del servidor endurecido cuando habla TLS 1.2 y cuando habla
+# TLS 1.3 (versión, suite, bits de clave); qué ve un cliente antiguo limitado a TLS 1.1 frente a
+# `ssl_min_protocol_version = 'TLSv1.2'`, en los dos extremos de la conexión; por qué un libpq moderno ni
+# siquiera puede hacer el papel de ese cliente antiguo (y cómo puede hacerlo una sonda en bruto); qué decir
+# a los equipos de aplicación; qué suites y grupos acepta el servidor en cada versión; y el coste de la
+# negociación TLS en cada versión: idas y vueltas contadas en la red, incluida la HelloRetryRequest que
+# provoca el parámetro 8 de la guía (`ssl_ecdh_curve`).
+#
+# **Por qué importa.** Subir el protocolo mínimo a TLS 1.2 es el cambio que rompe las aplicaciones antiguas.
+# El DBA tiene que reconocer el fallo desde cualquiera de los dos lados (el error de la aplicación, la línea
+# del log del servidor) y decirle al equipo qué debe actualizar, no un simple "actualicen su TLS".
+#
+# **Cobertura de la guía.** Fase #3, #1 ("Consideraciones entornos productivos": suites de TLS 1.2 frente a
+# 1.3, qué debe hacer el área de desarrollo); Fase #2 paso 3 (`ssl_min_protocol_version = 'TLSv1.2'`);
+# tablas de la Fase #1 con las versiones de TLS de cada versión de OpenSSL/PostgreSQL.
+
 # %% [markdown]
 # ## Objectives · time
 #
@@ -24,6 +43,15 @@
 # - Read the handshake cost per version on this machine
 #
 # **Time:** about 7 minutes on your own: reading ≈ 6 min (859 words of prose at 150 words a minute) and running ≈ 6 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
+
+# %% [markdown] lang="es"
+# ## Objetivos · tiempo
+#
+# - Comparar lo que negocian TLS 1.2 y TLS 1.3
+# - Decidir qué hacer con los clientes demasiado antiguos para el protocolo mínimo
+# - Leer el coste de la negociación TLS de cada versión en esta máquina
+#
+# **Tiempo:** unos 7 minutos por cuenta propia: lectura ≈ 6 min (859 palabras de texto a 150 palabras por minuto) y ejecución ≈ 6 s (medido: `labkit run`, PostgreSQL 16 local, 2 núcleos, 2026-12-02). En clase, añada el tiempo de discusión: las agendas de [docs/instructor.md](../docs/instructor.md) dan los tiempos.
 
 # %% tags=["parameters"]
 backend = "auto"
@@ -56,6 +84,12 @@ groups_setting = "ssl_groups" if int(lab.show("server_version_num")) >= 180000 e
 # The server gets the guide's layers 1, 2 and 4: TLS 1.2-1.3 and the "critical" cipher list. Two `verify-full`
 # clients pin one version each (`ssl_min_protocol_version` = `ssl_max_protocol_version`).
 
+# %% [markdown] lang="es"
+# ## 1. Lo que negocia cada versión
+#
+# El servidor recibe las capas 1, 2 y 4 de la guía: TLS 1.2-1.3 y la lista de cifrados "crítica". Dos
+# clientes `verify-full` fijan una versión cada uno (`ssl_min_protocol_version` = `ssl_max_protocol_version`).
+
 # %% tags=["key-result"]
 assert lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_protocols("TLSv1.2", "TLSv1.3"),
                 lk.layers.layer_ciphers()).ok
@@ -72,6 +106,11 @@ assert per_version[0].cipher.startswith("ECDHE-") and "GCM" in per_version[0].ci
 # Both get a 256-bit AEAD suite with an ephemeral key exchange. The difference is what *else* each version
 # could end up with. We ask the server (sslyze through `lk.enumeration`, which offers every suite and group it
 # knows and notes what the server picks):
+
+# %% [markdown] lang="es"
+# Ambos obtienen una suite AEAD de 256 bits con intercambio de claves efímero. La diferencia está en qué
+# *más* podría acabar negociando cada versión. Se lo preguntamos al servidor (sslyze a través de
+# `lk.enumeration`, que ofrece todas las suites y grupos que conoce y anota cuáles elige el servidor):
 
 # %% tags=["erratum-tls13-suites"]
 accepted = lk.enumeration.enumerate_lab(lab)
@@ -97,12 +136,26 @@ assert accepted.groups == (["prime256v1"] if groups_setting == "ssl_ecdh_curve" 
 # does not touch them). And the server accepts **one** key-exchange group, `prime256v1` — section 4 shows
 # what that costs.
 
+# %% [markdown] lang="es"
+# TLS 1.2 negocia entre lo que permita `ssl_ciphers` (la lección 13 lo enumera por tipo de clave y por
+# OpenSSL del servidor). TLS 1.3 tiene aquí **3** suites, todas AEAD con secreto perfecto hacia adelante: la
+# RFC 8446 define cinco, pero OpenSSL deja desactivadas por defecto las dos CCM, y PostgreSQL 16 no tiene
+# ningún parámetro para cambiarlo (`ssl_ciphers` no las afecta). Además, el servidor acepta **un solo**
+# grupo de intercambio de claves, `prime256v1`; la sección 4 muestra lo que eso cuesta.
+
 # %% [markdown]
 # ## 2. An old client against the TLS 1.2 floor
 #
 # First with libpq (psycopg's libpq 18, OpenSSL 3.5), capped at `old_client_version`. Note that libpq's own
 # default `ssl_min_protocol_version` is `TLSv1.2`, so lowering only the maximum is already an error on the
 # client; a real old-client imitation must lower both.
+
+# %% [markdown] lang="es"
+# ## 2. Un cliente antiguo frente al mínimo de TLS 1.2
+#
+# Primero con libpq (el libpq 18 de psycopg, OpenSSL 3.5), limitado a `old_client_version`. Tenga en cuenta
+# que el `ssl_min_protocol_version` por defecto del propio libpq es `TLSv1.2`, así que bajar solo el máximo
+# ya es un error en el cliente; para imitar de verdad a un cliente antiguo hay que bajar los dos.
 
 # %%
 cap_only = lk.attempt(lab, label=f"libpq, max={old_client_version} only", sslmode="require",
@@ -119,6 +172,12 @@ lk.tables.attempts(frame).set_uuid("l34_old")
 # level 1 does not offer TLS 1.0/1.1 at all (they need SHA-1 signatures, which that level forbids), so a modern
 # client simply cannot behave like a ten-year-old one. The server log shows only that the client went away:
 
+# %% [markdown] lang="es"
+# libpq se niega antes de enviar nada útil: *no protocols available*. OpenSSL 3, con su nivel de seguridad
+# por defecto 1, no ofrece TLS 1.0/1.1 en absoluto (necesitan firmas SHA-1, que ese nivel prohíbe), así que
+# un cliente moderno sencillamente no puede comportarse como uno de hace diez años. El log del servidor solo
+# muestra que el cliente se ha ido:
+
 # %% tags=["nbval-ignore-output"]
 print(old_libpq.server_log)
 
@@ -126,6 +185,11 @@ print(old_libpq.server_log)
 # To see what a *real* old client gets, the raw probe offers exactly `old_client_version` with OpenSSL's
 # security level 0. Now the server answers with a `protocol version` alert and logs the reason, with a hint
 # naming its allowed range:
+
+# %% [markdown] lang="es"
+# Para ver lo que recibe un cliente antiguo *de verdad*, la sonda en bruto ofrece exactamente
+# `old_client_version` con el nivel de seguridad 0 de OpenSSL. Ahora el servidor responde con una alerta
+# `protocol version` y registra el motivo, con una pista que indica el rango que admite:
 
 # %%
 old_probe = lk.handshake.probe_with_log(lab, old_client_version, label=f"raw probe, {old_client_version} only, SECLEVEL=0")
@@ -147,6 +211,15 @@ assert "unsupported protocol" in old_probe["server_log"] and "between TLSv1.2 an
 # | modern client capped low | `SSL error: no protocols available` | the client's own OpenSSL refused to offer them |
 # | server log | `could not accept SSL connection: unsupported protocol` + `This may indicate that the client does not support any SSL protocol version between TLSv1.2 and TLSv1.3.` | a client tried a version below `ssl_min_protocol_version` |
 
+# %% [markdown] lang="es"
+# **Lo que ve cada lado**, para reconocer el fallo a partir de una incidencia de la aplicación o del log del servidor:
+#
+# | lado | mensaje | significado |
+# |---|---|---|
+# | cliente antiguo (aplicación con OpenSSL 1.x) | `tlsv1 alert protocol version` | el servidor rechazó todas las versiones que ofreció el cliente |
+# | cliente moderno limitado a una versión baja | `SSL error: no protocols available` | el propio OpenSSL del cliente se negó a ofrecerlas |
+# | log del servidor | `could not accept SSL connection: unsupported protocol` + `This may indicate that the client does not support any SSL protocol version between TLSv1.2 and TLSv1.3.` | un cliente intentó una versión inferior a `ssl_min_protocol_version` |
+
 # %% [markdown]
 # ## 3. What to tell application teams
 #
@@ -163,6 +236,22 @@ assert "unsupported protocol" in old_probe["server_log"] and "between TLSv1.2 an
 # After the upgrade the team should connect once with `sslmode=verify-full` and read `SELECT version, cipher
 # FROM pg_stat_ssl WHERE pid = pg_backend_pid();` to confirm TLS 1.2 or 1.3 with an AEAD suite.
 
+# %% [markdown] lang="es"
+# ## 3. Qué decir a los equipos de aplicación
+#
+# Hay que actualizar la pieza que hace la negociación TLS, que a menudo no es la aplicación en sí:
+#
+# | pila del cliente | quién hace la negociación TLS | TLS 1.2 desde | TLS 1.3 desde | qué pedir |
+# |---|---|---|---|---|
+# | psql, controladores basados en libpq (psycopg, node-pg nativo, Ruby pg, PHP pgsql) | libpq + el OpenSSL del sistema | OpenSSL 1.0.1 | OpenSSL 1.1.1 | OpenSSL ≥ 1.1.1 en el host de la aplicación; libpq ≥ 13 para `ssl_min_protocol_version` |
+# | JDBC (pgJDBC) | JSSE de la JVM | Java 8 (activado por defecto) | Java 11, 8u261+ | un JRE actual; revisar `jdk.tls.disabledAlgorithms` |
+# | .NET (Npgsql) | el sistema operativo (SChannel / OpenSSL) | .NET Framework 4.6+ o valores por defecto del SO | Windows Server 2022 / OpenSSL de un Linux reciente | .NET y parches del SO al día |
+# | Go (pgx, lib/pq) | crypto/tls de Go | siempre | Go 1.12+ | una cadena de herramientas de Go actual, y recompilar |
+# | controladores puros de Python o Node (pg8000, node-postgres JS) | el módulo ssl del lenguaje | entorno enlazado con OpenSSL 1.0.1+ | entorno con OpenSSL 1.1.1+ | un entorno de ejecución actual |
+#
+# Tras la actualización, el equipo debería conectar una vez con `sslmode=verify-full` y leer `SELECT version,
+# cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid();` para confirmar TLS 1.2 o 1.3 con una suite AEAD.
+
 # %% [markdown]
 # ## 4. Round trips per version, and the HelloRetryRequest
 #
@@ -172,6 +261,17 @@ assert "unsupported protocol" in old_probe["server_log"] and "between TLSv1.2 an
 # **HelloRetryRequest** ("send me a P-256 share"), and the client has to start again. `lk.handshake` runs
 # the handshake through memory buffers, so it counts each time the client must wait for the server and reads
 # the clear-text ServerHello (a HelloRetryRequest has a fixed random, RFC 8446 §4.1.3):
+
+# %% [markdown] lang="es"
+# ## 4. Idas y vueltas por versión, y la HelloRetryRequest
+#
+# Una negociación TLS 1.3 cuesta una ida y vuelta *si* el primer ClientHello del cliente ya lleva una
+# participación de clave (key share) para un grupo que el servidor acepta. El OpenSSL de Python (como el de
+# libpq, psql y node) envía una sola, para `X25519`; el servidor solo acepta `prime256v1` (sección 1). Así
+# que el servidor responde con una **HelloRetryRequest** ("envíeme una participación P-256") y el cliente
+# tiene que empezar de nuevo. `lk.handshake` ejecuta la negociación sobre búferes en memoria, de modo que
+# cuenta cada vez que el cliente tiene que esperar al servidor y lee el ServerHello en claro (una
+# HelloRetryRequest lleva un valor aleatorio fijo, RFC 8446 §4.1.3):
 
 # %% tags=["erratum-hello-retry"]
 traces = lk.handshake.trace_table(lab)
@@ -189,6 +289,11 @@ else:  # 18: X25519 is in ssl_groups' default, the first share is taken
 # %% [markdown]
 # So on this server TLS 1.3 costs **2** round trips, like TLS 1.2: the one it is designed to save is spent on
 # the retry. The obvious cure is to let the server accept X25519 — the guide's parameter 8. On PostgreSQL 16:
+
+# %% [markdown] lang="es"
+# Así que en este servidor TLS 1.3 cuesta **2** idas y vueltas, como TLS 1.2: la que está diseñado para
+# ahorrar se gasta en el reintento. El remedio evidente es que el servidor acepte X25519, el parámetro 8 de
+# la guía. En PostgreSQL 16:
 
 # %% tags=["erratum-ecdh-curve"]
 if groups_setting == "ssl_ecdh_curve":
@@ -210,6 +315,14 @@ if groups_setting == "ssl_ecdh_curve":
 # cells above measure it (the test suite does: one round trip, no retry). Until then the cure is on the client's side — a client whose key share is the server's group.
 # Measured with the probe offering a P-256 share:
 
+# %% [markdown] lang="es"
+# PostgreSQL 16 (y todas las versiones anteriores a la 18) construye `ssl_ecdh_curve` como una *clave EC*, y
+# X25519 no lo es: la recarga se rechaza y el servidor conserva `prime256v1`. PostgreSQL 18 sustituyó el
+# parámetro por `ssl_groups`, una lista cuyo valor por defecto es `X25519:prime256v1`: ejecute esta lección
+# con `pg_version = 18` y las celdas anteriores lo miden (la batería de pruebas lo hace: una ida y vuelta,
+# sin reintento). Hasta entonces, el remedio está en el lado del cliente: un cliente cuya participación de
+# clave sea del grupo del servidor. Medido con la sonda ofreciendo una participación P-256:
+
 # %% tags=["erratum-hello-retry-cure"]
 cured = lk.handshake.trace_table(lab, client_group="prime256v1")
 cured.drop(columns="ms")
@@ -227,6 +340,18 @@ assert cured.to_dict("records")[1]["round trips"] == 1 and not cured.to_dict("re
 # stops when the handshake completes: TLS 1.3 servers send session tickets right after it, and a client
 # that waits for more (for instance for a reply to its close_notify) adds TCP's delayed-ACK pause, which is
 # not TLS cost.
+
+# %% [markdown] lang="es"
+# ## 5. Coste de la negociación TLS por versión (en esta máquina)
+#
+# La sonda en bruto cronometra negociaciones completas (sin inicio de sesión), alternando las dos versiones,
+# una vez con el cliente por defecto (participación X25519: un reintento en cada negociación TLS 1.3) y otra
+# con una participación P-256. En loopback una ida y vuelta cuesta poco, así que lo que queda es sobre todo
+# trabajo de CPU; las cifras varían entre ejecuciones y entre máquinas, por eso las pruebas no comparan las
+# celdas de tiempos (sí comparan las columnas de idas y vueltas y de reintentos, más abajo). El reloj se
+# detiene cuando termina la negociación: los servidores TLS 1.3 envían tickets de sesión justo después, y un
+# cliente que espera algo más (por ejemplo, la respuesta a su close_notify) añade la pausa del ACK retardado
+# de TCP, que no es un coste de TLS.
 
 # %% tags=["nbval-ignore-output"]
 times = lk.handshake.handshake_times(lab, ("TLSv1.2", "TLSv1.3"), repeats=timing_repeats)
@@ -255,12 +380,26 @@ counted
 # (PostgreSQL 18's default, or a client set to P-256). For applications that connect per request, connection
 # pooling matters more than either.
 
+# %% [markdown] lang="es"
+# En una red real, cada ida y vuelta es la latencia de la red: con el reintento, TLS 1.3 cuesta aquí tantas
+# idas y vueltas como TLS 1.2, y el ahorro solo aparece cuando cliente y servidor coinciden en la primera
+# participación de clave (el valor por defecto de PostgreSQL 18, o un cliente configurado con P-256). Para
+# las aplicaciones que conectan en cada petición, un pool de conexiones importa más que cualquiera de las dos
+# versiones.
+
 # %% [markdown]
 # ## 6. One failure, two clients' words
 #
 # Application teams paste client errors into tickets, and the words depend on the client's OpenSSL, not on
 # PostgreSQL. Two failures the guide quotes, each met by psycopg's libpq and by Debian's `psql` 15 against the
 # same server state:
+
+# %% [markdown] lang="es"
+# ## 6. Un mismo fallo, con las palabras de dos clientes
+#
+# Los equipos de aplicación pegan los errores del cliente en las incidencias, y el texto depende del OpenSSL
+# del cliente, no de PostgreSQL. Dos fallos que cita la guía, cada uno provocado con el libpq de psycopg y con
+# el `psql` 15 de Debian contra el mismo estado del servidor:
 
 # %% tags=["erratum-error-wording", "nbval-ignore-output"]
 wording = lk.scenarios.wording_by_client(lab, pki)
@@ -286,6 +425,15 @@ for row in wording.to_dict("records"):
 #   (psycopg's libpq 18). The alert is the same; OpenSSL renamed its text after the 3.0 branch. Match on
 #   `alert certificate revoked`, not on the prefix.
 
+# %% [markdown] lang="es"
+# * **"(and 1 other name)"** no es una novedad de libpq 18: libpq 15 imprime la misma frase. Aparece porque
+#   el certificado del servidor del laboratorio lleva dos nombres (`localhost`, `127.0.0.1`); libpq cita el
+#   primero y cuenta los demás.
+# * **La alerta de certificado revocado** dice `sslv3 alert certificate revoked` en un cliente con OpenSSL
+#   3.0 (aquí psql 15, como en la guía) y `ssl/tls alert certificate revoked` en uno con OpenSSL 3.5 (el
+#   libpq 18 de psycopg). La alerta es la misma; OpenSSL cambió el texto después de la rama 3.0. Busque
+#   `alert certificate revoked`, no el prefijo.
+
 # %% [markdown]
 # ## Key points
 #
@@ -294,6 +442,15 @@ for row in wording.to_dict("records"):
 # - TLS 1.3 saves a round trip per new connection; pooling matters more than the version.
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
+
+# %% [markdown] lang="es"
+# ## Puntos clave
+#
+# - TLS 1.3 solo negocia suites AEAD con secreto perfecto hacia adelante; TLS 1.2 depende de `ssl_ciphers`.
+# - Un cliente que no alcanza el protocolo mínimo falla en la negociación TLS (`protocol_mismatch`): actualice la biblioteca del cliente, no baje el mínimo.
+# - TLS 1.3 ahorra una ida y vuelta en cada conexión nueva; un pool de conexiones importa más que la versión.
+#
+# Las claves de resultado de las tablas de esta lección (`no_hba_no_encryption`, `protocol_mismatch` ...) se explican en [docs/glossary.md](../docs/glossary.md).
 
 # %%
 lesson.finish()

@@ -33,6 +33,43 @@
 #   M -->|plaintext or its own TLS| S[(PostgreSQL)]
 # ```
 
+# %% [markdown] lang="es"
+# # 40 · El intermediario (man-in-the-middle): lo que `sslmode` y `channel_binding` detienen de verdad
+#
+# La lección 31 mostró a un espía que solo *copia* bytes: sobre TLS solo ve ruido. Un atacante real situado
+# en el camino hace más. Responde él mismo al SSLRequest del cliente, completa la negociación TLS con **su
+# propio certificado**, abre **su propia conexión** con el servidor real y lo reenvía todo, leyéndolo entero
+# por el camino. Que el cliente le deje pasar o no es lo que deciden `sslmode` y `channel_binding`, y esta
+# lección lo mide con un relé que hace exactamente eso en 127.0.0.1.
+#
+# El atacante tiene uno de estos tres certificados:
+#
+# - **de su propia CA**, con un certificado para los mismos nombres del servidor (cualquiera puede crearlo
+#   en un segundo);
+# - **de la propia CA del laboratorio, pero para otro host** (`db.other-host.example`): la clave de otro
+#   servidor de la misma empresa, o una CA que emite con demasiada facilidad;
+# - **la propia clave del servidor** (robada): la fila de control; nada en el lado del cliente permite
+#   distinguirlo del servidor.
+#
+# Llega al servidor en texto plano o con un TLS propio, y nos autenticamos con SCRAM (y con un certificado de
+# cliente) con cada `sslmode` que cifra y cada valor de `channel_binding`.
+#
+# Por qué importa: `sslmode=require` cifra, así que en una captura de tráfico *parece* seguro (lección 31).
+# Frente a alguien situado en medio no protege nada, y la guía lo recomienda "para conexiones rápidas con
+# cifrado básico".
+#
+# Cobertura de la guía: *Tipos de sslmode* (require, verify-ca, verify-full) y *32.19.1 Verificación de
+# certificados de servidor* (suplantación de la identidad del servidor). Más allá de la guía, en la
+# documentación de PostgreSQL: *Connection Parameters* de libpq, `channel_binding` (libpq 13+), y *SSL
+# Support › Protection Provided in Different Modes* (la columna de man-in-the-middle de la tabla de
+# sslmode); en el protocolo, *SASL Authentication* (SCRAM-SHA-256-PLUS, `tls-server-end-point`).
+#
+# ```mermaid
+# flowchart LR
+#   C[cliente libpq<br/>sslmode, channel_binding] -->|TLS con el certificado del atacante| M[MitmRelay<br/>127.0.0.1<br/>lo lee todo]
+#   M -->|texto plano o su propio TLS| S[(PostgreSQL)]
+# ```
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -63,6 +100,12 @@ pd.set_option("display.max_colwidth", None)
 # `sinssl` may log in with or without TLS (the attacker chooses how he talks to the server); `conssl` only
 # over TLS with a certificate the lab CA issued (`cert clientcert=verify-full`).
 
+# %% [markdown] lang="es"
+# ## 1 · El servidor: TLS activado, SCRAM para `sinssl` en cualquier línea TCP, certificados para `conssl` en `hostssl`
+#
+# `sinssl` puede iniciar sesión con TLS o sin él (el atacante elige cómo habla con el servidor); `conssl`
+# solo sobre TLS y con un certificado emitido por la CA del laboratorio (`cert clientcert=verify-full`).
+
 # %%
 lesson.ensure_role("sinssl")
 secret_password = lesson.password("sinssl")  # passed to the client, never printed
@@ -76,6 +119,13 @@ lk.layers.describe(server_layers)[["key", "title", "settings", "hba_rules"]]
 #
 # His own CA's certificate names `localhost` and `127.0.0.1`, like the real one; the lab CA's names
 # another host. Their private keys are written 0600 in the lab workspace.
+
+# %% [markdown] lang="es"
+# ## 2 · Los certificados del atacante
+#
+# El certificado de su propia CA nombra `localhost` y `127.0.0.1`, como el auténtico; el de la CA del
+# laboratorio nombra otro host. Sus claves privadas se escriben con modo 0600 en el espacio de trabajo del
+# laboratorio.
 
 # %%
 disguises = [lk.mitm.attacker_ca_disguise(lab.workspace.path / "mallory", key_type=key_type),
@@ -94,6 +144,15 @@ pd.DataFrame([{"attacker certificate": d.label, "certificate file": d.cert_path.
 # that gets in runs lesson 31's `clientes` session, so the relay's record shows whether the `Passw0rd` row
 # passed through the attacker's hands.
 
+# %% [markdown] lang="es"
+# ## 3 · Cada inicio de sesión, a través del relé
+#
+# Un relé por cada certificado y cada camino hacia el servidor; a través de él, inicios de sesión SCRAM con
+# `sslmode=require` (sin certificado raíz: no hay nada contra lo que verificar), `verify-ca` y `verify-full`
+# (con `combined.crt`), cada uno con `channel_binding` en `disable`, `prefer` (el valor por defecto de libpq)
+# y `require`. Un inicio de sesión que entra ejecuta la sesión `clientes` de la lección 31, de modo que el
+# registro del relé muestra si la fila `Passw0rd` pasó por las manos del atacante.
+
 # %%
 table = lk.mitm.matrix(lab, pki, disguises=disguises, user="sinssl", password=secret_password,
                        cert_user="conssl" if include_cert_auth else None)
@@ -104,6 +163,11 @@ assert not table["password seen"].any()  # SCRAM never hands the password over, 
 # ## 4 · The verdict: did the attacker read the data?
 #
 # Green: the client stopped him (and how). Red: he read the data row.
+
+# %% [markdown] lang="es"
+# ## 4 · El veredicto: ¿leyó el atacante los datos?
+#
+# Verde: el cliente lo detuvo (y se indica cómo). Rojo: leyó la fila de datos.
 
 # %% tags=["key-result", "erratum-require-mitm"]
 verdict = lk.mitm.pivot(table)
@@ -128,6 +192,14 @@ for upstream in ("plain", "tls"):  # verify-full holds against both certificates
 # chose and the client's GS2 header — `n,,` (no binding), `y,,` ("I could bind, but you don't offer it"),
 # `p=tls-server-end-point,,` (bound to the certificate the *client* saw). The password itself is never
 # in them.
+
+# %% [markdown] lang="es"
+# ## 5 · Lo que vio el relé en el intercambio SCRAM
+#
+# El atacante lee en claro los mensajes SCRAM: qué mecanismos ofreció el servidor, cuál eligió el cliente y
+# la cabecera GS2 del cliente: `n,,` (sin vinculación de canal), `y,,` ("podría vincular, pero usted no lo
+# ofrece"), `p=tls-server-end-point,,` (vinculado al certificado que vio el *cliente*). La contraseña en sí
+# nunca aparece en ellos.
 
 # %%
 scram = table[(table["auth"] == "scram") & (table["attacker certificate"] == OTHER) & (table["sslmode"] == "require")]
@@ -158,6 +230,22 @@ assert set(bound["client error"]) == {"SCRAM channel binding check failed"}
 #   the relay for a certificate and gets none (*connection requires a valid client certificate*). The
 #   attacker saw the startup packet (the role name), nothing more.
 
+# %% [markdown] lang="es"
+# Cómo leerlo:
+#
+# - **Texto plano hacia el servidor**: el servidor solo ofrece `SCRAM-SHA-256` (sin TLS no hay
+#   vinculación). Con `prefer`, el cliente responde `y,,` y sigue adelante: el atacante lee la fila. Solo
+#   `channel_binding=require` se niega: *channel binding is required, but server did not offer…*. El
+#   cliente creía usar TLS (`client TLS` verdadero) mientras que el servidor no vio ninguno (`server saw
+#   TLS` falso): un cliente no puede saber cómo es el último tramo.
+# - **TLS hacia el servidor**: el servidor ofrece `SCRAM-SHA-256-PLUS`; el cliente vincula el inicio de
+#   sesión al hash del certificado que vio *él* (el del atacante), y el servidor lo compara con el *suyo*:
+#   `SCRAM channel binding check failed`, incluso con el valor por defecto `prefer`. Solo
+#   `channel_binding=disable` deja pasar al atacante.
+# - **Un certificado de cliente** no se puede reenviar: el relé no tiene la clave del cliente, el servidor le
+#   pide un certificado al relé y no recibe ninguno (*connection requires a valid client certificate*). El
+#   atacante vio el paquete de inicio (el nombre del rol) y nada más.
+
 # %%
 if include_cert_auth:
     certs = table[table["auth"] == "cert"]
@@ -172,6 +260,14 @@ if include_cert_auth:
 # certificate). Only plaintext towards the server is caught, by `channel_binding=require`. Protect the key
 # file (lesson 33) — no client setting makes up for a stolen key.
 
+# %% [markdown] lang="es"
+# ## 6 · El control: una clave del servidor robada
+#
+# Con el certificado y la clave del propio servidor, el relé es indistinguible del servidor: `verify-full`
+# conecta, e incluso la vinculación de canal pasa cuando el relé habla TLS con el servidor (vincula al mismo
+# certificado). Solo se le descubre con texto plano hacia el servidor, gracias a `channel_binding=require`.
+# Proteja el archivo de la clave (lección 33): ningún parámetro del cliente compensa una clave robada.
+
 # %%
 if include_stolen_key:
     stolen = verdict.loc[disguises[2].label]
@@ -184,6 +280,12 @@ if include_stolen_key:
 #
 # One row per login (green: the attacker did not get in): what the client saw, what the relay read, and
 # the client's own words when it refused.
+
+# %% [markdown] lang="es"
+# ## 7 · Cada inicio de sesión, tal como se midió
+#
+# Una fila por inicio de sesión (verde: el atacante no entró): lo que vio el cliente, lo que leyó el relé y
+# las propias palabras del cliente cuando se negó.
 
 # %%
 COLUMNS = ["attacker certificate", "to server", "auth", "sslmode", "channel_binding", "connected", "server offered",
@@ -205,6 +307,28 @@ lk.tables.verdict(table[COLUMNS], "connected", good=False, columns=COLUMNS[:6], 
 # - A certificate login (pg_hba `cert`) cannot be relayed at all; the attacker still sees the role name.
 #
 # Copy-paste (what the lesson measured; `PGPASSWORD` or `~/.pgpass` for the password):
+#
+# ```
+# psql "host=db.example port=5432 user=sinssl dbname=postgres sslmode=verify-full sslrootcert=/path/to/combined.crt channel_binding=require"
+# ```
+
+# %% [markdown] lang="es"
+# ## 8 · Lo que esto significa para un DBA
+#
+# > **La guía dice** que `require` sirve "Para conexiones rápidas con cifrado básico" y que `verify-ca`
+# > encaja "Cuando se confía en la CA pero el host puede variar (ej: IP dinámica)". **Medido:** con
+# > `require`, el atacante lee todas las filas con cualquier certificado; con `verify-ca`, con cualquier
+# > certificado que la misma CA haya emitido para otro nombre.
+#
+# - Configure todos los clientes con `sslmode=verify-full` y el archivo de CA: es el único modo que detuvo
+#   los dos certificados, por los dos caminos, dijera lo que dijera `channel_binding`.
+# - Añada `channel_binding=require` a los inicios de sesión SCRAM: detiene el relé *incluso cuando el
+#   cliente no verifica el servidor*, pero solo si se llega al servidor con SCRAM sobre TLS (sin líneas
+#   `md5`/`password`).
+# - Un inicio de sesión con certificado (`cert` en pg_hba) no se puede reenviar en absoluto; aun así, el
+#   atacante ve el nombre del rol.
+#
+# Para copiar y pegar (lo que midió la lección; `PGPASSWORD` o `~/.pgpass` para la contraseña):
 #
 # ```
 # psql "host=db.example port=5432 user=sinssl dbname=postgres sslmode=verify-full sslrootcert=/path/to/combined.crt channel_binding=require"

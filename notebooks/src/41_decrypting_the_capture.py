@@ -32,6 +32,42 @@
 #   K -.-> D
 # ```
 
+# %% [markdown] lang="es"
+# # 41 · Descifrar la captura: el archivo de registro de claves, y por qué es un secreto
+#
+# La lección 31 demostró que sobre TLS una captura de tráfico no muestra `Passw0rd`. Eso se cumple mientras
+# las claves de la sesión sigan siendo secretas. libpq 18 puede anotarlas: el parámetro de conexión
+# `sslkeylogfile` (o `PGSSLKEYLOGFILE`) añade cada secreto TLS de cada sesión a un archivo en el formato de
+# registro de claves de NSS, el que lee Wireshark. Con la captura **y** ese archivo, el flujo cifrado se abre.
+#
+# Esta lección graba la sesión de la lección 31 (sin root, con el relé que graba), hace que libpq escriba el
+# registro de claves y descifra la grabación con el pequeño lector de registros TLS 1.3 de labkit
+# (`lk.keylog`, construido sobre `cryptography`: HKDF-Expand-Label para cada clave y cada IV, un nonce por
+# registro, AES-GCM o ChaCha20). Verificamos con `assert` que:
+#
+# - la grabación, por sí sola, no contiene ni la consulta ni `Passw0rd`;
+# - descifrada con el registro de claves, contiene las dos cosas, y aun así no la contraseña del rol (SCRAM);
+# - el registro de claves de *otra* sesión no abre nada;
+# - el archivo tiene modo 0600 cuando libpq lo escribe, solo contiene secretos y se borra al final.
+#
+# Por qué importa: un registro de claves olvidado en un directorio personal, en un artefacto de CI o en una
+# incidencia descifra todas las sesiones que cubre, para cualquiera que tenga además una captura. Es tan
+# delicado como el propio tráfico.
+#
+# Cobertura de la guía: *Fase #3 Post-Implementación*, punto 4 (la captura), llevado un paso más allá. Más
+# allá de la guía, en la documentación de PostgreSQL: *Connection Parameters* de libpq, `sslkeylogfile`
+# (nuevo en libpq 18; la versión del servidor no importa, el archivo lo escribe el cliente), y *Environment
+# Variables*, `PGSSLKEYLOGFILE`.
+#
+# ```mermaid
+# flowchart LR
+#   C[libpq 18<br/>sslkeylogfile=keys.log] -->|TLS 1.3| R[RecordingRelay<br/>copia cada byte]
+#   R --> S[(PostgreSQL)]
+#   C -. escribe los secretos .-> K[(keys.log 0600)]
+#   R -. grabación .-> D[lk.keylog<br/>decrypt_session]
+#   K -.-> D
+# ```
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -65,6 +101,13 @@ pd.set_option("display.max_colwidth", None)
 # may enter (0700); libpq must not find an old file there (it appends). TLS 1.3 is required: the reader
 # implements TLS 1.3's record layer only.
 
+# %% [markdown] lang="es"
+# ## 1 · La sesión, grabada, con registro de claves
+#
+# TLS activado y el rol `sinssl` de la guía con una contraseña generada. El registro de claves se guarda en
+# una carpeta nueva a la que solo nosotros podemos entrar (0700); libpq no debe encontrar allí un archivo
+# antiguo (añade al final). Se exige TLS 1.3: el lector solo implementa la capa de registros de TLS 1.3.
+
 # %%
 applied = lk.apply(lab, lk.layers.layer_ssl_on(pki))
 assert applied.ok, applied.reason
@@ -80,6 +123,9 @@ pd.DataFrame([{"sslmode": sslmode, "protocol (pg_stat_ssl)": run["protocol"], "c
 # %% [markdown]
 # ## 2 · The recording alone: noise, as in lesson 31
 
+# %% [markdown] lang="es"
+# ## 2 · La grabación por sí sola: ruido, como en la lección 31
+
 # %%
 wire = b"".join(chunk.data for chunk in run["chunks"])
 on_the_wire = {"query text": b"select * from clientes" in wire, "'Passw0rd'": b"Passw0rd" in wire,
@@ -94,6 +140,13 @@ pd.DataFrame([on_the_wire], index=["visible in the recording"])
 # the values are what an attacker needs. The file's mode is what libpq gave it. (The random differs on
 # every run.)
 
+# %% [markdown] lang="es"
+# ## 3 · El archivo de registro de claves
+#
+# Una línea por secreto: una etiqueta, el valor aleatorio del ClientHello de la sesión y el secreto. Solo
+# mostramos las etiquetas: los valores son justo lo que necesita un atacante. El modo del archivo es el que
+# le dio libpq. (El valor aleatorio cambia en cada ejecución.)
+
 # %% tags=["nbval-ignore-output"]
 labels = lk.keylog.keylog_labels(keylog_file)
 assert set(labels["file mode"]) == {"0o600"}
@@ -106,6 +159,14 @@ labels
 # Every TLS record of the connection: what the wire showed (`application data` and a size) and what it
 # held. The handshake records are opened with the handshake secrets, the rest with the traffic secrets.
 # Inside: the startup packet with the role name, the SCRAM exchange, the `Q` queries, the `D` data row.
+
+# %% [markdown] lang="es"
+# ## 4 · La grabación, descifrada
+#
+# Cada registro TLS de la conexión: lo que mostraba la red (`application data` y un tamaño) y lo que
+# contenía. Los registros de la negociación TLS se abren con los secretos de la negociación; el resto, con
+# los secretos de tráfico. Dentro: el paquete de inicio con el nombre del rol, el intercambio SCRAM, las
+# consultas `Q` y la fila de datos `D`.
 
 # %% tags=["nbval-ignore-output"]
 records = lk.keylog.decrypt_session(run["chunks"], lk.keylog.read_keylog(keylog_file))
@@ -130,6 +191,9 @@ assert not rows.loc["role password", "in the decrypted stream"]  # SCRAM: not ev
 # %% [markdown]
 # The data row as the server sent it (`D` message), cut out of the decrypted stream:
 
+# %% [markdown] lang="es"
+# La fila de datos tal como la envió el servidor (mensaje `D`), recortada del flujo descifrado:
+
 # %%
 at = server_text.index(b"Passw0rd")
 print(lk.capture.printable(server_text[at - 20:at + 8]))
@@ -141,6 +205,15 @@ print(lk.capture.printable(server_text[at - 20:at + 8]))
 # package, the command-line Wireshark) twice: without the key log it recognises only the SSLRequest; with
 # `-o tls.keylog_file:keys.log` it decodes every PostgreSQL message, the `Data row` values included. When
 # tcpdump or tshark cannot run here, the cell says so and the reader above stands on its own.
+
+# %% [markdown] lang="es"
+# ## 5 · Lo mismo, al estilo de Wireshark: tcpdump y luego tshark con el registro de claves
+#
+# La captura de la guía (tcpdump sobre `lo`, como root) de una sesión más, leída dos veces por tshark (el
+# paquete `tshark` de Debian, el Wireshark de línea de comandos): sin el registro de claves solo reconoce el
+# SSLRequest; con `-o tls.keylog_file:keys.log` decodifica cada mensaje de PostgreSQL, incluidos los valores
+# de `Data row`. Cuando tcpdump o tshark no pueden ejecutarse aquí, la celda lo indica y el lector anterior
+# se sostiene por sí solo.
 
 # %% tags=["nbval-ignore-output"]
 can_shark, why_not = lk.keylog.tshark_available()
@@ -161,6 +234,13 @@ if shark:
 #
 # A second session, with its own key log. Its secrets belong to a different ClientHello random, so the
 # first recording stays closed: a key log decrypts exactly the sessions it was written for.
+
+# %% [markdown] lang="es"
+# ## 6 · El control: el registro de claves de otra sesión no abre nada
+#
+# Una segunda sesión, con su propio registro de claves. Sus secretos corresponden a otro valor aleatorio de
+# ClientHello, así que la primera grabación sigue cerrada: un registro de claves descifra exactamente las
+# sesiones para las que se escribió.
 
 # %%
 other_log = folder / "other.log"
@@ -184,6 +264,19 @@ print("decrypting with the other session's key log:", why)
 #   (`PGSSLKEYLOGFILE` in a shell profile is the classic accident).
 # - Treat it like a private key: 0600, never committed (add `*.log` key files to `.gitignore`), deleted
 #   when done — as here.
+
+# %% [markdown] lang="es"
+# ## 7 · Por qué el archivo de registro de claves es un secreto, y cómo borrarlo
+#
+# - Contiene todos los secretos de tráfico de las sesiones que cubre: con una captura de ellas, todo es
+#   legible, dijera lo que dijera `sslmode` (por defecto esta lección usa `verify-full`). El secreto perfecto
+#   hacia adelante de TLS 1.3 protege las sesiones pasadas frente a una *clave del servidor* robada, no frente
+#   a un registro de claves.
+# - libpq añade al final del archivo y nunca lo rota: fije `sslkeylogfile` solo para una sesión de
+#   depuración, en una carpeta privada, nunca en una cadena de conexión que se comparta, se suba al
+#   repositorio o se use en producción (un `PGSSLKEYLOGFILE` en el perfil del shell es el accidente clásico).
+# - Trátelo como una clave privada: 0600, nunca en el repositorio (añada los archivos de claves `*.log` a
+#   `.gitignore`) y borrado al terminar, como aquí.
 
 # %%
 for path in folder.iterdir():  # keys.log, other.log (and tshark.log)

@@ -10,6 +10,19 @@
 # connection fails). The last cell fails while an exercise is not right. Lessons 20 to 23 hold what you
 # need; [docs/glossary.md](../../docs/glossary.md) explains the outcome keys.
 
+# %% [markdown] lang="es"
+# # 92 · Ejercicios, parte 2: los clientes
+#
+# **Objetivos.** Escribir una cadena de conexión que rechace a un impostor; iniciar sesión con un
+# certificado en lugar de una contraseña; escribir la línea de pg_hba.conf que exige un certificado.
+# **Tiempo.** Unos 20 minutos (las comprobaciones tardan unos segundos; véase docs/instructor.md).
+#
+# **Cómo funciona.** Cada ejercicio tiene una celda de respuesta y una celda de comprobación; la
+# comprobación aplica su respuesta al laboratorio real, prueba clientes reales y explica el resultado (la
+# causa y la solución del catálogo de errores cuando falla una conexión). La última celda falla mientras
+# quede algún ejercicio sin resolver. Las lecciones 20 a 23 contienen lo necesario;
+# [docs/glossary.md](../../docs/glossary.md) explica las claves de resultado.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -37,6 +50,13 @@ lab, pki = lesson.lab, lesson.pki
 # `db.wrong-host.example`. Three clients trust `combined.crt`: `sslmode=require`, `verify-ca`,
 # `verify-full`. Which of them will connect? Write down your guess, then run the next cell.
 
+# %% [markdown] lang="es"
+# ## Prediga y luego mida
+#
+# **Prediga.** El servidor presenta `wrong-host.crt`: emitido por la CA intermedia del laboratorio, pero para
+# el nombre `db.wrong-host.example`. Tres clientes confían en `combined.crt`: `sslmode=require`, `verify-ca`
+# y `verify-full`. ¿Cuáles conectarán? Anote su respuesta y después ejecute la celda siguiente.
+
 # %%
 assert lk.apply(lab, lk.layers.layer_ssl_on(pki, cert="wrong_host")).ok
 impostor = [lk.attempt(lab, label=f"sslmode={m}", sslmode=m, sslrootcert=pki.paths.combined_crt)
@@ -47,6 +67,11 @@ lk.tables.verdicts(impostor, ["label", "connected", "outcome"], uuid="ex2_predic
 # Only `verify-full` refuses it (`hostname_mismatch`): `require` checks nothing and `verify-ca` checks the
 # issuer, which is the right one. A certificate from your own CA is not proof that it is *your server's*.
 
+# %% [markdown] lang="es"
+# Solo `verify-full` lo rechaza (`hostname_mismatch`): `require` no comprueba nada y `verify-ca` comprueba
+# el emisor, que es el correcto. Un certificado emitido por su propia CA no demuestra que sea el de *su
+# servidor*.
+
 # %%
 assert [a.connected for a in impostor] == [True, True, False] and impostor[2].error_key == "hostname_mismatch"
 
@@ -55,6 +80,12 @@ assert [a.connected for a in impostor] == [True, True, False] and impostor[2].er
 #
 # Write a connection string for `conssl` that connects to the real lab server and refuses the impostor
 # above. Name files as in the lab PKI (`combined.crt`, `root.crt`).
+
+# %% [markdown] lang="es"
+# ## E2.1 · Rechazar al impostor
+#
+# Escriba una cadena de conexión para `conssl` que conecte con el servidor real del laboratorio y rechace al
+# impostor anterior. Nombre los archivos como en la PKI del laboratorio (`combined.crt`, `root.crt`).
 
 # %% tags=["exercise"]
 answer = ""  # your connection string
@@ -72,6 +103,13 @@ ex.check("E2.1", answer)
 # `conssl`'s connection string; no password is sent. The lab PKI has `client.crt` / `client.key` for
 # `conssl`.
 
+# %% [markdown] lang="es"
+# ## E2.2 · Iniciar sesión con un certificado
+#
+# El servidor autentica a `conssl` por certificado (`hostssl all conssl 0.0.0.0/0 cert`). Escriba la cadena
+# de conexión de `conssl`; no se envía ninguna contraseña. La PKI del laboratorio tiene `client.crt` /
+# `client.key` para `conssl`.
+
 # %% tags=["exercise"]
 answer = ""  # your connection string
 
@@ -85,11 +123,22 @@ ex.check("E2.2", answer)
 # **Why.** The certificate proves who `conssl` is only together with its private key; with `sslcert`
 # alone libpq stops before the handshake (`client_key_missing`).
 
+# %% [markdown] tags=["solution"] lang="es"
+# **Por qué.** El certificado solo demuestra quién es `conssl` junto con su clave privada; con `sslcert` a
+# secas, libpq se detiene antes de la negociación TLS (`client_key_missing`).
+
 # %% [markdown]
 # ## E2.3 · Demand the certificate
 #
 # The server trusts the lab CAs for client certificates (`ssl_ca_file = combined.crt`). Write the
 # pg_hba.conf line that lets `conssl` in with its certificate alone, and refuses `conssl` without one.
+
+# %% [markdown] lang="es"
+# ## E2.3 · Exigir el certificado
+#
+# El servidor confía en las CA del laboratorio para los certificados de cliente (`ssl_ca_file =
+# combined.crt`). Escriba la línea de pg_hba.conf que deja entrar a `conssl` solo con su certificado y
+# rechaza a `conssl` si no lo presenta.
 
 # %% tags=["exercise"]
 answer = ""  # your pg_hba.conf line
@@ -103,6 +152,10 @@ ex.check("E2.3", answer)
 # %% [markdown] tags=["solution"]
 # **Why.** Method `cert` authenticates by the certificate (its CN must be the role) and asks for no
 # password. `scram-sha-256 clientcert=verify-full` would demand both.
+
+# %% [markdown] tags=["solution"] lang="es"
+# **Por qué.** El método `cert` autentica mediante el certificado (su CN debe coincidir con el rol) y no pide
+# contraseña. `scram-sha-256 clientcert=verify-full` exigiría las dos cosas.
 
 # %%
 ex.finish()

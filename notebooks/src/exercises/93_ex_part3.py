@@ -10,6 +10,18 @@
 # right. Lessons 14, 30 and 32 hold what you need; [docs/glossary.md](../../docs/glossary.md) explains the
 # outcome keys.
 
+# %% [markdown] lang="es"
+# # 93 · Ejercicios, parte 3: operación
+#
+# **Objetivos.** Rotar el certificado del servidor sin reinicio; impedir la entrada de un certificado de
+# cliente robado en un servidor en marcha.
+# **Tiempo.** Unos 20 minutos (las comprobaciones tardan unos segundos; véase docs/instructor.md).
+#
+# **Cómo funciona.** Cada ejercicio tiene una celda de respuesta y una celda de comprobación; la
+# comprobación aplica su respuesta al laboratorio real, prueba clientes reales y explica el resultado. La
+# última celda falla mientras quede algún ejercicio sin resolver. Las lecciones 14, 30 y 32 contienen lo
+# necesario; [docs/glossary.md](../../docs/glossary.md) explica las claves de resultado.
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -37,6 +49,13 @@ lab, pki = lesson.lab, lesson.pki
 # `server2.crt` and the server reloads. Which certificate does the *open* session hold afterwards, and
 # which one does a *new* connection get? Write down your guess, then run the next cell.
 
+# %% [markdown] lang="es"
+# ## Prediga y luego mida
+#
+# **Prediga.** Hay una sesión abierta sobre TLS con `server.crt`. El archivo de certificado del servidor
+# pasa a ser `server2.crt` y el servidor hace una recarga. ¿Qué certificado tiene después la sesión
+# *abierta*, y cuál recibe una conexión *nueva*? Anote su respuesta y después ejecute la celda siguiente.
+
 # %%
 assert lk.apply(lab, lk.layers.layer_ssl_on(pki)).ok
 with lk.session(lab, sslmode="verify-full", sslrootcert=pki.paths.combined_crt) as open_session:
@@ -49,6 +68,10 @@ pd.DataFrame([{"open session still works": still_open, "a new handshake is serve
 # The open session keeps the certificate it was handed (TLS does not re-send it); new connections get
 # `server2.crt`. A reload rotates the certificate without dropping anyone.
 
+# %% [markdown] lang="es"
+# La sesión abierta conserva el certificado que recibió (TLS no lo vuelve a enviar); las conexiones nuevas
+# reciben `server2.crt`. Una recarga rota el certificado sin echar a nadie.
+
 # %%
 assert still_open and served == "server2.crt"
 
@@ -57,6 +80,12 @@ assert still_open and served == "server2.crt"
 #
 # Write the `postgresql.conf` lines (one `name = value` per line) that make the server present
 # `server2.crt`. Clients verify it with `combined.crt`.
+
+# %% [markdown] lang="es"
+# ## E3.1 · Rotar el certificado del servidor
+#
+# Escriba las líneas de `postgresql.conf` (una `name = value` por línea) que hacen que el servidor presente
+# `server2.crt`. Los clientes lo verifican con `combined.crt`.
 
 # %% tags=["exercise"]
 answer = ""  # your postgresql.conf lines
@@ -74,12 +103,25 @@ ex.check("E3.1", answer)
 # **Why.** A certificate works only with its own key. With the new certificate and the old key the server
 # refuses the reload (`key values mismatch`), keeps serving the old pair, and labkit rolls the files back.
 
+# %% [markdown] tags=["solution"] lang="es"
+# **Por qué.** Un certificado solo funciona con su propia clave. Con el certificado nuevo y la clave antigua,
+# el servidor rechaza la recarga (`key values mismatch`), sigue sirviendo el par antiguo y labkit restituye
+# los archivos.
+
 # %% [markdown]
 # ## E3.2 · A stolen laptop
 #
 # `conssl`'s laptop, with its certificate and key, was stolen. Complete `respond(stolen_crt)`: the steps
 # that lock that certificate out of the *running* server while the other client keeps working. You have
 # `lesson.pki` (the lab CA: `pki.revoke(path)`), `lk.apply`, and `lk.layers.layer_crl(pki, "combined")`.
+
+# %% [markdown] lang="es"
+# ## E3.2 · Un portátil robado
+#
+# Han robado el portátil de `conssl`, con su certificado y su clave. Complete `respond(stolen_crt)`: los
+# pasos que impiden la entrada de ese certificado en el servidor *en marcha* mientras el otro cliente sigue
+# funcionando. Dispone de `lesson.pki` (la CA del laboratorio: `pki.revoke(path)`), `lk.apply` y
+# `lk.layers.layer_crl(pki, "combined")`.
 
 # %% tags=["exercise"]
 def respond(stolen_crt):
@@ -98,6 +140,11 @@ ex.check("E3.2", respond)
 # %% [markdown] tags=["solution"]
 # **Why.** Revoking in the CA changes files the server does not read: the server has its own copy of the
 # CRL, read at reload. Until the new CRL is delivered and the server reloads, the stolen key still works.
+
+# %% [markdown] tags=["solution"] lang="es"
+# **Por qué.** Revocar en la CA cambia archivos que el servidor no lee: el servidor tiene su propia copia de
+# la CRL, que lee en cada recarga. Hasta que se entregue la CRL nueva y el servidor haga una recarga, la
+# clave robada sigue funcionando.
 
 # %%
 ex.finish()
