@@ -362,7 +362,7 @@ lk.tables.cells(verdict, ["connected"], uuid="nb20-verdict")
 #
 # - `verify-ca` checks that the server's certificate chains to `sslrootcert`, not that it names the host.
 # - Without `sslrootcert` (or `~/.postgresql/root.crt`) libpq refuses `verify-ca` (`root_cert_missing`).
-# - A certificate from the right CA for another machine passes `verify-ca`: part 2's impostor.
+# - A certificate from the right CA for another machine passes `verify-ca`: part 4's impostor.
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
@@ -371,7 +371,7 @@ lk.tables.cells(verdict, ["connected"], uuid="nb20-verdict")
 #
 # - `verify-ca` comprueba que el certificado del servidor encadena con `sslrootcert`, no que nombre al host.
 # - Sin `sslrootcert` (ni `~/.postgresql/root.crt`), libpq rechaza `verify-ca` (`root_cert_missing`).
-# - Un certificado de la CA correcta emitido para otra máquina pasa `verify-ca`: el impostor de la parte 2.
+# - Un certificado de la CA correcta emitido para otra máquina pasa `verify-ca`: el impostor de la parte 4.
 #
 # Las claves de resultado de las tablas de esta lección (`no_hba_no_encryption`, `protocol_mismatch` ...) se explican en [docs/glossary.md](../docs/glossary.md).
 

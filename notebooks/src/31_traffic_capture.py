@@ -224,7 +224,7 @@ assert not verdict["role password visible"].any()  # SCRAM: never on the wire, w
 # - **With TLS the relay saw only the 8-byte SSLRequest and the server's one-byte `S` in clear**, then TLS
 #   records. The startup packet with the role name is already inside TLS.
 # - `prefer` and `require` look identical on the wire *when the server offers TLS*. The difference appears
-#   when it does not: `prefer` silently falls back to plaintext, `require` refuses — see lesson 20 on
+#   when it does not: `prefer` silently falls back to plaintext, `require` refuses — see lesson 23 on
 #   sslmodes. Neither checks *whom* it talks to; that takes `verify-full`.
 
 # %% [markdown] lang="es"
@@ -237,7 +237,7 @@ assert not verdict["role password visible"].any()  # SCRAM: never on the wire, w
 # - **Con TLS, el retransmisor solo vio en claro el SSLRequest de 8 bytes y la `S` de un byte del servidor**, y
 #   después registros TLS. El paquete de inicio con el nombre del rol ya va dentro de TLS.
 # - `prefer` y `require` se ven idénticos en la red *cuando el servidor ofrece TLS*. La diferencia aparece cuando
-#   no lo ofrece: `prefer` recurre en silencio al texto plano y `require` rechaza la conexión (véase la lección 20
+#   no lo ofrece: `prefer` recurre en silencio al texto plano y `require` rechaza la conexión (véase la lección 23
 #   sobre los sslmode). Ninguno de los dos comprueba *con quién* habla; para eso hace falta `verify-full`.
 
 # %%
