@@ -26,18 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from labkit import catalogue
-from labkit.client import AttemptResult, attempt
-from labkit.roles import ensure_role
+from labkit.client import attempt
 from labkit.errors import ServerStartError
 from labkit.pki import LabPKI
-from labkit.server import LabServer, ReloadResult
+from labkit.server import LabServer
 from labkit.handshake import probe, probe_lab
+from tests.catalogue_lab import (Lab, connected, encrypted_copy, ensure_roles, pki,  # noqa: F401 - pki: a fixture
+                                 refused, reload_classified)
 
 COVERED: set[str] = set()
-ROLES = ("conssl", "reporter")
 
 
 def covers(*keys: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -53,98 +52,9 @@ def covers(*keys: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 # ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPKI:
-    return LabPKI.ensure(tmp_path_factory.getbasetemp() / "labkit-pki")
-
-
-_ROLE_CACHE: dict[str, dict[str, str]] = {}
-
-
-def ensure_roles(lab: LabServer) -> dict[str, str]:
-    """Roles conssl and reporter with generated passwords (kept in the workspace's secrets)."""
-    key = str(lab.workspace.path)
-    if key not in _ROLE_CACHE:
-        _ROLE_CACHE[key] = {role: ensure_role(lab, role) for role in ROLES}
-    return _ROLE_CACHE[key]
-
-
-@dataclass
-class Lab:
-    """One lab server with the PKI and role passwords at hand, and shortcuts for the steps every test repeats."""
-
-    server: LabServer
-    pki: LabPKI
-    passwords: dict[str, str]
-
-    @property
-    def major(self) -> int:
-        return self.server.state.pg_major
-
-    @property
-    def p(self) -> Any:
-        return self.pki.paths
-
-    def deliver(self, name: str, source: Path, mode: int = 0o644) -> str:
-        return self.server.deliver(name, source, mode)
-
-    def configure(self, hba: list[str] | None = None, *, base: bool = True, **settings: Any) -> ReloadResult:
-        """The lab server certificate (chain) and key, plus ``settings``; ``hba`` lesson rules; reload."""
-        values: dict[str, Any] = {}
-        if base:
-            values = {"ssl_cert_file": self.deliver("server-chain.crt", self.p.server_chain_crt),
-                      "ssl_key_file": self.deliver("server.key", self.p.server_key, 0o600)}
-        values.update(settings)
-        self.server.set_settings(values, replace=True)
-        self.server.set_hba_rules(hba)
-        return self.server.reload()
-
-    def cert_auth(self, **settings: Any) -> ReloadResult:
-        """Client-certificate authentication for the two lesson roles (the guide's Fase #2 layers 5-6)."""
-        settings.setdefault("ssl_ca_file", self.deliver("combined.crt", self.p.combined_crt))
-        result = self.configure(["hostssl all conssl,reporter 0.0.0.0/0 cert"], **settings)
-        assert result.ok, result.log
-        return result
-
-    def attempt(self, **kwargs: Any) -> AttemptResult:
-        return attempt(self.server, **kwargs)
-
-    def client(self, crt: Path, key: Path, **kwargs: Any) -> AttemptResult:
-        """conssl with a client certificate, verifying the server (verify-ca against the lab root)."""
-        kwargs.setdefault("user", "conssl")
-        kwargs.setdefault("password", None)
-        return attempt(self.server, sslmode="verify-ca", sslrootcert=self.p.root_crt, sslcert=crt, sslkey=key,
-                       **kwargs)
-
-
 @pytest.fixture
 def lab(any_lab: LabServer, pki: LabPKI) -> Lab:
     return Lab(any_lab, pki, ensure_roles(any_lab))
-
-
-def refused(result: AttemptResult, key: str, log: str | None = None) -> None:
-    """The attempt failed, was classified as ``key``, and (if given) the server logged ``log`` (a regex)."""
-    context = f"\n client: {result.error_text}\n server log:\n{result.server_log}"
-    assert not result.connected, f"expected a refusal ({key}) but it connected{context}"
-    assert result.error_key == key, f"classified as {result.error_key!r}, expected {key!r}{context}"
-    if log is not None:
-        assert re.search(log, result.server_log), f"server log lacks /{log}/{context}"
-
-
-def connected(result: AttemptResult, *, tls: bool = True) -> None:
-    context = f"\n client: {result.error_text}\n server log:\n{result.server_log}"
-    assert result.connected, f"the control did not connect{context}"
-    assert result.error_key is None
-    if tls:
-        assert result.tls_version in ("TLSv1.2", "TLSv1.3"), result
-
-
-def reload_classified(result: ReloadResult, key: str, log: str) -> None:
-    """A reload reported a problem in its log, and the catalogue names it from the log alone."""
-    assert re.search(log, result.log), f"reload log lacks /{log}/:\n{result.log}"
-    text = result.log + "\n" + "\n".join(str(e) for e in result.hba_errors.get("error", []))
-    entry = catalogue.classify("", text)
-    assert entry is not None and entry.key == key, f"classified as {entry and entry.key!r}:\n{text}"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -482,14 +392,6 @@ def test_client_key_with_group_access(lab: Lab, tmp_path: Path) -> None:
     connected(lab.client(lab.p.client_crt, key))
 
 
-def _encrypted_copy(source: Path, target: Path, passphrase: bytes) -> Path:
-    key = serialization.load_pem_private_key(source.read_bytes(), None)
-    target.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                         serialization.BestAvailableEncryption(passphrase)))
-    target.chmod(0o600)
-    return target
-
-
 @covers("key_bad_decrypt")
 def test_wrong_passphrase_server_key(lab: Lab) -> None:
     encrypted = lab.deliver("server-encrypted.key", lab.p.server_encrypted_key, 0o600)
@@ -504,7 +406,7 @@ def test_wrong_passphrase_server_key(lab: Lab) -> None:
 
 @covers("key_bad_decrypt")
 def test_wrong_sslpassword_client_key(lab: Lab, tmp_path: Path) -> None:
-    key = _encrypted_copy(lab.p.client_key, tmp_path / "client-encrypted.key", b"right-passphrase")
+    key = encrypted_copy(lab.p.client_key, tmp_path / "client-encrypted.key", b"right-passphrase")
     lab.cert_auth()
     for wrong in ("wrong-passphrase", None):  # None: no prompt on a terminal, an empty passphrase is tried
         result = lab.client(lab.p.client_crt, key, sslpassword=wrong)
