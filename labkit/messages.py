@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["FAILURE_MARKERS", "LEVELS", "LOG_PREFIX", "ROUTINE", "SIGHUP", "client_phrase", "failure_lines", "gist",
-           "is_routine", "log_lines", "log_messages", "problem_lines", "reload_failed", "server_phrase",
+           "is_routine", "log_lines", "log_messages", "problem_lines", "reload_failed", "says", "server_phrase",
            "strip_log_prefix"]
 
 LOG_PREFIX = re.compile(r"^\S+ \S+ \S+ \[(\d+)\] (?:\S*@\S* )?")
@@ -62,6 +62,25 @@ load pg_hba.conf`` / ``could not load private key file``. The server then keeps 
 which is why ``pg_settings`` alone would not show the mistake. The Spanish server's words follow the
 English ones (``pg_hba.conf no fue vuelto a cargar``, ``la configuración SSL no fue vuelta a cargar``,
 ``... contiene errores``, ``no se pudo cargar ...``)."""
+
+IN_SPANISH: dict[str, str] = {
+    "unaffected changes were applied": "los cambios no afectados fueron aplicados",
+    "no changes were applied": "no se aplicó ningún cambio",
+    "pg_hba.conf was not reloaded": "pg_hba.conf no fue vuelto a cargar",
+    "SSL configuration was not reloaded": "la configuración SSL no fue vuelta a cargar",
+    "contains errors": "contiene errores",
+}
+"""Phrases lessons look for in a reload's messages, as a server logging in Spanish writes them (PostgreSQL
+15's catalogue; tests/test_server_lang.py reads them back from it)."""
+
+
+def says(messages: str | Iterable[str], english: str) -> bool:
+    """Whether a server message (or any of several) says ``english`` -- in English, or in the words of a
+    server logging in Spanish (:data:`IN_SPANISH`), so a lesson's check holds whatever ``server_lang`` is."""
+    wordings = [english, *([IN_SPANISH[english]] if english in IN_SPANISH else [])]
+    texts = [messages] if isinstance(messages, str) else list(messages)
+    return any(w in text for text in texts for w in wordings)
+
 
 _CONNECTION_HEAD = re.compile(r'^connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed:\s*')
 _ADDRESS = re.compile(r'(host[= ]"?)\d{1,3}(?:\.\d{1,3}){3}("?)')
