@@ -137,16 +137,27 @@ class Observed:
     client_text: str
     server_log: str
     view_errors: str = ""
+    raw: AttemptResult | ReloadResult | None = None  # what the step returned, for the English tests' own checks
 
     @classmethod
     def of_attempt(cls, result: AttemptResult) -> Observed:
         assert not result.connected, "the failure did not happen: the attempt connected"
-        return cls(result.error_text or "", result.server_log)
+        return cls(result.error_text or "", result.server_log, raw=result)
 
     @classmethod
     def of_reload(cls, result: ReloadResult) -> Observed:
         assert not result.ok, f"the reload took, the failure did not happen:\n{result.log}"
-        return cls("", result.log, "\n".join(str(e) for e in result.hba_errors.get("error", [])))
+        return cls("", result.log, "\n".join(str(e) for e in result.hba_errors.get("error", [])), raw=result)
+
+    @property
+    def reload(self) -> ReloadResult:
+        assert isinstance(self.raw, ReloadResult), self.raw
+        return self.raw
+
+    @property
+    def attempt(self) -> AttemptResult:
+        assert isinstance(self.raw, AttemptResult), self.raw
+        return self.raw
 
     @property
     def key(self) -> str | None:
