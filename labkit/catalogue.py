@@ -18,6 +18,11 @@ certificate revoked" or "... expired" when the *client* refused the *server's* c
 so with an alert -- a revoked or expired *server* certificate, not a client one. :func:`explain` takes
 any client's message (and server-log lines pasted with it) and gives cause and fix.
 
+Two languages (:mod:`labkit.catalogue_es`): a server that logs in Spanish (``server_lang="es"``) writes
+PostgreSQL's Spanish wording, which the server patterns match too (first-match order is unchanged: the
+Spanish patterns join their own entry); causes and fixes read in the edition's language
+(:func:`labkit.i18n.current_language`). Keys never change language.
+
 Wording differences the patterns cover, as measured on this project's labs (see tests/test_catalogue.py):
 
 - The revocation/expiry alerts read ``sslv3 alert certificate revoked`` from OpenSSL 1.1 and 3.0.19 (the

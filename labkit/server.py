@@ -99,7 +99,8 @@ class LabServer:
                 if reused is not None:
                     reused.set_server_lang(server_lang)
                     return reused
-            kind, why = choose_backend(backend, pg_major, image, say)
+            asked = "local" if server_lang != "en" and backend == "auto" else backend  # only local builds have NLS
+            kind, why = choose_backend(asked, pg_major, image, say)
             say(f"backend: {kind} ({why})")
             state = LabState(backend=kind, pg_major=pg_major, port=DEFAULT_PORT, name=name,
                              max_connections=max_connections, server_lang=server_lang)

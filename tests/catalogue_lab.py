@@ -203,7 +203,8 @@ SERVER_SCENARIOS: dict[str, Callable[[Lab], Observed]] = {
         lab.configure(ssl_key_file=lab.deliver("wrong-host.key", lab.p.wrong_host_key, 0o600))),
     "server_cert_file_unreadable": lambda lab: Observed.of_reload(lab.configure(
         ssl_cert_file="tls/no-such.crt", base=False, ssl_key_file=lab.deliver("server.key", lab.p.server_key, 0o600))),
-    "clientcert_invalid": lambda lab: Observed.of_reload(lab.configure(["hostssl all conssl 0.0.0.0/0 cert clientcert=1"])),
+    "clientcert_invalid": lambda lab: Observed.of_reload(
+        lab.configure(["hostssl all conssl 0.0.0.0/0 cert clientcert=1"])),
     "hostssl_without_ssl": lambda lab: Observed.of_reload(
         lab.configure(["hostssl all reporter 0.0.0.0/0 scram-sha-256"], ssl=False)),
     "cert_auth_failed": lambda lab: _client_cert(lab, lab.p.client_crt, lab.p.client_key, user="reporter"),
