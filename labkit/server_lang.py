@@ -7,8 +7,8 @@ asks for Spanish. That works only where two things exist, and both are checked h
 changed, so a missing piece fails with the name of the build or locale and the fix:
 
 - the build's message catalogue, ``<localedir>/es/LC_MESSAGES/postgres-<major>.mo``. Measured on this
-  project's machines: Debian's PostgreSQL 15 (``--enable-nls``) ships it; the npm builds 12-18 in labkit's
-  cache are built without NLS (no gettext symbols, no ``share/locale``) and the offline Docker images carry
+  project's machines: Debian's PostgreSQL 15 (``--enable-nls``) ships it; the npm builds in labkit's cache
+  (16, 17 and 18 checked) are built without NLS (no gettext symbols, no ``share/locale``) and the offline Docker images carry
   no catalogues and no Spanish locale;
 - the operating system's locale ``es_ES.UTF-8`` (``locale -a``), which a fresh machine lacks until
   ``locale-gen`` made it.
