@@ -67,7 +67,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "La comprobación de revocación está activa (ssl_crl_file/ssl_crl_dir) y al servidor le falta la CRL de una "
         "de las CA de la cadena del cliente; 'depth 1' es la CA intermedia, cuya CRL publica la CA raíz.",
         "Dé al servidor una CRL por cada CA de la cadena: ssl_crl_file = la CRL combinada (intermedia + raíz), o "
-        "ambas en ssl_crl_dir; recarga."),
+        "ambas en ssl_crl_dir; haga una recarga."),
     "cert_revoked": (
         "El certificado del cliente figura en la lista de revocación (CRL) que cargó el servidor.",
         "Emita un certificado nuevo (y su clave privada) para el cliente; el revocado no volverá a funcionar."),
@@ -79,7 +79,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "su ssl_ca_file: lo típico es que ssl_ca_file tenga solo la CA raíz y el certificado lo haya emitido la "
         "CA intermedia (o que venga de otra CA).",
         "Ponga raíz + intermedia en ssl_ca_file (el archivo combinado), o haga que el cliente envíe su cadena "
-        "(sslcert = certificado de cliente + intermedia); recarga. Un certificado de una CA ajena hay que "
+        "(sslcert = certificado de cliente + intermedia); haga una recarga. Un certificado de una CA ajena hay que "
         "reemplazarlo."),
     "cert_required_tls13": (
         "El servidor exige un certificado de cliente y el cliente no envió ninguno; con TLS 1.3 esta alerta llega "
@@ -132,10 +132,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "protocol_range_invalid": (
         "El protocolo mínimo es mayor que el máximo, así que ninguna versión queda permitida; el servidor conserva "
         "su configuración SSL anterior (el cliente ni siquiera intenta conectar).",
-        "Deje ssl_min_protocol_version <= ssl_max_protocol_version (p. ej. TLSv1.2 y TLSv1.3); recarga."),
+        "Deje ssl_min_protocol_version <= ssl_max_protocol_version (p. ej. TLSv1.2 y TLSv1.3); haga una recarga."),
     "protocol_setting_invalid": (
         "Un parámetro de versión de protocolo tiene un valor que no existe (p. ej. 'TLSv1.4', 'TLS1.2').",
-        "Use TLSv1, TLSv1.1, TLSv1.2 o TLSv1.3 escritos exactamente así; recarga."),
+        "Use TLSv1, TLSv1.1, TLSv1.2 o TLSv1.3 escritos exactamente así; haga una recarga."),
     "legacy_tls_seclevel": (
         "El servidor permite TLS 1.0/1.1 por ssl_min_protocol_version, pero el nivel de seguridad 1 de su "
         "OpenSSL 3 prohíbe las firmas SHA-1 que esas versiones necesitan, así que la negociación TLS falla igual.",
@@ -183,8 +183,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "server_cert_file_unreadable": (
         "ssl_cert_file / ssl_key_file nombra un archivo que el servidor no puede leer (no existe, ruta equivocada "
         "o sin permiso).",
-        "Deje el archivo donde apunta el parámetro (las rutas relativas son dentro del directorio de datos); "
-        "recarga."),
+        "Deje el archivo donde apunta el parámetro (las rutas relativas son dentro del directorio de datos) y "
+        "haga una recarga."),
     "clientcert_invalid": (
         "Desde PostgreSQL 14 clientcert acepta verify-ca o verify-full (los antiguos 1/0 ya no existen), y con "
         "'cert' solo verify-full; entonces pg_hba.conf entero no se vuelve a cargar (siguen las reglas viejas).",
@@ -235,7 +235,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "no_hba_ssl": (
         "La conexión usó TLS y ninguna regla de pg_hba.conf acepta conexiones TLS para ella (solo coinciden "
         "reglas hostnossl, o ninguna para este usuario, base de datos o dirección).",
-        "Añada una regla hostssl (o host) para este usuario, base de datos y dirección; recarga."),
+        "Añada una regla hostssl (o host) para este usuario, base de datos y dirección; haga una recarga."),
     "server_no_ssl": (
         "sslmode require/verify-* exige TLS y el servidor respondió 'N' a la petición SSL (ssl = off).",
         "Active ssl en el servidor (con certificado y clave privada) y haga una recarga; no rebaje el sslmode "
