@@ -23,9 +23,12 @@ LOG_WAIT_SECONDS = 0.5  # at most this long for a failed attempt's server-log li
 # ------------------------------------------------------------------------------------------------------
 
 _PID = re.compile(r"\[(\d+)\] ")
-_RECEIVED = re.compile(r"connection received: host=(?!\[local\])")
+# English, then the words of a server logging in Spanish (lc_messages, labkit.server_lang)
+_RECEIVED = re.compile(r"(?:connection received|conexión recibida): host=(?!\[local\])")
 _TERMINAL = re.compile(r"connection authorized|FATAL:|PANIC:|could not accept SSL connection|"
-                       r"could not receive data from client|incomplete startup packet|could not send data to client")
+                       r"could not receive data from client|incomplete startup packet|could not send data to client|"
+                       r"conexión autorizada|no se pudo aceptar una conexión SSL|no se pudo recibir datos del cliente|"
+                       r"el paquete de inicio está incompleto|no se pudo enviar datos al cliente")
 # Client failures after which the server has nothing more to log (it logged "connection received" before
 # it answered, so the line is already there): it answered 'N' to the SSL request, the client closed after a
 # completed handshake (host name check), or it hung up when asked for a password it did not have --

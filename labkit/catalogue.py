@@ -18,6 +18,11 @@ certificate revoked" or "... expired" when the *client* refused the *server's* c
 so with an alert -- a revoked or expired *server* certificate, not a client one. :func:`explain` takes
 any client's message (and server-log lines pasted with it) and gives cause and fix.
 
+Two languages (:mod:`labkit.catalogue_es`): a server that logs in Spanish (``server_lang="es"``) writes
+PostgreSQL's Spanish wording, which the server patterns match too (first-match order is unchanged: the
+Spanish patterns join their own entry); causes and fixes read in the edition's language
+(:func:`labkit.i18n.current_language`). Keys never change language.
+
 Wording differences the patterns cover, as measured on this project's labs (see tests/test_catalogue.py):
 
 - The revocation/expiry alerts read ``sslv3 alert certificate revoked`` from OpenSSL 1.1 and 3.0.19 (the
@@ -43,6 +48,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from . import catalogue_es
+from .i18n import current_language
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -60,16 +68,29 @@ class CatalogueEntry:
     log, both compiled and case-insensitive: the same words can mean the other party on the other end
     (``sslv3 alert certificate revoked`` *in the server log* is the client refusing the server's
     certificate). ``guide_ref`` names the section of the course guide that shows this error (empty when
-    the guide does not: the entry is ours).
+    the guide does not: the entry is ours). ``cause`` and ``fix`` read in the edition's language
+    (:func:`labkit.i18n.current_language`); both languages are kept (:mod:`labkit.catalogue_es`).
     """
 
     key: str
     error_class: str
     client: tuple[re.Pattern[str], ...]
     server: tuple[re.Pattern[str], ...]
-    cause: str
-    fix: str
+    cause_en: str
+    fix_en: str
     guide_ref: str = ""
+    cause_es: str = ""
+    fix_es: str = ""
+
+    @property
+    def cause(self) -> str:
+        """Why it happens, in the language being read (English when no Spanish text exists)."""
+        return (self.cause_es if current_language() == "es" else "") or self.cause_en
+
+    @property
+    def fix(self) -> str:
+        """What to change, in the language being read (English when no Spanish text exists)."""
+        return (self.fix_es if current_language() == "es" else "") or self.fix_en
 
     @property
     def side(self) -> str:
@@ -95,10 +116,16 @@ class CatalogueEntry:
 
 def _entry(key: str, error_class: str, cause: str, fix: str, guide_ref: str = "", *,
            client: tuple[str, ...] = (), server: tuple[str, ...] = ()) -> CatalogueEntry:
+    """One row: English patterns plus the Spanish server wordings (on both ends where the English ones are)."""
     if not client and not server:  # a typo in the table must fail at import, not classify nothing silently
         raise ValueError(f"catalogue entry {key!r} has no pattern")
+    spanish = catalogue_es.SERVER_PATTERNS.get(key, ())
+    if client and client == server:
+        client = (*client, *spanish)
+    server = (*server, *spanish)
     compiled = [tuple(re.compile(p, re.IGNORECASE) for p in group) for group in (client, server)]
-    return CatalogueEntry(key, error_class, compiled[0], compiled[1], cause, fix, guide_ref)
+    cause_es, fix_es = catalogue_es.TEXTS.get(key, ("", ""))
+    return CatalogueEntry(key, error_class, compiled[0], compiled[1], cause, fix, guide_ref, cause_es, fix_es)
 
 
 _GUIDE_ERRORS = "Conceptos información extra › Mensajes de Error"
@@ -484,8 +511,8 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
 )
 
 _BY_KEY = {entry.key: entry for entry in CATALOGUE}
-if len(_BY_KEY) != len(CATALOGUE):  # pragma: no cover - guards the table itself
-    raise ValueError("catalogue keys must be unique")
+if len(_BY_KEY) != len(CATALOGUE) or not set(catalogue_es.SERVER_PATTERNS) <= set(_BY_KEY):  # pragma: no cover
+    raise ValueError("catalogue keys must be unique, and every Spanish pattern's key an entry's")
 
 
 def by_key(key: str) -> CatalogueEntry:
@@ -532,12 +559,19 @@ class Explanation:
         return self.entry.key if self.entry else None
 
     def __str__(self) -> str:
+        words = catalogue_es.LABELS if current_language() == "es" else _LABELS
         if self.entry is None:
-            return ("not in the catalogue: read the server log of the same moment (lab.log_since) -- it often "
-                    "names the reason the client was not told")
+            return words["unknown"]
         e = self.entry
-        return (f"{e.key} ({e.error_class}; recognised in the {self.seen_in} text)\n"
-                f"cause: {e.cause}\nfix: {e.fix}" + (f"\nguide: {e.guide_ref}" if e.guide_ref else ""))
+        seen = words.get(self.seen_in or "", self.seen_in)
+        return (f"{e.key} ({e.error_class}; {words['seen']} {seen})\n{words['cause']}: {e.cause}\n"
+                f"{words['fix']}: {e.fix}" + (f"\n{words['guide']}: {e.guide_ref}" if e.guide_ref else ""))
+
+
+_LABELS = {"unknown": "not in the catalogue: read the server log of the same moment (lab.log_since) -- it often "
+                      "names the reason the client was not told",
+           "seen": "recognised in the", "client": "client text", "server log": "server log text",
+           "cause": "cause", "fix": "fix", "guide": "guide"}
 
 
 _NODE_PREFIX = re.compile(r"^(?:Uncaught )?(?:\w*Error(?: \[\w+\])?: )", re.MULTILINE)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, binaries, paths, terminal, validate
+from . import __version__, binaries, i18n, paths, terminal, validate
 from .errors import InvalidValue, LabkitError
 from .terminal import paint, wrap
 
@@ -65,7 +65,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     # Checked first: a non-root user pointed at root's cache would otherwise fail half-way through initdb.
     paths.ensure_writable(paths.cache_dir(), "labkit's cache", "LABKIT_CACHE")
     lab = LabServer.up(args.workspace, backend=args.backend, pg_version=args.pg_version, port=args.port,
-                       progress=_progress)
+                       progress=_progress, server_lang=args.server_lang)
     try:
         pki = _lab_pki_and_layer1(lab)
         facts = lab.facts()
@@ -290,6 +290,9 @@ def _add_lab_options(parser: argparse.ArgumentParser) -> None:
                         help="PostgreSQL major version, 12-18 (default 16); a minor such as 16.4 is refused")
     parser.add_argument("--port", metavar="PORT", default=None,
                         help="TCP port on 127.0.0.1, 1024-65535 (default: 5416, or a free one)")
+    parser.add_argument("--server-lang", metavar="en|es", default="en",
+                        help="language of the server's own messages (default en; es needs a build with Spanish "
+                             "messages, e.g. Debian's 15 with --backend local, and the es_ES.UTF-8 locale)")
     _add_workspace_option(parser)
     parser.add_argument("--json", action="store_true",
                         help="print the lab's facts and its verify-full DSN as JSON instead of text")
@@ -419,6 +422,8 @@ def _check_common(args: argparse.Namespace) -> None:
     if args.func in (cmd_up, cmd_reset, cmd_check):
         args.backend = validate.backend(args.backend)
         args.pg_version = validate.pg_major(args.pg_version)
+    if getattr(args, "server_lang", None) is not None:
+        args.server_lang = i18n.check_language(args.server_lang, name="--server-lang")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

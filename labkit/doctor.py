@@ -14,9 +14,10 @@ import pandas as pd
 from . import binaries
 from .terminal import without_reprs
 
-OPTIONAL_PREFIXES: tuple[str, ...] = ("Docker", "psql", "Upstream support")
-"""Checks whose item starts so are optional: the course runs without Docker and without psql, and on an
-end-of-life major too (it only warns: such a server gets no more security fixes)."""
+OPTIONAL_PREFIXES: tuple[str, ...] = ("Docker", "psql", "Upstream support", "Spanish server messages")
+"""Checks whose item starts so are optional: the course runs without Docker and without psql, on an
+end-of-life major too (it only warns: such a server gets no more security fixes), and with English server
+messages only."""
 
 VERSIONING_POLICY = "https://www.postgresql.org/support/versioning/"
 RELEASES: dict[int, tuple[dt.date, dt.date]] = {
@@ -184,7 +185,25 @@ def _psql() -> Check:
     return Check("psql client", "OK", out, "")
 
 
+def _spanish_messages() -> Check:
+    """Which local builds can log in Spanish (``server_lang="es"``): a message catalogue and the OS locale."""
+    from .server_lang import LOCALE_FIX, SPANISH_LOCALE, os_has_locale, support_rows
+
+    rows = support_rows()
+    able = [f"{r.major} ({r.bin_dir})" for r in rows if r.catalogue is not None]
+    unable = [str(r.major) for r in sorted(rows, key=lambda r: r.major) if r.catalogue is None]
+    locale = os_has_locale(SPANISH_LOCALE)
+    found = (f"Spanish catalogue in: {', '.join(able) or 'no build'}; without (no NLS): "
+             f"{', '.join(unable) or 'none'}; locale {SPANISH_LOCALE}: {'present' if locale else 'missing'}")
+    if able and locale:
+        return Check("Spanish server messages (server_lang='es')", "OK", found, "")
+    fix = LOCALE_FIX if able else ("optional: install Debian's postgresql-15 (ships the Spanish catalogue) and "
+                                   "use --pg-version 15 --backend local" + ("" if locale else f"; {LOCALE_FIX}"))
+    return Check("Spanish server messages (server_lang='es')", "MISSING", found, fix)
+
+
 def run_checks(major: int = 16) -> pd.DataFrame:
     """All checks as a table: item, status, what was found, how to fix it."""
-    checks = [_client_openssl(), _libpq(), _libpq_openssl(), *_server(major), _support(major), _docker(), _psql()]
+    checks = [_client_openssl(), _libpq(), _libpq_openssl(), *_server(major), _support(major), _docker(), _psql(),
+              _spanish_messages()]
     return pd.DataFrame([c.__dict__ for c in checks])

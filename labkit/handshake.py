@@ -266,8 +266,10 @@ def probe_with_log(lab: LabServer, version: str, cipher: str | None = None, *, l
     """One table row: :func:`probe_lab`'s verdict, negotiated version and suite, the client's words and the
     server's reason for a refusal (without timestamp and pid)."""
     result = probe_lab(lab, version, cipher, log_wait=log_wait)
-    reasons = [re.sub(r"^.*?\b(LOG|FATAL|DETAIL|HINT):\s+", "", ln) for ln in (result.server_log or "").splitlines()
-               if re.search(r"could not accept SSL connection|\b(DETAIL|HINT):", ln)]
+    reasons = [re.sub(r"^.*?\b(LOG|FATAL|DETAIL|DETALLE|HINT):\s+", "", ln)
+               for ln in (result.server_log or "").splitlines()  # English, or a server logging in Spanish
+               if re.search(r"could not accept SSL connection|no se pudo aceptar una conexión SSL|"
+                            r"\b(DETAIL|DETALLE|HINT):", ln)]
     return {"label": label, "offered_version": version, "offered_cipher": cipher or "(any)",
             "result": result.result.split(":")[0], "negotiated_version": result.negotiated_version,
             "negotiated_cipher": result.cipher, "client_error": result.error or "",

@@ -143,7 +143,8 @@ def begin(*, backend: str = "auto", pg_version: object = 16, workspace: str | Pa
     The course roles are not superusers (the guide makes ``conssl`` one; no lesson needs it): on a shared
     machine a superuser could read every file the server's account can, the keys of other labs included.
     ``port`` asks for a TCP port (default: 5416 or a free one). ``lang`` is the edition being read (what the
-    display helpers show); ``server_lang`` the language of the server's own messages."""
+    display helpers show); ``server_lang`` the language of the server's own messages (``es``: Debian's
+    PostgreSQL 15 on the local backend, with the es_ES.UTF-8 locale; see :mod:`labkit.server_lang`)."""
     i18n.check_language(lang)
     i18n.check_language(server_lang, name="server_lang")
     validate.backend(backend)
@@ -155,7 +156,7 @@ def begin(*, backend: str = "auto", pg_version: object = 16, workspace: str | Pa
     i18n.set_language(lang)
     folder, lock = _claim_workspace(Path(workspace) if workspace else None)
     _show_whole_texts()
-    lab = LabServer.up(folder, backend=backend, pg_version=major, port=port)
+    lab = LabServer.up(folder, backend=backend, pg_version=major, port=port, server_lang=server_lang)
     lab.reset_config()
     lab.reload()
     pki = LabPKI.ensure(lab.workspace.pki_dir, key_type=key_type, server_names=tuple(server_names),

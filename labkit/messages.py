@@ -23,30 +23,64 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FAILURE_MARKERS", "LEVELS", "LOG_PREFIX", "ROUTINE", "client_phrase", "failure_lines", "gist",
-           "is_routine", "log_lines", "log_messages", "problem_lines", "reload_failed", "server_phrase",
+__all__ = ["FAILURE_MARKERS", "LEVELS", "LOG_PREFIX", "ROUTINE", "SIGHUP", "client_phrase", "failure_lines", "gist",
+           "is_routine", "log_lines", "log_messages", "problem_lines", "reload_failed", "says", "server_phrase",
            "strip_log_prefix"]
 
 LOG_PREFIX = re.compile(r"^\S+ \S+ \S+ \[(\d+)\] (?:\S*@\S* )?")
 """labkit's ``log_line_prefix`` (``'%m [%p] %q%u@%d '``): timestamp, time zone, [pid], user@db for sessions."""
 
 LEVELS = ("LOG", "FATAL", "PANIC", "ERROR", "WARNING", "DETAIL", "HINT", "CONTEXT")
-_LEVEL = re.compile(r"\b(" + "|".join(LEVELS) + r"):\s+")
+SPANISH_LEVELS: dict[str, str] = {"DETALLE": "DETAIL", "CONTEXTO": "CONTEXT", "SENTENCIA": "STATEMENT"}
+"""The levels a server logging in Spanish translates (the others it writes in English), and their English."""
+_LEVEL = re.compile(r"\b(" + "|".join((*LEVELS, *SPANISH_LEVELS)) + r"):\s+")
 
+# Each wording twice where a lab logs in Spanish (server_lang="es"): PostgreSQL 15's Spanish catalogue
+# (es/LC_MESSAGES/postgres-15.mo), read with gettext -- tests/test_server_lang.py checks them against it.
 ROUTINE = re.compile(
     r"connection (?:received|authorized|authenticated)|Connection matched|checkpoint|background worker|"
     r"database system|listening on|starting PostgreSQL|shut(?:ting)? ?down|aborting any active|redo |autovacuum|"
-    r'received (?:SIGHUP|fast shutdown)|parameter "[^"]+" (?:changed to|removed from configuration file)')
+    r'received (?:SIGHUP|fast shutdown)|parameter "[^"]+" (?:changed to|removed from configuration file)|'
+    r"conexión (?:recibida|autorizada|autenticada)|La conexión coincidió con la línea|sistema de bases? de datos|"
+    r"escuchando en|iniciando PostgreSQL|apagando|se recibió (?:SIGHUP|petición de apagado)|abortando transacciones|"
+    r"proceso ayudante|empezando checkpoint|checkpoint completado|redo (?:listo|comienza)|el parámetro «[^»]+» fue "
+    r"cambiado a|parámetro «[^»]+» eliminado del archivo de configuración")
 """Lines every start, stop, reload or connection writes: left out wherever a lesson shows "what went wrong"."""
 
-_DETAIL_NOISE = re.compile(r"Failed certificate data|\bCONTEXT:")
+SIGHUP = re.compile(r"received SIGHUP|se recibió SIGHUP")
+"""The postmaster's line that starts a reload (``received SIGHUP, reloading configuration files``)."""
+
+_DETAIL_NOISE = re.compile(r"Failed certificate data|\bCONTEXTO?:")
 """Supporting lines (the certificate dump of PostgreSQL 16, the file position) that a one-line phrase skips."""
 
-FAILURE_MARKERS: tuple[str, ...] = ("was not reloaded", "contains errors", "could not load")
+FAILURE_MARKERS: tuple[str, ...] = ("was not reloaded", "contains errors", "could not load",
+                                     "no fue vuelto a cargar", "no fue vuelta a cargar", "contiene errores",
+                                     "no se pudo cargar")
 """Words with which PostgreSQL says a reload or restart did not (fully) take: ``pg_hba.conf was not
 reloaded``, ``SSL configuration was not reloaded``, ``configuration file ... contains errors``, ``could not
 load pg_hba.conf`` / ``could not load private key file``. The server then keeps its previous configuration,
-which is why ``pg_settings`` alone would not show the mistake."""
+which is why ``pg_settings`` alone would not show the mistake. The Spanish server's words follow the
+English ones (``pg_hba.conf no fue vuelto a cargar``, ``la configuración SSL no fue vuelta a cargar``,
+``... contiene errores``, ``no se pudo cargar ...``)."""
+
+IN_SPANISH: dict[str, str] = {
+    "unaffected changes were applied": "los cambios no afectados fueron aplicados",
+    "no changes were applied": "no se aplicó ningún cambio",
+    "pg_hba.conf was not reloaded": "pg_hba.conf no fue vuelto a cargar",
+    "SSL configuration was not reloaded": "la configuración SSL no fue vuelta a cargar",
+    "contains errors": "contiene errores",
+}
+"""Phrases lessons look for in a reload's messages, as a server logging in Spanish writes them (PostgreSQL
+15's catalogue; tests/test_server_lang.py reads them back from it)."""
+
+
+def says(messages: str | Iterable[str], english: str) -> bool:
+    """Whether a server message (or any of several) says ``english`` -- in English, or in the words of a
+    server logging in Spanish (:data:`IN_SPANISH`), so a lesson's check holds whatever ``server_lang`` is."""
+    wordings = [english, *([IN_SPANISH[english]] if english in IN_SPANISH else [])]
+    texts = [messages] if isinstance(messages, str) else list(messages)
+    return any(w in text for text in texts for w in wordings)
+
 
 _CONNECTION_HEAD = re.compile(r'^connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed:\s*')
 _ADDRESS = re.compile(r'(host[= ]"?)\d{1,3}(?:\.\d{1,3}){3}("?)')
@@ -69,7 +103,7 @@ def _clean(line: str) -> str:
     address written ``<client>``, absolute paths cut to the file name; blank space collapsed."""
     text = _CONNECTION_HEAD.sub("", strip_log_prefix(line))
     text = re.sub(r"^LOG:\s+", "", text)
-    text = re.sub(r"^(FATAL|PANIC|ERROR|WARNING|DETAIL|HINT|CONTEXT):\s+", lambda m: m.group(1) + ": ", text)
+    text = re.sub(r"^(FATAL|PANIC|ERROR|WARNING|DETAIL|DETALLE|HINT|CONTEXTO?):\s+", lambda m: m.group(1) + ": ", text)
     text = _ADDRESS.sub(lambda m: f"{m.group(1)}<client>{m.group(2)}", text)
     text = _ABS_PATH.sub(lambda m: m.group(1), text)
     return re.sub(r"\s+", " ", text).strip()
@@ -104,7 +138,7 @@ def client_phrase(text: str | None) -> str:
     return _LIBPQ_HINT.sub("", gist(text)).strip()
 
 
-def log_lines(text: str | Iterable[str], pattern: str = r"LOG:|FATAL:|DETAIL:|WARNING:|ERROR:", *,
+def log_lines(text: str | Iterable[str], pattern: str = r"LOG:|FATAL:|DETAIL:|DETALLE:|WARNING:|ERROR:", *,
               routine: bool = False) -> list[str]:
     """Log lines (a text, or its lines) matching ``pattern``, routine ones left out unless ``routine``; each
     cleaned."""
@@ -135,7 +169,7 @@ def problem_lines(lines: Sequence[str]) -> list[str]:
     ``was not reloaded`` line (``invalid value for clientcert``, ``private key file ... requires a
     passphrase``), and for some pg_hba mistakes the log is the only place that names it.
     """
-    postmaster = next((m.group(1) for line in lines if "received SIGHUP" in line
+    postmaster = next((m.group(1) for line in lines if SIGHUP.search(line)
                        for m in [LOG_PREFIX.match(line)] if m), None)
     found: list[str] = []
     keep = False
@@ -153,7 +187,8 @@ def problem_lines(lines: Sequence[str]) -> list[str]:
 
 def log_messages(lines: Iterable[str], data_dir: str = "") -> pd.DataFrame:
     """Log lines as a (level, message) table, the data directory written ``$PGDATA`` and tab-indented
-    continuation lines joined to the entry above (so the table reads the same on every backend)."""
+    continuation lines joined to the entry above (so the table reads the same on every backend). The level
+    is English even from a server logging in Spanish (``DETALLE`` reads ``DETAIL``); the message is its own."""
     import pandas as pd
 
     rows: list[dict[str, str]] = []
@@ -162,7 +197,8 @@ def log_messages(lines: Iterable[str], data_dir: str = "") -> pd.DataFrame:
             line = line.replace(data_dir, "$PGDATA")
         match = _LEVEL.search(line)
         if match:
-            rows.append({"level": match.group(1), "message": line[match.end():].strip()})
+            level = SPANISH_LEVELS.get(match.group(1), match.group(1))  # data stays English
+            rows.append({"level": level, "message": line[match.end():].strip()})
         elif line.startswith(("\t", " ")) and rows:
             rows[-1]["message"] += " " + line.strip()
     return pd.DataFrame(rows, columns=["level", "message"])

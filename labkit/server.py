@@ -24,12 +24,12 @@ from psycopg import sql as pgsql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
-from . import binaries, paths, quoting, validate
+from . import binaries, i18n, paths, quoting, server_lang as lang_support, validate
 from .backends.base import Backend
 from .backends.choose import choose_backend, default_image, make_backend
 from .bootstrap_cert import self_signed
 from .errors import InvalidValue, LabkitError, PortInUse, ServerCommandError, ServerStartError
-from .messages import FAILURE_MARKERS
+from .messages import FAILURE_MARKERS, SIGHUP
 from .ports import DEFAULT_PORT, PORT_TRIES, bind_failure, choose_port, port_released
 from .workspace import DEFAULT_MAX_CONNECTIONS, LabState, Workspace, registered_ports, registry_entry_remove
 
@@ -70,9 +70,12 @@ class LabServer:
     def up(cls, workspace: Path | str | None = None, *, backend: str = "auto", pg_version: object = 16,
            port: int | None = None, name: str = "lab", image: str | None = None,
            bin_dir: str | Path | None = None, progress: Progress | None = None,
-           install_missing: bool = True, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> LabServer:
+           install_missing: bool = True, max_connections: int = DEFAULT_MAX_CONNECTIONS,
+           server_lang: str = "en") -> LabServer:
         """Start the lab in ``workspace`` (reusing the one already there when it matches) and wait until a
-        real connection succeeds. Every argument is checked before anything is created.
+        real connection succeeds. Every argument is checked before anything is created; ``server_lang`` is
+        the language of the server's own messages (:mod:`labkit.server_lang`: ``es`` needs a build with
+        Spanish messages and the es_ES.UTF-8 locale, else a clear error before the lab changes).
 
         The workspace is locked meanwhile, so two ``up`` of one workspace never race: the second reuses
         what the first started. A port is the lab's only once its server has bound it: when another process
@@ -81,6 +84,7 @@ class LabServer:
         say = progress or _quiet
         pg_major = validate.pg_major(pg_version)
         validate.backend(backend)
+        i18n.check_language(server_lang, name="server_lang")
         if port is not None:
             port = validate.port(port)
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) \
@@ -93,14 +97,17 @@ class LabServer:
             if existing is not None:
                 reused = cls._reuse(ws, existing, backend, pg_major, say)
                 if reused is not None:
+                    reused.set_server_lang(server_lang)
                     return reused
-            kind, why = choose_backend(backend, pg_major, image, say)
+            asked = "local" if server_lang != "en" and backend == "auto" else backend  # only local builds have NLS
+            kind, why = choose_backend(asked, pg_major, image, say)
             say(f"backend: {kind} ({why})")
             state = LabState(backend=kind, pg_major=pg_major, port=DEFAULT_PORT, name=name,
-                             max_connections=max_connections)
+                             max_connections=max_connections, server_lang=server_lang)
             if kind == "local":
                 state.bin_dir = str(cls._local_binaries(pg_major, bin_dir, install_missing, say).bin_dir)
-            else:
+            lang_support.check_available(server_lang, backend=kind, major=pg_major, bin_dir=state.bin_dir)
+            if kind != "local":
                 state.image = image or default_image(pg_major)
                 from .backends.docker_backend import DockerBackend
 
@@ -208,6 +215,17 @@ class LabServer:
         say(f"restarting the stopped lab on port {state.port}")
         server.start()
         return server
+
+    def set_server_lang(self, lang: str) -> None:
+        """Make the server write its messages in ``lang`` from now on (kept in the lab's state, so
+        :meth:`reset_config` keeps it); checked first (:func:`labkit.server_lang.check_available`)."""
+        lang_support.check_available(lang, backend=self.state.backend, major=self.state.pg_major,
+                                     bin_dir=self.state.bin_dir)
+        if lang != self.state.server_lang:
+            self.state.server_lang = lang
+            self._write_settings(self.state.settings)
+            if self.backend.is_running():
+                self.reload()
 
     def write_managed_files(self) -> None:
         """Write labkit.conf and pg_hba.conf from the recorded state (works on a stopped lab)."""
@@ -391,6 +409,8 @@ class LabServer:
 
     def _lesson_conf_text(self, trial: Mapping[str, object] | None = None) -> str:
         lines = ["# Lesson settings written by labkit. Later lines win over postgresql.conf."]
+        if self.state.server_lang != "en":  # the lab's message language, kept by reset_config
+            lines.append(quoting.conf_line("lc_messages", lang_support.lc_messages(self.state.server_lang)))
         lines += [f"{quoting.conf_name(name)} = {quoting.check_formatted_value(name, value)}"
                   for name, value in self.state.settings.items()]
         if trial:
@@ -514,7 +534,7 @@ class LabServer:
         # postgresql.conf has an error that makes it apply nothing, so the load time stays put -- once it has
         # logged "received SIGHUP". Either way it is then busy reloading and forks no new backend until done.
         while (self.execute("SELECT pg_conf_load_time() AS t")[0]["t"] == before
-               and "received SIGHUP" not in self.backend.log_since(mark)):
+               and not SIGHUP.search(self.backend.log_since(mark))):
             if time.monotonic() > deadline:
                 raise ServerCommandError(f"the server did not reload within {timeout:.0f} s",
                                          "see the server log (LabServer.log_since)")

@@ -44,6 +44,7 @@ class LabState:
     hba_rules: list[str] | None = None  # lesson pg_hba.conf rules; None = the default rules
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     port_fixed: bool = False  # the port was asked for: never moved to another one
+    server_lang: str = "en"  # the language of the server's own messages (lc_messages), see server_lang.py
     recovered: bool = False  # rebuilt from the running server because state.json was missing or damaged
 
     @classmethod

@@ -46,13 +46,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _lab(tmp_path_factory: pytest.TempPathFactory, major: int) -> Iterator[LabServer]:
-    workspace = tmp_path_factory.mktemp(f"lab{major}")
+def _lab(tmp_path_factory: pytest.TempPathFactory, major: int, server_lang: str = "en") -> Iterator[LabServer]:
+    workspace = tmp_path_factory.mktemp(f"lab{major}" + ("" if server_lang == "en" else f"-{server_lang}"))
     workspace.chmod(0o755)
     for parent in workspace.parents:
         if str(parent).startswith("/tmp") and parent != Path("/tmp"):
             parent.chmod(parent.stat().st_mode | 0o755)
-    server = LabServer.up(workspace, backend="local", pg_version=major)
+    server = LabServer.up(workspace, backend="local", pg_version=major, server_lang=server_lang)
     try:
         yield server
     finally:
@@ -69,6 +69,12 @@ def lab16(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
 def lab15(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     """A local PostgreSQL 15 lab (Debian's build, OpenSSL 3)."""
     yield from _lab(tmp_path_factory, 15)
+
+
+@pytest.fixture(scope="session")
+def lab15_es(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """Debian's PostgreSQL 15 (built with NLS) writing its messages in Spanish (server_lang="es")."""
+    yield from _lab(tmp_path_factory, 15, "es")
 
 
 @pytest.fixture(params=[16, 15], ids=["pg16", "pg15"])

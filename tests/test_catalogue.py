@@ -26,18 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from labkit import catalogue
-from labkit.client import AttemptResult, attempt
-from labkit.roles import ensure_role
+from labkit.client import attempt
 from labkit.errors import ServerStartError
 from labkit.pki import LabPKI
-from labkit.server import LabServer, ReloadResult
+from labkit.server import LabServer
 from labkit.handshake import probe, probe_lab
+from tests.catalogue_lab import (SERVER_SCENARIOS, Lab, connected, encrypted_copy, ensure_roles,  # noqa: F401
+                                 pki, refused, reload_classified)
 
 COVERED: set[str] = set()
-ROLES = ("conssl", "reporter")
 
 
 def covers(*keys: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -53,98 +52,9 @@ def covers(*keys: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 # ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPKI:
-    return LabPKI.ensure(tmp_path_factory.getbasetemp() / "labkit-pki")
-
-
-_ROLE_CACHE: dict[str, dict[str, str]] = {}
-
-
-def ensure_roles(lab: LabServer) -> dict[str, str]:
-    """Roles conssl and reporter with generated passwords (kept in the workspace's secrets)."""
-    key = str(lab.workspace.path)
-    if key not in _ROLE_CACHE:
-        _ROLE_CACHE[key] = {role: ensure_role(lab, role) for role in ROLES}
-    return _ROLE_CACHE[key]
-
-
-@dataclass
-class Lab:
-    """One lab server with the PKI and role passwords at hand, and shortcuts for the steps every test repeats."""
-
-    server: LabServer
-    pki: LabPKI
-    passwords: dict[str, str]
-
-    @property
-    def major(self) -> int:
-        return self.server.state.pg_major
-
-    @property
-    def p(self) -> Any:
-        return self.pki.paths
-
-    def deliver(self, name: str, source: Path, mode: int = 0o644) -> str:
-        return self.server.deliver(name, source, mode)
-
-    def configure(self, hba: list[str] | None = None, *, base: bool = True, **settings: Any) -> ReloadResult:
-        """The lab server certificate (chain) and key, plus ``settings``; ``hba`` lesson rules; reload."""
-        values: dict[str, Any] = {}
-        if base:
-            values = {"ssl_cert_file": self.deliver("server-chain.crt", self.p.server_chain_crt),
-                      "ssl_key_file": self.deliver("server.key", self.p.server_key, 0o600)}
-        values.update(settings)
-        self.server.set_settings(values, replace=True)
-        self.server.set_hba_rules(hba)
-        return self.server.reload()
-
-    def cert_auth(self, **settings: Any) -> ReloadResult:
-        """Client-certificate authentication for the two lesson roles (the guide's Fase #2 layers 5-6)."""
-        settings.setdefault("ssl_ca_file", self.deliver("combined.crt", self.p.combined_crt))
-        result = self.configure(["hostssl all conssl,reporter 0.0.0.0/0 cert"], **settings)
-        assert result.ok, result.log
-        return result
-
-    def attempt(self, **kwargs: Any) -> AttemptResult:
-        return attempt(self.server, **kwargs)
-
-    def client(self, crt: Path, key: Path, **kwargs: Any) -> AttemptResult:
-        """conssl with a client certificate, verifying the server (verify-ca against the lab root)."""
-        kwargs.setdefault("user", "conssl")
-        kwargs.setdefault("password", None)
-        return attempt(self.server, sslmode="verify-ca", sslrootcert=self.p.root_crt, sslcert=crt, sslkey=key,
-                       **kwargs)
-
-
 @pytest.fixture
 def lab(any_lab: LabServer, pki: LabPKI) -> Lab:
     return Lab(any_lab, pki, ensure_roles(any_lab))
-
-
-def refused(result: AttemptResult, key: str, log: str | None = None) -> None:
-    """The attempt failed, was classified as ``key``, and (if given) the server logged ``log`` (a regex)."""
-    context = f"\n client: {result.error_text}\n server log:\n{result.server_log}"
-    assert not result.connected, f"expected a refusal ({key}) but it connected{context}"
-    assert result.error_key == key, f"classified as {result.error_key!r}, expected {key!r}{context}"
-    if log is not None:
-        assert re.search(log, result.server_log), f"server log lacks /{log}/{context}"
-
-
-def connected(result: AttemptResult, *, tls: bool = True) -> None:
-    context = f"\n client: {result.error_text}\n server log:\n{result.server_log}"
-    assert result.connected, f"the control did not connect{context}"
-    assert result.error_key is None
-    if tls:
-        assert result.tls_version in ("TLSv1.2", "TLSv1.3"), result
-
-
-def reload_classified(result: ReloadResult, key: str, log: str) -> None:
-    """A reload reported a problem in its log, and the catalogue names it from the log alone."""
-    assert re.search(log, result.log), f"reload log lacks /{log}/:\n{result.log}"
-    text = result.log + "\n" + "\n".join(str(e) for e in result.hba_errors.get("error", []))
-    entry = catalogue.classify("", text)
-    assert entry is not None and entry.key == key, f"classified as {entry and entry.key!r}:\n{text}"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -223,8 +133,7 @@ def test_crl_missing_at_depth_1(lab: Lab) -> None:
 
 @covers("cert_revoked")
 def test_revoked_client_certificate(lab: Lab) -> None:
-    lab.cert_auth(ssl_crl_file=lab.deliver("combined.crl", lab.p.combined_crl))
-    result = lab.client(lab.p.revoked_client_crt, lab.p.revoked_client_key)
+    result = SERVER_SCENARIOS["cert_revoked"](lab).attempt
     refused(result, "cert_revoked", r"could not accept SSL connection: certificate verify failed")
     assert "ssl/tls alert certificate revoked" in result.error_text  # OpenSSL 3 client wording
     if lab.major >= 16:
@@ -234,8 +143,7 @@ def test_revoked_client_certificate(lab: Lab) -> None:
 
 @covers("cert_expired")
 def test_expired_client_certificate(lab: Lab) -> None:
-    lab.cert_auth()
-    result = lab.client(lab.p.expired_client_crt, lab.p.expired_client_key)
+    result = SERVER_SCENARIOS["cert_expired"](lab).attempt
     refused(result, "cert_expired", r"could not accept SSL connection: certificate verify failed")
     assert "ssl/tls alert certificate expired" in result.error_text
     if lab.major >= 16:
@@ -246,8 +154,7 @@ def test_expired_client_certificate(lab: Lab) -> None:
 @covers("unknown_ca")
 def test_unknown_ca_when_server_trusts_only_the_root(lab: Lab) -> None:
     """Guide, Mensajes de Error #1: ssl_ca_file has the root only and the client sends its leaf only."""
-    lab.cert_auth(ssl_ca_file=lab.deliver("root.crt", lab.p.root_crt))
-    result = lab.client(lab.p.client_crt, lab.p.client_key)
+    result = SERVER_SCENARIOS["unknown_ca"](lab).attempt
     refused(result, "unknown_ca", r"could not accept SSL connection: certificate verify failed")
     if lab.major >= 16:
         assert "unable to get local issuer certificate" in result.server_log
@@ -383,8 +290,7 @@ def test_server_certificate_untrusted(lab: Lab) -> None:
 
 @covers("protocol_mismatch")
 def test_protocol_version_mismatch(lab: Lab) -> None:
-    lab.configure(ssl_min_protocol_version="TLSv1.3")
-    result = lab.attempt(sslmode="require", ssl_max_protocol_version="TLSv1.2")
+    result = SERVER_SCENARIOS["protocol_mismatch"](lab).attempt
     refused(result, "protocol_mismatch", r"could not accept SSL connection: unsupported protocol")
     assert "tlsv1 alert protocol version" in result.error_text
     lab.configure(ssl_max_protocol_version="TLSv1.2")
@@ -400,8 +306,7 @@ def test_protocol_range_invalid(lab: Lab) -> None:
     client = lab.attempt(sslmode="require", ssl_min_protocol_version="TLSv1.3", ssl_max_protocol_version="TLSv1.2")
     refused(client, "protocol_range_invalid")
     assert client.server_log == ""  # libpq refuses before connecting
-    reload = lab.configure(ssl_min_protocol_version="TLSv1.3", ssl_max_protocol_version="TLSv1.2")
-    assert not reload.ok
+    reload = SERVER_SCENARIOS["protocol_range_invalid"](lab).reload
     reload_classified(reload, "protocol_range_invalid", r"could not set SSL protocol version range")
     assert "SSL configuration was not reloaded" in reload.log
     connected(lab.attempt(sslmode="require"))  # the previous SSL configuration stays in force
@@ -409,7 +314,7 @@ def test_protocol_range_invalid(lab: Lab) -> None:
 
 @covers("protocol_setting_invalid")
 def test_protocol_setting_invalid_value(lab: Lab) -> None:
-    reload = lab.configure(ssl_min_protocol_version="TLSv1.4")
+    reload = SERVER_SCENARIOS["protocol_setting_invalid"](lab).reload
     assert list(reload.file_errors["name"]) == ["ssl_min_protocol_version"]
     reload_classified(reload, "protocol_setting_invalid", r'invalid value for parameter "ssl_min_protocol_version"')
     refused(lab.attempt(sslmode="require", ssl_min_protocol_version="TLSv1.4"), "protocol_setting_invalid")
@@ -443,7 +348,7 @@ def test_legacy_tls_needs_lower_security_level_on_openssl3(lab: Lab) -> None:
 
 @covers("key_permissions")
 def test_server_key_with_group_access_at_reload(lab: Lab) -> None:
-    reload = lab.configure(ssl_key_file=lab.deliver("server-0640.key", lab.p.server_key, 0o640))
+    reload = SERVER_SCENARIOS["key_permissions"](lab).reload
     reload_classified(reload, "key_permissions", r'private key file "[^"]*server-0640.key" has group or world access')
     assert "SSL configuration was not reloaded" in reload.log
     connected(lab.attempt(sslmode="require"))  # the old key stays loaded
@@ -482,19 +387,10 @@ def test_client_key_with_group_access(lab: Lab, tmp_path: Path) -> None:
     connected(lab.client(lab.p.client_crt, key))
 
 
-def _encrypted_copy(source: Path, target: Path, passphrase: bytes) -> Path:
-    key = serialization.load_pem_private_key(source.read_bytes(), None)
-    target.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                         serialization.BestAvailableEncryption(passphrase)))
-    target.chmod(0o600)
-    return target
-
-
 @covers("key_bad_decrypt")
 def test_wrong_passphrase_server_key(lab: Lab) -> None:
+    reload = SERVER_SCENARIOS["key_bad_decrypt"](lab).reload
     encrypted = lab.deliver("server-encrypted.key", lab.p.server_encrypted_key, 0o600)
-    reload = lab.configure(ssl_key_file=encrypted, ssl_passphrase_command="echo not-the-passphrase",
-                           ssl_passphrase_command_supports_reload=True)
     reload_classified(reload, "key_bad_decrypt", r'could not load private key file "[^"]*": bad decrypt')
     passfile = lab.deliver("passphrase.txt", lab.p.passphrase_file, 0o600)
     assert lab.configure(ssl_key_file=encrypted, ssl_passphrase_command=f"cat {passfile}",
@@ -504,7 +400,7 @@ def test_wrong_passphrase_server_key(lab: Lab) -> None:
 
 @covers("key_bad_decrypt")
 def test_wrong_sslpassword_client_key(lab: Lab, tmp_path: Path) -> None:
-    key = _encrypted_copy(lab.p.client_key, tmp_path / "client-encrypted.key", b"right-passphrase")
+    key = encrypted_copy(lab.p.client_key, tmp_path / "client-encrypted.key", b"right-passphrase")
     lab.cert_auth()
     for wrong in ("wrong-passphrase", None):  # None: no prompt on a terminal, an empty passphrase is tried
         result = lab.client(lab.p.client_crt, key, sslpassword=wrong)
@@ -515,14 +411,14 @@ def test_wrong_sslpassword_client_key(lab: Lab, tmp_path: Path) -> None:
 
 @covers("key_needs_passphrase_at_reload")
 def test_encrypted_server_key_without_reloadable_passphrase(lab: Lab) -> None:
-    reload = lab.configure(ssl_key_file=lab.deliver("server-encrypted.key", lab.p.server_encrypted_key, 0o600))
+    reload = SERVER_SCENARIOS["key_needs_passphrase_at_reload"](lab).reload
     reload_classified(reload, "key_needs_passphrase_at_reload", r"cannot be reloaded because it requires a passphrase")
     connected(lab.attempt(sslmode="require"))
 
 
 @covers("key_mismatch")
 def test_key_does_not_match_certificate(lab: Lab) -> None:
-    reload = lab.configure(ssl_key_file=lab.deliver("wrong-host.key", lab.p.wrong_host_key, 0o600))
+    reload = SERVER_SCENARIOS["key_mismatch"](lab).reload
     reload_classified(reload, "key_mismatch", r"key values mismatch")
     lab.cert_auth()
     refused(lab.client(lab.p.client_crt, lab.p.client2_key), "key_mismatch", r"EOF detected")
@@ -548,8 +444,7 @@ def test_client_certificate_not_pem(lab: Lab, tmp_path: Path) -> None:
 
 @covers("server_cert_file_unreadable")
 def test_server_certificate_file_missing(lab: Lab) -> None:
-    reload = lab.configure(ssl_cert_file="tls/no-such.crt", base=False,
-                           ssl_key_file=lab.deliver("server.key", lab.p.server_key, 0o600))
+    reload = SERVER_SCENARIOS["server_cert_file_unreadable"](lab).reload
     reload_classified(reload, "server_cert_file_unreadable",
                       r'could not load server certificate file "tls/no-such.crt"')
     connected(lab.attempt(sslmode="require"))
@@ -565,7 +460,7 @@ def test_clientcert_1_is_rejected(lab: Lab) -> None:
     """The guide's clientcert=1 is invalid since PostgreSQL 14. Measured on 15 and 16: pg_hba_file_rules shows
     the line with empty fields and *no* error text (so the guide's `WHERE error IS NOT NULL` misses it); labkit
     reports such a row as not usable, and the log says why."""
-    reload = lab.configure(["hostssl all conssl 0.0.0.0/0 cert clientcert=1"])
+    reload = SERVER_SCENARIOS["clientcert_invalid"](lab).reload
     reload_classified(reload, "clientcert_invalid", r'invalid value for clientcert: "1"')
     assert "pg_hba.conf was not reloaded" in reload.log and not reload.ok
     assert list(reload.hba_errors["error"]) == ["line not usable (see the server log)"]
@@ -577,7 +472,7 @@ def test_clientcert_1_is_rejected(lab: Lab) -> None:
 
 @covers("hostssl_without_ssl")
 def test_hostssl_rule_with_ssl_off(lab: Lab) -> None:
-    reload = lab.configure(["hostssl all reporter 0.0.0.0/0 scram-sha-256"], ssl=False)
+    reload = SERVER_SCENARIOS["hostssl_without_ssl"](lab).reload
     assert list(reload.hba_errors["error"]) == ["hostssl record cannot match because SSL is disabled"]
     reload_classified(reload, "hostssl_without_ssl", r"hostssl record cannot match because SSL is disabled")
     assert lab.configure(["hostssl all reporter 0.0.0.0/0 scram-sha-256"]).ok
@@ -585,8 +480,7 @@ def test_hostssl_rule_with_ssl_off(lab: Lab) -> None:
 
 @covers("cert_auth_failed")
 def test_certificate_cn_does_not_match_user(lab: Lab) -> None:
-    lab.cert_auth()
-    result = lab.client(lab.p.client_crt, lab.p.client_key, user="reporter")
+    result = SERVER_SCENARIOS["cert_auth_failed"](lab).attempt
     refused(result, "cert_auth_failed",
             r"provided user name \(reporter\) and authenticated user name \(conssl\) do not match")
     assert re.search(r'FATAL:  certificate authentication failed for user "reporter"', result.server_log)
@@ -597,16 +491,14 @@ def test_certificate_cn_does_not_match_user(lab: Lab) -> None:
 
 @covers("client_cert_required")
 def test_cert_rule_without_client_certificate(lab: Lab) -> None:
-    lab.cert_auth()
-    result = lab.attempt(sslmode="verify-full", sslrootcert=lab.p.root_crt, user="conssl", password=None)
+    result = SERVER_SCENARIOS["client_cert_required"](lab).attempt
     refused(result, "client_cert_required", r"FATAL:  connection requires a valid client certificate")
     connected(lab.client(lab.p.client_crt, lab.p.client_key))
 
 
 @covers("password_failed", "no_password")
 def test_password_authentication(lab: Lab) -> None:
-    lab.configure(["host all conssl,reporter 0.0.0.0/0 scram-sha-256"])
-    result = lab.attempt(sslmode="require", user="reporter", password="not-the-password")
+    result = SERVER_SCENARIOS["password_failed"](lab).attempt
     refused(result, "password_failed", r'FATAL:  password authentication failed for user "reporter"')
     silent = lab.attempt(sslmode="require", user="reporter", password=None)
     refused(silent, "no_password")
@@ -616,8 +508,7 @@ def test_password_authentication(lab: Lab) -> None:
 
 @covers("no_hba_no_encryption")
 def test_hostssl_refuses_plain_connection(lab: Lab) -> None:
-    lab.configure(["hostssl all conssl,reporter 0.0.0.0/0 scram-sha-256"])
-    result = lab.attempt(sslmode="disable", user="reporter", password=lab.passwords["reporter"])
+    result = SERVER_SCENARIOS["no_hba_no_encryption"](lab).attempt
     refused(result, "no_hba_no_encryption", r'FATAL:  no pg_hba.conf entry for host "127.0.0.1", user "reporter", '
                                              r'database "postgres", no encryption')
     connected(lab.attempt(sslmode="require", user="reporter", password=lab.passwords["reporter"]))
@@ -625,8 +516,7 @@ def test_hostssl_refuses_plain_connection(lab: Lab) -> None:
 
 @covers("no_hba_ssl")
 def test_hostnossl_refuses_tls_connection(lab: Lab) -> None:
-    lab.configure(["hostnossl all conssl,reporter 0.0.0.0/0 scram-sha-256"])
-    result = lab.attempt(sslmode="require", user="reporter", password=lab.passwords["reporter"])
+    result = SERVER_SCENARIOS["no_hba_ssl"](lab).attempt
     refused(result, "no_hba_ssl", r"no pg_hba.conf entry for host .*, SSL encryption")
     connected(lab.attempt(sslmode="disable", user="reporter", password=lab.passwords["reporter"]), tls=False)
 

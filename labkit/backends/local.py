@@ -178,7 +178,9 @@ class LocalBackend(Backend):
         os.chmod(self.socket_dir, 0o700)  # checked above to be a real folder of ours; /tmp is sticky
 
     def _run_as_server(self, argv: list[str], timeout: float = _TIMEOUT) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": f"{self.bin_dir}:/usr/bin:/bin", "LC_ALL": "C", "LANG": "C", "TZ": "UTC"}
+        # C everywhere except the character set: UTF-8, so that a server logging in Spanish (lc_messages,
+        # labkit.server_lang) writes "conexión", not the ASCII transliteration "conexi?n" (measured on 15).
+        env = {"PATH": f"{self.bin_dir}:/usr/bin:/bin", "LANG": "C", "LC_CTYPE": "C.UTF-8", "TZ": "UTC"}
         kwargs: dict[str, Any] = {}
         if self.account.pw_uid != os.geteuid():
             kwargs = {"user": self.account.pw_uid, "group": self.account.pw_gid, "extra_groups": []}

@@ -146,7 +146,7 @@ observe("1. bad value reloaded", report)
 # %%
 assert report.file_errors.name.tolist() == ["ssl_min_protocol_version"]
 assert report.file_errors.error.tolist() == ["setting could not be applied"]
-assert any("unaffected changes were applied" in m for m in report.messages().message)
+assert lk.messages.says(report.messages().message, "unaffected changes were applied")
 assert lab.show("ssl_min_protocol_version") == "TLSv1.2" and lab.show("ssl_ciphers") == "HIGH:!aNULL:!MD5"
 
 # %% [markdown]
@@ -174,7 +174,7 @@ observe("2. unknown parameter reloaded", report)
 
 # %%
 assert report.file_errors.error.tolist() == ["unrecognized configuration parameter"]
-assert any("no changes were applied" in m for m in report.messages().message)
+assert lk.messages.says(report.messages().message, "no changes were applied")
 assert not report.conf_load_time_moved and lab.show("ssl_min_protocol_version") == "TLSv1.2"
 
 # %% [markdown]
@@ -201,7 +201,7 @@ observe("3. broken pg_hba line reloaded", report)
 
 # %%
 assert report.hba_errors.error.tolist() == ['invalid authentication method "sha256"']
-assert any(m.endswith("pg_hba.conf was not reloaded") for m in report.messages().message)
+assert lk.messages.says(report.messages().message, "pg_hba.conf was not reloaded")
 
 # %% [markdown]
 # ## 4. A certificate file that does not exist: only the log tells
@@ -229,7 +229,7 @@ observe("4. missing certificate reloaded", report, **{"SHOW ssl_cert_file": lab.
 
 # %%
 assert report.file_errors.empty and report.hba_errors.empty and not report.ok
-assert "SSL configuration was not reloaded" in report.messages().message.tolist()
+assert lk.messages.says(report.messages().message, "SSL configuration was not reloaded")
 assert lab.show("ssl_cert_file") == "/nonexistent/server.crt" and state_rows[-1]["client connects"]
 
 # %% [markdown]
