@@ -402,6 +402,15 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     ),
     # ---- authentication ------------------------------------------------------------------------------------
     _entry(
+        "usermap_no_match", "authentication",
+        "The pg_hba rule names a user map (map=...) and pg_ident.conf has no line of that map pairing the "
+        "certificate's name (CN, or the DN with clientname=DN) with the role asked for -- or no such map at "
+        "all. The client reads only 'certificate authentication failed'.",
+        "Add the pair to pg_ident.conf (a /regex with \\1 for a family of names) and reload; check "
+        "pg_ident_file_mappings for the map's lines and that the system name is spelled as the log shows.",
+        server=(r'no match in usermap "[^"]*" for user "[^"]*" authenticated as',),
+    ),
+    _entry(
         "cert_auth_failed", "authentication",
         "Method 'cert' (or clientcert=verify-full) compares the certificate's CN with the user name asked for, "
         "and they differ.",
@@ -410,6 +419,22 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         f"{_GUIDE_F2} › Tercera capa nivel Usuario (usuario \"otros\")",
         **_both(r'certificate authentication failed for user "[^"]*"',
                 r"provided user name \([^)]*\) and authenticated user name \([^)]*\) do not match"),
+    ),
+    _entry(
+        "require_auth_failed", "authentication",
+        "require_auth (libpq 16+) lists the methods the client lets the server use; the server asked for "
+        "another one ('server requested ...'), or let the client in without asking at all ('did not complete "
+        "authentication': trust, or cert, which require_auth does not count as a method).",
+        "Make the pg_hba rule use a method the list allows (scram-sha-256 on hostssl), or widen the list "
+        "(e.g. scram-sha-256,none where cert logins are expected).",
+        client=(r'authentication method requirement "[^"]*" failed',),
+    ),
+    _entry(
+        "require_auth_invalid", "authentication",
+        "require_auth takes password, md5, gss, sspi, scram-sha-256 or none, each optionally negated with !; "
+        "libpq refuses anything else (e.g. 'cert') before connecting.",
+        "Write a method from that list; certificates are demanded with sslcertmode=require, not require_auth.",
+        client=(r'invalid require_auth value: "[^"]*"', r'invalid require_auth method: "[^"]*"'),
     ),
     _entry(
         "client_cert_required", "authentication",

@@ -1,0 +1,157 @@
+"""What a 2026 client trusts and insists on: libpq 16-18's ``sslrootcert=system``, ``sslcertmode``,
+``require_auth`` and a client-side CRL, each measured against a lab.
+
+Why a room of its own: these are the client's half of the hardening. The server layers (``layers``) decide
+what the server accepts; these keywords decide what the *client* accepts -- which CAs may vouch for the
+server, whether a client certificate takes part, which authentication the server may ask for, and
+whether a revoked server certificate is noticed. Each verdict here comes from a real connection
+(:func:`labkit.client.attempt`); nothing is inferred from a keyword's name.
+
+The operating system's store is simulated without touching the machine's: OpenSSL reads ``SSL_CERT_FILE``
+and ``SSL_CERT_DIR`` when libpq asks it for the default trust paths (``sslrootcert=system``), so
+:func:`system_store` writes a bundle and an empty folder and returns those two variables for ``env=``.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from . import layers as L
+from . import messages
+from .ca import load_cert, openssl_name_hash, pem, write_file
+from .client import AttemptResult, attempt
+from .errors import InvalidValue
+from .transaction import apply
+
+if TYPE_CHECKING:
+    from .pki import LabPKI
+    from .server import LabServer
+
+__all__ = ["CERTMODE_RULES", "CERTMODES", "REQUIRE_AUTH", "REQUIRE_AUTH_RULES", "RevokedServer", "certmode_rows",
+           "frame", "require_auth_rows", "revoked_server", "row", "server_saw", "system_store"]
+
+CERTMODES: tuple[str, ...] = ("disable", "allow", "require")
+#: pg_hba rules for the sslcertmode table: (label, method, clientcert option).
+CERTMODE_RULES: tuple[tuple[str, str, str | None], ...] = (
+    ("cert", "cert", None), ("scram-sha-256", "scram-sha-256", None),
+    ("scram-sha-256 clientcert=verify-ca", "scram-sha-256", "verify-ca"),
+    ("scram-sha-256 clientcert=verify-full", "scram-sha-256", "verify-full"),
+)
+REQUIRE_AUTH: tuple[str, ...] = ("scram-sha-256", "!password", "none", "password")
+REQUIRE_AUTH_RULES: tuple[str, ...] = ("trust", "password", "scram-sha-256", "cert")
+
+
+def system_store(folder: Path, *certificates: Path) -> dict[str, str]:
+    """A stand-in for the operating system's trust store: ``folder/bundle.pem`` holding ``certificates``
+    (none at all is allowed: a store that trusts nobody) and an empty ``folder/certs``; returns the
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` pair to pass as ``attempt(..., env=...)``."""
+    folder = Path(folder)
+    (folder / "certs").mkdir(parents=True, exist_ok=True)
+    data = b""
+    for path in certificates:
+        try:
+            data += pem(load_cert(Path(path)))
+        except (OSError, ValueError):
+            raise InvalidValue("certificates", str(path), "PEM certificate files", "e.g. pki.paths.root_crt") from None
+    write_file(folder / "bundle.pem", data, 0o644)
+    return {"SSL_CERT_FILE": str(folder / "bundle.pem"), "SSL_CERT_DIR": str(folder / "certs")}
+
+
+@dataclass(frozen=True)
+class RevokedServer:
+    """A server certificate for the lab's names, revoked by the lab intermediate, and the client-side CRLs
+    that say so: one PEM file (intermediate + root CRL) and a hashed directory (``<hash>.r0``)."""
+
+    crt: Path
+    key: Path
+    crl_file: Path
+    crl_dir: Path
+
+
+def revoked_server(pki: LabPKI, folder: Path, *, space: str, names: Sequence[str] = ("localhost", "127.0.0.1")
+                   ) -> RevokedServer:
+    """Issue a server certificate in the lesson's PKI ``space``, revoke it in CRLs written to ``folder``.
+
+    The lab's own CRL files are left alone (other lessons read them): the CRLs are signed here with the lab
+    CAs' keys (:meth:`labkit.ca.CA.crl`). libpq checks a CRL for every CA of the chain, so the root's empty
+    CRL goes along with the intermediate's.
+    """
+    crt, key = pki.issue_server(tuple(names), name="server-revoked", space=space)
+    inter, root = pki.intermediate_ca(), pki.root_ca()
+    inter.revoke(load_cert(crt))
+    crls = (inter.crl(), root.crl())
+    folder = Path(folder)
+    hashed = folder / "crl-dir"
+    hashed.mkdir(parents=True, exist_ok=True)
+    write_file(folder / "revoked.crl", b"".join(pem(c) for c in crls), 0o644)
+    for crl in crls:
+        write_file(hashed / f"{openssl_name_hash(crl.issuer)}.r0", pem(crl), 0o644)
+    return RevokedServer(crt, key, folder / "revoked.crl", hashed)
+
+
+def server_saw(result: AttemptResult) -> str:
+    """What the server recorded about the session (pg_stat_ssl): its client certificate's DN, or TLS
+    without one; ``not connected`` when there was no session to ask."""
+    if not result.connected:
+        return "not connected"
+    if not result.ssl_is_used:
+        return "no TLS"
+    return f"client certificate {result.ssl_client_dn}" if result.ssl_client_dn else "TLS, no client certificate"
+
+
+def row(feature: str, setting: str, result: AttemptResult, **more: Any) -> dict[str, Any]:
+    """One line of the lesson's key result: the keyword tried, the outcome as both ends saw it."""
+    return {"feature": feature, "setting": setting, **more, "connected": result.connected,
+            "server saw": server_saw(result), "outcome": result.outcome, "error key": result.error_key or ("" if result.connected else "?"),
+            "client says": "" if result.connected else messages.client_phrase(result.error_text),
+            "psql": result.short_psql}
+
+
+def _hba(lab: LabServer, pki: LabPKI, method: str, user: str, clientcert: str | None = None) -> None:
+    done = apply(lab, L.layer_ssl_on(pki), L.layer_ca(pki), L.layer_hostssl(method, users=(user,), clientcert=clientcert))
+    if not done.ok:
+        raise InvalidValue("pg_hba rule", f"{method} clientcert={clientcert}", "a rule the server accepts", done.reason)
+
+
+def certmode_rows(lab: LabServer, pki: LabPKI, *, user: str, password: str,
+                  rules: Iterable[tuple[str, str, str | None]] = CERTMODE_RULES,
+                  modes: Sequence[str] = CERTMODES) -> list[dict[str, Any]]:
+    """``sslcertmode`` x pg_hba rule, the client holding the lab's certificate for ``user`` each time:
+    whether it connects and whether the server saw the certificate (one reload per rule)."""
+    out = []
+    for label, method, clientcert in rules:
+        _hba(lab, pki, method, user, clientcert)
+        for mode in modes:
+            result = attempt(lab, label=f"{label} / {mode}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
+                             user=user, password=password, sslcert=pki.paths.client_crt, sslkey=pki.paths.client_key,
+                             extra={"sslcertmode": mode})
+            out.append(row("sslcertmode", mode, result, **{"context": label}))
+    return out
+
+
+def require_auth_rows(lab: LabServer, pki: LabPKI, *, user: str, password: str,
+                      rules: Iterable[str] = REQUIRE_AUTH_RULES,
+                      values: Sequence[str] = REQUIRE_AUTH) -> list[dict[str, Any]]:
+    """``require_auth`` x the method of the pg_hba rule, with the right password and certificate at hand:
+    whether libpq lets the server's way of authenticating stand."""
+    out = []
+    for method in rules:
+        _hba(lab, pki, method, user)
+        for value in values:
+            result = attempt(lab, label=f"{method} / {value}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
+                             user=user, password=password, sslcert=pki.paths.client_crt, sslkey=pki.paths.client_key,
+                             extra={"require_auth": value})
+            out.append(row("require_auth", value, result, **{"context": method}))
+    return out
+
+
+def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Rows of :func:`row` as a table, ``context`` (the pg_hba rule or the trust store) filled with an empty cell where it does not apply."""
+    table = pd.DataFrame(list(rows))
+    if "context" in table:
+        table["context"] = table["context"].fillna("")
+    return table
