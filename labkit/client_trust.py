@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from .server import LabServer
 
 __all__ = ["CERTMODE_RULES", "CERTMODES", "REQUIRE_AUTH", "REQUIRE_AUTH_RULES", "RevokedServer", "certmode_rows",
-           "frame", "require_auth_rows", "revoked_server", "row", "server_saw", "system_store"]
+           "crl_rows", "frame", "require_auth_rows", "revoked_server", "row", "server_saw", "system_rows",
+           "system_store"]
 
 CERTMODES: tuple[str, ...] = ("disable", "allow", "require")
 #: pg_hba rules for the sslcertmode table: (label, method, clientcert option).
@@ -147,6 +148,41 @@ def require_auth_rows(lab: LabServer, pki: LabPKI, *, user: str, password: str,
                              extra={"require_auth": value})
             out.append(row("require_auth", value, result, **{"context": method}))
     return out
+
+
+def system_rows(lab: LabServer, pki: LabPKI, folder: Path, *, user: str, password: str,
+                wrong_host: str) -> list[dict[str, Any]]:
+    """``sslrootcert=system`` with a store that holds the lab root and one that does not: verify-full,
+    sslmode left to libpq (also with a host name the certificate lacks), verify-ca and require."""
+    with_root = system_store(Path(folder) / "store-with-lab-root", pki.paths.root_crt)
+    without_root = system_store(Path(folder) / "store-without-lab-root")
+    cases = [("store with the lab root", mode, host, with_root) for mode, host in
+             (("verify-full", None), (None, None), (None, wrong_host), ("verify-ca", None), ("require", None))]
+    cases.append(("store without the lab root", "verify-full", None, without_root))
+    out = []
+    for store, mode, host, env in cases:
+        result = attempt(lab, sslmode=mode, host=host, hostaddr="127.0.0.1" if host else None, env=env, user=user,
+                         password=password, sslrootcert="system")
+        setting = f"sslmode={mode or '(not given)'}" + (f", host={host}" if host else "")
+        out.append(row("sslrootcert=system", setting, result, context=store))
+    return out
+
+
+def crl_rows(lab: LabServer, pki: LabPKI, revoked: RevokedServer, *, user: str, password: str,
+             include_dir: bool = True) -> list[dict[str, Any]]:
+    """The lab serving ``revoked``'s certificate, clients with verify-full and: no CRL, the revoking CRL file,
+    the lab's own CRL (which does not list it) and, with ``include_dir``, the hashed folder -- alone, and
+    beside an ``sslcrl`` naming a file that does not exist (libpq then checks no revocation at all)."""
+    cases: dict[str, dict[str, object]] = {
+        "no CRL": {}, "sslcrl=revoked.crl": {"sslcrl": revoked.crl_file},
+        "sslcrl=lab combined.crl (not listing it)": {"sslcrl": pki.paths.combined_crl}}
+    if include_dir:
+        cases["sslcrldir=crl-dir"] = {"sslcrldir": revoked.crl_dir}
+        cases["sslcrldir=crl-dir + sslcrl=missing file"] = {"sslcrldir": revoked.crl_dir,
+                                                            "sslcrl": revoked.crl_file.with_name("missing.crl")}
+    return [row("client CRL", label, attempt(lab, label=label, sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
+                                             user=user, password=password, extra=extra))
+            for label, extra in cases.items()]
 
 
 def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:

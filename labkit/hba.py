@@ -20,9 +20,11 @@ from . import messages, quoting
 from .errors import InvalidValue
 
 if TYPE_CHECKING:
+    from .client import AttemptResult
     from .server import LabServer
 
-__all__ = ["IDENT_FILE", "NEVER_REACHED", "first_match", "ident_mappings", "lesson_rows", "login_reason", "set_ident_maps"]
+__all__ = ["IDENT_FILE", "NEVER_REACHED", "first_match", "ident_mappings", "lesson_rows", "login_reason", "map_login_row",
+           "set_ident_maps"]
 
 _CONN_TYPES = ("hostssl", "hostnossl", "host")
 _LINE_TYPES_FOR = {
@@ -214,3 +216,13 @@ def login_reason(server_log: str) -> str:
             if re.search(pattern, line):
                 return re.sub(r"^(LOG|FATAL|DETAIL):\s+", "", re.sub(r"\s*\(/[^)]*\)$", "", line))
     return "(nothing logged)"
+
+
+def map_login_row(certificate: str, role: str, map_name: str, result: AttemptResult) -> dict[str, object]:
+    """One certificate login through a map, as a table row: who asked for which role under which map, the
+    role the session got, the server log's reason (:func:`login_reason`), the catalogue's key, the client's
+    words (the same for every refusal, which is the point of showing them)."""
+    return {"certificate": certificate, "requested role": role, "map": map_name, "connected": result.connected,
+            "logged in as": result.current_user or "", "server log": login_reason(result.server_log),
+            "catalogue key": result.error_key or "",
+            "client says": "" if result.connected else messages.client_phrase(result.error_text)}

@@ -69,20 +69,8 @@ pd.set_option("display.max_colwidth", None)
 applied = lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_ca(pki),
                    lk.layers.layer_hostssl("scram-sha-256", users=("conssl",)))
 assert applied.ok, applied.reason
-with_lab_root = lk.client_trust.system_store(trust / "store-with-lab-root", pki.paths.root_crt)
-without_lab_root = lk.client_trust.system_store(trust / "store-without-lab-root")
-login = {"user": "conssl", "password": secret_password, "sslrootcert": "system"}
-system_cases = [("store with the lab root", "verify-full", None, with_lab_root),
-                ("store with the lab root", None, None, with_lab_root),
-                ("store with the lab root", None, wrong_host, with_lab_root),
-                ("store with the lab root", "verify-ca", None, with_lab_root),
-                ("store with the lab root", "require", None, with_lab_root),
-                ("store without the lab root", "verify-full", None, without_lab_root)]
-system_rows = []
-for store, mode, host, env in system_cases:
-    result = lk.attempt(lab, sslmode=mode, host=host, hostaddr="127.0.0.1" if host else None, env=env, **login)
-    setting = f"sslmode={mode or '(not given)'}" + (f", host={host}" if host else "")
-    system_rows.append(lk.client_trust.row("sslrootcert=system", setting, result, **{"context": store}))
+system_rows = lk.client_trust.system_rows(lab, pki, trust, user="conssl", password=secret_password,
+                                         wrong_host=wrong_host)
 system = lk.client_trust.frame(system_rows)
 lk.tables.verdict(system[["context", "setting", "connected", "server saw", "error key", "client says"]],
                   uuid="system42")
@@ -175,15 +163,8 @@ revoked = lk.client_trust.revoked_server(pki, trust / "crl", space="42")
 applied = lk.apply(lab, lk.layers.layer_ssl_on(pki, cert=revoked.crt, key=revoked.key), lk.layers.layer_ca(pki),
                    lk.layers.layer_hostssl("scram-sha-256", users=("conssl",)))
 assert applied.ok, applied.reason
-crl_cases = {"no CRL": {}, "sslcrl=revoked.crl": {"sslcrl": revoked.crl_file},
-             "sslcrl=lab combined.crl (not listing it)": {"sslcrl": pki.paths.combined_crl}}
-if include_crl_dir:
-    crl_cases["sslcrldir=crl-dir"] = {"sslcrldir": revoked.crl_dir}
-    crl_cases["sslcrldir=crl-dir + sslcrl=missing file"] = {"sslcrldir": revoked.crl_dir,
-                                                            "sslcrl": trust / "crl" / "missing.crl"}
-crl_rows = [lk.client_trust.row("client CRL", label, lk.attempt(
-    lab, sslmode="verify-full", sslrootcert=pki.paths.combined_crt, user="conssl", password=secret_password,
-    extra=extra)) for label, extra in crl_cases.items()]
+crl_rows = lk.client_trust.crl_rows(lab, pki, revoked, user="conssl", password=secret_password,
+                                   include_dir=include_crl_dir)
 crl = lk.client_trust.frame(crl_rows)
 lk.tables.verdict(crl[["setting", "connected", "error key", "client says"]], uuid="crl42")
 

@@ -71,7 +71,8 @@ certs = {"conssl": (pki.paths.client_crt, pki.paths.client_key),
          "bob@other.org": pki.issue_client("bob", subject="CN=bob@other.org,O=pgtls-lab", name="bob", space="45")}
 for role in ("alice", "app_ro", "app_rw", "auditor", "ops", "otros"):
     lesson.ensure_role(role)
-pki.describe(space="45")[["file", "subject", "issuer", "chain_verifies"]]
+described = pki.describe(space="45")
+described[described["file"].str.startswith("spaces/45/")][["file", "subject", "issuer", "chain_verifies"]]
 
 # %% [markdown]
 # ## 2 · The maps and the pg_hba lines
@@ -85,6 +86,9 @@ maps = {"exact": [("conssl", "reporter")],
         "email": [(regex, r"\1"), (f"alice@{domain}", "app_ro"), (f"alice@{domain}", "app_rw")],
         "dn": [(DN_ALICE, "auditor"), ("conssl", "auditor")]}
 written = lk.hba.set_ident_maps(lab, maps)
+print(written)
+
+# %%
 rules = ["hostssl  all  conssl  0.0.0.0/0  cert", "hostssl  all  otros  0.0.0.0/0  cert",
          "hostssl  all  reporter  0.0.0.0/0  cert  map=exact",
          *[f"hostssl  all  {role}  0.0.0.0/0  cert  map=email" for role in ("alice", "app_ro", "app_rw")],
@@ -95,7 +99,6 @@ applied = lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_ca(pki),
 assert applied.ok, applied.reason
 mappings = lk.hba.ident_mappings(lab)
 assert mappings["error"].isna().all() and set(mappings["map_name"]) == {"exact", "email", "dn"}
-print(written)
 mappings
 
 # %% [markdown]
@@ -112,13 +115,12 @@ if include_dn_map:
     tries += [(f"alice@{domain}", "auditor"), ("conssl", "auditor")]
 hba_maps = {"reporter": "exact", "alice": "email", "app_ro": "email", "app_rw": "email", "auditor": "dn (clientname=DN)",
             "ops": "nosuch (not in pg_ident.conf)"}
+
+# %%
 results = [lk.attempt(lab, label=f"{cert} as {role}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
                       user=role, password=None, sslcert=certs[cert][0], sslkey=certs[cert][1]) for cert, role in tries]
-table = pd.DataFrame([{"certificate": cert, "requested role": role, "map": hba_maps.get(role, "(none)"),
-                       "connected": r.connected, "logged in as": r.current_user or "",
-                       "server log": lk.hba.login_reason(r.server_log), "catalogue key": r.error_key or "",
-                       "client says": "" if r.connected else lk.messages.client_phrase(r.error_text)}
-                      for (cert, role), r in zip(tries, results)])
+table = pd.DataFrame([lk.hba.map_login_row(cert, role, hba_maps.get(role, "(none)"), result)
+                      for (cert, role), result in zip(tries, results)])
 
 # %% [markdown]
 # ## 4 · Predict, then measure
@@ -139,6 +141,8 @@ assert row.loc[("conssl", "otros"), "catalogue key"] == "cert_auth_failed"
 assert "provided user name (otros) and authenticated user name (conssl) do not match" in row.loc[("conssl", "otros"), "server log"]
 assert row.loc[(ALICE, "alice"), "connected"] and row.loc[(ALICE, "app_ro"), "connected"]
 assert row.loc[(ALICE, "app_rw"), "logged in as"] == "app_rw"
+
+# %%
 for who, role in (("bob@other.org", "alice"), ("conssl", "app_ro"), ("conssl", "ops")):
     assert row.loc[(who, role), "catalogue key"] == "usermap_no_match"
     assert f'certificate authentication failed for user "{role}"' in row.loc[(who, role), "client says"]
