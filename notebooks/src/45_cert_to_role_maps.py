@@ -43,7 +43,7 @@ lang = "en"  # the edition being read: "en" or "es" (the Spanish build sets "es"
 server_lang = "en"  # the server's message language: "en", or "es" on a build with Spanish messages
 key_type = "ecdsa-p256"
 domain = "example.com"  # the e-mail domain the regex map accepts
-include_dn_map = True  # also show clientname=DN (the map sees the whole subject)
+include_dn_map = True  # also show a map that reads the whole subject DN, not only the CN
 
 # %%
 import pandas as pd
