@@ -118,36 +118,36 @@ def _hba(lab: LabServer, pki: LabPKI, method: str, user: str, clientcert: str | 
         raise InvalidValue("pg_hba rule", f"{method} clientcert={clientcert}", "a rule the server accepts", done.reason)
 
 
-def certmode_rows(lab: LabServer, pki: LabPKI, *, user: str, password: str,
-                  rules: Iterable[tuple[str, str, str | None]] = CERTMODE_RULES,
-                  modes: Sequence[str] = CERTMODES) -> list[dict[str, Any]]:
-    """``sslcertmode`` x pg_hba rule, the client holding the lab's certificate for ``user`` each time:
-    whether it connects and whether the server saw the certificate (one reload per rule)."""
+def _keyword_rows(lab: LabServer, pki: LabPKI, keyword: str, values: Sequence[str],
+                  rules: Iterable[tuple[str, str, str | None]], *, user: str, password: str) -> list[dict[str, Any]]:
+    """One reload per pg_hba rule, then one attempt per value of the libpq ``keyword``; the client holds the
+    right password and the lab's certificate for ``user`` every time, and verifies the server fully."""
     out = []
     for label, method, clientcert in rules:
         _hba(lab, pki, method, user, clientcert)
-        for mode in modes:
-            result = attempt(lab, label=f"{label} / {mode}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
+        for value in values:
+            result = attempt(lab, label=f"{label} / {value}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
                              user=user, password=password, sslcert=pki.paths.client_crt, sslkey=pki.paths.client_key,
-                             extra={"sslcertmode": mode})
-            out.append(row("sslcertmode", mode, result, **{"context": label}))
+                             extra={keyword: value})
+            out.append(row(keyword, value, result, context=label))
     return out
+
+
+def certmode_rows(lab: LabServer, pki: LabPKI, *, user: str, password: str,
+                  rules: Iterable[tuple[str, str, str | None]] = CERTMODE_RULES,
+                  modes: Sequence[str] = CERTMODES) -> list[dict[str, Any]]:
+    """``sslcertmode`` x pg_hba rule: whether the client connects and whether the server saw its
+    certificate (``server saw`` is the session's ``pg_stat_ssl.client_dn``)."""
+    return _keyword_rows(lab, pki, "sslcertmode", modes, rules, user=user, password=password)
 
 
 def require_auth_rows(lab: LabServer, pki: LabPKI, *, user: str, password: str,
                       rules: Iterable[str] = REQUIRE_AUTH_RULES,
                       values: Sequence[str] = REQUIRE_AUTH) -> list[dict[str, Any]]:
-    """``require_auth`` x the method of the pg_hba rule, with the right password and certificate at hand:
-    whether libpq lets the server's way of authenticating stand."""
-    out = []
-    for method in rules:
-        _hba(lab, pki, method, user)
-        for value in values:
-            result = attempt(lab, label=f"{method} / {value}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
-                             user=user, password=password, sslcert=pki.paths.client_crt, sslkey=pki.paths.client_key,
-                             extra={"require_auth": value})
-            out.append(row("require_auth", value, result, **{"context": method}))
-    return out
+    """``require_auth`` x the method of the pg_hba rule: whether libpq lets the server's way of
+    authenticating stand."""
+    return _keyword_rows(lab, pki, "require_auth", values, [(m, m, None) for m in rules], user=user,
+                         password=password)
 
 
 def system_rows(lab: LabServer, pki: LabPKI, folder: Path, *, user: str, password: str,
