@@ -195,9 +195,19 @@ if include_crl_dir:
 # %% [markdown]
 # ## 5 · Predict, then measure
 #
-# A client sets `sslrootcert=system` and no `sslmode`, and connects to `127.0.0.1` while the certificate
-# names `localhost` and `127.0.0.1`. Does it connect with a store lacking the lab root? (Row 6 of
-# section 1 answers it: no — libpq chose `verify-full`, and an unknown CA fails it.)
+# The pg_hba line for `conssl` says `md5`. The client insists on `require_auth=scram-sha-256`. Is it
+# refused, as against the `password` line?
+
+# %%
+md5 = lk.client_trust.frame(lk.client_trust.require_auth_rows(lab, pki, user="conssl", password=secret_password,
+                                                              rules=("md5",), values=("scram-sha-256",)))
+assert md5["connected"].all()  # the server upgrades md5 to SCRAM for a role whose password is stored as SCRAM
+md5[["context", "setting", "connected", "outcome"]]
+
+# %% [markdown]
+# It connects: a role whose password is stored as a SCRAM verifier (the default since PostgreSQL 14,
+# `password_encryption = scram-sha-256`) is asked for SCRAM even on an `md5` line, and `require_auth` judges
+# what the server *asked*, not what the file says. A role with an old md5 hash would be refused.
 
 # %% [markdown]
 # ## 6 · The key result
@@ -206,7 +216,7 @@ if include_crl_dir:
 # server recorded, and the catalogue's key for the refusal.
 
 # %% tags=["key-result"]
-everything = pd.concat([system, certmode, auth, crl], ignore_index=True).fillna("")
+everything = pd.concat([system, certmode, auth, md5, crl], ignore_index=True).fillna("")
 lk.tables.verdict(everything[["feature", "setting", "context", "connected", "server saw", "error key"]],
                   uuid="key42")
 

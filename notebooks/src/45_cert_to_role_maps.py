@@ -116,18 +116,18 @@ if include_dn_map:
 hba_maps = {"reporter": "exact", "alice": "email", "app_ro": "email", "app_rw": "email", "auditor": "dn (clientname=DN)",
             "ops": "nosuch (not in pg_ident.conf)"}
 
-# %%
-results = [lk.attempt(lab, label=f"{cert} as {role}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
-                      user=role, password=None, sslcert=certs[cert][0], sslkey=certs[cert][1]) for cert, role in tries]
-table = pd.DataFrame([lk.hba.map_login_row(cert, role, hba_maps.get(role, "(none)"), result)
-                      for (cert, role), result in zip(tries, results)])
-
 # %% [markdown]
 # ## 4 · Predict, then measure
 #
 # Bob's certificate (`bob@other.org`) asks for the role `alice`, whose line uses the regex map. Does the
 # regex let him in? And Alice's certificate asks for `app_rw`: one name, two roles — does the second line
-# count? (The table answers: Bob no, Alice yes.)
+# count?
+
+# %%
+results = [lk.attempt(lab, label=f"{cert} as {role}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
+                      user=role, password=None, sslcert=certs[cert][0], sslkey=certs[cert][1]) for cert, role in tries]
+table = pd.DataFrame([lk.hba.map_login_row(cert, role, hba_maps.get(role, "(none)"), result)
+                      for (cert, role), result in zip(tries, results)])
 
 # %% tags=["key-result"]
 lk.tables.verdict(table[["certificate", "requested role", "map", "connected", "logged in as", "server log",
