@@ -171,11 +171,12 @@ def system_rows(lab: LabServer, pki: LabPKI, folder: Path, *, user: str, passwor
 def crl_rows(lab: LabServer, pki: LabPKI, revoked: RevokedServer, *, user: str, password: str,
              include_dir: bool = True) -> list[dict[str, Any]]:
     """The lab serving ``revoked``'s certificate, clients with verify-full and: no CRL, the revoking CRL file,
-    the lab's own CRL (which does not list it) and, with ``include_dir``, the hashed folder -- alone, and
+    the lab's own CRL (which does not list it), a file that does not exist and, with ``include_dir``, the hashed folder -- alone, and
     beside an ``sslcrl`` naming a file that does not exist (libpq then checks no revocation at all)."""
     cases: dict[str, dict[str, object]] = {
         "no CRL": {}, "sslcrl=revoked.crl": {"sslcrl": revoked.crl_file},
-        "sslcrl=lab combined.crl (not listing it)": {"sslcrl": pki.paths.combined_crl}}
+        "sslcrl=lab combined.crl (not listing it)": {"sslcrl": pki.paths.combined_crl},
+        "sslcrl=missing file": {"sslcrl": revoked.crl_file.with_name("missing.crl")}}
     if include_dir:
         cases["sslcrldir=crl-dir"] = {"sslcrldir": revoked.crl_dir}
         cases["sslcrldir=crl-dir + sslcrl=missing file"] = {"sslcrldir": revoked.crl_dir,

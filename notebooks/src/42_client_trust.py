@@ -172,6 +172,7 @@ lk.tables.verdict(crl[["setting", "connected", "error key", "client says"]], uui
 crl_by = crl.set_index("setting")
 assert crl_by.loc["no CRL", "connected"] and crl_by.loc["sslcrl=lab combined.crl (not listing it)", "connected"]
 assert crl_by.loc["sslcrl=revoked.crl", "error key"] == "server_cert_revoked"
+assert crl_by.loc["sslcrl=missing file", "connected"]  # no warning, no revocation check
 if include_crl_dir:
     assert crl_by.loc["sslcrldir=crl-dir", "error key"] == "server_cert_revoked"
     assert crl_by.loc["sslcrldir=crl-dir + sslcrl=missing file", "connected"]  # the trap: no check at all
@@ -184,9 +185,9 @@ if include_crl_dir:
 #   both ends to name it `server_cert_revoked`.
 # - A hashed folder works like the file; the names are OpenSSL's subject hashes (`<hash>.r0`), which
 #   `openssl rehash` would write.
-# - **The trap**: `sslcrl` naming a file that does not exist *together with* `sslcrldir` — libpq loads
-#   both in one call, the missing file makes it fail, and it then checks no revocation at all, silently.
-#   A missing `sslcrl` alone is silent too. Check that the file exists.
+# - **The trap**: `sslcrl` naming a file that does not exist connects without a word — and so does the
+#   same missing file *beside* a good `sslcrldir`: libpq hands both to OpenSSL in one call, the call fails
+#   on the missing file, and libpq goes on with no revocation check at all. Check that the file exists.
 #
 # > **The guide says** the client keeps `root.crl` in `~/.postgresql/` "si se utilizan listas de
 # > revocación". **Measured:** that file (or `sslcrl`) must hold a CRL for every CA of the server's chain,
@@ -207,7 +208,7 @@ md5[["context", "setting", "connected", "outcome"]]
 # %% [markdown]
 # It connects: a role whose password is stored as a SCRAM verifier (the default since PostgreSQL 14,
 # `password_encryption = scram-sha-256`) is asked for SCRAM even on an `md5` line, and `require_auth` judges
-# what the server *asked*, not what the file says. A role with an old md5 hash would be refused.
+# what the server *asked*, not what the file says.
 
 # %% [markdown]
 # ## 6 · The key result
