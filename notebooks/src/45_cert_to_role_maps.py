@@ -171,7 +171,7 @@ if include_dn_map:
 #
 # > **The guide says** the certificate's CN must equal the user ("otros" is refused) and stops there.
 # > **Measured:** with `map=` the CN may be anything the map pairs with the role, and a `clientname=DN`
-# > map can tell two people with the same CN apart by their OU.
+# > map compares the whole subject (the bare CN `conssl` no longer matched).
 #
 # - Prefer exact lines; use a regex only anchored, with escaped dots, and only towards roles that exist
 #   for that purpose.
