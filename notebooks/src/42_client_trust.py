@@ -19,8 +19,8 @@
 # Why it matters: a client configured by a connection string alone is the weakest part of a hardened
 # server; these keywords let the client refuse the wrong server and the wrong way of logging in.
 #
-# Guide coverage: *Tipos de sslmode* and *Preparar el entorno del cliente* (`sslrootcert`, `sslcrl`,
-# `root.crl`), taken past the guide. Beyond the guide — PostgreSQL docs: libpq *Connection Parameters*
+# Guide coverage: *Tipos de sslmode*, *Preparar el entorno del cliente* (`sslrootcert`, the files in
+# `~/.postgresql`) and *Quinta capa* (CRLs — here on the client's side), taken past the guide. Beyond the guide — PostgreSQL docs: libpq *Connection Parameters*
 # `sslrootcert` (the value `system`, libpq 16+), `sslcertmode` (16+), `require_auth` (16+), `sslcrl`,
 # `sslcrldir` (14+); *SSL Support › Certificate Revocation*.
 #
@@ -189,9 +189,11 @@ if include_crl_dir:
 #   same missing file *beside* a good `sslcrldir`: libpq hands both to OpenSSL in one call, the call fails
 #   on the missing file, and libpq goes on with no revocation check at all. Check that the file exists.
 #
-# > **The guide says** the client keeps `root.crl` in `~/.postgresql/` "si se utilizan listas de
-# > revocación". **Measured:** that file (or `sslcrl`) must hold a CRL for every CA of the server's chain,
-# > and nothing warns when it is missing.
+# > **The guide says** a revocation list is for "cuando los clientes utilizan certificados SSL para
+# > autenticarse" (the server's `ssl_crl_file` / `ssl_crl_dir`), and the client's `~/.postgresql` gets
+# > `root.crt`, `postgresql.crt` and `postgresql.key` — no CRL. **Measured:** the client can check the
+# > *server's* certificate against a CRL too (`sslcrl`, `sslcrldir`, or `~/.postgresql/root.crl`); it
+# > needs one per CA of the server's chain, and nothing warns when the file is missing.
 
 # %% [markdown]
 # ## 5 · Predict, then measure
