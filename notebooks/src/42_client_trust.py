@@ -31,6 +31,42 @@
 #   R[(client CRL<br/>revoked server cert)] -.-> C
 # ```
 
+# %% [markdown] lang="es"
+# # 42 · La confianza del cliente en 2026: `sslrootcert=system`, `sslcertmode`, `require_auth` y una CRL en el cliente
+#
+# Las lecciones 20-23 reforzaron el cliente con dos palabras clave, `sslmode` y `sslrootcert`. Desde la
+# versión 16, libpq (el wheel de psycopg incluye libpq 18 con OpenSSL 3.5) da al cliente cuatro maneras
+# más de rechazar un servidor en el que no debe confiar:
+#
+# - `sslrootcert=system`: confiar en el almacén de confianza del sistema operativo en lugar de un archivo;
+#   libpq entonces no admite nada más débil que `verify-full`;
+# - `sslcertmode=disable|allow|require`: si el certificado de cliente participa o no;
+# - `require_auth`: qué métodos de autenticación puede pedir el *servidor* (un servidor impostor que pide
+#   la contraseña en texto plano queda rechazado antes de que la contraseña salga del cliente);
+# - `sslcrl` / `sslcrldir`: una lista de revocación (CRL) en el lado del cliente, para el certificado del
+#   *servidor*.
+#
+# Cada fila es una conexión real al laboratorio (servidor PostgreSQL 16; las funciones son del cliente, así
+# que la versión del servidor no las cambia). El almacén "del sistema" es un paquete de certificados que
+# escribimos y al que apuntamos OpenSSL con `SSL_CERT_FILE`: el almacén real de la máquina no se toca.
+#
+# Por qué importa: un cliente configurado solo con una cadena de conexión es la parte más débil de un
+# servidor endurecido; estas palabras clave permiten al cliente rechazar el servidor equivocado y la forma
+# equivocada de iniciar sesión.
+#
+# Cobertura de la guía: *Tipos de sslmode*, *Preparar el entorno del cliente* (`sslrootcert`, los archivos
+# de `~/.postgresql`) y *Quinta capa* (las CRL, aquí en el lado del cliente), llevadas más allá de la guía.
+# Fuera de la guía — documentación de PostgreSQL: libpq *Connection Parameters* `sslrootcert` (el valor
+# `system`, libpq 16+), `sslcertmode` (16+), `require_auth` (16+), `sslcrl`, `sslcrldir` (14+); *SSL Support
+# › Certificate Revocation*.
+#
+# ```mermaid
+# flowchart LR
+#   C[libpq 18<br/>sslrootcert=system<br/>sslcertmode · require_auth · sslcrl] -->|TLS| S[(PostgreSQL 16<br/>pg_hba: cert / scram / trust / password)]
+#   T[(SSL_CERT_FILE<br/>el almacén 'del sistema')] -.-> C
+#   R[(CRL del cliente<br/>certificado de servidor revocado)] -.-> C
+# ```
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -65,6 +101,14 @@ pd.set_option("display.max_colwidth", None)
 # back to `prefer`: it verifies fully — a name the certificate does not list fails. `verify-ca` and
 # `require` are refused by libpq before any byte is sent.
 
+# %% [markdown] lang="es"
+# ## 1 · `sslrootcert=system`: qué almacén, qué sslmode
+#
+# Dos almacenes "del sistema" simulados: uno que contiene la CA raíz del laboratorio (como si la CA del
+# laboratorio fuera pública) y otro que no. Con el primero, `verify-full` conecta. Si no se indica
+# `sslmode`, libpq 18 no recurre a `prefer`: verifica por completo, y un nombre que el certificado no
+# incluye falla. libpq rechaza `verify-ca` y `require` antes de enviar un solo byte.
+
 # %%
 applied = lk.apply(lab, lk.layers.layer_ssl_on(pki), lk.layers.layer_ca(pki),
                    lk.layers.layer_hostssl("scram-sha-256", users=("conssl",)))
@@ -91,12 +135,30 @@ assert 'weak sslmode "verify-ca" may not be used with sslrootcert=system' in sys
 # > **Measured:** with `sslrootcert=system`, libpq 18 does not even allow it; with your own CA it
 # > stays as weak as lesson 40 showed.
 
+# %% [markdown] lang="es"
+# Por qué libpq rechaza aquí `verify-ca`: un almacén del sistema contiene más de un centenar de CA
+# públicas, y cualquiera de ellas firma un certificado para *cualquier* nombre que su cliente demuestre
+# poseer. `verify-ca` solo comprueba que *alguna* CA de confianza firmó el certificado; con un almacén
+# público eso se cumple para cualquier servidor web de Internet. Solo la comprobación del nombre
+# (`verify-full`) vincula el certificado con *su* base de datos.
+#
+# > **La guía dice** que `verify-ca` sirve "cuando se confía en la CA pero el host puede variar".
+# > **Medido:** con `sslrootcert=system`, libpq 18 ni siquiera lo permite; con una CA propia sigue siendo
+# > tan débil como mostró la lección 40.
+
 # %% [markdown]
 # ## 2 · `sslcertmode`: does the client's certificate take part?
 #
 # The client always holds the lab's certificate for `conssl`; `sslcertmode` decides whether it is sent.
 # Four pg_hba rules: `cert`, plain `scram-sha-256`, and `scram-sha-256` with `clientcert=verify-ca` /
 # `verify-full`. `server saw` is the session's `pg_stat_ssl.client_dn`.
+
+# %% [markdown] lang="es"
+# ## 2 · `sslcertmode`: ¿participa el certificado de cliente?
+#
+# El cliente tiene siempre a mano el certificado del laboratorio para `conssl`; `sslcertmode` decide si se
+# envía. Cuatro reglas de pg_hba: `cert`, `scram-sha-256` a secas y `scram-sha-256` con
+# `clientcert=verify-ca` / `verify-full`. `server saw` es el `pg_stat_ssl.client_dn` de la sesión.
 
 # %%
 certmode = lk.client_trust.frame(lk.client_trust.certmode_rows(lab, pki, user="conssl", password=secret_password))
@@ -117,12 +179,27 @@ assert by_rule.loc[("scram-sha-256", "allow"), "server saw"].startswith("client 
 # certificate (`client_cert_not_requested`, measured in `tests/test_catalogue_ends.py`): a client that
 # logs in by certificate notices a server that suddenly lets anyone in.
 
+# %% [markdown] lang="es"
+# Cómo leerlo: `allow` (el valor por defecto) envía el certificado siempre que el servidor lo pide (lo pide
+# porque `ssl_ca_file` está definido), de modo que incluso un inicio de sesión SCRAM corriente muestra un DN
+# en `pg_stat_ssl`. `disable` deja el certificado en casa: las reglas que lo exigen rechazan la conexión.
+# `require` rechaza un servidor que *no* pidió certificado (`client_cert_not_requested`, medido en
+# `tests/test_catalogue_ends.py`): un cliente que se autentica con certificado detecta así un servidor que
+# de pronto deja entrar a cualquiera.
+
 # %% [markdown]
 # ## 3 · `require_auth`: which way of logging in the client accepts
 #
 # The same client (password and certificate at hand) against four rules for `conssl`: `trust`,
 # `password` (clear text, over TLS), `scram-sha-256` and `cert`. `!password` means "anything but clear
 # text"; `none` means "no password exchange at all".
+
+# %% [markdown] lang="es"
+# ## 3 · `require_auth`: qué forma de iniciar sesión acepta el cliente
+#
+# El mismo cliente (con contraseña y certificado a mano) frente a cuatro reglas para `conssl`: `trust`,
+# `password` (texto plano, sobre TLS), `scram-sha-256` y `cert`. `!password` significa "cualquier cosa
+# menos texto plano"; `none`, "ningún intercambio de contraseña".
 
 # %%
 auth = lk.client_trust.frame(lk.client_trust.require_auth_rows(lab, pki, user="conssl", password=secret_password))
@@ -150,6 +227,14 @@ invalid.error_text
 # login counts as "no method" (`none`); there is no `require_auth=cert` — libpq refuses the word, and
 # `sslcertmode=require` is the keyword for certificates.
 
+# %% [markdown] lang="es"
+# Cómo leerlo: `require_auth=scram-sha-256` es, en el cliente, el gemelo de la regla `scram-sha-256` del
+# servidor. Un servidor (o alguien que se hace pasar por él) que pide la contraseña en texto plano queda
+# rechazado *antes* de que el cliente responda, y lo mismo un servidor que deja entrar al cliente sin
+# autenticación alguna. Un inicio de sesión con certificado cuenta como "ningún método" (`none`); no existe
+# `require_auth=cert`: libpq rechaza la palabra, y la palabra clave para certificados es
+# `sslcertmode=require`.
+
 # %% [markdown]
 # ## 4 · A revoked *server* certificate, noticed by the client
 #
@@ -157,6 +242,14 @@ invalid.error_text
 # intermediate and write the revocation lists for the client only: one file (`sslcrl`) and a hashed
 # folder (`sslcrldir`). The lab's own CRL files, which the server uses for client certificates, stay
 # as they were.
+
+# %% [markdown] lang="es"
+# ## 4 · Un certificado de *servidor* revocado, detectado por el cliente
+#
+# Emitimos para el servidor un certificado nuevo (en el espacio PKI propio de esta lección), lo revocamos
+# con la CA intermedia del laboratorio y escribimos las listas de revocación solo para el cliente: un
+# archivo (`sslcrl`) y una carpeta con nombres hash (`sslcrldir`). Las CRL del laboratorio, que el servidor
+# usa para los certificados de cliente, quedan como estaban.
 
 # %%
 revoked = lk.client_trust.revoked_server(pki, trust / "crl", space="42")
@@ -195,11 +288,37 @@ if include_crl_dir:
 # > *server's* certificate against a CRL too (`sslcrl`, `sslcrldir`, or `~/.postgresql/root.crl`); it
 # > needs one per CA of the server's chain, and nothing warns when the file is missing.
 
+# %% [markdown] lang="es"
+# Cómo leerlo:
+#
+# - libpq 18 solo imprime `certificate verify failed`; las palabras `certificate revoked` aparecen en el
+#   **log del servidor** (`sslv3 alert certificate revoked`: la alerta que envió el cliente). El catálogo
+#   de errores lee ambos extremos para llamarlo `server_cert_revoked`.
+# - Una carpeta con nombres hash funciona igual que el archivo; los nombres son los hash de sujeto de
+#   OpenSSL (`<hash>.r0`), los mismos que escribiría `openssl rehash`.
+# - **La trampa**: un `sslcrl` que nombra un archivo inexistente conecta sin decir nada, y lo mismo ocurre
+#   con ese archivo ausente *junto a* un `sslcrldir` correcto: libpq entrega ambos a OpenSSL en una sola
+#   llamada, la llamada falla por el archivo que falta y libpq sigue sin comprobar ninguna revocación.
+#   Compruebe que el archivo existe.
+#
+# > **La guía dice** que una lista de revocación se usa "cuando los clientes utilizan certificados SSL para
+# > autenticarse" (los `ssl_crl_file` / `ssl_crl_dir` del servidor), y en el `~/.postgresql` del cliente
+# > coloca `root.crt`, `postgresql.crt` y `postgresql.key`, sin CRL. **Medido:** el cliente también puede
+# > comprobar el certificado del *servidor* contra una CRL (`sslcrl`, `sslcrldir` o
+# > `~/.postgresql/root.crl`); necesita una por cada CA de la cadena del servidor, y nada avisa cuando falta
+# > el archivo.
+
 # %% [markdown]
 # ## 5 · Predict, then measure
 #
 # The pg_hba line for `conssl` says `md5`. The client insists on `require_auth=scram-sha-256`. Is it
 # refused, as against the `password` line?
+
+# %% [markdown] lang="es"
+# ## 5 · Prediga y luego mida
+#
+# La línea de pg_hba para `conssl` dice `md5`. El cliente exige `require_auth=scram-sha-256`. ¿Queda
+# rechazado, como frente a la línea `password`?
 
 # %%
 md5 = lk.client_trust.frame(lk.client_trust.require_auth_rows(lab, pki, user="conssl", password=secret_password,
@@ -212,11 +331,22 @@ md5[["context", "setting", "connected", "outcome"]]
 # `password_encryption = scram-sha-256`) is asked for SCRAM even on an `md5` line, and `require_auth` judges
 # what the server *asked*, not what the file says.
 
+# %% [markdown] lang="es"
+# Conecta: a un rol cuya contraseña está guardada como verificador SCRAM (lo habitual desde PostgreSQL 14,
+# `password_encryption = scram-sha-256`) se le pide SCRAM incluso en una línea `md5`, y `require_auth`
+# juzga lo que el servidor *pidió*, no lo que dice el archivo.
+
 # %% [markdown]
 # ## 6 · The key result
 #
 # Every row of this lesson: the keyword, its value, the server's rule, whether it connected, what the
 # server recorded, and the catalogue's key for the refusal.
+
+# %% [markdown] lang="es"
+# ## 6 · El resultado clave
+#
+# Todas las filas de esta lección: la palabra clave, su valor, la regla del servidor, si conectó, qué
+# registró el servidor y la clave del catálogo de errores para cada rechazo.
 
 # %% tags=["key-result"]
 everything = pd.concat([system, certmode, auth, md5, crl], ignore_index=True).fillna("")
@@ -241,6 +371,25 @@ len(everything), sorted(set(refused["error key"]))
 # - A client CRL must cover every CA of the chain, and nothing tells you when its file is missing.
 #
 # Copy-paste (what the lesson measured):
+#
+# ```
+# psql "host=db.example user=conssl dbname=postgres sslrootcert=system require_auth=scram-sha-256"
+# ```
+
+# %% [markdown] lang="es"
+# ## 7 · Qué significa para un DBA
+#
+# - Para un certificado de servidor emitido por una **CA pública**, use `sslrootcert=system` y omita
+#   `sslmode` o escriba `verify-full`; para una CA propia, `sslrootcert=<su CA raíz>` con `verify-full`
+#   (lecciones 20-21).
+# - Ponga `require_auth=scram-sha-256` en las cadenas de conexión de los inicios de sesión con contraseña:
+#   un servidor que de pronto pide la contraseña en texto plano, o no pide nada, queda rechazado antes de
+#   que salga nada.
+# - En los inicios de sesión con certificado, `sslcertmode=require` hace que el cliente note que un
+#   servidor dejó de pedirlo.
+# - Una CRL del cliente debe cubrir todas las CA de la cadena, y nada avisa cuando falta su archivo.
+#
+# Copiar y pegar (lo que midió la lección):
 #
 # ```
 # psql "host=db.example user=conssl dbname=postgres sslrootcert=system require_auth=scram-sha-256"

@@ -34,6 +34,44 @@
 #   I -->|none| F[no match in usermap]
 # ```
 
+# %% [markdown] lang="es"
+# # 45 · De certificados a roles: los mapas de `pg_ident.conf`
+#
+# Con el método `cert` de pg_hba, el servidor deja entrar a un cliente solo como el rol que nombra su
+# certificado: el CN debe coincidir con el nombre de usuario pedido (lección 22, el usuario "otros" de la
+# guía). Los certificados reales rara vez nombran roles de base de datos (nombran personas,
+# `alice@example.com`, o máquinas), y una persona puede necesitar varios roles. Un **mapa de nombres de
+# usuario** (`map=NOMBRE` en la línea de pg_hba, y las líneas de ese mapa en `pg_ident.conf`) indica al
+# servidor qué nombres de certificado pueden entrar como qué roles.
+#
+# Esta lección mide, en un solo laboratorio, cada forma de escribir un mapa y cada forma en que falla:
+#
+# - una línea **exacta** (`conssl` → `reporter`);
+# - una **expresión regular** (`/^(.*)@example\.com$` → `\1`): cada dirección de un dominio se asigna al
+#   rol del mismo nombre;
+# - **un certificado, varios roles** (`alice@example.com` → `app_ro` y `app_rw`);
+# - **`clientname=DN`** (PostgreSQL 14+): el mapa ve el DN completo del sujeto en lugar del CN;
+# - los fallos: un CN que no es el rol y **ningún mapa**; un mapa **sin ninguna línea que coincida**; una
+#   regla que nombra un mapa que **no existe**: qué lee el cliente y qué dice el log del servidor.
+#
+# Por qué importa: un mapa es una tabla de permisos. Una expresión regular demasiado amplia deja entrar en
+# un rol a todos los certificados que la CA haya emitido; el mensaje del cliente nunca dice qué mapa lo
+# rechazó, solo lo dice el log del servidor.
+#
+# Cobertura de la guía: *Fase #2 › Tercera capa nivel Usuario* (`cert`, el usuario "otros" rechazado),
+# llevada más allá de la guía. Fuera de la guía — documentación de PostgreSQL: *Client Authentication ›
+# User Name Maps* (`pg_ident.conf`, expresiones regulares, `\1`), *Certificate Authentication*
+# (`clientname=CN|DN`, `map=`), la vista `pg_ident_file_mappings` (15+).
+#
+# ```mermaid
+# flowchart LR
+#   C[certificado de cliente<br/>CN / DN] --> H{línea de pg_hba<br/>cert map=NOMBRE}
+#   H -->|sin mapa| E[el CN debe ser el rol]
+#   H -->|map=NOMBRE| I[(pg_ident.conf<br/>NOMBRE  nombre-del-sistema  rol)]
+#   I -->|una línea coincide| OK[sesión con ese rol]
+#   I -->|ninguna| F[no match in usermap]
+# ```
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -64,6 +102,12 @@ pd.set_option("display.max_colwidth", None)
 # The lab's `conssl` certificate (CN = the role), and two more in this lesson's own PKI space: Alice's,
 # with an e-mail address as CN and a department, and Bob's, from another domain.
 
+# %% [markdown] lang="es"
+# ## 1 · Los certificados
+#
+# El certificado `conssl` del laboratorio (CN = el rol) y dos más en el espacio PKI propio de esta lección:
+# el de Alice, con una dirección de correo como CN y un departamento, y el de Bob, de otro dominio.
+
 # %%
 DN_ALICE = f"CN=alice@{domain},OU=dba,O=pgtls-lab"
 certs = {"conssl": (pki.paths.client_crt, pki.paths.client_key),
@@ -79,6 +123,12 @@ described[described["file"].str.startswith("spaces/45/")][["file", "subject", "i
 #
 # `pg_ident.conf` holds three maps; the pg_hba lines say which role uses which map. `ops` names a map
 # (`nosuch`) that is not in the file, and `otros` uses no map at all.
+
+# %% [markdown] lang="es"
+# ## 2 · Los mapas y las líneas de pg_hba
+#
+# `pg_ident.conf` contiene tres mapas; las líneas de pg_hba dicen qué rol usa qué mapa. `ops` nombra un
+# mapa (`nosuch`) que no está en el archivo, y `otros` no usa ningún mapa.
 
 # %%
 regex = "/^(.*)@" + domain.replace(".", r"\.") + "$"
@@ -107,6 +157,12 @@ mappings
 # Each certificate asks for the roles that make a point; `verify-full` and the lab root on the client,
 # no password (the certificate is the credential). `server log` is the line that gives the reason.
 
+# %% [markdown] lang="es"
+# ## 3 · Cada inicio de sesión
+#
+# Cada certificado pide los roles que ilustran algo; en el cliente, `verify-full` y la CA raíz del
+# laboratorio, sin contraseña (el certificado es la credencial). `server log` es la línea que da el motivo.
+
 # %%
 tries = [("conssl", "conssl"), ("conssl", "otros"), ("conssl", "reporter"),
          (f"alice@{domain}", "alice"), ("bob@other.org", "alice"), (f"alice@{domain}", "app_ro"),
@@ -122,6 +178,13 @@ hba_maps = {"reporter": "exact", "alice": "email", "app_ro": "email", "app_rw": 
 # Bob's certificate (`bob@other.org`) asks for the role `alice`, whose line uses the regex map. Does the
 # regex let him in? And Alice's certificate asks for `app_rw`: one name, two roles — does the second line
 # count?
+
+# %% [markdown] lang="es"
+# ## 4 · Prediga y luego mida
+#
+# El certificado de Bob (`bob@other.org`) pide el rol `alice`, cuya línea usa el mapa con expresión
+# regular. ¿Le deja entrar la expresión? Y el certificado de Alice pide `app_rw`: un nombre, dos roles;
+# ¿cuenta la segunda línea?
 
 # %%
 results = [lk.attempt(lab, label=f"{cert} as {role}", sslmode="verify-full", sslrootcert=pki.paths.combined_crt,
@@ -166,6 +229,22 @@ if include_dn_map:
 # - **A regex map is a door for a whole family**: `\1` turns any `…@example.com` certificate into the
 #   role of the same name, present or future. Anchor it (`^…$`) and escape the dots, as here.
 
+# %% [markdown] lang="es"
+# Cómo leerlo:
+#
+# - **El cliente nunca sabe qué mapa lo rechazó**: todos los fallos dicen `certificate authentication
+#   failed for user "…"`. El log del servidor nombra el mapa y el nombre que dio el certificado
+#   (`authenticated as "bob@other.org"`); el catálogo de errores lo lee para distinguir `usermap_no_match`
+#   de la simple discrepancia entre CN y rol (`cert_auth_failed`, el "otros" de la guía).
+# - **Un mapa inexistente no es un error en la recarga**: `map=nosuch` se carga sin quejas y rechaza cada
+#   inicio de sesión con la misma línea `no match in usermap`. `pg_ident_file_mappings` (sección 2) es
+#   donde se ve que el mapa no tiene líneas.
+# - **`clientname=DN`** entrega al mapa el sujeto completo, escrito según RFC 2253 (`CN=…,OU=…,O=…`); una
+#   línea con el CN a secas (`conssl`) deja de coincidir, y el log muestra el DN que comparó.
+# - **Un mapa con expresión regular es una puerta para toda una familia**: `\1` convierte cualquier
+#   certificado `…@example.com` en el rol del mismo nombre, presente o futuro. Ánclela (`^…$`) y escape
+#   los puntos, como aquí.
+
 # %% [markdown]
 # ## 5 · What this means for a DBA
 #
@@ -179,6 +258,28 @@ if include_dn_map:
 #   try one login per line — the client will not tell you why a line does not match.
 #
 # Copy-paste (the lines this lesson measured):
+#
+# ```
+# # pg_hba.conf
+# hostssl  all  app_rw  0.0.0.0/0  cert  map=email
+# # pg_ident.conf
+# email  /^(.*)@example\.com$  \1
+# email  alice@example.com     app_rw
+# ```
+
+# %% [markdown] lang="es"
+# ## 5 · Qué significa para un DBA
+#
+# > **La guía dice** que el CN del certificado debe coincidir con el usuario ("otros" es rechazado), y ahí
+# > se detiene. **Medido:** con `map=` el CN puede ser cualquier nombre que el mapa asocie al rol, y un mapa
+# > con `clientname=DN` compara el sujeto completo (el CN `conssl` a secas dejó de coincidir).
+#
+# - Prefiera líneas exactas; use una expresión regular solo anclada, con los puntos escapados, y solo hacia
+#   roles creados para ese fin.
+# - Tras cada cambio en `pg_ident.conf`: recargue, lea `pg_ident_file_mappings` (errores, nombres de mapa)
+#   y pruebe un inicio de sesión por línea; el cliente no le dirá por qué una línea no coincide.
+#
+# Copiar y pegar (las líneas que midió esta lección):
 #
 # ```
 # # pg_hba.conf
