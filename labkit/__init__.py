@@ -21,7 +21,7 @@ from .errors import InvalidValue, LabkitError
 
 #: Topic modules reachable as ``lk.<name>``.
 MODULES: tuple[str, ...] = (
-    "ca", "capture", "catalogue", "client", "client_files", "doctor", "enumeration", "environment", "errors",
+    "ca", "capture", "catalogue", "client", "client_files", "client_trust", "doctor", "enumeration", "environment", "errors",
     "exercises", "guide", "handshake", "hba", "i18n", "keylog", "layers", "lesson", "matrix", "messages", "mitm",
     "monitoring", "pki", "quoting", "roles", "scenarios",
     "server", "tables", "transaction",

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import catalogue_es
+from .catalogue_entry import SIDES, CatalogueEntry, both as _both, entry as _entry
 from .i18n import current_language
 
 if TYPE_CHECKING:
@@ -57,83 +58,9 @@ if TYPE_CHECKING:
 __all__ = ["CATALOGUE", "SIDES", "CatalogueEntry", "Explanation", "as_dataframe", "by_key", "classify",
            "explain"]
 
-SIDES: tuple[str, ...] = ("client", "server log", "both")
-
-
-@dataclass(frozen=True)
-class CatalogueEntry:
-    """One recognisable failure: how to spot it, why it happens, what to do.
-
-    ``client`` patterns are matched against what the client printed, ``server`` patterns against the server
-    log, both compiled and case-insensitive: the same words can mean the other party on the other end
-    (``sslv3 alert certificate revoked`` *in the server log* is the client refusing the server's
-    certificate). ``guide_ref`` names the section of the course guide that shows this error (empty when
-    the guide does not: the entry is ours). ``cause`` and ``fix`` read in the edition's language
-    (:func:`labkit.i18n.current_language`); both languages are kept (:mod:`labkit.catalogue_es`).
-    """
-
-    key: str
-    error_class: str
-    client: tuple[re.Pattern[str], ...]
-    server: tuple[re.Pattern[str], ...]
-    cause_en: str
-    fix_en: str
-    guide_ref: str = ""
-    cause_es: str = ""
-    fix_es: str = ""
-
-    @property
-    def cause(self) -> str:
-        """Why it happens, in the language being read (English when no Spanish text exists)."""
-        return (self.cause_es if current_language() == "es" else "") or self.cause_en
-
-    @property
-    def fix(self) -> str:
-        """What to change, in the language being read (English when no Spanish text exists)."""
-        return (self.fix_es if current_language() == "es" else "") or self.fix_en
-
-    @property
-    def side(self) -> str:
-        """Where this entry looks: ``client``, ``server log`` or ``both``."""
-        return "both" if self.client and self.server else ("client" if self.client else "server log")
-
-    @property
-    def patterns(self) -> tuple[re.Pattern[str], ...]:
-        return self.client + tuple(p for p in self.server if p.pattern not in {c.pattern for c in self.client})
-
-    def matched_side(self, client_text: str, server_log: str = "") -> str | None:
-        """Which text named this entry (``client`` first), or None when neither does."""
-        if client_text and any(p.search(client_text) for p in self.client):
-            return "client"
-        if server_log and any(p.search(server_log) for p in self.server):
-            return "server log"
-        return None
-
-    def matches(self, client_text: str, server_log: str = "") -> bool:
-        """Whether a client pattern matches the client's text or a server pattern the server log."""
-        return self.matched_side(client_text, server_log) is not None
-
-
-def _entry(key: str, error_class: str, cause: str, fix: str, guide_ref: str = "", *,
-           client: tuple[str, ...] = (), server: tuple[str, ...] = ()) -> CatalogueEntry:
-    """One row: English patterns plus the Spanish server wordings (on both ends where the English ones are)."""
-    if not client and not server:  # a typo in the table must fail at import, not classify nothing silently
-        raise ValueError(f"catalogue entry {key!r} has no pattern")
-    spanish = catalogue_es.SERVER_PATTERNS.get(key, ())
-    if client and client == server:
-        client = (*client, *spanish)
-    server = (*server, *spanish)
-    compiled = [tuple(re.compile(p, re.IGNORECASE) for p in group) for group in (client, server)]
-    cause_es, fix_es = catalogue_es.TEXTS.get(key, ("", ""))
-    return CatalogueEntry(key, error_class, compiled[0], compiled[1], cause, fix, guide_ref, cause_es, fix_es)
-
-
 _GUIDE_ERRORS = "Conceptos información extra › Mensajes de Error"
 _GUIDE_F2 = "Fase #2 Implementación"
 
-def _both(*patterns: str) -> dict[str, tuple[str, ...]]:
-    """The same words on both ends: a file error libpq and the server word alike, a FATAL the client relays."""
-    return {"client": patterns, "server": patterns}
 
 
 # Order matters: first match wins. Specific entries (a combination that names the real cause, an
@@ -429,6 +356,15 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     ),
     # ---- authentication ------------------------------------------------------------------------------------
     _entry(
+        "usermap_no_match", "authentication",
+        "The pg_hba rule names a user map (map=...) and pg_ident.conf has no line of that map pairing the "
+        "certificate's name (CN, or the DN with clientname=DN) with the role asked for -- or no such map at "
+        "all. The client reads only 'certificate authentication failed'.",
+        "Add the pair to pg_ident.conf (a /regex with \\1 for a family of names) and reload; check "
+        "pg_ident_file_mappings for the map's lines and that the system name is spelled as the log shows.",
+        server=(r'no match in usermap "[^"]*" for user "[^"]*" authenticated as',),
+    ),
+    _entry(
         "cert_auth_failed", "authentication",
         "Method 'cert' (or clientcert=verify-full) compares the certificate's CN with the user name asked for, "
         "and they differ.",
@@ -437,6 +373,22 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         f"{_GUIDE_F2} › Tercera capa nivel Usuario (usuario \"otros\")",
         **_both(r'certificate authentication failed for user "[^"]*"',
                 r"provided user name \([^)]*\) and authenticated user name \([^)]*\) do not match"),
+    ),
+    _entry(
+        "require_auth_failed", "authentication",
+        "require_auth (libpq 16+) lists the methods the client lets the server use; the server asked for "
+        "another one ('server requested ...'), or let the client in without asking at all ('did not complete "
+        "authentication': trust, or cert, which require_auth does not count as a method).",
+        "Make the pg_hba rule use a method the list allows (scram-sha-256 on hostssl), or widen the list "
+        "(e.g. scram-sha-256,none where cert logins are expected).",
+        client=(r'authentication method requirement "[^"]*" failed',),
+    ),
+    _entry(
+        "require_auth_invalid", "authentication",
+        "require_auth takes password, md5, gss, sspi, scram-sha-256 or none, each optionally negated with !; "
+        "libpq refuses anything else (e.g. 'cert') before connecting.",
+        "Write a method from that list; certificates are demanded with sslcertmode=require, not require_auth.",
+        client=(r'invalid require_auth value: "[^"]*"', r'invalid require_auth method: "[^"]*"'),
     ),
     _entry(
         "client_cert_required", "authentication",

@@ -44,6 +44,7 @@ SERVER_PATTERNS: dict[str, tuple[str, ...]] = {
     "cert_auth_failed": (r"la autentificación (por|con) certificado falló para el usuario «[^»]*»",
                          r"el nombre de usuario entregado \([^)]*\) y el nombre de usuario autentificado "
                          r"\([^)]*\) no coinciden"),
+    "usermap_no_match": (r"no hay coincidencia en el mapa «[^»]*» para el usuario «[^»]*» autentificado como",),
     "client_cert_required": (r"la conexión requiere un certificado de cliente válido",),
     "password_failed": (r"la autentificación password falló para el usuario «[^»]*»",),
     "no_hba_no_encryption": (_NO_HBA + r"sin cifrado",),
@@ -210,6 +211,23 @@ TEXTS: dict[str, tuple[str, str]] = {
         "ambos terminó TLS con otro certificado (un intermediario o un proxy).",
         "Conéctese directamente al servidor (o a un proxy que deje pasar TLS); con verify-full el certificado del "
         "intermediario se habría rechazado antes de la autenticación."),
+    "usermap_no_match": (
+        "La regla de pg_hba nombra un mapa de usuarios (map=...) y pg_ident.conf no tiene ninguna línea de ese "
+        "mapa que empareje el nombre del certificado (el CN, o el DN con clientname=DN) con el rol pedido, o el "
+        "mapa ni siquiera existe. El cliente solo lee 'certificate authentication failed'.",
+        "Añada el par a pg_ident.conf (una /expresión regular con \\1 para una familia de nombres) y haga una "
+        "recarga; consulte pg_ident_file_mappings para ver las líneas del mapa y compruebe que el nombre del "
+        "sistema está escrito como lo muestra el log."),
+    "require_auth_failed": (
+        "require_auth (libpq 16+) enumera los métodos que el cliente permite al servidor; el servidor pidió otro "
+        "('server requested ...') o dejó entrar al cliente sin pedir nada ('did not complete authentication': "
+        "trust, o cert, que require_auth no cuenta como método).",
+        "Haga que la regla de pg_hba use un método de la lista (scram-sha-256 en hostssl) o amplíe la lista "
+        "(por ejemplo scram-sha-256,none donde se esperan inicios de sesión con certificado)."),
+    "require_auth_invalid": (
+        "require_auth admite password, md5, gss, sspi, scram-sha-256 o none, cada uno negable con !; libpq "
+        "rechaza cualquier otro valor (por ejemplo 'cert') antes de conectar.",
+        "Escriba un método de esa lista; los certificados se exigen con sslcertmode=require, no con require_auth."),
     "cert_auth_failed": (
         "El método 'cert' (o clientcert=verify-full) compara el CN del certificado con el usuario pedido, y no "
         "coinciden.",

@@ -368,6 +368,11 @@ def _plan(lab: LabServer, *, sslmode: str | None, user: str, dbname: str, sslroo
         for key, name in _DEFAULT_FILES.items():
             if f"PG{key.upper()}" not in given_env:  # a file named by env= is the caller's choice
                 actual.setdefault(key, str(no_home / ".postgresql" / name))
+        if shown.get("sslcrldir") and "sslcrl" not in shown and "PGSSLCRL" not in given_env:
+            # libpq loads sslcrl and sslcrldir in one call: a missing sslcrl file makes it drop the directory
+            # too (no revocation check at all, measured with libpq 18). With sslcrldir set, an empty sslcrl
+            # reads no default file, so the isolation needs none.
+            actual["sslcrl"] = ""
         client_defaults = "isolated"
 
     if password == LAB_PASSWORD:

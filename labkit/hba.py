@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from . import quoting
+from . import messages, quoting
 from .errors import InvalidValue
 
 if TYPE_CHECKING:
+    from .client import AttemptResult
     from .server import LabServer
 
-__all__ = ["IDENT_FILE", "NEVER_REACHED", "first_match", "ident_mappings", "lesson_rows", "set_ident_maps"]
+__all__ = ["IDENT_FILE", "NEVER_REACHED", "first_match", "ident_mappings", "lesson_rows", "login_reason", "map_login_row",
+           "set_ident_maps"]
 
 _CONN_TYPES = ("hostssl", "hostnossl", "host")
 _LINE_TYPES_FOR = {
@@ -198,3 +200,29 @@ def ident_mappings(lab: LabServer) -> pd.DataFrame:
     name, system user, PostgreSQL user and any error, one row per line."""
     return lab.query("SELECT line_number, map_name, sys_name, pg_username, error FROM pg_ident_file_mappings "
                      "ORDER BY line_number")
+
+
+_REASONS = (r"no match in usermap", r"provided user name .* do not match", r'role "[^"]*" does not exist',
+            r"certificate authentication failed", r"connection authenticated: identity=")
+
+
+def login_reason(server_log: str) -> str:
+    """The server log's reason for a certificate login, in its own words: the ``no match in usermap`` line
+    (with the name the certificate gave), the CN/role mismatch, or the identity it accepted. Why: the
+    client only ever reads "certificate authentication failed"; the map's verdict is in the log."""
+    lines = [messages.strip_log_prefix(line).strip() for line in (server_log or "").splitlines()]
+    for pattern in _REASONS:
+        for line in lines:
+            if re.search(pattern, line):
+                return re.sub(r"^(LOG|FATAL|DETAIL):\s+", "", re.sub(r"\s*\(/[^)]*\)$", "", line))
+    return "(nothing logged)"
+
+
+def map_login_row(certificate: str, role: str, map_name: str, result: AttemptResult) -> dict[str, object]:
+    """One certificate login through a map, as a table row: who asked for which role under which map, the
+    role the session got, the server log's reason (:func:`login_reason`), the catalogue's key, the client's
+    words (the same for every refusal, which is the point of showing them)."""
+    return {"certificate": certificate, "requested role": role, "map": map_name, "connected": result.connected,
+            "logged in as": result.current_user or "", "server log": login_reason(result.server_log),
+            "catalogue key": result.error_key or "",
+            "client says": "" if result.connected else messages.client_phrase(result.error_text)}

@@ -535,3 +535,49 @@ def test_every_entry_is_reproduced() -> None:
 
     missing = {e.key for e in catalogue.CATALOGUE} - COVERED
     assert not missing, f"catalogue entries without a reproducing test: {sorted(missing)}"
+
+
+@covers("usermap_no_match")
+def test_certificate_refused_by_a_user_name_map(lab: Lab) -> None:
+    """map=...: the client reads only 'certificate authentication failed'; the server log names the map."""
+    from labkit import hba
+
+    hba.set_ident_maps(lab.server, {"certmap": [("conssl", "reporter")]})
+    try:
+        settings = {"ssl_ca_file": lab.deliver("combined.crt", lab.p.combined_crt)}
+        assert lab.configure(["hostssl all conssl,reporter 0.0.0.0/0 cert map=certmap"], **settings).ok
+        wrong = lab.client(lab.p.client2_crt, lab.p.client2_key, user="reporter")  # CN=reporter: no line for it
+        refused(wrong, "usermap_no_match",
+                r'no match in usermap "certmap" for user "reporter" authenticated as "reporter"')
+        assert 'certificate authentication failed for user "reporter"' in wrong.error_text
+        assert hba.login_reason(wrong.server_log).startswith('no match in usermap "certmap"')
+        mapped = lab.client(lab.p.client_crt, lab.p.client_key, user="reporter")  # control: the mapped pair
+        connected(mapped)
+        assert mapped.current_user == "reporter"
+        # a rule naming a map that pg_ident.conf lacks loads fine and refuses with the same words
+        assert lab.configure(["hostssl all conssl,reporter 0.0.0.0/0 cert map=nosuch"], **settings).ok
+        refused(lab.client(lab.p.client_crt, lab.p.client_key, user="reporter"), "usermap_no_match",
+                r'no match in usermap "nosuch"')
+    finally:
+        hba.set_ident_maps(lab.server, None)
+        lab.server.reload()
+
+
+@covers("require_auth_failed", "require_auth_invalid")
+def test_require_auth_refuses_the_servers_method(lab: Lab) -> None:
+    """require_auth (libpq 16+): the client refuses a method it did not allow, and a server that asks none."""
+    password = lab.passwords["reporter"]
+    lab.configure(["hostssl all conssl,reporter 0.0.0.0/0 password"])
+    cleartext = lab.attempt(sslmode="require", user="reporter", password=password, extra={"require_auth": "scram-sha-256"})
+    refused(cleartext, "require_auth_failed")
+    assert 'requirement "scram-sha-256" failed: server requested a cleartext password' in cleartext.error_text
+    assert "password authentication failed" not in cleartext.server_log  # the password never left the client
+    connected(lab.attempt(sslmode="require", user="reporter", password=password, extra={"require_auth": "password"}))
+    lab.configure(["hostssl all conssl,reporter 0.0.0.0/0 trust"])
+    skipped = lab.attempt(sslmode="require", user="reporter", password=password, extra={"require_auth": "scram-sha-256"})
+    refused(skipped, "require_auth_failed")
+    assert "server did not complete authentication" in skipped.error_text
+    invalid = lab.attempt(sslmode="require", user="reporter", password=password, extra={"require_auth": "cert"})
+    refused(invalid, "require_auth_invalid")
+    assert invalid.server_log == ""  # refused before connecting
+    connected(lab.attempt(sslmode="require", user="reporter", password=password, extra={"require_auth": "none"}))

@@ -63,6 +63,10 @@ CASES = [
     ("41_decrypting_the_capture", {"sslmode": "prefer"}, "sslmode", ["'prefer'", "'require', 'verify-ca', 'verify-full'"]),
     ("41_decrypting_the_capture", {"use_tshark": "no"}, "use_tshark", ["True or False"]),
     ("41_decrypting_the_capture", {"plaintext_width": 5}, "plaintext_width", ["5", "an integer from 20 to 400"]),
+    ("42_client_trust", {"wrong_host": "localhost"}, "wrong_host", ["'localhost'", "'db.other-host.example'"]),
+    ("42_client_trust", {"include_crl_dir": "yes"}, "include_crl_dir", ["True or False"]),
+    ("45_cert_to_role_maps", {"domain": "example.net"}, "domain", ["'example.net'", "'example.com', 'example.org'"]),
+    ("45_cert_to_role_maps", {"include_dn_map": 1}, "include_dn_map", ["True or False"]),
 ]
 
 

@@ -28,7 +28,7 @@ def _outputs_text(nb: nbformat.NotebookNode) -> str:
 def test_there_is_a_notebook_per_lesson() -> None:
     numbers = [p.name[:2] for p in NOTEBOOKS]
     assert numbers == ["00", "01", "02", "10", "11", "12", "13", "14", "15", "16", "20", "21", "22", "23", "30",
-                       "31", "32", "33", "34", "35", "40", "41"]
+                       "31", "32", "33", "34", "35", "40", "41", "42", "45"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
