@@ -186,10 +186,13 @@ def _clientcert_check(clientcert: str, method: str) -> LabCheck:
 
 
 def known_settings_check(names: Sequence[str]) -> LabCheck:
-    """Every name must be a setting this server has (ssl_crl_dir only exists from PostgreSQL 14 on)."""
+    """Every name must be a setting this server has (ssl_crl_dir only exists from PostgreSQL 14 on). Asked
+    with current_setting(), not pg_settings, so an old name the server still maps counts (18 reads
+    ``ssl_ecdh_curve`` as ``ssl_groups``)."""
 
     def check(lab: LabServer) -> None:
-        rows = lab.execute("SELECT name FROM pg_settings WHERE name = ANY(%s)", (list(names),))
+        rows = lab.execute("SELECT name FROM unnest(%s::text[]) AS name WHERE current_setting(name, true) IS NOT NULL",
+                           (list(names),))
         known = {r["name"] for r in rows}
         for name in names:
             if name not in known:
@@ -326,8 +329,9 @@ def layer_ecdh_curve(curve: str = "prime256v1") -> Layer:
     exchange (18 renamed it ``ssl_groups`` and takes a list). Any OpenSSL short name is written as given: the
     server is the judge (PostgreSQL 16 refuses ``X25519`` at reload, "ECDH: could not create key", because
     it builds the group as an EC key), and :func:`labkit.transaction.apply` rolls a refused reload back."""
-    if not isinstance(curve, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{1,40}", curve):
-        raise InvalidValue("curve", curve, "an OpenSSL curve name such as prime256v1, secp384r1 or X25519")
+    if not isinstance(curve, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{1,40}(:[A-Za-z][A-Za-z0-9_-]{1,40})*", curve):
+        raise InvalidValue("curve", curve, "an OpenSSL curve name such as prime256v1, secp384r1 or X25519 (a "
+                                           "colon list is written too, for the server to refuse before 18)")
     return Layer(key="L4", title=f"ssl_ecdh_curve = {curve}", settings={"ssl_ecdh_curve": curve},
                  guide_ref="parameter 8 (ssl_ecdh_curve)")
 
