@@ -63,6 +63,10 @@ CASES = [
     ("41_decrypting_the_capture", {"sslmode": "prefer"}, "sslmode", ["'prefer'", "'require', 'verify-ca', 'verify-full'"]),
     ("41_decrypting_the_capture", {"use_tshark": "no"}, "use_tshark", ["True or False"]),
     ("41_decrypting_the_capture", {"plaintext_width": 5}, "plaintext_width", ["5", "an integer from 20 to 400"]),
+    ("43_direct_tls", {"direct_pg_version": 16}, "direct_pg_version", ["16", "17, 18"]),
+    ("43_direct_tls", {"timing_repeats": 0}, "timing_repeats", ["0", "an integer from 1 to 100"]),
+    ("44_tls13_suites_groups", {"only_suite": "TLS_AES_512"}, "only_suite", ["'TLS_AES_512'", "'TLS_AES_256_GCM_SHA384'"]),
+    ("44_tls13_suites_groups", {"only_group": "x448"}, "only_group", ["'x448'", "'prime256v1', 'secp384r1', 'X25519'"]),
 ]
 
 

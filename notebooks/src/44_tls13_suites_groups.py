@@ -124,6 +124,8 @@ assert one_suite["suites accepted"] == only_suite
 assert one_suite["pg_stat_ssl cipher"] == (only_suite if "CCM" not in only_suite else "")
 ccm = rows18["ssl_tls13_ciphers = TLS_AES_128_CCM_SHA256"]
 assert ccm["suites accepted"] == "TLS_AES_128_CCM_SHA256" and ccm["outcome"] == "no_shared_suite_or_group"
+
+# %%
 one_group = rows18[f"ssl_groups = {only_group}"]
 assert one_group["groups accepted"] == only_group
 assert (one_group["HelloRetryRequest"], one_group["round trips"]) == ((False, 1) if only_group == "X25519" else (True, 2))
