@@ -100,8 +100,8 @@ explained = lk.catalogue.explain(tried[1].error_text, tried[1].server_log)
 print(explained if not direct_ok[next(iter(labs))] else "this lab is 17+: no refusal to explain")
 
 # %% [markdown]
-# Note also the first column of ALPN: libpq 17+ offers ALPN `postgresql` on the SSLRequest path too, and a
-# 17+ server selects it; 16 ignores the extension (no ALPN selected), which is harmless there.
+# Note also the ALPN of the `sslnegotiation=postgres` rows: libpq 17+ offers ALPN `postgresql` after the
+# SSLRequest too, and a 17+ server selects it; 16 ignores the extension (none selected), harmlessly.
 
 # %% [markdown]
 # ## 2 · The raw handshake: ALPN `postgresql`, none, or another protocol
