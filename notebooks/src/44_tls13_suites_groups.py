@@ -17,6 +17,28 @@
 # lesson 34 measured the HelloRetryRequest that parameter causes. Beyond the guide — PostgreSQL 18 docs:
 # *Server Configuration › SSL* `ssl_tls13_ciphers` and `ssl_groups` (and `ssl_ecdh_curve` before 18).
 
+# %% [markdown] lang="es"
+# # 44 · Suites de TLS 1.3 y grupos de intercambio de claves (PostgreSQL 18)
+#
+# **Qué mostramos.** `ssl_ciphers` no afecta a TLS 1.3 (lección 34), y hasta PostgreSQL 17 el único ajuste de
+# TLS 1.3 es `ssl_ecdh_curve`: un solo grupo de intercambio de claves. PostgreSQL 18 añade `ssl_tls13_ciphers`
+# (qué suites de cifrado de TLS 1.3) y `ssl_groups` (una lista de grupos). Medimos, ajuste por ajuste, qué
+# suites y grupos acepta entonces el servidor (sslyze, por eliminación), qué suite obtiene una sesión de libpq
+# (`pg_stat_ssl`) y el HelloRetryRequest que recibe un cliente cuando su primera clave compartida no es de un
+# grupo que el servidor admita, contado en el cable. En el propio servidor de esta lección (`pg_version`, 16
+# por defecto) medimos qué puede y qué no puede hacer `ssl_ecdh_curve`, y qué responde el servidor cuando se le
+# dan los ajustes de PostgreSQL 18.
+#
+# **Por qué importa.** La política de un banco puede exigir una sola suite de TLS 1.3 (por ejemplo, solo
+# AES-256-GCM) o prohibir un grupo; solo la 18 puede imponerlo en el servidor. Cada elección tiene un precio:
+# una suite que un cliente no ofrece lo deja fuera, y un grupo con el que no abre cuesta una ida y vuelta en cada
+# conexión.
+#
+# **Cobertura de la guía.** El parámetro 8 de la guía (`ssl_ecdh_curve`) y la Fase #3, #1 (suites de TLS 1.2
+# frente a 1.3); la lección 34 midió el HelloRetryRequest que provoca ese parámetro. Más allá de la guía,
+# documentación de PostgreSQL 18: *Server Configuration › SSL* `ssl_tls13_ciphers` y `ssl_groups` (y
+# `ssl_ecdh_curve` antes de la 18).
+
 # %% tags=["parameters"]
 backend = "auto"
 pg_version = 16
@@ -51,6 +73,15 @@ print(f"this lab: PostgreSQL {major}")
 # it (or which catalogue entry names the refusal), which suites and groups the server then accepts, and
 # what Python's default client, whose first ClientHello carries one X25519 key share, meets.
 
+# %% [markdown] lang="es"
+# ## 1 · Antes de la 18: un solo grupo, y ningún ajuste de suites de TLS 1.3
+#
+# En el servidor de esta lección, una fila por cada valor de `ssl_ecdh_curve` (la 18 todavía lee el nombre
+# antiguo, como `ssl_groups`), y después `ssl_tls13_ciphers` de PostgreSQL 18 escrito tal cual. Para cada uno: si
+# la recarga lo aceptó (o qué entrada del catálogo de errores identifica el rechazo), qué suites y grupos acepta
+# entonces el servidor y qué recibe el cliente por defecto de Python, cuyo primer ClientHello lleva una sola
+# clave compartida X25519.
+
 # %% tags=["erratum-ecdh-curve"]
 before_18 = [lk.layers.layer_ecdh_curve(curve) for curve in ("prime256v1", "secp384r1", "X25519", "prime256v1:secp384r1")]
 older = lk.scenarios.tls13_settings(lab, pki, [None, *before_18,
@@ -82,6 +113,16 @@ else:  # 18 reads ssl_ecdh_curve as ssl_groups: a list, X25519 included
 # labkit's validated path would not even write that line; it asks the server which parameters it has
 # first:
 
+# %% [markdown] lang="es"
+# Antes de la 18, `ssl_ecdh_curve` es una sola curva EC: `secp384r1` funciona (a costa de un HelloRetryRequest
+# para un cliente que abre con X25519), `X25519` se rechaza en la recarga (`ECDH: could not create key`: el
+# servidor construye el ajuste como una clave EC, y X25519 no lo es), y una lista también (`ECDH: unrecognized
+# curve name: prime256v1:secp384r1`). En ambos casos sigue en vigor la configuración anterior. Y
+# `ssl_tls13_ciphers` no existe: el servidor rechaza el archivo entero (`unrecognized configuration parameter`),
+# así que se mantienen las tres suites de TLS 1.3 por defecto, y ningún ajuste del servidor puede quitar una.
+#
+# La vía validada de labkit ni siquiera escribiría esa línea; antes pregunta al servidor qué parámetros tiene:
+
 # %%
 try:
     lk.apply(lab, lk.layers.layer_tls13(only_suite))
@@ -97,6 +138,12 @@ assert ("has no parameter 'ssl_tls13_ciphers'" in validated) == (major < 18)
 #
 # A second lab on 18 (this lab itself when `pg_version = 18`). The same measurements for each setting;
 # `only_suite` and `only_group` are the lesson's knobs.
+
+# %% [markdown] lang="es"
+# ## 2 · PostgreSQL 18: `ssl_tls13_ciphers` y `ssl_groups`
+#
+# Un segundo laboratorio en 18 (el propio laboratorio de la lección cuando `pg_version = 18`). Las mismas
+# mediciones para cada ajuste; `only_suite` y `only_group` son los parámetros de la lección.
 
 # %%
 second = lesson if major == 18 else lk.begin(backend="local", pg_version=18, key_type=key_type, lang=lang,
@@ -147,6 +194,25 @@ assert rows18["ssl_groups = ffdhe2048"]["outcome"] == "tls13_setting_invalid"
 # - **A group this server's OpenSSL cannot use** (`ffdhe2048` with the OpenSSL 1.1.1 of this build):
 #   refused at reload (`could not set group names specified in ssl_groups`), previous value kept.
 
+# %% [markdown] lang="es"
+# Lo que dice la tabla, fila por fila:
+#
+# - **Una sola suite** (`ssl_tls13_ciphers = TLS_AES_256_GCM_SHA384` o ChaCha20): el servidor acepta
+#   exactamente esa suite, y la sesión de libpq (pg_stat_ssl) la obtiene. Es la única manera de restringir las
+#   suites de TLS 1.3.
+# - **Una suite CCM sola**: el servidor la acepta, pero libpq (como la mayoría de los clientes) no ofrece CCM,
+#   así que todos los clientes TLS 1.3 quedan fuera (`no_shared_suite_or_group`: el cliente ve `alert handshake
+#   failure`, el log del servidor `no shared cipher`). Una política debe conservar una suite que ofrezcan todos
+#   los clientes.
+# - **Un solo grupo**: un cliente cuya primera clave compartida es de ese grupo completa la negociación en una
+#   ida y vuelta; el cliente por defecto de Python (X25519 primero) recibe un **HelloRetryRequest** con
+#   `prime256v1` o `secp384r1`: dos idas y vueltas. Los grupos son ahora una lista, y el orden solo cuenta para
+#   la preferencia del propio servidor: con `secp384r1:X25519` la clave compartida X25519 del cliente se acepta
+#   a la primera.
+# - **Un grupo que el OpenSSL de este servidor no puede usar** (`ffdhe2048` con el OpenSSL 1.1.1 de esta
+#   compilación): rechazado en la recarga (`could not set group names specified in ssl_groups`); se conserva
+#   el valor anterior.
+
 # %% [markdown]
 # ## 3 · Reading the server's view from SQL
 #
@@ -159,6 +225,19 @@ assert rows18["ssl_groups = ffdhe2048"]["outcome"] == "tls13_setting_invalid"
 #
 # `pg_stat_ssl` names the suite but not the group: the group is visible only on the wire (or in a client
 # that reports it), which is why this lesson counts it with `lk.handshake`.
+
+# %% [markdown] lang="es"
+# ## 3 · Leer la vista del servidor desde SQL
+#
+# Tras cada cambio, un DBA comprueba los ajustes en vigor y la suite de una sesión:
+#
+# ```sql
+# SELECT name, setting FROM pg_settings WHERE name IN ('ssl_tls13_ciphers', 'ssl_groups');
+# SELECT version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid();
+# ```
+#
+# `pg_stat_ssl` indica la suite pero no el grupo: el grupo solo se ve en el cable (o en un cliente que lo
+# informe), y por eso esta lección lo cuenta con `lk.handshake`.
 
 # %% tags=["nbval-ignore-output"]
 lab18.execute("SELECT name, setting, source FROM pg_settings WHERE name IN ('ssl_tls13_ciphers', 'ssl_groups')")
@@ -173,6 +252,19 @@ lab18.execute("SELECT name, setting, source FROM pg_settings WHERE name IN ('ssl
 # - Verify with the server's own view: pg_settings for the values, pg_stat_ssl for the suite.
 #
 # The outcome keys in this lesson's tables are explained in [docs/glossary.md](../docs/glossary.md).
+
+# %% [markdown] lang="es"
+# ## Puntos clave
+#
+# - Hasta la 17: las suites de TLS 1.3 no se pueden restringir en el servidor, y `ssl_ecdh_curve` admite una
+#   sola curva EC (ni X25519 ni una lista: `tls13_setting_invalid`); allí `ssl_tls13_ciphers` es
+#   `setting_unknown`.
+# - 18: `ssl_tls13_ciphers` restringe las suites (conserve una que ofrezcan todos los clientes: CCM sola deja
+#   fuera a libpq), `ssl_groups` admite una lista, y su valor por defecto `X25519:prime256v1` ahorra el
+#   HelloRetryRequest a la mayoría de los clientes.
+# - Verifique con la vista del propio servidor: pg_settings para los valores, pg_stat_ssl para la suite.
+#
+# Las claves de resultado de las tablas de esta lección se explican en [docs/glossary.md](../docs/glossary.md).
 
 # %%
 if second is not lesson:
