@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = ["Layer", "TlsFile", "describe", "guide_layers", "known_settings_check", "layer_ca", "layer_ciphers",
-           "layer_crl", "layer_ecdh_curve", "layer_hostssl", "layer_protocols", "layer_ssl_on", "layer_tls13",
-           "passphrase_script"]
+__all__ = ["TLS13_SUITES", "Layer", "TlsFile", "describe", "guide_layers", "known_settings_check", "layer_ca",
+           "layer_ciphers", "layer_crl", "layer_ecdh_curve", "layer_hostssl", "layer_protocols", "layer_ssl_on",
+           "layer_tls13", "passphrase_script"]
 
 HBA_METHODS: tuple[str, ...] = ("scram-sha-256", "md5", "password", "cert", "trust", "reject")
 CLIENTCERT_14: tuple[str, ...] = ("verify-ca", "verify-full")
