@@ -239,6 +239,39 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
                 r"wrong version number", r"version too low",
                 r"could not accept SSL connection: (unsupported protocol|no protocols available|version too low)"),
     ),
+    # ---- direct TLS (PostgreSQL 17+) and the settings of TLS 1.3 -----------------------------------------
+    _entry("direct_tls_weak_sslmode", "direct TLS",
+           "sslnegotiation=direct starts TLS without asking, so libpq (17+) refuses it with a mode that could fall "
+           "back to plain text (disable, allow, prefer); nothing is sent to the server.",
+           "Use sslmode=require, verify-ca or verify-full with sslnegotiation=direct (verify-full is the goal).",
+           client=(r'weak sslmode "\w+" may not be used with sslnegotiation=direct',)),
+    _entry("direct_tls_unsupported", "direct TLS",
+           "The client started TLS directly (sslnegotiation=direct) and the server is older than PostgreSQL 17: "
+           "it read the ClientHello as a startup packet and closed; the client sees only an EOF.",
+           "Upgrade the server to 17+, or connect with sslnegotiation=postgres (the default: SSLRequest first).",
+           server=(r"invalid length of startup packet",)),
+    _entry("direct_tls_alpn", "direct TLS",
+           "A direct TLS client (PostgreSQL 17+) offered no ALPN or not 'postgresql'; the server refuses it so that "
+           "a TLS connection meant for another protocol (HTTPS...) cannot reach it.",
+           "Use a client that sends ALPN postgresql (libpq 17+ does); a TLS proxy in front must pass ALPN through.",
+           **_both(r"direct SSL connection request without ALPN", r"alert no application protocol",
+                   r"could not accept SSL connection: no application protocol")),
+    _entry("setting_unknown", "server configuration",
+           "postgresql.conf names a parameter this server does not have (e.g. ssl_tls13_ciphers and ssl_groups "
+           "before 18); the server applies none of the file's changes.",
+           "Remove the line, or use the setting of this release (ssl_ecdh_curve before 18); check pg_file_settings.",
+           **_both(r'unrecognized configuration parameter "\w+"')),
+    _entry("tls13_setting_invalid", "server configuration",
+           "ssl_tls13_ciphers, ssl_groups or ssl_ecdh_curve names nothing the server's OpenSSL can use (a typo, a "
+           "list before 18, X25519 in ssl_ecdh_curve); the server keeps its previous SSL configuration.",
+           "Use OpenSSL names the server's build knows: TLS_AES_256_GCM_SHA384..., X25519:prime256v1; reload.",
+           server=(r"could not set the TLSv1\.3 cipher suites", r"could not set group names specified in ssl_groups",
+                   r"ECDH: (unrecognized curve name|could not create key)")),
+    _entry("no_shared_suite_or_group", "TLS 1.3 suites and groups",
+           "Client and server share no cipher suite (e.g. the server allows only a CCM suite, which libpq does not "
+           "offer) or no key-exchange group (server ssl_groups and the client's groups do not meet).",
+           "Keep a suite and a group every client offers: TLS_AES_256_GCM_SHA384 and X25519:prime256v1.",
+           server=(r"could not accept SSL connection: (no shared cipher|no suitable key share|no shared group)",)),
     # ---- key and certificate files -----------------------------------------------------------------------
     _entry(
         "key_permissions", "key file",

@@ -44,6 +44,11 @@ SERVER_PATTERNS: dict[str, tuple[str, ...]] = {
     "cert_auth_failed": (r"la autentificación (por|con) certificado falló para el usuario «[^»]*»",
                          r"el nombre de usuario entregado \([^)]*\) y el nombre de usuario autentificado "
                          r"\([^)]*\) no coinciden"),
+    "direct_tls_unsupported": (r"el de paquete de inicio tiene largo incorrecto",),  # sic: PostgreSQL 15's msgstr
+    "setting_unknown": (r"parámetro de configuración «\w+» no reconocido",),
+    "tls13_setting_invalid": (r"ECDH: (nombre de curva no reconocida|no se pudo crear la llave)",),
+    "no_shared_suite_or_group": (r"no se pudo aceptar una conexión SSL: (no shared cipher|no suitable key share|"
+                                 r"no shared group)",),
     "usermap_no_match": (r"no hay coincidencia en el mapa «[^»]*» para el usuario «[^»]*» autentificado como",),
     "client_cert_required": (r"la conexión requiere un certificado de cliente válido",),
     "password_failed": (r"la autentificación password falló para el usuario «[^»]*»",),
@@ -211,6 +216,37 @@ TEXTS: dict[str, tuple[str, str]] = {
         "ambos terminó TLS con otro certificado (un intermediario o un proxy).",
         "Conéctese directamente al servidor (o a un proxy que deje pasar TLS); con verify-full el certificado del "
         "intermediario se habría rechazado antes de la autenticación."),
+    "direct_tls_weak_sslmode": (
+        "sslnegotiation=direct empieza TLS sin preguntar, así que libpq (17+) lo rechaza con un modo que podría "
+        "recurrir al texto plano (disable, allow, prefer); no se envía nada al servidor.",
+        "Use sslmode=require, verify-ca o verify-full con sslnegotiation=direct (la meta es verify-full)."),
+    "direct_tls_unsupported": (
+        "El cliente empezó TLS directamente (sslnegotiation=direct) y el servidor es anterior a PostgreSQL 17: "
+        "leyó el ClientHello como un paquete de inicio y cerró; el cliente solo ve un EOF.",
+        "Actualice el servidor a 17+, o conéctese con sslnegotiation=postgres (el valor por defecto: primero el "
+        "SSLRequest)."),
+    "direct_tls_alpn": (
+        "Un cliente de TLS directo (PostgreSQL 17+) no ofreció ALPN, u ofreció uno distinto de 'postgresql'; el "
+        "servidor lo rechaza para que una conexión TLS pensada para otro protocolo (HTTPS...) no llegue a él.",
+        "Use un cliente que envíe el ALPN postgresql (libpq 17+ lo hace); un proxy TLS delante debe dejar pasar "
+        "el ALPN."),
+    "setting_unknown": (
+        "postgresql.conf nombra un parámetro que este servidor no tiene (por ejemplo ssl_tls13_ciphers y "
+        "ssl_groups antes de 18); el servidor no aplica ninguno de los cambios del archivo.",
+        "Quite la línea o use el parámetro de esta versión (ssl_ecdh_curve antes de 18); consulte "
+        "pg_file_settings."),
+    "tls13_setting_invalid": (
+        "ssl_tls13_ciphers, ssl_groups o ssl_ecdh_curve nombra algo que el OpenSSL del servidor no puede usar (una "
+        "errata, una lista antes de 18, X25519 en ssl_ecdh_curve); el servidor conserva su configuración SSL "
+        "anterior.",
+        "Use nombres de OpenSSL que conozca la compilación del servidor: TLS_AES_256_GCM_SHA384..., "
+        "X25519:prime256v1; haga una recarga."),
+    "no_shared_suite_or_group": (
+        "Cliente y servidor no comparten ninguna suite de cifrado (por ejemplo, el servidor solo permite una "
+        "suite CCM, que libpq no ofrece) ni ningún grupo de intercambio de claves (el ssl_groups del servidor y "
+        "los grupos del cliente no coinciden).",
+        "Mantenga una suite y un grupo que ofrezcan todos los clientes: TLS_AES_256_GCM_SHA384 y "
+        "X25519:prime256v1."),
     "usermap_no_match": (
         "La regla de pg_hba nombra un mapa de usuarios (map=...) y pg_ident.conf no tiene ninguna línea de ese "
         "mapa que empareje el nombre del certificado (el CN, o el DN con clientname=DN) con el rol pedido, o el "

@@ -104,6 +104,7 @@ class AttemptResult:
     cipher: str | None = None
     bits: int | None = None
     compression: str | None = None
+    alpn: str | None = None  # what the server selected (libpq 17+ offers "postgresql"; 16 selects none)
     ssl_is_used: bool | None = None
     ssl_client_cert_present: bool | None = None
     ssl_client_serial: str | None = None
@@ -463,6 +464,7 @@ def _facts(conn: psycopg.Connection[Any], result: AttemptResult) -> bool:
         bits = _Libpq.ssl_attribute(conn, "key_bits")
         result.bits = int(bits) if bits and bits.isdigit() else None
         result.compression = _Libpq.ssl_attribute(conn, "compression")
+        result.alpn = _Libpq.ssl_attribute(conn, "alpn") or None
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute("SELECT * FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
         row = cur.fetchone() or {}

@@ -29,7 +29,7 @@ import statistics
 import struct
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .server import LabServer
 
 __all__ = ["HRR_RANDOM", "SSL_REQUEST", "VERSIONS", "HandshakeFailure", "HandshakeTrace", "ProbeResult", "ServedCertificate", "client_can_offer",
+           "direct_probe", "direct_with_log",
            "expected_version", "python_can_offer",
            "handshake_times", "handshake_trace", "probe", "trace_table", "probe_lab", "probe_matrix", "probe_with_log", "served_certificate",
            "tls_connection"]
@@ -108,9 +109,10 @@ def ssl_message(exc: ssl.SSLError) -> str:
     return text.split(" (_ssl.c", 1)[0].strip()
 
 
-def _ssl_requested(host: str, port: int, timeout: float, nodelay: bool) -> socket.socket:
+def _ssl_requested(host: str, port: int, timeout: float, nodelay: bool, direct: bool = False) -> socket.socket:
     """A TCP connection on which the server has answered 'S' to PostgreSQL's SSLRequest (the caller closes
-    it); :class:`HandshakeFailure` naming the stage otherwise."""
+    it); :class:`HandshakeFailure` naming the stage otherwise. ``direct=True`` (PostgreSQL 17's direct TLS)
+    sends no SSLRequest: the ClientHello is the first thing the server reads."""
     try:
         raw = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
@@ -118,6 +120,8 @@ def _ssl_requested(host: str, port: int, timeout: float, nodelay: bool) -> socke
                                "is the lab running? (lab.status())") from None
     if nodelay:
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if direct:
+        return raw
     try:
         raw.sendall(SSL_REQUEST)
         answer = raw.recv(1)
@@ -134,15 +138,16 @@ def _ssl_requested(host: str, port: int, timeout: float, nodelay: bool) -> socke
 
 @contextmanager
 def tls_connection(host: str, port: int, context: ssl.SSLContext, *, timeout: float = 3,
-                   close_notify: bool = True, nodelay: bool = False) -> Iterator[ssl.SSLSocket]:
+                   close_notify: bool = True, nodelay: bool = False, direct: bool = False) -> Iterator[ssl.SSLSocket]:
     """TCP connect, PostgreSQL's SSLRequest, the server's 'S', a TLS handshake: yields the TLS socket
     with the handshake complete. Raises :class:`HandshakeFailure` naming the stage where it stopped.
 
     On leaving, the socket sends close_notify (``close_notify=True``: PostgreSQL logs nothing for such a
     client) or is just dropped (for timing: waiting for the close would add the TCP delayed-ACK time to TLS
-    1.3, whose session tickets arrive after the handshake -- measured ~45 ms).
+    1.3, whose session tickets arrive after the handshake -- measured ~45 ms). ``direct``: no SSLRequest
+    (see :func:`direct_probe`).
     """
-    raw = _ssl_requested(host, port, timeout, nodelay)
+    raw = _ssl_requested(host, port, timeout, nodelay, direct)
     with raw:
         try:
             tls = context.wrap_socket(raw, do_handshake_on_connect=True)
@@ -180,6 +185,8 @@ class ProbeResult:
     cipher: str | None = None
     error: str | None = None
     server_log: str = ""
+    alpn: str | None = None
+    """The application protocol the server selected (direct TLS: ``postgresql``), None when none was."""
 
     @property
     def result(self) -> str:
@@ -232,15 +239,23 @@ def probe_lab(lab: LabServer, version: str, cipher: str | None = None, timeout: 
     """:func:`probe` against the lab, with what the server logged about it in ``server_log``.
 
     A refused handshake is logged by the backend a moment after the client has seen the alert, so the log is
-    read until its "could not accept SSL connection" line appears (at most ``log_wait`` seconds); accepted
-    probes leave no line (see the module docstring).
+    read until its reason appears (at most ``log_wait`` seconds); accepted probes leave no line (see the
+    module docstring).
     """
+    return _with_log(lab, lambda: probe(lab.host, lab.port, version, cipher, timeout), log_wait)
+
+
+_REFUSAL_LOGGED = re.compile(r"could not accept SSL connection|startup packet|without ALPN")
+
+
+def _with_log(lab: LabServer, run: Callable[[], ProbeResult], log_wait: float) -> ProbeResult:
+    """``run()``, then the server's lines about it (``connection received`` left out) in ``server_log``."""
     mark = lab.log_mark()
-    result = probe(lab.host, lab.port, version, cipher, timeout)
-    if result.accepted is False:
+    result = run()
+    if result.accepted is False or (result.accepted and result.error):
         deadline = time.monotonic() + log_wait
         log = lab.log_since(mark)
-        while "could not accept SSL connection" not in log and time.monotonic() < deadline:
+        while not _REFUSAL_LOGGED.search(log) and time.monotonic() < deadline:
             time.sleep(0.002)
             log = lab.log_since(mark)
         result.server_log = "\n".join(line for line in log.splitlines() if "connection received" not in line)
@@ -274,6 +289,46 @@ def probe_with_log(lab: LabServer, version: str, cipher: str | None = None, *, l
             "result": result.result.split(":")[0], "negotiated_version": result.negotiated_version,
             "negotiated_cipher": result.cipher, "client_error": result.error or "",
             "server_log": " | ".join(reasons)}
+
+
+STARTUP = struct.pack("!II", 23, 196608) + b"user\0postgres\0\0"
+"""A protocol 3.0 startup packet (user postgres): what a client sends once TLS is up."""
+
+
+def direct_probe(host: str, port: int, alpn: Sequence[str] = ("postgresql",), timeout: float = 3) -> ProbeResult:
+    """PostgreSQL 17's direct TLS (libpq's ``sslnegotiation=direct``): a ClientHello as the first bytes,
+    no SSLRequest, offering ``alpn`` (nothing when empty). Once the handshake completes a startup packet is
+    sent and the server's first byte read, because a 17+ server that dislikes the ALPN may complete the
+    handshake and close only then: ``accepted`` with ``error`` says so. Servers before 17 read the
+    ClientHello as a startup packet and close (``refused``)."""
+    context = client_context()
+    if alpn:
+        context.set_alpn_protocols(list(alpn))
+    try:
+        with tls_connection(host, port, context, timeout=timeout, direct=True) as tls:
+            result = ProbeResult("direct", True, tls.version(), (tls.cipher() or (None,))[0],
+                                 alpn=tls.selected_alpn_protocol())
+            try:
+                tls.sendall(STARTUP)
+                answer = tls.recv(1)
+            except (ssl.SSLError, OSError):
+                answer = b""
+            if answer != b"R":  # 'R': an authentication request, the server took the startup packet
+                result.error = "closed after the handshake"
+    except HandshakeFailure as exc:
+        return ProbeResult("direct", False if exc.stage in ("refused", "closed") else None, error=exc.message)
+    return result
+
+
+def direct_with_log(lab: LabServer, alpn: Sequence[str] = ("postgresql",), *, label: str = "",
+                    log_wait: float = 0.5) -> dict[str, Any]:
+    """One table row: :func:`direct_probe` against the lab, what the client saw and the server logged."""
+    result = _with_log(lab, lambda: direct_probe(lab.host, lab.port, alpn), log_wait)
+    lines = [re.sub(r"^.*?\b(LOG|FATAL|DETAIL|HINT):\s+", "", ln) for ln in result.server_log.splitlines()]
+    return {"label": label, "ALPN offered": " ".join(alpn) or "(none)", "handshake": result.result,
+            "ALPN selected": result.alpn or "", "version": result.negotiated_version,
+            "client saw": result.error or ("authentication asked" if result.accepted else ""),
+            "server_log": " | ".join(ln for ln in lines if ln)}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -337,6 +392,13 @@ class HandshakeTrace:
     ms: float
     key_shares: tuple[str, ...] = ()
     """The groups the client sent key shares for in its first ClientHello (read from its own bytes)."""
+    direct: bool = False
+    """Direct TLS (no SSLRequest); otherwise the SSLRequest's own round trip comes first (``total_round_trips``)."""
+    alpn: str | None = None
+
+    @property
+    def total_round_trips(self) -> int:
+        return self.round_trips + (0 if self.direct else 1)
 
 
 class _ServerFlight:
@@ -420,21 +482,24 @@ def _group_name(number: int | None) -> str | None:
 
 
 def handshake_trace(host: str, port: int, version: str, *, client_group: str | None = None,
-                    timeout: float = 3) -> HandshakeTrace:
+                    timeout: float = 3, direct: bool = False) -> HandshakeTrace:
     """One handshake pinned to ``version`` through memory buffers, so every flight is seen: the client counts
     a round trip each time it sends and must wait for the server, and reads the server's clear-text
     ServerHello (a HelloRetryRequest when its random is :data:`HRR_RANDOM`). ``client_group`` limits the
     client to one group (``set_ecdh_curve``); by default Python's OpenSSL offers its own list, X25519 first,
-    with a key share for X25519 only. The connection is dropped without close_notify, as in timing."""
+    with a key share for X25519 only. The connection is dropped without close_notify, as in timing.
+    ``direct``: PostgreSQL 17's direct TLS, ALPN ``postgresql``, no SSLRequest (:func:`direct_probe`)."""
     context = client_context()
     context.minimum_version = context.maximum_version = _tls_version(check_version(version))
     if client_group is not None:
         context.set_ecdh_curve(client_group)
+    if direct:
+        context.set_alpn_protocols(["postgresql"])
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = context.wrap_bio(incoming, outgoing, server_side=False)
     flight, round_trips, shares = _ServerFlight(), 0, None
     started = time.perf_counter()
-    with _ssl_requested(host, port, timeout, nodelay=True) as raw:
+    with _ssl_requested(host, port, timeout, nodelay=True, direct=direct) as raw:
         while True:
             try:
                 tls.do_handshake()
@@ -461,7 +526,7 @@ def handshake_trace(host: str, port: int, version: str, *, client_group: str | N
     return HandshakeTrace(version=tls.version(), cipher=(tls.cipher() or (None,))[0], round_trips=round_trips,
                           hello_retry=bool(retries), retry_group=_group_name(retries[0]["group"]) if retries else None,
                           group=_group_name(final.get("group") or flight.kx_group), ms=round(elapsed, 3),
-                          key_shares=tuple(shares or ()))
+                          key_shares=tuple(shares or ()), direct=direct, alpn=tls.selected_alpn_protocol())
 
 
 def trace_table(lab: LabServer, versions: Sequence[str] = ("TLSv1.2", "TLSv1.3"), *,
@@ -490,10 +555,11 @@ def handshake_ms(host: str, port: int, version: str, timeout: float = 3) -> floa
 
 
 def handshake_times(lab: LabServer, versions: Sequence[str] = ("TLSv1.2", "TLSv1.3"), repeats: int = 15,
-                    *, client_group: str | None = None) -> pd.DataFrame:
+                    *, client_group: str | None = None, direct: bool = False) -> pd.DataFrame:
     """Median / min / max milliseconds of a TLS handshake per version (TCP connect + SSLRequest + handshake,
     no PostgreSQL login), from ``repeats`` handshakes each, interleaved so that a busy moment hits both; with
-    the round trips each took and how many met a HelloRetryRequest (see :func:`handshake_trace`)."""
+    the round trips each took and how many met a HelloRetryRequest (see :func:`handshake_trace`); with
+    ``direct``, PostgreSQL 17's direct TLS (``total_round_trips`` counts the SSLRequest's where there is one)."""
     import pandas as pd
 
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 200:
@@ -504,7 +570,8 @@ def handshake_times(lab: LabServer, versions: Sequence[str] = ("TLSv1.2", "TLSv1
     for _ in range(repeats):
         for version in versions:
             try:
-                traces[version].append(handshake_trace(lab.host, lab.port, version, client_group=client_group))
+                traces[version].append(handshake_trace(lab.host, lab.port, version, client_group=client_group,
+                                                       direct=direct))
             except HandshakeFailure:
                 pass
     rows = []
@@ -512,12 +579,13 @@ def handshake_times(lab: LabServer, versions: Sequence[str] = ("TLSv1.2", "TLSv1
         ms = [t.ms for t in done]
         rows.append({"version": version, "handshakes": len(done),
                      "round_trips": max((t.round_trips for t in done), default=None),
+                     "total_round_trips": max((t.total_round_trips for t in done), default=None),
                      "hello_retries": sum(t.hello_retry for t in done),
                      "group": ", ".join(sorted({t.group or "?" for t in done})) or None,
                      "median_ms": round(statistics.median(ms), 2) if ms else None,
                      "min_ms": round(min(ms), 2) if ms else None, "max_ms": round(max(ms), 2) if ms else None})
-    return pd.DataFrame(rows, columns=["version", "handshakes", "round_trips", "hello_retries", "group",
-                                       "median_ms", "min_ms", "max_ms"])
+    return pd.DataFrame(rows, columns=["version", "handshakes", "round_trips", "total_round_trips", "hello_retries",
+                                       "group", "median_ms", "min_ms", "max_ms"])
 
 
 def expected_version(server_min: str, server_max: str, client_max: str, client_floor: str = "TLSv1.2") -> str | None:

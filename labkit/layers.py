@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = ["Layer", "TlsFile", "describe", "guide_layers", "known_settings_check", "layer_ca", "layer_ciphers",
-           "layer_crl", "layer_ecdh_curve", "layer_hostssl", "layer_protocols", "layer_ssl_on", "passphrase_script"]
+__all__ = ["TLS13_SUITES", "Layer", "TlsFile", "describe", "guide_layers", "known_settings_check", "layer_ca",
+           "layer_ciphers", "layer_crl", "layer_ecdh_curve", "layer_hostssl", "layer_protocols", "layer_ssl_on",
+           "layer_tls13", "passphrase_script"]
 
 HBA_METHODS: tuple[str, ...] = ("scram-sha-256", "md5", "password", "cert", "trust", "reject")
 CLIENTCERT_14: tuple[str, ...] = ("verify-ca", "verify-full")
@@ -51,7 +52,8 @@ _KNOWN_CONTEXT = {"ssl": "sighup", "ssl_ca_file": "sighup", "ssl_cert_file": "si
                   "ssl_min_protocol_version": "sighup", "ssl_max_protocol_version": "sighup",
                   "ssl_prefer_server_ciphers": "sighup", "ssl_ecdh_curve": "sighup",
                   "ssl_dh_params_file": "sighup", "ssl_passphrase_command": "sighup",
-                  "ssl_passphrase_command_supports_reload": "sighup"}
+                  "ssl_passphrase_command_supports_reload": "sighup", "ssl_tls13_ciphers": "sighup",
+                  "ssl_groups": "sighup"}
 
 LabCheck = Callable[["LabServer"], None]
 
@@ -184,10 +186,13 @@ def _clientcert_check(clientcert: str, method: str) -> LabCheck:
 
 
 def known_settings_check(names: Sequence[str]) -> LabCheck:
-    """Every name must be a setting this server has (ssl_crl_dir only exists from PostgreSQL 14 on)."""
+    """Every name must be a setting this server has (ssl_crl_dir only exists from PostgreSQL 14 on). Asked
+    with current_setting(), not pg_settings, so an old name the server still maps counts (18 reads
+    ``ssl_ecdh_curve`` as ``ssl_groups``)."""
 
     def check(lab: LabServer) -> None:
-        rows = lab.execute("SELECT name FROM pg_settings WHERE name = ANY(%s)", (list(names),))
+        rows = lab.execute("SELECT name FROM unnest(%s::text[]) AS name WHERE current_setting(name, true) IS NOT NULL",
+                           (list(names),))
         known = {r["name"] for r in rows}
         for name in names:
             if name not in known:
@@ -324,10 +329,45 @@ def layer_ecdh_curve(curve: str = "prime256v1") -> Layer:
     exchange (18 renamed it ``ssl_groups`` and takes a list). Any OpenSSL short name is written as given: the
     server is the judge (PostgreSQL 16 refuses ``X25519`` at reload, "ECDH: could not create key", because
     it builds the group as an EC key), and :func:`labkit.transaction.apply` rolls a refused reload back."""
-    if not isinstance(curve, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{1,40}", curve):
-        raise InvalidValue("curve", curve, "an OpenSSL curve name such as prime256v1, secp384r1 or X25519")
+    if not isinstance(curve, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{1,40}(:[A-Za-z][A-Za-z0-9_-]{1,40})*", curve):
+        raise InvalidValue("curve", curve, "an OpenSSL curve name such as prime256v1, secp384r1 or X25519 (a "
+                                           "colon list is written too, for the server to refuse before 18)")
     return Layer(key="L4", title=f"ssl_ecdh_curve = {curve}", settings={"ssl_ecdh_curve": curve},
                  guide_ref="parameter 8 (ssl_ecdh_curve)")
+
+
+TLS13_SUITES: tuple[str, ...] = ("TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256",
+                                  "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256")
+"""RFC 8446's five TLS 1.3 suites, in OpenSSL's spelling (what ``ssl_tls13_ciphers`` takes, colon-separated)."""
+
+
+def layer_tls13(suites: str | None = None, groups: str | None = None, *, unchecked: bool = False) -> Layer:
+    """PostgreSQL 18's ``ssl_tls13_ciphers`` (which TLS 1.3 suites) and ``ssl_groups`` (which key-exchange
+    groups, a list that replaced the one-group ``ssl_ecdh_curve``); ``None`` leaves a setting alone.
+
+    Each value is checked for shape (colon-separated names, nothing that could end the line) and suites
+    against :data:`TLS13_SUITES`; which names the server's OpenSSL really knows is the server's call at
+    reload. On 17 and earlier neither setting exists: :func:`labkit.transaction.apply` refuses the layer
+    before writing ("PostgreSQL 16 has no parameter"), and ``unchecked=True`` writes it anyway so the
+    server's own answer can be read (it refuses the file and keeps its settings)."""
+    _bool("unchecked", unchecked)
+    settings: dict[str, object] = {}
+    for name, value in (("ssl_tls13_ciphers", suites), ("ssl_groups", groups)):
+        if value is None:
+            continue
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]+(:[A-Za-z0-9_-]+)*", value):
+            raise InvalidValue(name, value, "colon-separated OpenSSL names, e.g. 'TLS_AES_256_GCM_SHA384' or "
+                                            "'X25519:prime256v1'")
+        unknown = [s for s in value.split(":") if s not in TLS13_SUITES] if name == "ssl_tls13_ciphers" else []
+        if unknown and not unchecked:
+            raise InvalidValue(name, unknown[0], TLS13_SUITES, "pass unchecked=True to see the server refuse it")
+        settings[name] = value
+    if not settings:
+        raise InvalidValue("suites/groups", None, "at least one of suites= or groups=")
+    return Layer(key="L4b", title="TLS 1.3 suites and groups: " + ", ".join(f"{k} = {v}" for k, v in settings.items()),
+                 settings=settings, guide_ref="parameter 8 (ssl_ecdh_curve), PostgreSQL 18's successors",
+                 explanation=("TLS 1.3 suites are not governed by ssl_ciphers; PostgreSQL 18 names them, and "
+                              "the key-exchange groups, in two settings of their own."), unchecked=unchecked)
 
 
 def layer_ciphers(ciphers: str = GUIDE_CIPHERS, prefer_server: bool = True, *, unchecked: bool = False) -> Layer:

@@ -8,6 +8,7 @@ own lab as well, and each writes every setting it depends on, so scenarios do no
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from .pki import LabPKI
     from .server import LabServer
 
-__all__ = ["Case", "Layout", "SERVER_STATES", "accepted_by_cipher_string", "key_type_pki", "suites_only_in", "describe_states", "guide_layouts", "matrix_pivot", "mode_ranking",
+__all__ = ["Case", "Layout", "SERVER_STATES", "accepted_by_cipher_string", "tls13_settings", "key_type_pki", "suites_only_in", "describe_states", "guide_layouts", "matrix_pivot", "mode_ranking",
            "protocol_matrix", "root_file_rule", "served_chains", "server_state_layers", "sslmode_matrix", "troubleshooting_cases",
            "troubleshooting_rows", "try_layout", "try_layouts", "wording_by_client"]
 
@@ -550,3 +551,43 @@ def troubleshooting_rows(lab: LabServer, pki: LabPKI, scratch: str | Path, *, in
     lab.reset_config()
     lab.reload()
     return pd.DataFrame(rows), results
+
+
+def tls13_settings(lab: LabServer, pki: LabPKI, layers: Sequence[L.Layer | None]) -> pd.DataFrame:
+    """One row per layer (:func:`labkit.layers.layer_tls13`, :func:`~labkit.layers.layer_ecdh_curve`; ``None``
+    for the server's defaults): whether the reload took it (else the catalogue key of the server's refusal),
+    the TLS 1.3 suites and groups the server then accepts (sslyze by elimination), what Python's default
+    client (one X25519 key share) meets on the wire -- HelloRetryRequest, round trips, group -- and the suite
+    libpq's ``verify-full`` session gets in pg_stat_ssl. Each layer is reverted before the next."""
+    from . import enumeration, handshake, transaction
+
+    rows = []
+    for layer in layers:
+        applied = apply(lab, layer) if layer is not None else None
+        row: dict[str, Any] = {"setting": ", ".join(f"{k} = {v}" for k, v in layer.settings.items()) if layer
+                               else "(defaults)", "reload": "refused" if applied and not applied.ok else "ok"}
+        if applied is not None and not applied.ok:
+            found = catalogue.classify("", "\n".join(applied.problems))
+            rows.append({**row, "outcome": found.key if found else "refused"})
+            continue
+        sets = enumeration.enumerate_lab(lab, versions=("TLSv1.3",))
+        row.update({"suites accepted": " ".join(sets.suites.get("TLSv1.3", [])), "groups accepted": " ".join(sets.groups)})
+        mark = lab.log_mark()
+        try:
+            trace = handshake.handshake_trace(lab.host, lab.port, "TLSv1.3")
+            row.update({"HelloRetryRequest": trace.hello_retry, "round trips": trace.round_trips, "group used": trace.group})
+        except handshake.HandshakeFailure as exc:
+            log, deadline = "", time.monotonic() + 0.5  # the backend logs its reason just after the alert
+            while "could not accept SSL connection" not in log and time.monotonic() < deadline:
+                time.sleep(0.01)
+                log = lab.log_since(mark)
+            found = catalogue.classify(exc.message, log)
+            row["raw client refused"] = found.key if found else exc.message
+        session = attempt(lab, sslmode="verify-full", sslrootcert=pki.paths.combined_crt)
+        rows.append({**row, "pg_stat_ssl cipher": session.pg_stat_ssl.get("cipher") or "", "outcome": session.outcome})
+        if layer is not None:
+            transaction.revert(lab, layer)
+    frame = pd.DataFrame(rows)
+    if "round trips" in frame:
+        frame["round trips"] = frame["round trips"].astype("Int64")
+    return frame

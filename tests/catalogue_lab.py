@@ -188,6 +188,19 @@ def _client_cert(lab: Lab, crt: Path, key: Path, *, user: str = "conssl", **sett
     return Observed.of_attempt(lab.client(crt, key, user=user))
 
 
+def _usermap_no_match(lab: Lab) -> Observed:
+    """A cert rule with map=certmap whose only line maps conssl's certificate; reporter's certificate has none."""
+    from labkit import hba
+
+    hba.set_ident_maps(lab.server, {"certmap": [("conssl", "reporter")]})
+    try:
+        settings = {"ssl_ca_file": lab.deliver("combined.crt", lab.p.combined_crt)}
+        assert lab.configure(["hostssl all conssl,reporter 0.0.0.0/0 cert map=certmap"], **settings).ok
+        return Observed.of_attempt(lab.client(lab.p.client2_crt, lab.p.client2_key, user="reporter"))
+    finally:
+        hba.set_ident_maps(lab.server, None)
+
+
 SERVER_SCENARIOS: dict[str, Callable[[Lab], Observed]] = {
     "protocol_range_invalid": lambda lab: Observed.of_reload(
         lab.configure(ssl_min_protocol_version="TLSv1.3", ssl_max_protocol_version="TLSv1.2")),
@@ -224,7 +237,13 @@ SERVER_SCENARIOS: dict[str, Callable[[Lab], Observed]] = {
     "cert_expired": lambda lab: _client_cert(lab, lab.p.expired_client_crt, lab.p.expired_client_key),
     "unknown_ca": lambda lab: _client_cert(lab, lab.p.client_crt, lab.p.client_key,
                                            ssl_ca_file=lab.deliver("root.crt", lab.p.root_crt)),
+    "usermap_no_match": _usermap_no_match,
+    "direct_tls_unsupported": lambda lab: (lab.configure(), Observed.of_attempt(
+        lab.attempt(sslmode="require", extra={"sslnegotiation": "direct"})))[1],  # servers before 17
+    "setting_unknown": lambda lab: Observed.of_reload(lab.configure(ssl_tls13_ciphers="TLS_AES_256_GCM_SHA384")),
+    "tls13_setting_invalid": lambda lab: Observed.of_reload(lab.configure(ssl_ecdh_curve="prime256v1:secp384r1")),
 }
 """Server-side catalogue entries, each with the one step that makes a lab fail that way (run on a lab whose
-configuration the caller resets). legacy_tls_seclevel fails only on OpenSSL 3 servers (PostgreSQL 15)."""
+configuration the caller resets). legacy_tls_seclevel fails only on OpenSSL 3 servers (PostgreSQL 15);
+direct_tls_unsupported, setting_unknown and tls13_setting_invalid read as written only on servers before 17/18."""
 SERVER_SCENARIOS_15: dict[str, Callable[[Lab], Observed]] = {**SERVER_SCENARIOS, "legacy_tls_seclevel": _legacy_tls}

@@ -530,6 +530,117 @@ def test_ssl_required_but_server_has_ssl_off(lab: Lab) -> None:
     connected(lab.attempt(sslmode="disable"), tls=False)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Direct TLS (17+) and the TLS 1.3 settings of 18 (lessons 43 and 44)
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pg18_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    from .conftest import _lab
+
+    yield from _lab(tmp_path_factory, 18)
+
+
+@pytest.fixture
+def lab18(pg18_server: LabServer, pki: LabPKI) -> Iterator[Lab]:
+    pg18_server.reset_config()
+    pg18_server.reload()
+    yield Lab(pg18_server, pki, ensure_roles(pg18_server))
+    pg18_server.reset_config()
+    pg18_server.reload()
+
+
+def _direct(lab: Lab, sslmode: str = "require") -> AttemptResult:
+    return lab.attempt(sslmode=sslmode, extra={"sslnegotiation": "direct"})
+
+
+@covers("direct_tls_weak_sslmode")
+def test_direct_tls_with_a_weak_sslmode(lab18: Lab) -> None:
+    lab18.configure()
+    for mode in ("disable", "allow", "prefer"):
+        result = _direct(lab18, mode)
+        refused(result, "direct_tls_weak_sslmode")
+        assert result.server_log == "" and f'weak sslmode "{mode}"' in result.error_text  # libpq refuses alone
+    connected(_direct(lab18, "require"))
+
+
+@covers("direct_tls_unsupported")
+def test_direct_tls_against_a_server_before_17(lab: Lab) -> None:
+    lab.configure()
+    result = _direct(lab)
+    refused(result, "direct_tls_unsupported", r"invalid length of startup packet")
+    assert "unexpected eof while reading" in result.error_text  # alone, the client's words say nothing more
+    assert catalogue.classify(result.error_text).key == "connection_closed"
+    connected(lab.attempt(sslmode="require", extra={"sslnegotiation": "postgres"}))
+
+
+@covers("direct_tls_alpn")
+def test_direct_tls_without_the_postgresql_alpn(lab18: Lab) -> None:
+    from labkit.handshake import direct_with_log
+
+    lab18.configure()
+    none = direct_with_log(lab18.server, ())
+    assert none["handshake"] == "accepted" and none["client saw"] == "closed after the handshake"
+    assert "without ALPN protocol negotiation extension" in none["server_log"]
+    assert catalogue.classify("", none["server_log"]).key == "direct_tls_alpn"
+    other = direct_with_log(lab18.server, ("http/1.1",))
+    assert other["handshake"] == "refused" and other["client saw"] == "tlsv1 alert no application protocol"
+    assert catalogue.classify(other["client saw"], other["server_log"]).key == "direct_tls_alpn"
+    good = direct_with_log(lab18.server, ("postgresql",))
+    assert good["client saw"] == "authentication asked" and good["ALPN selected"] == "postgresql"
+
+
+@covers("setting_unknown")
+def test_a_parameter_this_release_does_not_have(lab: Lab, lab18: Lab) -> None:
+    reload = lab.configure(ssl_tls13_ciphers="TLS_AES_256_GCM_SHA384")
+    assert not reload.ok and list(reload.file_errors["name"]) == ["ssl_tls13_ciphers"]
+    reload_classified(reload, "setting_unknown", r'unrecognized configuration parameter "ssl_tls13_ciphers"')
+    control = lab18.configure(ssl_tls13_ciphers="TLS_AES_256_GCM_SHA384")
+    assert control.ok and lab18.server.show("ssl_tls13_ciphers") == "TLS_AES_256_GCM_SHA384"
+
+
+@covers("tls13_setting_invalid")
+def test_tls13_settings_the_server_openssl_cannot_use(lab: Lab, lab18: Lab) -> None:
+    reload = lab.configure(ssl_ecdh_curve="prime256v1:secp384r1")  # a list, before 18
+    assert not reload.ok
+    reload_classified(reload, "tls13_setting_invalid", r"ECDH: unrecognized curve name: prime256v1:secp384r1")
+    assert lab.configure(ssl_ecdh_curve="secp384r1").ok and lab.server.show("ssl_ecdh_curve") == "secp384r1"
+    for setting, value, log in (("ssl_groups", "X99", r"could not set group names specified in ssl_groups"),
+                                ("ssl_tls13_ciphers", "TLS_FOO", r"could not set the TLSv1\.3 cipher suites")):
+        reload_classified(lab18.configure(**{setting: value}), "tls13_setting_invalid", log)
+    assert lab18.configure(ssl_groups="prime256v1:secp384r1").ok  # a list is fine on 18
+
+
+@covers("no_shared_suite_or_group")
+def test_no_suite_or_group_in_common(lab18: Lab) -> None:
+    from labkit.handshake import HandshakeFailure, handshake_trace
+
+    lab18.configure(ssl_tls13_ciphers="TLS_AES_128_CCM_SHA256")  # accepted by the server, not offered by libpq
+    result = lab18.attempt(sslmode="require")
+    refused(result, "no_shared_suite_or_group", r"could not accept SSL connection: no shared cipher")
+    assert "alert handshake failure" in result.error_text
+    lab18.configure(ssl_groups="X25519")
+    mark = lab18.server.log_mark()
+    with pytest.raises(HandshakeFailure) as failure:
+        handshake_trace(lab18.server.host, lab18.server.port, "TLSv1.3", client_group="prime256v1")
+    log = _wait_for(lab18.server, mark, "no suitable key share")
+    assert catalogue.classify(failure.value.message, log).key == "no_shared_suite_or_group"
+    assert handshake_trace(lab18.server.host, lab18.server.port, "TLSv1.3").group == "X25519"  # its X25519 share
+    lab18.configure(ssl_tls13_ciphers="TLS_AES_256_GCM_SHA384")
+    connected(lab18.attempt(sslmode="require"))
+
+
+def _wait_for(server: LabServer, mark: int, text: str, seconds: float = 2.0) -> str:
+    import time
+
+    deadline, log = time.monotonic() + seconds, ""
+    while text not in log and time.monotonic() < deadline:
+        time.sleep(0.01)
+        log = server.log_since(mark)
+    return log
+
+
 def test_every_entry_is_reproduced() -> None:
     from tests import test_catalogue_ends  # noqa: F401 - its @covers marks register on import
 

@@ -65,6 +65,10 @@ CASES = [
     ("41_decrypting_the_capture", {"plaintext_width": 5}, "plaintext_width", ["5", "an integer from 20 to 400"]),
     ("42_client_trust", {"wrong_host": "localhost"}, "wrong_host", ["'localhost'", "'db.other-host.example'"]),
     ("42_client_trust", {"include_crl_dir": "yes"}, "include_crl_dir", ["True or False"]),
+    ("43_direct_tls", {"direct_pg_version": 16}, "direct_pg_version", ["16", "17, 18"]),
+    ("43_direct_tls", {"timing_repeats": 0}, "timing_repeats", ["0", "an integer from 1 to 100"]),
+    ("44_tls13_suites_groups", {"only_suite": "TLS_AES_512"}, "only_suite", ["'TLS_AES_512'", "'TLS_AES_256_GCM_SHA384'"]),
+    ("44_tls13_suites_groups", {"only_group": "x448"}, "only_group", ["'x448'", "'prime256v1', 'secp384r1', 'X25519'"]),
     ("45_cert_to_role_maps", {"domain": "example.net"}, "domain", ["'example.net'", "'example.com', 'example.org'"]),
     ("45_cert_to_role_maps", {"include_dn_map": 1}, "include_dn_map", ["True or False"]),
 ]

@@ -114,21 +114,10 @@ def ssl_request(address: str, port: int, timeout: float) -> str:
 
 def direct_tls(address: str, port: int, timeout: float) -> str:
     """Try TLS straight away with ALPN ``postgresql`` (17+); older servers read it as a bad startup packet."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["postgresql"])
-    try:
-        with socket.create_connection((address, port), timeout=timeout) as raw, \
-                ctx.wrap_socket(raw) as tls:
-            protocol = tls.selected_alpn_protocol()
-            try:
-                tls.unwrap()
-            except (ssl.SSLError, OSError):
-                pass
-    except (ssl.SSLError, OSError) as exc:
-        return f"not accepted ({type(exc).__name__})"
-    return f"accepted (ALPN {protocol})" if protocol else "accepted without ALPN"
+    result = handshake.direct_probe(address, port, timeout=timeout)
+    if not result.accepted:
+        return f"not accepted ({result.error})"
+    return f"accepted (ALPN {result.alpn})" if result.alpn else "accepted without ALPN"
 
 
 def plaintext_login(target: Target, timeout: float) -> dict[str, str]:
