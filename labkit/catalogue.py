@@ -289,7 +289,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "Give the right passphrase (server: ssl_passphrase_command, plus "
         "ssl_passphrase_command_supports_reload = on to reload; client: sslpassword), or use an unencrypted "
         "0600 key.",
-        **_both(r'could not load private key file "[^"]*": (bad decrypt|processing error)',
+        **_both(r'could not load private key file "[^"]*": (bad decrypt|processing error|wrong tag)',
                 r'could not load private key file "[^"]*": (bad password read|problems getting password)',
                 r"routines::bad decrypt$"),  # node: error:1C800064:Provider routines::bad decrypt
     ),

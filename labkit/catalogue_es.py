@@ -31,7 +31,8 @@ SERVER_PATTERNS: dict[str, tuple[str, ...]] = {
     "protocol_mismatch": (r"no se pudo aceptar una conexión SSL: (unsupported protocol|no protocols available|"
                           r"version too low)",),
     "key_permissions": (_KEY_FILE + r" tiene acceso para el grupo u otros",),
-    "key_bad_decrypt": (_LOAD_KEY + r": (bad decrypt|processing error|bad password read|problems getting password)",),
+    "key_bad_decrypt": (_LOAD_KEY + r": (bad decrypt|processing error|wrong tag|bad password read|"
+                        r"problems getting password)",),
     "key_needs_passphrase_at_reload": (r"no se puede volver a cargar porque requiere una contraseña",),
     "key_mismatch": (_LOAD_KEY + r": key values mismatch",),
     "server_cert_file_unreadable": (r"no se pudo cargar el archivo de certificado de servidor «[^»]*»",

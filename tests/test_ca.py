@@ -91,3 +91,24 @@ def test_the_lab_pki_can_sign_from_the_root(tmp_path: Path) -> None:
     assert row["chain_verifies"] and not row["revoked"]
     with pytest.raises(InvalidValue, match="'intermediate', 'root'"):
         pki.issue_client("conssl", name="x", by="rogue")
+
+
+@needs_openssl
+def test_the_course_wrong_passphrase_always_reads_bad_decrypt(tmp_path: Path) -> None:
+    """About one encryption in 300 decrypts to valid padding under a wrong passphrase, and OpenSSL then says
+    'unsupported' (3) or 'wrong tag' (1.1.1). key_pem writes keys for which the course's wrong passphrase
+    fails at the padding check: OpenSSL itself says 'bad decrypt' for every one, and the right one opens it."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from labkit.ca import COURSE_WRONG_PASSPHRASE, key_pem
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path / "encrypted.key"
+    for _ in range(40):
+        path.write_bytes(key_pem(key, b"the-right-one"))
+        wrong = subprocess.run([OPENSSL, "pkey", "-in", path, "-noout", "-passin",
+                                f"pass:{COURSE_WRONG_PASSPHRASE.decode()}"], capture_output=True, text=True)
+        assert wrong.returncode != 0 and "bad decrypt" in wrong.stderr, wrong.stderr
+    right = subprocess.run([OPENSSL, "pkey", "-in", path, "-noout", "-passin", "pass:the-right-one"],
+                           capture_output=True, text=True)
+    assert right.returncode == 0, right.stderr

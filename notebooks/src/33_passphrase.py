@@ -248,12 +248,25 @@ assert lab.reload().ok
 # ## 5 · A wrong passphrase: at reload the server keeps going, at restart it does not start
 #
 # We overwrite the passphrase file with a wrong value (still mode 0600) and reload, then restart.
+#
+# OpenSSL usually names a wrong passphrase `bad decrypt`: the decrypted bytes fail the padding check. About
+# one encrypted key in 300 (measured: 5 in 1,500) decrypts under a wrong passphrase to bytes whose padding
+# happens to be valid, and the server then logs the DER decoder's word instead (`wrong tag` with OpenSSL
+# 1.1.1, `unsupported` with OpenSSL 3). The lab writes its encrypted keys so that this lesson's wrong
+# passphrase always meets the common case; on your own server, read either word as "wrong passphrase".
 
 # %% [markdown] lang="es"
 # ## 5 · Una frase de paso errónea: en la recarga el servidor sigue, en el reinicio no arranca
 #
 # Sobrescribimos el archivo de la frase de paso con un valor erróneo (sigue en modo 0600), recargamos y
 # después reiniciamos.
+#
+# OpenSSL suele llamar `bad decrypt` a una frase de paso errónea: los bytes descifrados no superan la
+# comprobación del relleno. Aproximadamente una clave cifrada de cada 300 (medido: 5 de 1.500) se descifra
+# con una frase errónea en bytes cuyo relleno resulta válido por casualidad, y entonces el servidor registra
+# la palabra del decodificador DER (`wrong tag` con OpenSSL 1.1.1, `unsupported` con OpenSSL 3). El
+# laboratorio escribe sus claves cifradas de modo que la frase errónea de esta lección caiga siempre en el
+# caso común; en su propio servidor, lea cualquiera de las dos palabras como «frase de paso errónea».
 
 # %%
 lab.deliver("passphrase.txt", b"not-the-passphrase\n", 0o600)
