@@ -56,12 +56,13 @@ VERBATIM: frozenset[str] = frozenset({
 })
 """Headings that are identifiers a reader types or looks up (sslmode values, client labels, catalogue columns,
 product names): shown verbatim in both editions."""
-_IDENTIFIER = re.compile(r"^[\w.:/=+'-]*[_/=.\d'][\w.:/=+' -]*$")
+_IDENTIFIER = re.compile(r"^(?:[^\s]*[_./=':\d][^\s]*|\d.*)$")
 
 
 def is_identifier(text: str) -> bool:
-    """True for a heading that stays verbatim: a setting, column, file or version name (it holds ``_``,
-    ``.``, ``/``, ``=``, a quote or a digit), or one of :data:`VERBATIM`."""
+    """True for a heading that stays verbatim: one word holding ``_``, ``.``, ``/``, ``=``, ``:``, a quote or
+    a digit (a setting, column, file or version name), a label starting with a digit (a version such as
+    ``16.4 Debian``), or one of :data:`VERBATIM`."""
     return text in VERBATIM or bool(_IDENTIFIER.match(text))
 
 
