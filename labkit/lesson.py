@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from . import i18n, paths, roles as lab_roles, tables, validate
+from . import i18n, paths, roles as lab_roles, validate
 from .ca import KEY_TYPES
 from .doctor import client_facts
 from .errors import InvalidValue, LabkitError, WorkspaceError
@@ -153,7 +153,9 @@ def begin(*, backend: str = "auto", pg_version: object = 16, workspace: str | Pa
     if workspace is not None and not isinstance(workspace, (str, Path)):
         raise InvalidValue("workspace", workspace, "a folder path, or None for the default")
     i18n.set_language(lang)
-    tables.show_frames(lang)
+    from .tables import show_frames  # pandas: loaded when a lesson begins, not by ``import labkit``
+
+    show_frames(lang)
     folder, lock = _claim_workspace(Path(workspace) if workspace else None)
     _show_whole_texts()
     lab = LabServer.up(folder, backend=backend, pg_version=major, port=port)
