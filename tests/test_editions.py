@@ -212,6 +212,16 @@ def test_the_build_tool_writes_the_spanish_edition_into_es(tmp_path: Path) -> No
     assert not (tmp_path / "01_first.ipynb").exists()
 
 
+def test_a_learners_spanish_copy_is_blank_and_in_their_folder(tmp_path: Path) -> None:
+    source = tmp_path / "90_ex_part0.py"
+    source.write_text(_stamped(), encoding="utf-8")
+    _build_tool().build_student_copies([source], tmp_path / "mine", lang="es")
+    (copy,) = (tmp_path / "mine").glob("*.ipynb")  # no es/ folder inside the learner's own
+    built = nbformat.read(copy, as_version=4)
+    assert built.cells[0].source.startswith("# 01 · Primeros pasos")
+    assert not any("solution" in c.metadata.get("tags", []) for c in built.cells)
+
+
 # --- what a learner reads in tables and plots -----------------------------------------------------------
 
 
@@ -367,3 +377,34 @@ def test_every_english_notebook_has_its_spanish_edition(source: Path, english: P
 def test_no_spanish_notebook_without_its_english_one() -> None:
     strays = [p.name for p in sorted((NOTEBOOKS / "es").glob("*.ipynb")) if not (NOTEBOOKS / p.name).is_file()]
     assert strays == []
+
+
+# --- the other commands' one-line summaries, labkit init ------------------------------------------------
+
+
+def test_labkit_check_says_its_line_in_spanish() -> None:
+    from labkit.room_check import CheckReport, Step
+
+    steps = [Step("doctor", "OK", 0.1), Step("lab", "FAIL", 2.0, "port 5416 busy")]
+    failed = CheckReport(ok=False, seconds=2.1, host="h", platform="p", labkit_version="dev", steps=steps,
+                         missing=["psql"])
+    assert failed.line() == "labkit check: FAIL in 2.1 s -- lab: port 5416 busy; missing: psql"
+    assert failed.line("es") == "labkit check: FALLO en 2.1 s -- lab: port 5416 busy; falta: psql"
+    passed = CheckReport(ok=True, seconds=9.5, host="h", platform="p", labkit_version="dev", steps=steps[:1],
+                         facts={"backend": "local", "server_version": "16.14"})
+    assert passed.line("es") == "labkit check: OK en 9.5 s (doctor; backend local, PostgreSQL 16.14)"
+
+
+def test_labkit_init_copies_the_spanish_edition(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit import bundled_course
+
+    course = tmp_path / "course"
+    (course / "es").mkdir(parents=True)
+    for folder, text in ((course, "English"), (course / "es", "Español")):
+        (folder / "01_first.ipynb").write_text(text, encoding="utf-8")
+    (course / "sanitize.cfg").write_text("[x]\n", encoding="utf-8")
+    monkeypatch.setattr(bundled_course, "_candidates", lambda: [(course, "test")])
+    done = bundled_course.init_course(tmp_path / "mine", lang="es")
+    assert set(done.files) == {"01_first.ipynb", "sanitize.cfg"}
+    assert (tmp_path / "mine" / "01_first.ipynb").read_text(encoding="utf-8") == "Español"
+    assert bundled_course.course_dir("es") == course / "es" and bundled_course.course_dir() == course

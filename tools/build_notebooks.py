@@ -52,10 +52,12 @@ KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3
 
 
 def build_one(source: Path, *, run: bool, timeout: int, target: Path | None = None,
-              variant: str | None = None, lang: str = "en", allow_missing: bool = False) -> float:
+              variant: str | None = None, lang: str = "en", allow_missing: bool = False,
+              edition_folder: bool = True) -> float:
     """Convert one source to a notebook (by default beside the sources' folder), execute it in place; return
     seconds. ``variant`` ("exercise" or "solution") keeps only that build's cells of an exercise source;
-    ``lang`` picks the edition (the Spanish one goes to the ``es/`` twin of the target's folder)."""
+    ``lang`` picks the edition (the Spanish one goes to the ``es/`` twin of the target's folder unless
+    ``edition_folder`` is False: a learner's folder holds one edition)."""
     notebook = editions.edition(jupytext.read(source, fmt="py:percent"), lang, name=source.name,
                                 allow_missing=allow_missing)
     notebook.metadata["kernelspec"] = KERNELSPEC
@@ -63,7 +65,7 @@ def build_one(source: Path, *, run: bool, timeout: int, target: Path | None = No
     if variant is not None:
         notebook.cells = [c for c in notebook.cells if DROPPED_TAG[variant] not in c.metadata.get("tags", [])]
     target = target or ROOT / "notebooks" / (source.stem + ".ipynb")
-    target = editions.spanish_path(target) if lang == "es" else target
+    target = editions.spanish_path(target) if lang == "es" and edition_folder else target
     target.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if run:
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         return stamp_sources(sources) if args.stamp else check_sources(sources)
     if args.student:
         try:
-            return build_student_copies(sources, Path(args.student))
+            return build_student_copies(sources, Path(args.student), lang="es" if args.lang == "es" else "en")
         except ValueError as exc:
             print(f"build_notebooks: {exc}", file=sys.stderr)
             return 2
@@ -151,9 +153,10 @@ def check_sources(sources: list[Path]) -> int:
     return 1 if total else 0
 
 
-def build_student_copies(sources: list[Path], dest: Path) -> int:
-    """The blank exercise notebooks, output-free, into ``dest`` -- which may not be inside the committed
-    notebooks/ folder (a learner's copy must never overwrite the course)."""
+def build_student_copies(sources: list[Path], dest: Path, *, lang: str = "en") -> int:
+    """The blank exercise notebooks (the ``lang`` edition: ``--lang es`` for Spanish), output-free, into
+    ``dest`` -- which may not be inside the committed notebooks/ folder (a learner's copy must never
+    overwrite the course)."""
     dest = dest.expanduser().resolve()
     course = (ROOT / "notebooks").resolve()
     if dest == course or course in dest.parents:
@@ -161,8 +164,7 @@ def build_student_copies(sources: list[Path], dest: Path) -> int:
                          "give a folder of the learner's own, e.g. ~/pgtls-exercises")
     for source in sources:
         target = dest / f"{source.stem}.ipynb"
-        build_one(source, run=False, timeout=0, target=target, variant="exercise")  # English: the edition a
-        # learner reads in Spanish is the course's notebooks/es/exercises/, built with --exercises --lang es
+        build_one(source, run=False, timeout=0, target=target, variant="exercise", lang=lang, edition_folder=False)
         print(f"{target}")
     return 0
 
