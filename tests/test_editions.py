@@ -321,6 +321,11 @@ def test_labkit_run_in_spanish_writes_a_spanish_index(tmp_path: Path) -> None:
     page = done.index_html
     assert '<html lang="es">' in page and "<h2>Lecciones</h2>" in page and "<h2>Entorno</h2>" in page
     assert 'id="summary">2 superadas, 0 fallidas</p>' in page
+    assert '<th scope="row">Máquina</th>' in page and '<th scope="row">Inicio de la ejecución</th>' in page
+    assert '<th scope="row">Servidor PostgreSQL</th><td><div>no registrado</div>' in page  # no lesson recorded it
+    assert "<th>Lección</th><th>Estado</th>" in page
+    visible = re.sub(r"<style.*?</style>|<[^>]+>", " ", page, flags=re.S)
+    assert not re.search(r"\b(passed|failed|Lessons|Environment|Generated)\b", visible), visible
     for name, title in (("01_first", "Primera lección"), ("02_second", "Segunda lección")):
         row = done.row(name)
         assert 'data-status="passed"' in row and '<span class="badge passed">superada</span>' in row
