@@ -264,6 +264,23 @@ def test_a_plain_frame_reads_in_the_edition(spanish: None) -> None:
     assert tables._spanish_frame_html(pd.DataFrame({"verdict": ["accepted"]})) is None  # pandas draws it
 
 
+def test_a_frame_left_as_a_cells_value_follows_the_edition_begin_sets() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    frame = pd.DataFrame({"verdict": ["refused"]})
+    try:
+        tables.show_frames("es")
+        i18n.set_language("es")
+        assert "rechazada" in shell.display_formatter.format(frame)[0]["text/html"]
+        tables.show_frames("en")
+        assert "refused" in shell.display_formatter.format(frame)[0]["text/html"]
+    finally:
+        tables.show_frames("en")
+        i18n.set_language("en")
+        InteractiveShell.clear_instance()
+
+
 def test_plots_label_their_axes_in_the_edition(spanish: None) -> None:
     pivot = pd.DataFrame({"server, defaults": ["TLSv1.3", "plaintext"]}, index=["require", "prefer"])
     figure = tables.matrix_plot(pivot, "sslmode (rows, weakest first) x server state (columns)")
