@@ -47,7 +47,8 @@ def course_dir(lang: str = "en") -> Path:
         folder = folder / SPANISH_FOLDER if lang == "es" else folder
         if lessons_in(folder):
             return folder
-    looked = ", ".join(f"{folder / SPANISH_FOLDER if lang == 'es' else folder} ({why})" for folder, why in _candidates())
+    looked = ", ".join(f"{folder / SPANISH_FOLDER if lang == 'es' else folder} ({why})"
+                       for folder, why in _candidates())
     edition = "the Spanish edition of the course's notebooks is" if lang == "es" else "the course's notebooks are"
     raise LabkitError(f"{edition} not installed with labkit; looked in {looked}",
                       "reinstall pgtls-lab from its wheel or source folder, or pass --notebooks-dir DIR"

@@ -145,8 +145,10 @@ def _default_out_dir() -> Path:
 def _print_summary(result: SeriesResult, index: Path, lang: str = "en") -> None:
     """Counts (in the run's edition), then each failure in one line, then the index path last so scripts
     can take it."""
-    print(i18n.phrase("{passed} passed, {failed} failed", lang).format(passed=result.passed, failed=result.failed)
-          + (f"{i18n.phrase(', interrupted', lang)} ({len(result.not_run)} not run)" if result.interrupted else ""))
+    counts = i18n.phrase("{passed} passed, {failed} failed", lang).format(passed=result.passed, failed=result.failed)
+    if result.interrupted:
+        counts += f'{i18n.phrase(", interrupted", lang)} {i18n.phrase("({n} not run)", lang).format(n=len(result.not_run))}'
+    print(counts)
     for lesson in result.lessons:
         if lesson.error is not None:
             print(f"  FAILED {lesson.name}: {lesson.error.ename}: {lesson.error.evalue}")
