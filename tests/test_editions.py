@@ -385,6 +385,9 @@ def _builds() -> list[tuple[Path, Path, str | None]]:
 def test_every_english_notebook_has_its_spanish_edition(source: Path, english: Path, variant: str | None) -> None:
     spanish_path = editions.spanish_path(english)
     assert spanish_path.is_file(), f"build it: python tools/build_notebooks.py --lang es {source.name[:2]}"
+    if variant == "solution":  # the learner's blank comes with it
+        blank = editions.spanish_path(NOTEBOOKS / "exercises" / english.name)
+        assert blank.is_file(), f"build it: python tools/build_notebooks.py --exercises --lang es {source.name[:2]}"
     built_en = nbformat.read(english, as_version=4)
     built_es = nbformat.read(spanish_path, as_version=4)
     assert editions.code_differences(built_en, built_es) == []
