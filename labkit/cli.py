@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, binaries, i18n, paths, terminal, validate
 from .errors import InvalidValue, LabkitError
+from .i18n import LANGUAGES, phrase
 from .terminal import paint, wrap
 
 if TYPE_CHECKING:
@@ -190,7 +191,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             if check["fix"]:
                 print(wrap(str(check["fix"]), indent=14, first=" " * 9 + "fix: "))
         verdict = "every required item is there" if required_ok else "something the course needs is missing"
-        print(paint(verdict, "ok" if required_ok else "bad"))
+        print(paint(phrase(verdict, args.lang), "ok" if required_ok else "bad"))
     return EXIT_OK if required_ok else EXIT_FAILURE
 
 
@@ -208,7 +209,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         where = f" (summary not written to {out}: {exc.strerror})"
     if args.json:
         print(report.as_json())
-    print(paint(report.line(), "ok" if report.ok else "bad") + where, file=sys.stderr if args.json else sys.stdout)
+    print(paint(report.line(args.lang), "ok" if report.ok else "bad") + where, file=sys.stderr if args.json else sys.stdout)
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
@@ -263,7 +264,7 @@ def cmd_postgres_list(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from .bundled_course import init_course
 
-    done = init_course(args.directory, force=args.force, exercises=args.exercises)
+    done = init_course(args.directory, force=args.force, exercises=args.exercises, lang=args.lang)
     print(wrap(f"wrote {len(done.files)} files of the course into {done.dest}"))
     print(wrap(f"open them with: jupyter lab {done.dest}", indent=4))
     print(wrap(f"or run them with: labkit run --notebooks-dir {done.dest}", indent=4))
@@ -277,6 +278,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 # -- parser -------------------------------------------------------------------------------------------
+def _add_lang_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--lang", choices=LANGUAGES, default="en", help=f"{what} in English (default) or Spanish (es)")
+
+
 def _add_workspace_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workspace", metavar="DIR", default=None,
                         help="lab folder (default: 'default' under labkit's data folder, or LABKIT_HOME)")
@@ -350,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--pg-version", metavar="N", default="16",
                         help="PostgreSQL major version to look for, 12-18 (default 16)")
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON (for scripts)")
+    _add_lang_option(doctor, "the summary line")
     doctor.set_defaults(func=cmd_doctor)
 
     check = _command(sub, "check", "the whole chain in under a minute: run it the day before a workshop",
@@ -367,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the lesson to execute (default 20_verify_ca, about 4 s)")
     check.add_argument("--out", metavar="FILE", default=None, help="where to write the JSON summary")
     check.add_argument("--keep-server", action="store_true", help="leave the check's lab running")
+    _add_lang_option(check, "the one line")
     check.set_defaults(func=cmd_check)
 
     matrix = _command(sub, "matrix", "measure TLS on every PostgreSQL build available here (cached per build)",
@@ -400,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="overwrite course files already in DIR")
     init.add_argument("--exercises", action="store_true",
                       help="write the blank exercise notebooks (no outputs, no answers) instead of the lessons")
+    _add_lang_option(init, "the edition to copy")
     init.set_defaults(func=cmd_init)
 
     run = _command(sub, "run", "execute the course notebooks and write an HTML report")

@@ -154,6 +154,9 @@ def begin(*, backend: str = "auto", pg_version: object = 16, workspace: str | Pa
     if workspace is not None and not isinstance(workspace, (str, Path)):
         raise InvalidValue("workspace", workspace, "a folder path, or None for the default")
     i18n.set_language(lang)
+    from .tables import show_frames  # pandas: loaded when a lesson begins, not by ``import labkit``
+
+    show_frames(lang)
     folder, lock = _claim_workspace(Path(workspace) if workspace else None)
     _show_whole_texts()
     lab = LabServer.up(folder, backend=backend, pg_version=major, port=port, server_lang=server_lang)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from . import i18n
 from .errors import InvalidValue, LabkitError
 
 if TYPE_CHECKING:
@@ -250,7 +251,7 @@ def write_index(result: SeriesResult, out_dir: Path, environment: dict[str, obje
 def results_data(result: SeriesResult, environment: Mapping[str, object]) -> dict[str, Any]:
     """The run as JSON (``labkit/data/run-results.schema.json`` documents it)."""
     return {
-        "schema_version": 1, "tool": "labkit run", "labkit_version": labkit_version(),
+        "schema_version": 1, "tool": "labkit run", "labkit_version": labkit_version(), "lang": result.lang,
         "started": result.started_at.isoformat(timespec="seconds"), "wall_s": round(result.wall_s, 3),
         "summary": {"passed": result.passed, "failed": result.failed,
                     "interrupted": sum(lesson.status == "interrupted" for lesson in result.lessons),
@@ -322,11 +323,27 @@ def _load_template() -> Template:
 
 
 def _index_context(result: SeriesResult, environment: Mapping[str, object]) -> dict[str, Any]:
-    """Everything the template needs, already shaped for display so the template holds no logic."""
+    """Everything the template needs, already shaped for display so the template holds no logic; every
+    word in the run's edition (``result.lang``: the index of a Spanish run reads in Spanish)."""
+    lang = result.lang
+
+    def say(text: str) -> str:
+        return i18n.phrase(text, lang)
+
+    summary = say("{passed} passed, {failed} failed").format(passed=result.passed, failed=result.failed)
+    interrupted_note = say('The run was interrupted (SIGINT/SIGTERM): the lesson marked "interrupted" did not finish')
+    if result.not_run:
+        interrupted_note += say(", and {n} lesson(s) never started: {names}").format(
+            n=len(result.not_run), names=", ".join(result.not_run))
     return {
-        "title": "pgtls-lab report",
-        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "environment": [(label, _display_value(value)) for label, value in environment.items()],
+        "lang": lang,
+        "say": say,
+        "title": say("pgtls-lab report"),
+        "generated": f'{say("Generated")} {datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}',
+        "summary": summary + (say(", interrupted") if result.interrupted else ""),
+        "interrupted_note": interrupted_note + ".",
+        "environment": [(say(label), [say(line) for line in _display_value(value)])
+                        for label, value in environment.items()],
         "passed": result.passed,
         "failed": result.failed,
         "interrupted": result.interrupted,

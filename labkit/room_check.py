@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, paths, validate
 from .errors import LabkitError
+from .i18n import phrase
 
 if TYPE_CHECKING:
     from .pki import LabPKI
@@ -56,15 +57,18 @@ class CheckReport:
     facts: dict[str, Any] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
 
-    def line(self) -> str:
-        """The one line printed: OK with the time, or FAIL naming what failed and what is missing."""
+    def line(self, lang: str = "en") -> str:
+        """The one line printed: OK with the time, or FAIL naming what failed and what is missing; in
+        ``lang`` (``labkit check --lang es``; step names and details stay as measured)."""
         if self.ok:
-            return (f"labkit check: OK in {self.seconds:.1f} s ("
-                    + ", ".join(s.name for s in self.steps) + f"; {self.facts.get('backend', '?')} backend, "
-                    f"PostgreSQL {self.facts.get('server_version', '?')})")
+            return phrase("labkit check: OK in {seconds} s ({steps}; {backend} backend, PostgreSQL {version})",
+                          lang).format(seconds=f"{self.seconds:.1f}", steps=", ".join(s.name for s in self.steps),
+                                       backend=self.facts.get("backend", "?"),
+                                       version=self.facts.get("server_version", "?"))
         failed = [f"{s.name}: {s.detail}" for s in self.steps if s.status == "FAIL"]
-        missing = f"; missing: {', '.join(self.missing)}" if self.missing else ""
-        return f"labkit check: FAIL in {self.seconds:.1f} s -- {' | '.join(failed)}{missing}"
+        missing = f"{phrase('; missing: ', lang)}{', '.join(self.missing)}" if self.missing else ""
+        return phrase("labkit check: FAIL in {seconds} s -- {failed}{missing}", lang).format(
+            seconds=f"{self.seconds:.1f}", failed=" | ".join(failed), missing=missing)
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=str)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import report, validate
+from . import i18n, report, validate
 from .errors import InvalidValue, LabkitError
 from .lesson_files import (
     check_parameters,
@@ -49,6 +49,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="report folder (default: reports/<UTC timestamp>/)")
     parser.add_argument("--notebooks-dir", metavar="DIR", default=None,
                         help="folder holding the NN_*.ipynb lessons (default: the course's notebooks/)")
+    parser.add_argument("--lang", choices=i18n.LANGUAGES, default="en",
+                        help="edition: 'es' runs the Spanish notebooks (the course's es/ folder unless "
+                             "--notebooks-dir is given) and writes the report in Spanish (default: en)")
 
 
 def cli_run(args: argparse.Namespace) -> int:
@@ -56,7 +59,8 @@ def cli_run(args: argparse.Namespace) -> int:
     interrupted by SIGINT/SIGTERM (the report of what ran is still written)."""
     try:
         jobs = check_jobs(args.jobs)
-        nb_paths = discover_notebooks(_notebooks_dir(args.notebooks_dir), list(args.notebooks or []))
+        lang = i18n.check_language(args.lang, name="--lang")
+        nb_paths = discover_notebooks(_notebooks_dir(args.notebooks_dir, lang), list(args.notebooks or []))
         user_params = _user_parameters(args.param, args.param_file)
         check_parameters(nb_paths, user_params)
         params = {**user_params, **_forwarded_options(args.backend, args.pg_version)}
@@ -65,7 +69,7 @@ def cli_run(args: argparse.Namespace) -> int:
     except LabkitError as exc:
         print(f"labkit run: {exc}", file=sys.stderr)
         return 2
-    result = run_series(nb_paths, params=params, out_dir=out_dir, jobs=jobs)
+    result = run_series(nb_paths, params=params, out_dir=out_dir, jobs=jobs, lang=lang)
     try:
         if result.interrupted:  # the user asked to stop: the report of what ran is written in one go
             with _ignoring_interrupts():
@@ -75,22 +79,23 @@ def cli_run(args: argparse.Namespace) -> int:
     except LabkitError as exc:
         print(f"labkit run: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED if result.interrupted else 1
-    _print_summary(result, files["html"])
+    _print_summary(result, files["html"], lang)
     if result.interrupted:
         return EXIT_INTERRUPTED
     return 0 if result.all_passed else 1
 
 
-def _notebooks_dir(given: str | None) -> Path:
+def _notebooks_dir(given: str | None, lang: str = "en") -> Path:
     """``--notebooks-dir`` when given, else the course installed with labkit (the wheel's package data, or
-    ``notebooks/`` of the source checkout), so ``labkit run`` works from any directory."""
+    ``notebooks/`` of the source checkout) in the edition ``lang``, so ``labkit run`` works from any
+    directory."""
     if given is not None:
         if not given.strip():
             raise InvalidValue("--notebooks-dir", given, "a folder holding NN_*.ipynb lessons")
         return Path(given).expanduser()
     from .bundled_course import course_dir
 
-    return course_dir()
+    return course_dir(lang)
 
 
 def _user_parameters(pairs: Sequence[Sequence[str]] | None, param_file: str | None) -> dict[str, object]:
@@ -137,10 +142,13 @@ def _default_out_dir() -> Path:
     return candidate
 
 
-def _print_summary(result: SeriesResult, index: Path) -> None:
-    """Counts, then each failure in one line, then the index path last so scripts can take it."""
-    print(f"{result.passed} passed, {result.failed} failed"
-          + (f", interrupted ({len(result.not_run)} not run)" if result.interrupted else ""))
+def _print_summary(result: SeriesResult, index: Path, lang: str = "en") -> None:
+    """Counts (in the run's edition), then each failure in one line, then the index path last so scripts
+    can take it."""
+    counts = i18n.phrase("{passed} passed, {failed} failed", lang).format(passed=result.passed, failed=result.failed)
+    if result.interrupted:
+        counts += f'{i18n.phrase(", interrupted", lang)} {i18n.phrase("({n} not run)", lang).format(n=len(result.not_run))}'
+    print(counts)
     for lesson in result.lessons:
         if lesson.error is not None:
             print(f"  FAILED {lesson.name}: {lesson.error.ename}: {lesson.error.evalue}")

@@ -73,6 +73,8 @@ class SeriesResult:
     """Time from the end of the last lesson until every HTML page was written: what rendering adds."""
     not_run: list[str] = field(default_factory=list)
     """Lessons selected but never started because the run was interrupted."""
+    lang: str = "en"
+    """The edition run (``labkit run --lang``): the language the report's index is written in."""
 
     @property
     def passed(self) -> int:

@@ -68,8 +68,11 @@ def run_series(
     progress: bool = True,
     timeout_per_cell: int = 300,
     jobs: int = 1,
+    lang: str = "en",
 ) -> SeriesResult:
     """Run every lesson, continuing past failures, and render each executed notebook to HTML.
+
+    ``lang`` is the edition the notebooks are (``labkit run --lang``): the report's index is written in it.
 
     ``jobs`` > 1 runs that many lessons at once, each in its own process with its own lab
     (:mod:`labkit.parallel`); results stay in the given order.
@@ -119,7 +122,7 @@ def run_series(
     finished = time.perf_counter()
     return SeriesResult(lessons=lessons, out_dir=out_dir, params=dict(params), started_at=started_at,
                         wall_s=finished - start, render_s=sum(lesson.render_s for lesson in lessons),
-                        report_tail_s=finished - executed, not_run=not_run)
+                        report_tail_s=finished - executed, not_run=not_run, lang=lang)
 
 
 def _run_in_turn(nb_paths: Sequence[Path], params: dict[str, object], out_dir: Path, kernel_name: str,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from . import messages
+from . import i18n, messages
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from .client import AttemptResult
 
 __all__ = ["BAD", "EMPTY", "GOOD", "NEUTRAL", "WARN", "attempts", "attempts_frame", "cells", "compatibility", "matrix",
-           "matrix_plot", "outcome", "outcomes", "probe_result", "raw_messages", "server_says", "table",
-           "timing_plot", "truth", "verdict", "verdicts"]
+           "matrix_plot", "outcome", "outcomes", "probe_result", "raw_messages", "server_says", "show_frames",
+           "table", "timing_plot", "truth", "verdict", "verdicts"]
 
 GOOD = "background-color: #c8e6c9"
 BAD = "background-color: #ffcdd2"
@@ -77,16 +77,35 @@ def probe_result(value: Any) -> str:
 # --------------------------------------------------------------------------------------------------------
 
 
+def _shown(value: Any) -> Any:
+    """A cell or label as the Spanish edition shows it (:func:`labkit.i18n.word`, headings by
+    :func:`labkit.i18n.term`); floats keep pandas' own precision."""
+    if isinstance(value, str):
+        return i18n.term(value)
+    shown = i18n.word(value)
+    if shown is not value:
+        return shown
+    if isinstance(value, float):
+        return f"{value:.{pd.get_option('styler.format.precision')}f}"
+    return value
+
+
 def _style(frame: pd.DataFrame) -> Styler:
-    """The one way a frame becomes a Styler here: text escaped for HTML, missing values as :data:`EMPTY`."""
+    """The one way a frame becomes a Styler here: text escaped for HTML, missing values as :data:`EMPTY`;
+    in the Spanish edition, headings, index labels and verdict words shown in Spanish (the data, and so
+    every colour rule and assert, stay English)."""
     def named(names: Sequence[Any]) -> list[Any]:  # axis names are not escaped by format_index
-        return [html.escape(n) if isinstance(n, str) else n for n in names]
+        return [html.escape(i18n.term(n)) if isinstance(n, str) else n for n in names]
 
     frame = frame.copy(deep=False)
     frame.index = frame.index.set_names(named(frame.index.names))  # new Index objects: the caller's stays
     frame.columns = frame.columns.set_names(named(frame.columns.names))
-    return (frame.style.format(escape="html", na_rep=EMPTY)
-            .format_index(escape="html", axis=0).format_index(escape="html", axis=1))
+    if i18n.current_language() == "en":
+        return (frame.style.format(escape="html", na_rep=EMPTY)
+                .format_index(escape="html", axis=0).format_index(escape="html", axis=1))
+    cell = (lambda v: i18n.word(v) if isinstance(v, str) else _shown(v))  # a cell: verdict words only
+    return (frame.style.format(cell, escape="html", na_rep=EMPTY)
+            .format_index(_shown, escape="html", axis=0).format_index(_shown, escape="html", axis=1))
 
 
 def table(frame: pd.DataFrame, uuid: str = "t") -> Styler:
@@ -136,6 +155,31 @@ def compatibility(frame: pd.DataFrame, uuid: str = "compat") -> Styler:
 
     return _style(frame).apply(paint, axis=1).set_uuid(uuid).hide(axis="index").set_properties(
         **{"text-align": "left"})
+
+
+def _spanish_frame_html(frame: pd.DataFrame) -> str | None:
+    """A plain frame left as a cell's value, as the Spanish edition shows it: headings, labels and verdict
+    words translated (through :func:`_style`, like every table here); ``None`` lets pandas draw it."""
+    if i18n.current_language() == "en" or frame.size > 5000:
+        return None
+    return _style(frame).set_uuid("frame").to_html()
+
+
+def show_frames(lang: str) -> None:
+    """Make a plain data frame left as a notebook cell's value read in the edition ``lang`` too (lessons show
+    a few frames as they are, without a helper); English leaves pandas' own display untouched."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - lessons always run in IPython
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["text/html"]
+    if lang == "en":
+        formatter.type_printers.pop(pd.DataFrame, None)
+    else:
+        formatter.for_type(pd.DataFrame, _spanish_frame_html)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -224,13 +268,13 @@ def matrix_plot(pivot: pd.DataFrame, title: str = "") -> Figure:
     grid = [[level[outcome(v)] for v in row] for row in pivot.values]
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     ax.imshow(grid, cmap=ListedColormap(["#ef9a9a", "#ffcc80", "#a5d6a7"]), vmin=0, vmax=2, aspect="auto")
-    ax.set_xticks(range(len(pivot.columns)), pivot.columns)
-    ax.set_yticks(range(len(pivot.index)), pivot.index)
+    ax.set_xticks(range(len(pivot.columns)), [str(_shown(c)) for c in pivot.columns])
+    ax.set_yticks(range(len(pivot.index)), [str(_shown(r)) for r in pivot.index])
     for i, row in enumerate(pivot.values):
         for j, value in enumerate(row):
-            ax.text(j, i, str(value).replace("_", " "), ha="center", va="center", fontsize=8)
-    ax.set_title(title)
-    ax.set_xlabel("red = refused, amber = plaintext, green = TLS")
+            ax.text(j, i, str(i18n.word(value)).replace("_", " "), ha="center", va="center", fontsize=8)
+    ax.set_title(i18n.term(title))
+    ax.set_xlabel(i18n.term("red = refused, amber = plaintext, green = TLS"))
     fig.tight_layout()
     plt.close(fig)  # shown once, as the cell's value, not a second time by the inline backend
     return fig
@@ -243,8 +287,8 @@ def timing_plot(times: pd.DataFrame, title: str = "") -> Figure:
     fig, ax = plt.subplots(figsize=(5, 2.6))
     ax.bar(times.version, times.median_ms, color=["#90a4ae", "#4caf50"][: len(times)],
            yerr=[times.median_ms - times.min_ms, times.max_ms - times.median_ms], capsize=4)
-    ax.set_ylabel("handshake, ms (median, min-max)")
-    ax.set_title(title)
+    ax.set_ylabel(i18n.term("handshake, ms (median, min-max)"))
+    ax.set_title(i18n.term(title))
     fig.tight_layout()
     plt.close(fig)
     return fig

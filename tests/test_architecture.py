@@ -19,6 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "labkit"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+EDITIONS = NOTEBOOKS + sorted((ROOT / "notebooks" / "es").glob("[0-9][0-9]_*.ipynb"))  # both editions' code
 MAX_LINES = 620  # "about 600": one sitting
 MAX_CELL_LINES = 12
 FIRST_IMPORT_CELL = "import pandas as pd\n\nimport labkit as lk"
@@ -144,7 +145,11 @@ def _code_cells(path: Path) -> list[dict]:
     return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def _edition_id(path: Path) -> str:
+    return f"es/{path.stem}" if path.parent.name == "es" else path.stem
+
+
+@pytest.mark.parametrize("path", EDITIONS, ids=_edition_id)
 def test_every_lesson_opens_the_same_front_door(path: Path) -> None:
     cells = _code_cells(path)
     assert "".join(cells[1]["source"]).strip() == FIRST_IMPORT_CELL

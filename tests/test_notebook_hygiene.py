@@ -12,6 +12,12 @@ import pytest
 from .helpers import searchable_tmp
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SPANISH = sorted((Path(__file__).resolve().parent.parent / "notebooks" / "es").glob("[0-9][0-9]_*.ipynb"))
+EDITIONS = NOTEBOOKS + SPANISH  # the Spanish edition must be a lesson of the same shape (tests/test_editions.py)
+
+
+def _edition_id(path: Path) -> str:
+    return f"es/{path.stem}" if path.parent.name == "es" else path.stem
 COMMON = {"backend", "pg_version", "workspace", "keep_server"}
 SECRET_PATTERNS = [re.compile(p) for p in (
     r"PRIVATE KEY-----(?:\\n|\s)+[A-Za-z0-9+/]{40}",  # key material, not just the header line
@@ -31,7 +37,7 @@ def test_there_is_a_notebook_per_lesson() -> None:
                        "31", "32", "33", "34", "35", "40", "41", "42", "45"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EDITIONS, ids=_edition_id)
 def test_lesson_shape(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith(f"# {path.name[:2]} · ")
@@ -39,6 +45,8 @@ def test_lesson_shape(path: Path) -> None:
     assert "parameters" in code[0].metadata.get("tags", []), "the first code cell must be tagged parameters"
     declared = set(re.findall(r"^(\w+)\s*=", code[0].source, re.M))
     assert COMMON <= declared
+    edition = "es" if path.parent.name == "es" else "en"
+    assert re.search(rf'^lang = "{edition}"', code[0].source, re.M), f'the parameters cell must set lang = "{edition}"'
     assert all(c.get("execution_count") for c in code), "committed without running every cell"
     assert any("assert " in c.source for c in code), "a lesson asserts what it teaches"
     assert any("key-result" in c.metadata.get("tags", []) for c in code), "the report needs a key result"
@@ -46,7 +54,7 @@ def test_lesson_shape(path: Path) -> None:
     assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EDITIONS, ids=_edition_id)
 def test_no_secret_in_committed_outputs(path: Path) -> None:
     text = _outputs_text(nbformat.read(path, as_version=4))
     for pattern in SECRET_PATTERNS:

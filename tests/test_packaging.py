@@ -63,6 +63,8 @@ def test_the_wheel_carries_every_module_the_course_and_the_markers(wheel: Path) 
     assert missing == set(), f"modules left out of the wheel (add their package to pyproject): {missing}"
     lessons = {f"labkit/course/{p.name}" for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     assert len(lessons) >= 19 and lessons <= names
+    spanish = {f"labkit/course/es/{p.name}" for p in (ROOT / "notebooks" / "es").glob("[0-9][0-9]_*.ipynb")}
+    assert spanish <= names  # the Spanish edition travels too (tests/test_editions.py: one per lesson)
     assert {"labkit/course/sanitize.cfg", "labkit/py.typed", "labkit/templates/report_index.html.j2",
             "labkit/data/run-results.schema.json", "labkit/data/audit-results.schema.json",
             "labkit/data/report.css"} <= names
