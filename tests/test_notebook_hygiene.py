@@ -34,7 +34,7 @@ def _outputs_text(nb: nbformat.NotebookNode) -> str:
 def test_there_is_a_notebook_per_lesson() -> None:
     numbers = [p.name[:2] for p in NOTEBOOKS]
     assert numbers == ["00", "01", "02", "10", "11", "12", "13", "14", "15", "16", "20", "21", "22", "23", "30",
-                       "31", "32", "33", "34", "35", "40", "41", "42", "45"]
+                       "31", "32", "33", "34", "35", "40", "41", "42", "43", "44", "45"]
 
 
 @pytest.mark.parametrize("path", EDITIONS, ids=_edition_id)

@@ -13,7 +13,7 @@
 # (`lk.handshake`) that does not depend on what libpq is willing to offer, and put the answers next
 # to the guide's claims.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="acc02d76"
 # # 00 · Requisitos: qué corre en cada extremo y qué significan realmente las tablas de versiones de la guía
 #
 # Antes de cambiar un solo parámetro, quien endurece el PostgreSQL de un banco necesita saber de qué están
@@ -37,7 +37,7 @@
 #
 # **Time:** about 7 minutes on your own: reading ≈ 6 min (842 words of prose at 150 words a minute) and running ≈ 8 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="1eb9943f"
 # ## Objetivos · tiempo
 #
 # - Identificar los datos TLS de ambos extremos (versiones del servidor y de la biblioteca cliente, compilaciones de OpenSSL) y dónde leerlos
@@ -64,7 +64,7 @@ import labkit as lk
 # Parameters are checked first: a wrong value stops here, naming the parameter and what is allowed,
 # before any server is started.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d7244a27"
 # Lo primero es validar los parámetros: un valor incorrecto detiene la lección aquí, indicando el
 # parámetro y los valores permitidos, antes de arrancar ningún servidor.
 
@@ -87,7 +87,7 @@ lab, pki = lesson.lab, lesson.pki
 # server itself with `select version()` and `ssl_library`. (Versions vary between machines, so this
 # cell's output is not compared by the tests.)
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="714a1429"
 # ## Versiones en ambos lados
 #
 # En este curso intervienen tres copias de OpenSSL, y rara vez coinciden:
@@ -111,7 +111,7 @@ lk.tables.table(lk.monitoring.versions(lab), "versions")
 # releases, each with a letter (1.1.1a, 1.1.1b, ...). The library's own banner says which one this is, and
 # when it was released:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d5920840"
 # "OpenSSL 1.1.1" no es una respuesta precisa para una revisión de seguridad: la rama 1.1.1 tuvo muchas
 # versiones de corrección posteriores, cada una con una letra (1.1.1a, 1.1.1b, ...). El propio banner de
 # la biblioteca indica cuál es esta y cuándo se publicó:
@@ -131,7 +131,7 @@ if release["version"] == "1.1.1":  # the lab's local PostgreSQL 16 build
 # behaviour), not for the bank's server: there, check the banner of the library the server really loads
 # and want a supported OpenSSL (3.x) or a vendor build that backports the fixes.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="fff11474"
 # En la compilación local de PostgreSQL 16 del laboratorio el banner dice `OpenSSL 1.1.1  11 Sep 2018`:
 # **la versión 1.1.1 original, sin letra de parche**, es decir, sin ninguna de las correcciones publicadas
 # después para esa rama, que además ya no tiene soporte oficial. Es aceptable en un laboratorio
@@ -144,7 +144,7 @@ if release["version"] == "1.1.1":  # the lab's local PostgreSQL 16 build
 # The same facts as a `labkit doctor`-style checklist: one line per requirement of the guide, how we
 # checked it, and the verdict. This table is compared by the tests, so it names no version numbers.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="6beae3a1"
 # Los mismos datos en forma de lista de comprobación al estilo de `labkit doctor`: una línea por cada
 # requisito de la guía, cómo se comprobó y el veredicto. Las pruebas comparan esta tabla, por eso no
 # menciona números de versión.
@@ -161,7 +161,7 @@ assert checklist["ok"].all(), checklist[~checklist["ok"]]
 # The guide's `select * from pg_available_extensions where name = 'sslinfo'`, on this server (the lab
 # already ran `CREATE EXTENSION sslinfo`, so `installed_version` is filled):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="0e1c46cb"
 # La consulta de la guía `select * from pg_available_extensions where name = 'sslinfo'`, en este servidor
 # (el laboratorio ya ejecutó `CREATE EXTENSION sslinfo`, por lo que `installed_version` tiene valor):
 
@@ -188,7 +188,7 @@ lk.tables.table(lk.monitoring.sslinfo_extension(lab), "sslinfo")
 # 3. whether **Python's OpenSSL** can even build a ClientHello for that version (the probe's own limit);
 # 4. whether **libpq** can offer it (a real `attempt` with `ssl_min/max_protocol_version` pinned).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="6ba283f2"
 # > **La guía dice** `create user conssl with password '123123' superuser;` **Nosotros:** creamos el mismo
 # > rol, pero **sin privilegios de superusuario**, con una contraseña generada para este espacio de
 # > trabajo, guardada en su carpeta de secretos y que nunca se imprime. Ningún paso de la guía necesita un
@@ -224,7 +224,7 @@ assert reverted.ok, reverted.summary()
 # The raw material, with what the server logged for each refused handshake and the `psql` command that
 # reproduces each libpq attempt:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="e2c9692e"
 # Los datos en bruto, con lo que registró el servidor por cada negociación rechazada y el comando `psql`
 # que reproduce cada intento de libpq:
 
@@ -246,7 +246,7 @@ lk.tables.table(raw, "raw")
 # chosen by the server's OpenSSL, its PostgreSQL row by the server's major version; SSLv2/SSLv3 are
 # included because the guide lists them.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="58bb1bdc"
 # Ahora, junto a la guía (`lk.guide.compatibility_check`). La fila de OpenSSL de la guía se elige según el
 # OpenSSL del servidor y la de PostgreSQL según su versión mayor; se incluyen SSLv2/SSLv3 porque la guía
 # los menciona.
@@ -274,7 +274,7 @@ lk.tables.compatibility(compat)
 # > ("no protocols available"); only our probe, at OpenSSL security level 0, gets through. "Supported by
 # > the code" is not "accepted by the server", and neither is "offered by the client".
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f2923328"
 # > **La guía dice** que TLS 1.0 y 1.1 son "true" para PostgreSQL 12-17. **Medido:** con la configuración
 # > por defecto, este servidor rechaza ambas negociaciones (el log del servidor registra *could not accept
 # > SSL connection: unsupported protocol*), porque desde PostgreSQL 13 `ssl_min_protocol_version` vale por
@@ -297,7 +297,7 @@ if server_openssl.startswith("1.1"):  # OpenSSL 3 servers also need a lower secu
 # The guide's PostgreSQL table also gives the *range settings*. Here they are next to what this server
 # reports in `pg_settings` (its built-in defaults and the values it allows):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="68338aab"
 # La tabla de PostgreSQL de la guía también indica los *parámetros de rango*. Aquí están junto a lo que
 # este servidor informa en `pg_settings` (sus valores por defecto incorporados y los valores que admite):
 
@@ -321,7 +321,7 @@ lk.tables.table(claims, "claims")
 # > value means "whatever the library supports"), and the value `TLSv1.0` does not exist: PostgreSQL
 # > spells TLS 1.0 as `TLSv1`. Writing `'TLSv1.0'` in `postgresql.conf` is an invalid value (lesson 11).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="465515d1"
 # > **La guía dice** que el mínimo es `TLSv1.0` y el máximo `TLSv1.3`. **Medido:** el mínimo por defecto es
 # > `TLSv1.2` (PostgreSQL 12 todavía usaba `TLSv1`; la 13 lo subió), no hay máximo por defecto (un valor
 # > vacío significa "lo que soporte la biblioteca") y el valor `TLSv1.0` no existe: PostgreSQL escribe
@@ -341,7 +341,7 @@ assert "TLSv1.0" not in by_name["ssl_min_protocol_version"]["enumvals"]
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="48d40db3"
 # ## Puntos clave
 #
 # - TLS se negocia entre dos bibliotecas: el OpenSSL del servidor y la libpq/OpenSSL del cliente; las versiones de ambas deciden qué es posible.

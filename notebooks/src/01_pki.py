@@ -12,7 +12,7 @@
 # paragraph on server certificate verification (libpq documentation 32.19.1) and its
 # *server.crt → intermedio.crt → root.crt* chain.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ad98e847"
 # # 01 · La PKI del laboratorio: una cadena de confianza y dónde va cada archivo de CA
 #
 # Todas las lecciones siguientes se apoyan en certificados: el servidor demuestra su identidad con uno,
@@ -36,7 +36,7 @@
 #
 # **Time:** about 7 minutes on your own: reading ≈ 6 min (801 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="fd8ae6e3"
 # ## Objetivos · tiempo
 #
 # - Describir la cadena de confianza del laboratorio: certificados raíz, intermedio y finales
@@ -92,7 +92,7 @@ p = pki.paths
 # The full inventory, as `LabPKI.describe()` reports it (serials and dates change at every generation,
 # so this cell is not compared):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="82ee1fba"
 # ## La cadena de confianza
 #
 # La CA raíz firma solo la CA intermedia; la intermedia firma los certificados finales de uso diario. Así
@@ -129,7 +129,7 @@ lk.tables.table(inventory.drop(columns=["lesson"]), "inventory")
 # whether it verifies up to the lab root (signature, dates, key usage and, for servers, the name). Extra
 # certificates other lessons issued in this workspace are left out.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="089b3b44"
 # La parte estable de esa tabla: qué es cada archivo, si es una CA, si lo revoca alguna lista de
 # revocación (CRL) del laboratorio y si se verifica hasta la raíz del laboratorio (firma, fechas, uso de
 # clave y, en los servidores, el nombre). Se omiten los certificados adicionales que otras lecciones
@@ -154,7 +154,7 @@ assert not s.loc["certs/rogue-client.crt", "chain_verifies"]
 # `cat intermediate.crt root.crt > combined.crt`, and `certs/server-chain.crt` is the server leaf followed
 # by the intermediate, the file a server sends to complete its chain.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="432bf8c2"
 # Hay dos archivos que son *paquetes* y no aparecen arriba: `CA/combined.crt` es el
 # `cat intermediate.crt root.crt > combined.crt` de la guía, y `certs/server-chain.crt` es el certificado
 # final del servidor seguido de la intermedia, el archivo que envía un servidor para completar su cadena.
@@ -190,7 +190,7 @@ lk.tables.table(bundles, "bundles")
 # leaf + intermediate (`client-chain.crt`). A client certificate issued directly by the root is made for
 # option 3 (`pki.issue_client(..., by="root")`, inside `lk.scenarios.guide_layouts`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5d690a75"
 # ## Las tres disposiciones de la guía, medidas
 #
 # El recuadro de la guía combina los archivos de servidor y cliente así:
@@ -252,7 +252,7 @@ assert ok["option 3 (guide): leaves signed by root"] and ok["Fase 2 of the guide
 # The guide's option 1 (`ssl_cert_file = server.crt`, `ssl_ca_file = combined.crt`) against the
 # recommended `server-chain.crt`, with and without `ssl_ca_file`:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="8833b0d2"
 # Lo que muestra la tabla:
 #
 # * **La opción 1 necesita que el servidor envíe su cadena.** El cliente confía solo en `root.crt`, así
@@ -306,7 +306,7 @@ assert sent[sent["self-signed root"]]["layout"].tolist() == ["server.crt + ssl_c
 #
 # Independent of OpenSSL's chain building, and each file with one job:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c8fd675a"
 # Con la opción 1 de la guía, el OpenSSL del servidor construye la cadena a partir de `ssl_ca_file` y
 # envía **tres** certificados: el final, la intermedia **y la raíz autofirmada**. Un cliente no puede usar
 # una raíz que recibe (tiene que confiar en ella de antemano), así que la raíz solo añade bytes, y los
@@ -335,7 +335,7 @@ lk.tables.table(recommended, "recommended")
 # The `key_type` parameter (`ecdsa-p256` by default; `rsa-2048`, `rsa-3072`, `rsa-4096`) regenerates the
 # whole PKI with that key type; every verdict above is the same for each of them.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="58300f67"
 # El parámetro `key_type` (`ecdsa-p256` por defecto; `rsa-2048`, `rsa-3072`, `rsa-4096`) regenera toda la
 # PKI con ese tipo de clave; todos los veredictos anteriores son iguales con cualquiera de ellos.
 
@@ -348,7 +348,7 @@ lk.tables.table(recommended, "recommended")
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="79cab1ba"
 # ## Puntos clave
 #
 # - Un cliente verifica al servidor contra `sslrootcert`; el servidor verifica a los clientes contra `ssl_ca_file`: son dos decisiones de confianza independientes.

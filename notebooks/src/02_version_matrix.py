@@ -25,7 +25,7 @@
 # which majors it could not find. Which builds exist differs from machine to machine, so the measured
 # tables are not compared by the tests; the asserts below hold on any set of builds.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="7f2c6eec"
 # # 02 · Las tablas de versiones de la guía, medidas en cada compilación de PostgreSQL disponible
 #
 # La lección 00 contrasta las dos tablas "Versiones compatibles" de la guía con el único servidor que
@@ -75,7 +75,7 @@ import labkit as lk
 # %% [markdown]
 # Parameters are checked first; then the lesson's own lab, the server the rest of the course uses.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="1ab73e42"
 # Lo primero es validar los parámetros; después se arranca el laboratorio propio de la lección, el
 # servidor que usa el resto del curso.
 
@@ -93,7 +93,7 @@ lab = lesson.lab
 # cache for those measured before and measures the others. `cached` says which is which; the notes say
 # what could not be had here.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="10e3a98d"
 # ## Un laboratorio por compilación, medido
 #
 # `lk.matrix.run` localiza las compilaciones (`lk.matrix.local_builds()`, `lk.matrix.docker_builds()`),
@@ -114,7 +114,7 @@ pd.DataFrame({"not measured here": [*(f"{s['build']}: {s['why']}" for s in resul
 # Which `ssl_*` settings each server has: the list grows with the major (`ssl_crl_dir` came in 14,
 # `ssl_groups` and `ssl_tls13_ciphers` in 18, which renamed `ssl_ecdh_curve`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="be865477"
 # Qué parámetros `ssl_*` tiene cada servidor: la lista crece con la versión mayor (`ssl_crl_dir` llegó en
 # la 14; `ssl_groups` y `ssl_tls13_ciphers`, en la 18, que renombró `ssl_ecdh_curve`).
 
@@ -128,7 +128,7 @@ lk.tables.cells(presence.reset_index(names="setting"), list(presence.columns), u
 # 1.1 are refused until the floor is lowered; and the TLS 1.3 suites are the three OpenSSL enables by
 # default.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c165cf88"
 # Lo que debe cumplirse tenga esta máquina las compilaciones que tenga: se midió el servidor propio de la
 # lección; todos los servidores aceptan TLS 1.2 y 1.3 con su configuración por defecto; a partir de la 13
 # el mínimo por defecto es `TLSv1.2`, así que TLS 1.0 y 1.1 se rechazan hasta que se baja el mínimo; y
@@ -162,7 +162,7 @@ for s in servers:
 # compared with `pg_settings.boot_val`. SSLv2/SSLv3 cannot be asked of PostgreSQL at all: no value of
 # `ssl_min_protocol_version` names them. Read the table as "= value" (agrees) or "guide X, measured Y".
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="796abb4c"
 # ## La tabla de PostgreSQL de la guía, celda a celda
 #
 # `lk.guide.postgres_table_check` coloca cada servidor medido junto a la fila de la guía para su versión
@@ -178,7 +178,7 @@ lk.tables.table(lk.guide.check_pivot(pg_check).reset_index(), "pg-pivot")
 # %% [markdown]
 # Every disagreement, named:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="395ad3c3"
 # Cada discrepancia, señalada:
 
 # %% tags=["nbval-ignore-output", "key-result"]
@@ -193,7 +193,7 @@ lk.tables.verdict(pg_wrong[["server", "guide row", "column", "guide says", "meas
 # > (`''`: whatever OpenSSL supports), and `TLSv1.0` is not a value PostgreSQL knows (it writes `TLSv1`).
 # > The guide has no row for 18, nor can 9.4 be measured here (it has no `ssl_min_protocol_version`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d9482761"
 # > **La guía dice** que TLS 1.0 y 1.1 son "true" y que el rango es `TLSv1.0`-`TLSv1.3` en todas las
 # > versiones mayores de la 12 a la 17. **Medido:** solo la 12 acepta TLS 1.0/1.1 con su configuración por
 # > defecto (su mínimo es `TLSv1`); la 13 y posteriores los rechazan hasta que se baja
@@ -219,7 +219,7 @@ assert set(pg_check.loc[pg_check["guide row"] == "9.4", "measured"]) == {"not me
 # This table is about what the *library* allows, so its cells are judged with the floor lowered to
 # `TLSv1`: the most PostgreSQL can be asked to accept.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d5f2b950"
 # ## La tabla de OpenSSL de la guía, según el OpenSSL con que está enlazado cada servidor
 #
 # Esta tabla trata de lo que permite la *biblioteca*, así que sus celdas se juzgan con el mínimo bajado a
@@ -239,7 +239,7 @@ lk.tables.verdict(ssl_check[ssl_check["agrees"] != True][  # noqa: E712
 # > floor is lowered.
 # > OpenSSL 1.0.x and 1.1.0 rows cannot be checked here: no build of those is at hand.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="7b9346f3"
 # > **La guía dice** que OpenSSL 3.0 soporta TLS 1.0 y 1.1. **Medido:** un servidor enlazado con OpenSSL 3
 # > los rechaza incluso con `ssl_min_protocol_version = 'TLSv1'`: el nivel de seguridad por defecto de
 # > OpenSSL 3 no deja ningún algoritmo de firma que esas versiones puedan usar (solo `@SECLEVEL=0` en el

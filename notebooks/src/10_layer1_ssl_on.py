@@ -14,7 +14,7 @@
 # For a bank, `require` is not enough: a machine in the middle can present any certificate and relay the
 # traffic. Encryption without authentication protects against eavesdroppers only.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="9ac9be6c"
 # # 10 · Primera capa: `ssl = on` con un certificado que los clientes pueden verificar
 #
 # La primera capa de servidor de la guía (Fase #2, paso 2) son tres líneas en `postgresql.conf`:
@@ -39,7 +39,7 @@
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (719 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="4e164fb7"
 # ## Objetivos · tiempo
 #
 # - Activar TLS con un certificado que un cliente pueda verificar
@@ -91,7 +91,7 @@
 #     HBA --> OK["session"]
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f126d415"
 # ### Cómo una conexión de PostgreSQL se convierte en una conexión TLS
 #
 # PostgreSQL usa TLS en su puerto habitual: el cliente envía primero un *SSLRequest* de 8 bytes; un
@@ -169,7 +169,7 @@ def try_modes(phase):
 # The lab starts with TLS on, so we switch it off first. Settings read from `pg_settings` (file names
 # only, since where the data directory lives depends on the backend):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="9eb02268"
 # ## Antes: `ssl = off`
 #
 # El laboratorio arranca con TLS activado, así que primero lo desactivamos. Los parámetros se leen de
@@ -196,7 +196,7 @@ lk.tables.table(lk.tables.outcomes(off).assign(**sessions), "off")
 # Back to the lab's starting point: `ssl = on` with a self-signed bootstrap certificate that is not part
 # of the lab PKI (any attacker can make one like it).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="a2061e3d"
 # `disable` y `prefer` conectan ambos **en texto plano** (`pg_stat_ssl.ssl` es falso para la sesión):
 # `prefer`, el valor por defecto de libpq, recurre a la conexión sin cifrar sin avisar. Solo `require` y
 # los modos más estrictos rechazan la conexión, y el servidor no registra nada al respecto: respondió "aquí
@@ -224,7 +224,7 @@ lk.tables.table(lk.tables.outcomes(bootstrap).assign(**sessions), "bootstrap")
 #
 # ## After: layer 1 with the lab's server certificate
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="09165349"
 # `require` conecta con TLS 1.3 a un servidor cuyo certificado ni siquiera miró. `verify-full` comprueba
 # el certificado contra el archivo de CA que se le indicó y rechaza la conexión: el cliente dice
 # *certificate verify failed*, y el log del servidor muestra que el cliente abortó con *unknown ca*.
@@ -251,7 +251,7 @@ lk.tables.table(lk.tables.outcomes(after).assign(**sessions), "after")
 # One row per `sslmode`; each cell is the outcome (the negotiated protocol, `no TLS`, or the error key
 # from labkit's catalogue).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="61db0557"
 # ## Antes y después, lado a lado
 #
 # Una fila por `sslmode`; cada celda es el resultado (el protocolo negociado, `no TLS` o la clave de error
@@ -292,7 +292,7 @@ assert all(r.pg_stat_ssl.get("ssl") for r in after[1:])
 # The same point with a certificate from the *right* CA but for the *wrong* host
 # (`db.wrong-host.example`): only `verify-full` compares the name with the host the client dialled.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2c49dd65"
 # > **La guía dice** que la primera capa consiste en "activar TLS". **Medido:** TLS ya se podía usar con
 # > *cualquier* certificado, y `require` lo aceptaba; lo que aporta realmente la primera capa es un
 # > certificado que se encadena hasta una CA en la que confían los clientes, y eso solo importa a los
@@ -319,7 +319,7 @@ assert wrong[0].connected and wrong[1].connected and wrong[2].error_key == "host
 # after comparing names, exactly as the guide's example message (*server certificate for "127.0.0.1"
 # does not match host name …*) describes.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="800ad566"
 # El servidor nunca ve este fallo: la negociación TLS se completó y después el cliente cerró la conexión
 # tras comparar los nombres, tal como describe el mensaje de ejemplo de la guía (*server certificate for
 # "127.0.0.1" does not match host name …*).
@@ -333,7 +333,7 @@ assert wrong[0].connected and wrong[1].connected and wrong[2].error_key == "host
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="324a7668"
 # ## Puntos clave
 #
 # - `ssl = on` con un certificado de confianza es la primera capa; sin un certificado de confianza, los clientes pueden cifrar pero no verificar.

@@ -15,7 +15,7 @@
 # Knobs: `tls_min` and `tls_max` are the range under test (the guide's values by default; `tls_max = ""`
 # means no ceiling).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="27556960"
 # # 11 · Segunda capa: el rango de protocolos TLS
 #
 # La segunda capa de la guía (Fase #2, paso 3) fija `ssl_min_protocol_version = 'TLSv1.2'` y
@@ -41,7 +41,7 @@
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (608 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="fc5a2ebf"
 # ## Objetivos · tiempo
 #
 # - Fijar el rango de protocolos TLS (`ssl_min_protocol_version`, `ssl_max_protocol_version`)
@@ -85,7 +85,7 @@ assert lk.apply(lab, lk.layers.layer_ssl_on(pki)).ok
 # permissive floor (`TLSv1`). Clients: libpq with `ssl_min_protocol_version=TLSv1` and
 # `ssl_max_protocol_version` = 1.1, 1.2 or 1.3, and the raw probe offering exactly TLS 1.0 or 1.1.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ab53e9e1"
 # ## La matriz: límite del cliente × rango del servidor
 #
 # Rangos de servidor probados: el valor por defecto de PostgreSQL (sin segunda capa), sus parámetros, solo
@@ -100,7 +100,7 @@ matrix = lk.scenarios.protocol_matrix(lab, pki, SERVER_RANGES)
 # %% [markdown]
 # At a glance (each cell: the negotiated version, or why it failed):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="32b61a68"
 # De un vistazo (cada celda: la versión negociada o el motivo del fallo):
 
 # %%
@@ -115,7 +115,7 @@ lk.tables.cells(glance, glance.columns[1:], rule=lk.tables.outcome, uuid="glance
 # Every attempt with both ends' words (what libpq printed, what the server logged) and the `psql`
 # command to repeat it:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b2b9efd1"
 # Cada intento con lo que dicen ambos extremos (lo que imprimió libpq, lo que registró el servidor) y el
 # comando `psql` para repetirlo:
 
@@ -155,7 +155,7 @@ if str(lab.facts()["server_openssl"]).startswith("1.1"):
 #
 # labkit refuses it before touching the server, naming the parameter and what is allowed:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="a198aaf3"
 # Lo que dice la matriz:
 #
 # * Un cliente limitado a **TLS 1.1** nunca entra, pero no por culpa del servidor: libpq 18 con OpenSSL 3
@@ -189,7 +189,7 @@ print(refused)
 # What would the server itself do? We write the two lines directly and reload, without labkit's
 # rollback, then ask `pg_settings` and the raw probe:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="8040e1ec"
 # ¿Qué haría el propio servidor? Escribimos las dos líneas directamente y hacemos una recarga, sin la
 # vuelta atrás de labkit, y luego consultamos `pg_settings` y la sonda en bruto:
 
@@ -222,7 +222,7 @@ print(f"pg_file_settings rows with an error: {len(lab.file_setting_errors())}; "
 # > `pg_file_settings where error is not null`, which stays empty here -- believes a range is in force that
 # > is not. The log is the only witness.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5595dbaa"
 # > **Medido:** la recarga no falla de forma visible. `pg_settings` *informa* ahora de un mínimo
 # > `TLSv1.3` y un máximo `TLSv1.2`, mientras el servidor sigue usando su contexto TLS anterior (*SSL
 # > configuration was not reloaded*) y sigue aceptando TLS 1.2. Quien compruebe solo `pg_settings`, o solo
@@ -242,7 +242,7 @@ assert (still.set_index("version_asked").loc[tls_min if tls_min in ("TLSv1.2", "
 # `layers.apply` with `unchecked=True` lets the same mistake through labkit's own check; it then sees the
 # log lines, writes the previous files back and reloads, so the lab is never left in that state:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f35e9ad6"
 # `layers.apply` con `unchecked=True` deja pasar el mismo error por la comprobación de labkit; después ve
 # las líneas del log, restaura los archivos anteriores y hace una recarga, de modo que el laboratorio
 # nunca queda en ese estado:
@@ -261,7 +261,7 @@ assert lab.show("ssl_min_protocol_version") == "TLSv1.2"
 # The guide's spelling `TLSv1.0` (from its PostgreSQL table) is a different mistake: not a bad range but
 # an unknown value, which the server reports in `pg_file_settings`:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="062570b6"
 # La grafía `TLSv1.0` de la guía (de su tabla de PostgreSQL) es un error distinto: no un rango incorrecto,
 # sino un valor desconocido, que el servidor notifica en `pg_file_settings`:
 
@@ -282,7 +282,7 @@ assert any("TLSv1.0" in str(d) for d in spelled.frame()["detail"])
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="526379e3"
 # ## Puntos clave
 #
 # - La versión negociada es la más alta que permiten ambos extremos; fuera de la zona común la negociación TLS falla (`protocol_mismatch`).

@@ -15,7 +15,7 @@
 # `pg_hba.conf` is read top to bottom and the **first** line whose type, database, user and address match
 # decides; there is no fall-through to the next line when authentication fails.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="282a15c8"
 # # 12 · Tercera capa: `hostssl` en `pg_hba.conf`, contraseñas y certificados
 #
 # La primera y la segunda capa hacen *posible* TLS; nada de lo visto hasta ahora lo hace *obligatorio*: un
@@ -41,7 +41,7 @@
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (667 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="94d901a3"
 # ## Objetivos · tiempo
 #
 # - Escribir líneas `hostssl` que dejen fuera las sesiones TCP en texto plano
@@ -99,7 +99,7 @@ def try_clients(rules_name):
 # The lab starts with one lesson rule, `host all all 0.0.0.0/0 scram-sha-256`: a `host` line matches
 # TCP connections with *or without* TLS.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="8965c736"
 # ## `host` frente a `hostssl`
 #
 # El laboratorio arranca con una única regla de la lección, `host all all 0.0.0.0/0 scram-sha-256`: una
@@ -114,7 +114,7 @@ lk.tables.verdict(host_frame, uuid="host")
 # connection (SCRAM does not send it in clear, but every query and result does). Now layer 3 with only
 # `hostssl` lines:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="4a35ab83"
 # El cliente sin cifrar inicia sesión (`pg_stat_ssl.ssl` falso): su contraseña pasó por una conexión
 # sin TLS (SCRAM no la envía en claro, pero todas las consultas y resultados sí viajan en
 # claro). Ahora, la tercera capa solo con líneas `hostssl`:
@@ -136,7 +136,7 @@ lk.tables.verdict(hostssl_frame, uuid="hostssl")
 #
 # ## `scram-sha-256` versus `cert clientcert=verify-full`
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5ebb15c9"
 # El cliente sin TLS no encuentra ninguna línea: *no pg_hba.conf entry for host …, no encryption*. Se le
 # rechaza antes de cualquier intercambio de contraseña.
 #
@@ -164,7 +164,7 @@ lk.tables.verdict(cert_frame, uuid="cert")
 # hoping that password clients use the first line and certificate clients the second. `hba_first_match`
 # replays PostgreSQL's first-match rule for a TLS client `conssl` on database `postgres`:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2f026857"
 # Con `cert`, el certificado *es* la credencial de acceso: no se pide contraseña, y un cliente sin
 # certificado es rechazado (*connection requires a valid client certificate*). El servidor comprueba
 # además que el CN del certificado coincide con el nombre de usuario (`cert` implica
@@ -194,7 +194,7 @@ lk.tables.verdict(match[["line_number", "type", "user_name", "auth_method", "opt
 # A line matches on type, database, user and address only -- whether the client *has* a certificate is
 # not part of the match. So the second line is dead. The real attempts agree:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="af48ce15"
 # Una línea coincide solo por tipo, base de datos, usuario y dirección: que el cliente *tenga* un
 # certificado no forma parte de la coincidencia. Por tanto, la segunda línea es letra muerta. Los intentos
 # reales lo confirman:
@@ -225,7 +225,7 @@ assert match["verdict"].iloc[0].startswith("FIRST MATCH") and match["verdict"].i
 # The guide's comment offers `clientcert=1` ("only checks the certificate is signed by a trusted CA").
 # labkit knows the server's major version and refuses it up front:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="867c4777"
 # > **La guía dice** que la segunda línea es para "Clientes con autenticación por certificado y no por
 # > contraseña". **Medido:** el cliente con certificado y sin contraseña es rechazado por la *primera*
 # > línea (libpq: *fe_sendauth: no password supplied*); con ambos, inicia sesión por `scram-sha-256` y el
@@ -250,7 +250,7 @@ print(refused)
 # (`select * from pg_hba_file_rules where error is not null`) before any reload, next to a check for
 # lines the server could not parse at all (`type is null`):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="a5a6d606"
 # Qué hace el servidor con él: escribimos la línea y ejecutamos la comprobación de la propia guía
 # (`select * from pg_hba_file_rules where error is not null`) antes de cualquier recarga, junto a una
 # comprobación de las líneas que el servidor no pudo interpretar en absoluto (`type is null`):
@@ -270,7 +270,7 @@ lk.tables.table(checks, "checks")
 # Then through `lk.apply(..., unchecked=True)`: the reload is rejected (the log names the reason),
 # and labkit writes the previous rules back:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="1b26cac5"
 # Después, a través de `lk.apply(..., unchecked=True)`: la recarga se rechaza (el log indica el motivo) y
 # labkit restaura las reglas anteriores:
 
@@ -299,7 +299,7 @@ assert lk.attempt(lab, sslmode="verify-full", sslrootcert=p.combined_crt, user="
 # `scram-sha-256 clientcert=verify-full` asks for a password **and** a valid certificate whose CN is the
 # user -- the two-factor setup the guide's two lines were probably aiming at:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="0315f21e"
 # > **La guía dice** que `clientcert=1` comprueba que el certificado del cliente está firmado por una CA de
 # > confianza. **Medido:** PostgreSQL 14 eliminó `0`/`1`/`no-verify`; el servidor registra *invalid value
 # > for clientcert: "1"*, conserva el `pg_hba.conf` anterior, y la consulta de validación de la propia guía
@@ -334,7 +334,7 @@ assert lk.monitoring.auth_method(b["verify-full, certificate + password"]) == "s
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f24b2202"
 # ## Puntos clave
 #
 # - `host` coincide con TCP con y sin TLS; `hostssl`, solo con TLS. Con líneas exclusivamente hostssl, `sslmode=disable` no encuentra entrada (`no_hba_no_encryption`).

@@ -16,7 +16,7 @@
 # `ssl_ciphers = 'HIGH:!aNULL:!MD5:!3DES:!RC4:!DES:!IDEA:!RC2'` for critical systems, `'HIGH:MEDIUM:!aNULL:!MD5:!RC4'`
 # for normal ones); parameters 4 and 15 of the guide's parameter list; Fase #3 #1 (TLS 1.2 vs 1.3 suites).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="374d0b0d"
 # # 13 · Cuarta capa: la lista de cifrados (`ssl_ciphers`, `ssl_prefer_server_ciphers`)
 #
 # **Qué mostramos.** Qué suites de cifrado de TLS 1.2 y 1.3, qué versiones y qué grupos acepta realmente el
@@ -45,7 +45,7 @@
 #
 # **Time:** about 7 minutes on your own: reading ≈ 6 min (833 words of prose at 150 words a minute) and running ≈ 4 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f9834c86"
 # ## Objetivos · tiempo
 #
 # - Leer en qué se expanden las cadenas de cifrados de la guía en este OpenSSL
@@ -100,7 +100,7 @@ AUTH = "ECDSA" if key_type.startswith("ecdsa") else "RSA"  # the server key deci
 # Each cipher string runs against the lab server with an ECDSA P-256 and an RSA-2048 certificate, then the
 # same against a second lab whose server is linked with another OpenSSL (`compare_pg_version`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5ddf0dba"
 # ## 1. Lo que acepta el servidor, enumerado
 #
 # Una cadena de cifrados es un pequeño programa para OpenSSL: `HIGH` añade todas las suites "altas" y `!X`
@@ -145,7 +145,7 @@ both[["server", "key", "ssl_ciphers", "string", "handshakes", "log lines"]]  # w
 # Where the two guide strings differ, and by which suites (TLS 1.2, accepted under "default" or "normal" but
 # not under "critical"):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="77a747a7"
 # En qué se diferencian las dos cadenas de la guía, y en qué suites (TLS 1.2, aceptadas con "default" o
 # "normal" pero no con "critical"):
 
@@ -196,7 +196,7 @@ for row in differences.to_dict("records"):
 # > removes only the two SEED suites on OpenSSL 1.1.1 with RSA. Neither meets Mozilla's intermediate
 # > profile; a list such as `ECDHE+AESGCM:ECDHE+CHACHA20` does.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b39e7631"
 # Lo que dicen los conjuntos aceptados:
 #
 # * **Con una clave ECDSA, las cadenas de la guía no cambian nada**: default, "critical" y "normal"
@@ -227,7 +227,7 @@ for row in differences.to_dict("records"):
 # the numbers an `openssl ciphers -v` on the wrong machine gives — they list suites the server's key cannot
 # use and miss ones the server's OpenSSL still has:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="8bb142d8"
 # Como contraste, en qué expande las cadenas el OpenSSL de *este notebook* (el de Python, no el del
 # servidor). Son las cifras que daría un `openssl ciphers -v` ejecutado en la máquina equivocada: incluyen
 # suites que la clave del servidor no puede usar y omiten otras que el OpenSSL del servidor todavía tiene:
@@ -250,7 +250,7 @@ pd.DataFrame({
 # `ECDHE-…-AES128-SHA`, CBC with a SHA-1 MAC. `psql` cannot pin a suite, so beside it we show what a libpq
 # client capped at TLS 1.2 gets.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="40c38c19"
 # ## 2. Cuarta capa con la cadena de la guía: todavía se acepta una suite CBC antigua
 #
 # Activamos TLS (primera capa, con el rango TLS 1.2-1.3 de la segunda capa) y aplicamos `ciphers`. Después,
@@ -277,7 +277,7 @@ lk.tables.verdicts([tls12], ["label", "connected", "outcome", "tls_version", "ci
 # Now layer 4 is applied again with `strict_ciphers`. The CBC suite gets a `handshake failure` alert and the
 # server logs why ("no shared cipher"); the libpq client capped at TLS 1.2 still connects, with an AEAD suite.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b0ac40e9"
 # ## 3. Restringir `ssl_ciphers`: ahora se rechaza la misma suite
 #
 # Ahora se vuelve a aplicar la cuarta capa con `strict_ciphers`. La suite CBC recibe una alerta
@@ -311,7 +311,7 @@ assert tls12_strict.connected and tls12_strict.cipher in lk.guide.cipher_suites(
 # TLS 1.3 suites are a separate OpenSSL setting (`SSL_CTX_set_ciphersuites`) that PostgreSQL 16 does not
 # expose; its defaults are all AEAD.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="156bcc75"
 # ## 4. TLS 1.3 no lee `ssl_ciphers`
 #
 # Para demostrarlo, fijamos `ssl_ciphers` en una única suite de TLS 1.2 que la clave del servidor **no
@@ -339,7 +339,7 @@ assert (by_version[1].tls_version, by_version[1].cipher) == ("TLSv1.3", "TLS_AES
 # failure` from libpq 18 (OpenSSL 3.5) and `sslv3 alert handshake failure` from the probe (Python's OpenSSL
 # 3.0: the wording changed in a later OpenSSL 3 release). Only the server log says why: *no shared cipher*.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="98ecc713"
 # El cliente TLS 1.2 rechazado no tiene clave en el catálogo de errores: su mensaje es la alerta desnuda de
 # OpenSSL, `ssl/tls alert handshake failure` en libpq 18 (OpenSSL 3.5) y `sslv3 alert handshake failure`
 # en la sonda (el OpenSSL 3.0 de Python: la redacción cambió en una versión posterior de OpenSSL 3). Solo
@@ -354,7 +354,7 @@ print(by_version[0].error_text, by_version[0].server_log, sep="\n")
 # The probe offers two suites, AES-128 first. With server preference on, the server picks by its own
 # order (`HIGH` sorts AES-256 first); with it off, the client's first choice wins.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="3899d8bc"
 # ## 5. `ssl_prefer_server_ciphers`: quién elige entre las suites comunes
 #
 # La sonda ofrece dos suites, primero AES-128. Con la preferencia del servidor activada, el servidor elige
@@ -379,7 +379,7 @@ assert [p["negotiated_cipher"] for p in picks] == [f"ECDHE-{AUTH}-AES256-GCM-SHA
 #
 # `labkit` expands every string before writing it and refuses one that selects nothing:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="cda959b0"
 # ## 6. Una cadena de cifrados con una errata
 #
 # `labkit` expande cada cadena antes de escribirla y rechaza la que no selecciona nada:
@@ -395,7 +395,7 @@ print(refused.split(" (OpenSSL")[0])
 # What would the server do with it? We write both kinds of mistake unchecked: an unknown suite name, and a
 # broken command (`@NOPE`). They behave very differently:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b5ba195a"
 # ¿Qué haría el servidor con ella? Escribimos sin comprobar los dos tipos de error: un nombre de suite
 # desconocido y una orden mal formada (`@NOPE`). Se comportan de forma muy distinta:
 
@@ -426,7 +426,7 @@ print("\n".join(problems))  # the server log of the rejected '@NOPE' reload
 #
 # So after changing `ssl_ciphers`, check the result with a probe at TLS 1.2, not just the reload log.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="814a8d13"
 # * `NOPE-NOTHING`: un servidor enlazado con OpenSSL 1.1.1 (la compilación de PostgreSQL 16 del
 #   laboratorio) la **acepta** sin una palabra en el log ni en `pg_file_settings` y, a partir de ese
 #   momento, rechaza toda negociación TLS 1.2; solo los clientes TLS 1.3 siguen conectando. Nada le avisa
@@ -459,7 +459,7 @@ assert any("could not set the" in line and "cipher list" in line for line in pro
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c3b55373"
 # ## Puntos clave
 #
 # - `ssl_ciphers` solo afecta a TLS 1.2 y anteriores; las suites de TLS 1.3 no se configuran ahí.

@@ -13,7 +13,7 @@
 # "Tercera capa nivel Usuario" (the revoked-certificate message); "Mensajes de Error" #2
 # (`certificate verify failed at depth 1`); parameters 5 and 6 (`ssl_crl_dir`, `ssl_crl_file`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="55f57936"
 # # 14 · Quinta capa: listas de revocación (`ssl_crl_file`, `ssl_crl_dir`)
 #
 # **Qué mostramos.** Un cliente cuyo certificado fue revocado es rechazado, mientras que uno válido sigue
@@ -38,7 +38,7 @@
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (673 words of prose at 150 words a minute) and running ≈ 3 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="cab9efab"
 # ## Objetivos · tiempo
 #
 # - Rechazar un certificado de cliente revocado con `ssl_crl_file` o `ssl_crl_dir`
@@ -77,7 +77,7 @@ p = pki.paths
 # Two clients use `sslmode=verify-full`: `client.crt` and `revoked-client.crt` (listed in the
 # intermediate's CRL by the lab PKI). Without a CRL both get in: the server has no way to know.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="1999dd5e"
 # ## 1. El escenario: autenticación por certificado
 #
 # Una CRL solo importa cuando el servidor comprueba certificados de cliente, así que partimos de la
@@ -102,7 +102,7 @@ lk.tables.verdicts(no_crl, COLUMNS, uuid="l14_nocrl")
 # %% [markdown]
 # ## 2. Layer 5: the revoked client is refused, the good one is not
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="fae73c3f"
 # ## 2. Quinta capa: el cliente revocado es rechazado, el válido no
 
 # %% tags=["key-result"]
@@ -119,7 +119,7 @@ assert with_crl[1].error_key == "cert_revoked"
 # Both ends of the refusal. The server log names the depth (0 = the client's own certificate) and the
 # reason; the client only receives the alert the server sent.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="e985acb1"
 # Los dos extremos del rechazo. El log del servidor indica la profundidad (0 = el propio certificado del
 # cliente) y el motivo; el cliente solo recibe la alerta que le envió el servidor.
 
@@ -132,7 +132,7 @@ print("server:", with_crl[1].server_log)
 # > (OpenSSL 3.5) prints `SSL error: ssl/tls alert certificate revoked`. Same alert, renamed after OpenSSL 3.0 (Python's OpenSSL 3.0 still says `sslv3`);
 # > a monitoring rule that greps for the guide's text would miss it. The catalogue matches both.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="1d49e18b"
 # > **La guía dice** que el cliente muestra `SSL error: sslv3 alert certificate revoked`. **Medido:**
 # > libpq 18 (OpenSSL 3.5) muestra `SSL error: ssl/tls alert certificate revoked`. Es la misma alerta, con
 # > otro nombre a partir de OpenSSL 3.0 (el OpenSSL 3.0 de Python todavía dice `sslv3`); una regla de
@@ -150,7 +150,7 @@ assert wording == "ssl/tls alert certificate revoked"
 # OpenSSL's CRL check (`X509_V_FLAG_CRL_CHECK_ALL`, which PostgreSQL turns on) looks up a CRL for **every**
 # certificate of the chain, each in the CRL of its issuer:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ed8f2f6c"
 # ## 3. Solo la CRL de la intermedia: todos los clientes son rechazados en depth 1
 #
 # La comprobación de CRL de OpenSSL (`X509_V_FLAG_CRL_CHECK_ALL`, que PostgreSQL activa) busca una CRL para
@@ -168,7 +168,7 @@ assert wording == "ssl/tls alert certificate revoked"
 # With only `intermediate.crl`, the question at depth 1 ("has the root revoked this intermediate?") has no
 # answer, and OpenSSL treats "unable to get certificate CRL" as a failure. The good client fails too.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="e35dda22"
 # ```mermaid
 # flowchart LR
 #     leaf["client.crt<br/>profundidad 0"] -- "emitido por" --> inter["Intermediate CA<br/>profundidad 1"]
@@ -204,7 +204,7 @@ else:                         # before 16 the server only says the check failed:
 # with `pg_version=15` and the log says no more than *certificate verify failed*. The guide's "Mensajes de Error" #2 explains this
 # correctly; the fix is the combined CRL (intermediate + root) or both CRLs in a directory.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b0146b48"
 # El cliente lee `tlsv1 alert unknown ca`, que señala al culpable equivocado (el archivo de CA); solo el
 # log del servidor dice *depth 1: unable to get certificate CRL*, y únicamente desde PostgreSQL 16: ejecute
 # esta lección con `pg_version=15` y el log no dirá más que *certificate verify failed*. El apartado
@@ -217,7 +217,7 @@ else:                         # before 16 the server only says the check failed:
 # PostgreSQL 14 added `ssl_crl_dir`. OpenSSL looks CRLs up by the hash of the issuer's name, so each file
 # must be called `<hash>.r0` (what `openssl rehash` creates). The lab PKI keeps such a folder:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="85032da3"
 # ## 4. `ssl_crl_dir`: un archivo por CA, con nombre derivado de un hash
 #
 # PostgreSQL 14 añadió `ssl_crl_dir`. OpenSSL busca las CRL por el hash del nombre del emisor, así que cada
@@ -245,7 +245,7 @@ assert [a.connected for a in by_dir] == [True, False] and by_dir[1].error_key ==
 # once the new CRL is where the server reads it **and** the server reloads (what `layers.apply` does when
 # the layer is applied again). Until then the revoked certificate keeps working.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="e3215601"
 # ## 5. Revocar un certificado con el servidor en marcha
 #
 # Emitimos un certificado de cliente nuevo, comprobamos que funciona y después lo revocamos en la CA del
@@ -274,7 +274,7 @@ assert [a.connected for a in live] == [True, True, False, True] and live[2].erro
 # CRL and reloading every server belongs in the same runbook step. A CRL also expires (its *next update*
 # date); an expired CRL makes OpenSSL refuse every client, so renewing it is a scheduled job, not a one-off.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b8ecb6ce"
 # El intervalo entre la revocación y la recarga es la ventana durante la cual una clave robada todavía
 # funciona: publicar la CRL y recargar todos los servidores deben formar parte del mismo paso del
 # procedimiento operativo. Una CRL también caduca (su fecha *next update*); una CRL caducada hace que
@@ -290,7 +290,7 @@ assert [a.connected for a in live] == [True, True, False, True] and live[2].erro
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b8fe33f6"
 # ## Puntos clave
 #
 # - PostgreSQL comprueba una CRL para cada certificado de la cadena: hace falta la CRL combinada (intermedia + raíz).

@@ -14,7 +14,7 @@
 # importante" (root/intermediate/combined options); "Mensajes de Error" #1 (`tlsv1 alert unknown ca`);
 # parameter 2 of the guide's list (`ssl_ca_file`, "only when using verify-full or verify-ca").
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="568d9614"
 # # 15 · Sexta capa: `ssl_ca_file`, las CA en las que confía el servidor para los certificados de cliente
 #
 # **Qué mostramos.** Con la CA raíz y la CA intermedia en `ssl_ca_file`, el servidor verifica un certificado de
@@ -41,7 +41,7 @@
 #
 # **Time:** about 5 minutes on your own: reading ≈ 4 min (549 words of prose at 150 words a minute) and running ≈ 4 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="1739a0b7"
 # ## Objetivos · tiempo
 #
 # - Configurar `ssl_ca_file` para que el servidor pueda verificar certificados de cliente
@@ -97,7 +97,7 @@ p = pki.paths
 #
 # The server here presents `server-chain.crt` (leaf + intermediate), so clients can trust `root.crt` alone.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="6be86413"
 # ## 1. Qué archivo verifica qué
 #
 # En una conexión TLS hay dos verificaciones independientes, y cada extremo configura la suya:
@@ -139,7 +139,7 @@ lk.tables.verdicts([combined], COLUMNS, uuid="l15_combined")
 # %% [markdown]
 # ## 2. Root only: the server cannot build the chain
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="8ff2323d"
 # ## 2. Solo la CA raíz: el servidor no puede construir la cadena
 
 # %%
@@ -157,7 +157,7 @@ print("server:", leaf_only.server_log)
 # the alert it sends makes the client print `tlsv1 alert unknown ca` (the guide's error #1).
 # (With `ca_bundle="intermediate_only"` the anchor is missing instead, with the same client message.)
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="31852b88"
 # El certificado del cliente lo emitió la CA intermedia. Si `ssl_ca_file` contiene solo la CA raíz, el servidor
 # no tiene forma de llegar desde el certificado final hasta la raíz: su log indica *depth 0: unable to get local
 # issuer certificate*, y la alerta que envía hace que el cliente muestre `tlsv1 alert unknown ca` (el error #1 de
@@ -175,7 +175,7 @@ assert "tlsv1 alert unknown ca" in leaf_only.error_text
 # the client send leaf + intermediate (`client-chain.crt` as `sslcert`): the server then has every link.
 # This is handy when many intermediates issue client certificates and the server should trust only the root.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b0f1754f"
 # ## 3. Dos soluciones: un archivo de CA completo, o un cliente que envía su cadena
 #
 # La solución de la guía es el archivo combinado en el servidor. La alternativa mantiene `ssl_ca_file` = CA raíz y
@@ -202,7 +202,7 @@ assert chain.connected == (ca_bundle == "root_only")  # an intermediate-only fil
 # We remove `ssl_ca_file` and try (a) a password client with `sslmode=verify-full` against a `scram-sha-256`
 # rule, (b) a certificate client against the `cert` rule, then (c) the same client with the CA file back.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="560a85bc"
 # ## 4. `verify-full` no necesita `ssl_ca_file`
 #
 # > **La guía dice** que `ssl_ca_file` se usa "solo cuando usar el sslmode verify-full  o verify-ca".
@@ -237,7 +237,7 @@ assert "client certificates can only be checked if a root certificate store is a
 # guide never shows it). The `verify-full` password client does not care: it checks the server with its own
 # `sslrootcert`.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f6a60684"
 # Sin `ssl_ca_file`, el servidor ni siquiera pide un certificado de cliente, así que la regla `cert` falla con
 # *client certificates can only be checked if a root certificate store is available* (no tiene clave en el
 # catálogo de errores: la guía nunca lo muestra). Al cliente `verify-full` con contraseña no le afecta: comprueba
@@ -252,7 +252,7 @@ assert "client certificates can only be checked if a root certificate store is a
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="348f3c7e"
 # ## Puntos clave
 #
 # - Con la CA raíz sola, el servidor no puede encadenar un certificado final emitido por la CA intermedia; el cliente lee `tlsv1 alert unknown ca` (`unknown_ca`).

@@ -13,7 +13,7 @@
 # **Guide coverage.** Fase #2, paso 9 (the two `SELECT … WHERE error IS NOT NULL` queries), paso 10
 # (`pg_ctl reload`), the following step (`grep -A 14 -Ei "SIGHUP|reload" postgresql-*.log`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="8fe01c29"
 # # 16 · Validar, recargar, leer el log
 #
 # **Qué mostramos.** Las tres comprobaciones que la guía propone tras editar la configuración --
@@ -39,7 +39,7 @@
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (692 words of prose at 150 words a minute) and running ≈ 4 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="da649416"
 # ## Objetivos · tiempo
 #
 # - Comprobar un cambio de configuración con `pg_file_settings`, `pg_hba_file_rules` y el log del servidor
@@ -78,7 +78,7 @@ lab, pki = lesson.lab, lesson.pki
 # TLS on with the lab certificate, TLS 1.2-1.3, and a `hostssl` rule for `conssl`. After each step a
 # `verify-full` client tells us what the server is really doing, and `SHOW` tells us what it believes.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="83150438"
 # ## 0. Un punto de partida que funciona
 #
 # TLS activado con el certificado del laboratorio, TLS 1.2-1.3 y una regla `hostssl` para `conssl`. Tras cada paso,
@@ -114,7 +114,7 @@ observe("baseline")
 # not exist, and a valid change to `ssl_ciphers`. The guide's first query finds the bad line **before** any
 # reload (the view re-reads the files each time it is queried):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="99153491"
 # ## 1. Un valor incorrecto: `pg_file_settings` lo muestra y el resto del archivo se aplica
 #
 # Añadimos dos líneas al archivo de configuración de la lección: `ssl_min_protocol_version` con un valor que no
@@ -135,7 +135,7 @@ report.messages()
 # the bad protocol line did not, and the minimum stays at its previous value. This is the state the guide's
 # check catches.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5bffd3ea"
 # Fíjese en la última línea: *contains errors; unaffected changes were applied*. La nueva lista de cifrados entró
 # en vigor, la línea del protocolo errónea no, y el mínimo conserva su valor anterior. Este es el estado que
 # detecta la comprobación de la guía.
@@ -156,7 +156,7 @@ assert lab.show("ssl_min_protocol_version") == "TLSv1.2" and lab.show("ssl_ciphe
 # correct ones next to it (here `ssl_min_protocol_version = 'TLSv1.3'`). It does not even record a reload
 # time (`pg_conf_load_time()` stays put), which is why our reload helper watches the log instead.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="9ec0f9f2"
 # ## 2. Un parámetro desconocido: no se aplica nada
 #
 # Un nombre mal escrito (`ssl_ciphres`) es peor: PostgreSQL no aplica **ninguna** línea del archivo, ni siquiera
@@ -183,7 +183,7 @@ assert not report.conf_load_time_moved and lab.show("ssl_min_protocol_version") 
 # A rule with an authentication method that does not exist (`sha256`). The guide's second query shows it;
 # the log says *pg_hba.conf was not reloaded*: the server keeps using all of its previous rules.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b5fcbb77"
 # ## 3. Una línea rota en pg_hba.conf: el archivo completo se mantiene como estaba
 #
 # Una regla con un método de autenticación que no existe (`sha256`). La segunda consulta de la guía la muestra; el
@@ -210,7 +210,7 @@ assert lk.messages.says(report.messages().message, "pg_hba.conf was not reloaded
 # does: *could not load server certificate file …* and *SSL configuration was not reloaded*. Meanwhile `SHOW
 # ssl_cert_file` already reports the new (missing) path while connections still get the old certificate.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="47d4531d"
 # ## 4. Un archivo de certificado que no existe: solo el log lo dice
 #
 # Que `ssl_cert_file` apunte a un archivo inexistente es un *valor* válido, así que ninguna de las dos vistas
@@ -238,7 +238,7 @@ assert lab.show("ssl_cert_file") == "/nonexistent/server.crt" and state_rows[-1]
 # Writing the files back from the lab's recorded state and reloading: both views are empty, the log holds
 # only routine lines, and `SHOW` agrees with the files again.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="e53d2d76"
 # ## 5. Corregir y recargar sin errores
 #
 # Reescribimos los archivos a partir del estado registrado del laboratorio y recargamos: las dos vistas quedan
@@ -258,7 +258,7 @@ assert report.ok and report.conf_load_time_moved
 #
 # The server kept serving clients through every mistake; the only trace was in the views and the log.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="a0c465a0"
 # ## Resumen: qué comprobación detecta qué error
 #
 # El servidor siguió atendiendo a los clientes a pesar de cada error; el único rastro quedó en las vistas y en el log.
@@ -286,7 +286,7 @@ assert summary["reload clean"].tolist() == [None, False, False, False, False, Tr
 #   the postmaster's lines written after this SIGHUP: the same idea, scoped to one reload. The equivalent
 #   by hand is to note the log size, reload, and read from that offset.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="71f8f9c7"
 # ## Los comandos de la guía y los nuestros
 #
 # * **Recargar.** `pg_ctl reload -D <data dir>` (como el usuario del sistema operativo del servidor) y
@@ -315,7 +315,7 @@ print(report.log[0].split("]", 1)[-1].strip())  # what the grep would find first
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="39cf14ce"
 # ## Puntos clave
 #
 # - `pg_reload_conf()` devuelve true incluso con un archivo roto: consulte las vistas antes de recargar y el log después.

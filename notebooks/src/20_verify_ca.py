@@ -30,7 +30,7 @@
 #   V -- no --> NO["SSL error: certificate verify failed"]
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="3a26ea62"
 # # 20 · Primera capa del cliente: `sslmode=verify-ca` — ¿confía el cliente en la CA del servidor?
 #
 # Con `sslmode=require` el cliente cifra, pero cifraría con la misma tranquilidad hacia un impostor: nunca
@@ -71,7 +71,7 @@
 #
 # **Time:** about 7 minutes on your own: reading ≈ 6 min (841 words of prose at 150 words a minute) and running ≈ 4 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="1ba15839"
 # ## Objetivos · tiempo
 #
 # - Usar `sslmode=verify-ca` con el archivo de CA adecuado
@@ -111,7 +111,7 @@ password = lesson.password("conssl")  # passed to attempts, never printed
 # the guide's chain `server.crt → intermediate.crt → root.crt`. By default it sends the leaf alone
 # (`server_cert = "server"`), exactly like the guide's `ssl_cert_file = '/tmp/pki/certs/server.crt'`.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="42a31595"
 # ## 1 · El servidor: TLS activado con un certificado del laboratorio, `hostssl` para `conssl`
 #
 # El servidor presenta `server.crt`, emitido por la CA **intermedia** del laboratorio, que a su vez firmó la CA
@@ -130,7 +130,7 @@ applied.summary()[["layers", "ok", "action", "detail"]]
 # guide's `combined.crt` (intermediate + root), the intermediate alone, and no CA at all (`sslmode=require`,
 # the control that shows the server itself is reachable).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="1e0b4fe6"
 # ## 2 · ¿Qué archivo de CA hace que `verify-ca` funcione?
 #
 # Cuatro intentos con la misma cadena de conexión en los que solo cambia `sslrootcert`: la CA raíz sola, el
@@ -171,7 +171,7 @@ assert {r.label: r.outcome for r in trust} == expected, {r.label: r.outcome for 
 # client use `root.crt`. Measured: the same `verify-ca` with `root.crt`, after adding only that setting, and
 # the certificates the server now sends (read by sslyze's client from a fresh handshake):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="efc75b4c"
 # Lo que dice la tabla, con el servidor enviando solo su certificado final:
 #
 # * **`combined.crt` funciona**: el cliente tiene los dos certificados de CA, así que puede construir por sí
@@ -210,7 +210,7 @@ assert lk.revert(lab, lk.layers.layer_ca(pki, "combined")).ok
 #
 # The raw messages (client text and the server's log lines, which carry addresses and pids):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="9d5d7b80"
 # > **La guía dice** (*Información importante*) que, con `ssl_ca_file = combined.crt` en el servidor, el cliente
 # > puede usar `sslrootcert = root.crt`. **Medido:** es cierto, pero por un motivo que la guía no explica.
 # > `ssl_ca_file` existe para comprobar certificados de *cliente*; un servidor que envía solo su certificado final
@@ -230,7 +230,7 @@ lk.tables.raw_messages(trust)
 # A CA file that is not where the connection string says, and a CA that did not sign this server. The
 # second is what an impostor looks like: the rogue CA is a self-signed CA unrelated to the lab.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="bee30dc0"
 # ## 3 · Los dos fallos que encontrará primero
 #
 # Un archivo de CA que no está donde indica la cadena de conexión, y una CA que no firmó este servidor. El segundo
@@ -260,7 +260,7 @@ assert "tlsv1 alert unknown ca" in failures[1].server_log  # the server hears th
 # `tlsv1 alert unknown ca`. The same alert text shows up in the *client's* message when the roles are
 # reversed (the server rejecting a client certificate, lesson 22) — read which side printed it.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5f927561"
 # Los dos extremos cuentan la historia. Con el archivo inexistente, libpq se rinde **antes** de tener nada que
 # verificar y corta la conexión, de modo que el servidor solo registra un final abrupto de la negociación TLS
 # (`EOF detected`). Con la CA intrusa, el cliente aborta la negociación con una alerta *unknown CA*, que el
@@ -278,7 +278,7 @@ lk.tables.raw_messages(failures)
 # issued to `db.wrong-host.example`, a machine that is not this one. Think of it as a certificate that
 # belongs to *another* server of the bank — or one an attacker obtained for a host they control.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="148a8ec9"
 # ## 4 · Lo que `verify-ca` no comprueba: el nombre
 #
 # Ahora el servidor presenta `wrong-host.crt`: un certificado perfectamente válido de la misma CA del laboratorio,
@@ -305,7 +305,7 @@ assert [r.outcome for r in names] == ["TLSv1.3", "TLSv1.3", "hostname_mismatch",
 # your CA can impersonate this server. Use it only when your CA issues server certificates for nothing
 # but the servers you are willing to talk to — otherwise use `verify-full`.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="7baff559"
 # `verify-ca` conecta aunque el certificado nombre otra máquina: la cadena es correcta, y es lo único que
 # pregunta. `verify-full` (lección 21) es el control: mismo certificado, mismo archivo de CA, conexión rechazada.
 # Por tanto, `verify-ca` solo protege frente a certificados de una CA *ajena*; cualquiera que tenga *algún*
@@ -318,7 +318,7 @@ assert [r.outcome for r in names] == ["TLSv1.3", "TLSv1.3", "hostname_mismatch",
 # The parameter `sslrootcert_choice` picks the CA file for one more attempt against the original server
 # certificate. The expected outcome comes from the table above.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="59cf239b"
 # ## 5 · Su turno
 #
 # El parámetro `sslrootcert_choice` elige el archivo de CA para un intento más contra el certificado de servidor
@@ -340,7 +340,7 @@ lk.tables.verdicts([mine], uuid="nb20-mine")
 #
 # One row per claim of this lesson: what `verify-ca` accepts and what it refuses.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="58f34f03"
 # ## Veredicto
 #
 # Una fila por cada afirmación de esta lección: lo que `verify-ca` acepta y lo que rechaza.
@@ -366,7 +366,7 @@ lk.tables.cells(verdict, ["connected"], uuid="nb20-verdict")
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="bcac96da"
 # ## Puntos clave
 #
 # - `verify-ca` comprueba que el certificado del servidor encadena con `sslrootcert`, no que nombre al host.

@@ -28,7 +28,7 @@
 #   N -- yes --> OK[connected]
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d35262c4"
 # # 21 · Segunda capa del cliente: `sslmode=verify-full` — ¿es este el servidor que pedí?
 #
 # `verify-ca` (lección 20) demuestra que una CA de confianza firmó el certificado del servidor. `verify-full`
@@ -67,7 +67,7 @@
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (712 words of prose at 150 words a minute) and running ≈ 5 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="99fcd836"
 # ## Objetivos · tiempo
 #
 # - Usar `sslmode=verify-full` y leer los nombres que incluye un certificado de servidor
@@ -110,7 +110,7 @@ client = dict(user="conssl", password=password, sslrootcert=p.combined_crt)
 # `LabPKI.describe()` lists each certificate's SANs. The main server certificate carries both names a
 # client on this machine can use; the `wrong-host` one carries a name that is not this machine at all.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="0fe1b1f2"
 # ## 1 · Los nombres del certificado del servidor
 #
 # `LabPKI.describe()` enumera los SAN de cada certificado. El certificado principal del servidor lleva los dos
@@ -130,7 +130,7 @@ assert applied.ok, applied.reason
 # `db.wrong-host.example` does not resolve on this machine, so for that row we pass `hostaddr=127.0.0.1`:
 # TCP goes to the lab, while libpq still checks the certificate against the name in `host`.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="979c0d24"
 # ## 2 · El certificado correcto: cada nombre que incluye conecta, otro nombre no
 #
 # `db.wrong-host.example` no se resuelve en esta máquina, así que en esa fila pasamos `hostaddr=127.0.0.1`: el TCP
@@ -161,7 +161,7 @@ assert [r.outcome for r in right] == ["TLSv1.3", "TLSv1.3", "TLSv1.3", "hostname
 #
 # Here is the exact message, with the port masked:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="0860c63c"
 # La cuarta fila es el error de la guía, reproducido en loopback: el servidor es el correcto y el certificado es
 # válido, pero el cliente pidió un nombre que el certificado no incluye. El control `verify-ca`, con exactamente
 # los mismos parámetros, conecta: la comprobación del nombre es la única diferencia entre los dos modos.
@@ -186,7 +186,7 @@ assert re.search(r'server certificate for "localhost" \(and 1 other name\) does 
 # and the client hung up, so its log shows a connection that was received and then nothing — the
 # catalogue's "server says" column reads `(nothing logged)`.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ee95c08c"
 # > **La guía dice** que el mensaje es `server certificate for "127.0.0.1" does not match host name
 # > "192.168.0.100"`. **Medido** (libpq 18): cuando el certificado incluye varios nombres, libpq cita el primero
 # > y cuenta los demás: `server certificate for "localhost" (and 1 other name) does not match
@@ -209,7 +209,7 @@ lk.tables.verdicts([right[3]], ("label", "outcome", "server says"), uuid="nb21-s
 # `hostaddr=127.0.0.1`) makes `verify-full` happy again — proof that the check is about the *name typed*,
 # not about the address reached.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2e362abc"
 # ## 3 · Un certificado emitido para otra máquina
 #
 # Ahora el servidor presenta `wrong-host.crt`. Use el nombre que use, `verify-full` rechaza la conexión;
@@ -240,7 +240,7 @@ assert 'server certificate for "db.wrong-host.example" does not match host name 
 # an IP address and the certificate has no IP-address SAN, libpq also compares the Common Name, and counts
 # it. The catalogue pattern accepts both forms.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2c8ad4c8"
 # La fila de `localhost` tiene la forma del mensaje de la guía con un certificado de un solo nombre:
 # `server certificate for "db.wrong-host.example" does not match host name "localhost"`. En la fila de la IP,
 # libpq 18 vuelve a añadir `(and 1 other name)` aunque el certificado tenga un único SAN: cuando el host es una
@@ -257,7 +257,7 @@ lk.tables.raw_messages(right + wrong)
 # lists — or, when clients genuinely use another name or IP, issue the server a certificate whose SAN
 # includes it. Never "fix" it by stepping down to `verify-ca`: section 3 shows what that gives away.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="6f0b2e0f"
 # ## Veredicto
 #
 # Cómo corregir una discrepancia (entrada `hostname_mismatch` del catálogo de errores): conectar con un nombre que
@@ -281,7 +281,7 @@ lk.tables.cells(verdict, ["connected"], uuid="nb21-verdict")
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2624f073"
 # ## Puntos clave
 #
 # - `verify-full` comprueba la cadena y que el nombre de host esté entre los nombres del certificado (si no, `hostname_mismatch`).

@@ -28,7 +28,7 @@
 #   S-->>C: FATAL certificate authentication failed, or ready
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b99bfa75"
 # # 22 · Tercera capa del cliente: autenticarse con un certificado de cliente
 #
 # En las lecciones 20 y 21 era el *cliente* quien comprobaba al *servidor*. Aquí el servidor comprueba al cliente:
@@ -68,7 +68,7 @@
 #
 # **Time:** about 7 minutes on your own: reading ≈ 6 min (866 words of prose at 150 words a minute) and running ≈ 5 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="24af2940"
 # ## Objetivos · tiempo
 #
 # - Iniciar sesión con un certificado de cliente (método `cert`) y ver sus controles que fallan
@@ -113,7 +113,7 @@ p = pki.paths
 # Three of the guide's layers: `hostssl … cert clientcert=verify-full` for `conssl` and `reporter` (L3),
 # `ssl_ca_file = combined.crt` (L6) and, unless `use_crl=False`, `ssl_crl_file = combined.crl` (L5).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5c076a33"
 # ## 1 · El servidor: autenticación `cert`, la lista de CA, la lista de revocación
 #
 # Tres de las capas de la guía: `hostssl … cert clientcert=verify-full` para `conssl` y `reporter` (L3),
@@ -134,7 +134,7 @@ lk.layers.describe(server_layers)[["key", "title", "settings", "hba_rules"]]
 # Every attempt uses `sslmode=verify-full` with `combined.crt`, and **no password** (`password=None`):
 # if a row connects, the certificate alone did it.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ea10c05d"
 # ## 2 · El inicio de sesión y sus controles que fallan
 #
 # Todos los intentos usan `sslmode=verify-full` con `combined.crt` y **sin contraseña** (`password=None`): si una
@@ -177,7 +177,7 @@ assert "connection requires a valid client certificate" in logins[5].error_text
 # > OpenSSL 3.0 still prints the guide's wording (lesson 34 measures both clients); search logs for
 # > `alert certificate revoked` to catch both.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5cec4cee"
 # Cómo leer las filas:
 #
 # * **Éxito**: el servidor registra `connection authenticated: identity="CN=conssl,O=pgtls-lab" method=cert`.
@@ -211,7 +211,7 @@ lk.tables.raw_messages(logins)
 # the lab PKI is generated, so we compare it with the one in the certificate file rather than print a
 # fixed value.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ab3671e4"
 # ## 3 · Lo que la sesión sabe de su certificado (`sslinfo`)
 #
 # La consulta `sslinfo` de la guía, desde dentro de la sesión que tuvo éxito. El número de serie cambia cada vez
@@ -251,7 +251,7 @@ print("ssl_client_serial():", ok.ssl_client_serial)
 # One change to the guide: our server sends only its leaf certificate, so the `root.crt` we copy is the
 # `combined.crt` bundle (lesson 20 shows why the root alone is not enough then).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="3be4550e"
 # ## 4 · `~/.postgresql`: los archivos que libpq busca por sí sola
 #
 # La guía copia `client.crt`, `client.key` y `root.crt` en `~/.postgresql/` como `postgresql.crt`,
@@ -290,7 +290,7 @@ assert "sslcert" not in by_home[0].params and "sslrootcert" not in by_home[0].pa
 # Now the guide's `chmod 600` step, undone: the same folder with the key at the mode given by the
 # parameter `open_key_mode` (0o644 by default: readable by everyone), then back at 0600.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="632a476c"
 # La columna `psql` muestra lo esencial: el comando que funciona no contiene ningún nombre de archivo, solo
 # `HOME=…`. El control, con un `.postgresql` vacío, se detiene de inmediato: `verify-full` no tiene ninguna CA
 # con la que comprobar.
@@ -324,7 +324,7 @@ assert "has group or world access" in too_open.error_text
 # > account on an application server — because libpq checks that the key is private *to that user*. The
 # > server's account plays no part: the server never reads these files.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="680aa12e"
 # libpq se niega a usar una clave privada que otros pueden leer, antes de enviar nada: el servidor solo ve una
 # negociación TLS que termina bruscamente (`EOF detected`). El mensaje completo del cliente indica además qué está
 # permitido: `u=rw (0600) or less if owned by the current user, or u=rw,g=r (0640) or less if owned by root`. Es
@@ -342,7 +342,7 @@ lk.tables.raw_messages([too_open, fixed])
 # %% [markdown]
 # ## Verdict
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="297877e6"
 # ## Veredicto
 
 # %% tags=["key-result"]
@@ -360,7 +360,7 @@ lk.tables.cells(verdict, ["connected"], uuid="nb22-verdict")
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="61c8d6e5"
 # ## Puntos clave
 #
 # - El método `cert` necesita un certificado que el servidor pueda encadenar (`ssl_ca_file`), no revocado (CRL), y con un CN igual al rol.

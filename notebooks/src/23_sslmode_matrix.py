@@ -27,7 +27,7 @@
 #   VF[verify-full] -->|TLS + CA + name| T3((TLS, identity verified))
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="fc454606"
 # # 23 · Los seis `sslmode` frente a cuatro configuraciones del servidor
 #
 # El `sslmode` de libpq decide tres cosas a la vez: si el cliente *intenta* TLS, si lo *exige* y cuánto
@@ -64,7 +64,7 @@
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (677 words of prose at 150 words a minute) and running ≈ 11 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c57d6e49"
 # ## Objetivos · tiempo
 #
 # - Comparar los seis `sslmode` frente a cuatro estados del servidor en una sola matriz
@@ -101,7 +101,7 @@ lab, pki = lesson.lab, lesson.pki
 # password (`scram-sha-256`); the client always passes `sslrootcert=combined.crt` and connects to
 # `127.0.0.1`, a name the server certificate carries, so the `verify-*` modes *can* succeed.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="6b2953db"
 # ## 1 · Los cuatro estados del servidor
 #
 # Cada estado es un conjunto de capas aplicadas con una recarga (sin reinicio). El usuario es `conssl` con su
@@ -118,7 +118,7 @@ lk.scenarios.describe_states(pki)
 # connection was encrypted, `plaintext` when it connected without TLS, or the catalogue key of the error.
 # Each mode is tried twice: with `combined.crt` (trusts the server) and with `rogue-ca.crt` (does not).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="745bcce8"
 # ## 2 · 24 celdas, 48 intentos
 #
 # `sslmode_matrix` recorre los estados y, en cada uno, prueba los seis modos. Una celda indica `TLSv1.x` cuando la
@@ -163,7 +163,7 @@ for mode in lk.SSLMODES:
 #
 # Both silent retries leave a trace on the server, one refused connection before the accepted one:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="47e14a88"
 # Cuatro celdas merecen una segunda mirada:
 #
 # * **`allow` × `hostssl only` → TLS.** `allow` empieza en texto plano; el servidor responde `no pg_hba.conf
@@ -200,7 +200,7 @@ with pd.option_context("display.max_colwidth", None):
 # `TLSv1.x`, the mode would have given its password to an impostor; where it reads `plaintext`, it gave up on
 # TLS and connected unencrypted; the catalogue key `server_cert_untrusted` is a refusal.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d138290c"
 # La misma matriz con un archivo raíz que no confía en el certificado del servidor. Donde una celda sigue
 # indicando `TLSv1.x`, el modo le habría entregado su contraseña a un impostor; donde indica `plaintext`, renunció
 # a TLS y conectó sin cifrar; la clave `server_cert_untrusted` del catálogo de errores es un rechazo.
@@ -217,7 +217,7 @@ lk.tables.matrix(untrusted)
 # modes differ in what they do when the check fails. Measured on the "ssl on + host" state (TLS offered,
 # plain text allowed), with no root file, a root that trusts the server, and one that does not:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="4df79f18"
 # ## 3 · La regla del archivo raíz de libpq, y el retroceso silencioso de `prefer`
 #
 # La documentación de libpq dice: *si existe un archivo de CA raíz, `sslmode=require` se comporta como
@@ -251,7 +251,7 @@ assert cell.loc[("verify-ca", NONE), "outcome"] == "root_cert_missing"
 # * `verify-ca` without a root file refuses to start (`root_cert_missing`): it cannot verify, so it will not
 #   try.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="6ef45d12"
 # * **`require` sin archivo raíz** conecta con cualquier certificado (la fila "none"): cifrado sin
 #   autenticación. **Con** un archivo raíz falla con `certificate verify failed` frente a un certificado en el que
 #   ese archivo no confía: la regla documentada de libpq, medida.
@@ -267,7 +267,7 @@ assert cell.loc[("verify-ca", NONE), "outcome"] == "root_cert_missing"
 # plain text, how many encrypted, and in how many it **refused the impostor** while connecting to the
 # real server with TLS ("server verified", from the two matrices above).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f140f81b"
 # ## 4 · La clasificación de la guía, medida
 #
 # Para cada modo: en cuántos de los cuatro estados conectó, cuántas de esas conexiones fueron en texto plano,
@@ -303,7 +303,7 @@ assert ranking["server verified"].tolist() == VERIFIED_EXPECTED
 # > failed`), and `prefer` answers a failed check by connecting **unencrypted**, silently. Use `verify-full`;
 # > check `pg_stat_ssl` (lesson 30) to see which way a weak mode went.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d8c12722"
 # La clasificación se sostiene en sus dos extremos, y las mediciones corrigen la parte central:
 #
 # * **`allow` y `prefer` conectan *más* veces que `disable`**: aceptan todos los estados. Su "seguridad" es solo
@@ -327,7 +327,7 @@ assert ranking["server verified"].tolist() == VERIFIED_EXPECTED
 # %% [markdown]
 # ## 5 · The same matrix as a picture
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="202bbcda"
 # ## 5 · La misma matriz en forma de imagen
 
 # %%
@@ -342,7 +342,7 @@ lk.tables.matrix_plot(pivot, "sslmode (rows, weakest first) x server state (colu
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="0784d466"
 # ## Puntos clave
 #
 # - `allow` y `prefer` conectan con todo, texto plano incluido: no protegen de nada frente a un atacante activo.

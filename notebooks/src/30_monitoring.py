@@ -27,7 +27,7 @@
 #   M[admin session:<br/>pg_stat_ssl ⋈ pg_stat_activity] -.observes.-> S
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c2e506a5"
 # # 30 · Monitorizar TLS: parámetros, sesiones activas y sslinfo
 #
 # El endurecimiento solo está terminado cuando se puede *ver* que funciona. Esta lección ejecuta las tres
@@ -65,7 +65,7 @@
 #
 # **Time:** about 7 minutes on your own: reading ≈ 6 min (869 words of prose at 150 words a minute) and running ≈ 10 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="713a6dc0"
 # ## Objetivos · tiempo
 #
 # - Leer los parámetros TLS en vigor (`pg_settings`)
@@ -109,7 +109,7 @@ pd.set_option("display.max_colwidth", None)  # show whole log lines and psql com
 # everyone else, and — only for this demonstration — a `hostnossl` line so a plaintext client can log in
 # and be *seen*. First match wins, so the `cert` line for `conssl` comes first.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c71fee5b"
 # ## 1 · El lado del servidor: TLS activado, un protocolo mínimo, una CA para certificados de cliente y reglas de pg_hba
 #
 # Aplicamos tres de las capas de la guía (certificado y clave, TLS 1.2–1.3, `ssl_ca_file`) y escribimos un
@@ -136,7 +136,7 @@ pd.DataFrame({"pg_hba.conf lesson rules (first match wins)": hba})
 # written relative to the data directory (`$PGDATA/...`) so the table is the same on every machine; the
 # `context` column adds one useful fact: every TLS setting is `sighup`, i.e. a reload is enough.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2e14d047"
 # ## 2 · Comprobación 1: los parámetros en vigor
 #
 # La primera consulta de la guía, `SELECT name, setting FROM pg_settings WHERE name LIKE '%ssl%';`. Las rutas de
@@ -167,7 +167,7 @@ assert by_name["ssl_passphrase_command_supports_reload"] == "off"
 # > is already `TLSv1.2` — the default since PostgreSQL **13** (measured below from every server binary
 # > installed here; PostgreSQL 13's release notes say the same).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="fbdc3f4d"
 # Hay dos filas que merecen una segunda mirada. `ssl_ciphers` sigue mostrando el valor por omisión de PostgreSQL
 # (`HIGH:MEDIUM:+3DES:!aNULL`) porque esta lección no aplicó la capa de cifrados de la guía: una consulta de
 # monitorización es precisamente la forma de darse cuenta de que falta una capa. Y `ssl_library` solo dice
@@ -200,7 +200,7 @@ assert floor[12] in ("TLSv1", "(not installed here)"), floor
 # while they exist. Each sets `application_name`, the column the guide's output uses to tell pgAdmin
 # windows apart. The `psql` line a reader would type for each client is listed first.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c27d9cce"
 # ## 3 · Comprobación 2: cuatro clientes conectados a la vez
 #
 # `lk.session()` abre una conexión y la mantiene abierta, de modo que la sesión de administración puede observar
@@ -233,7 +233,7 @@ with contextlib.ExitStack() as stack:
 # `pg_stat_ssl` also has). Cipher, client address, serial and DNs depend on the machine and the backend
 # (under Docker every client appears to come from the bridge gateway), so this cell is not compared.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="8677e704"
 # La salida de monitorización sin procesar, tal como la muestra la guía (sus columnas, más las tres columnas de
 # certificado que también tiene `pg_stat_ssl`). El cifrado, la dirección del cliente, el número de serie y los DN
 # dependen de la máquina y del backend (con Docker, todos los clientes parecen venir de la puerta de enlace del
@@ -245,7 +245,7 @@ live
 # %% [markdown]
 # The verdict — one row per client, reduced to what must hold everywhere:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="caeefca4"
 # El veredicto: una fila por cliente, reducida a lo que debe cumplirse en cualquier entorno:
 
 # %% tags=["key-result"]
@@ -266,7 +266,7 @@ lk.tables.verdict(verdict, "ssl", columns=verdict.columns, uuid="verdict30")
 # plaintext row has `ssl = false` and nothing else: if your `pg_hba.conf` has only `hostssl` lines such a
 # row cannot exist, and this query is the cheapest proof of it.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="06dd0d77"
 # Leído como lo haría un auditor: el cliente limitado usa de verdad TLS 1.2 aunque el servidor permitiría 1.3; se
 # impone el techo del *cliente*, así que `pg_stat_ssl` es donde se encuentran las aplicaciones con un driver
 # antiguo. La fila en texto plano tiene `ssl = false` y nada más: si su `pg_hba.conf` solo tiene líneas `hostssl`,
@@ -279,7 +279,7 @@ lk.tables.verdict(verdict, "ssl", columns=verdict.columns, uuid="verdict30")
 # certificate; for a password session over TLS it knows the protocol and cipher but has no certificate
 # to describe; without TLS every answer is false or NULL. Raw values first (serials vary per PKI):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="26ca38c0"
 # ## 4 · Comprobación 3: `sslinfo`, desde dentro de la sesión
 #
 # `sslinfo` responde por *la sesión que la llama*. En la sesión con certificado describe el certificado de
@@ -323,7 +323,7 @@ if plaintext_client:
 # > Java, LDAP) reverses the order and uses commas. A DBA matching DNs between a monitoring script and a
 # > certificate inventory must convert, or compare the CN only (`ssl_client_dn_field('CN')`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="4ba6ce22"
 # ### Qué aspecto tiene aquí un nombre distintivo (DN)
 #
 # > **La guía dice** que `ssl_client_dn` devuelve algo como `/C=US/ST=California/L=San Francisco/O=Example
@@ -352,7 +352,7 @@ dn_forms
 # Together with `ssl_client_serial()` it identifies the certificate uniquely (a serial is unique only
 # per issuer), which is what you would log for an audit trail.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f142e6aa"
 # La guía también deja comentada `ssl_issuer_dn()` en su consulta. Funciona: nombra la CA que firmó el
 # certificado de cliente (aquí la CA intermedia, y por eso `ssl_ca_file` tiene que contenerla). Junto con
 # `ssl_client_serial()` identifica el certificado de forma única (un número de serie solo es único por emisor), que
@@ -367,7 +367,7 @@ dn_forms
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="77149e26"
 # ## Puntos clave
 #
 # - `pg_stat_ssl` unida con `pg_stat_activity` muestra quién está conectado y con qué versión, cifrado y certificado.

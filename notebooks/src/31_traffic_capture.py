@@ -27,7 +27,7 @@
 #   T[tcpdump -i lo, as root] -. same bytes .- S
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="fe6eb7be"
 # # 31 · Lo que viaja por la red: la misma consulta con TLS y sin TLS
 #
 # La guía cierra sus comprobaciones posteriores a la implantación con una captura de tráfico: un cliente sin TLS
@@ -66,7 +66,7 @@
 #
 # **Time:** about 7 minutes on your own: reading ≈ 6 min (790 words of prose at 150 words a minute) and running ≈ 6 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="6546cdd3"
 # ## Objetivos · tiempo
 #
 # - Observar cómo viaja por la red la misma consulta con TLS y sin TLS
@@ -104,7 +104,7 @@ pd.set_option("display.max_colwidth", None)  # show whole log lines and psql com
 # accepts clients with and without TLS — the situation the guide captures. The role `sinssl` gets a
 # generated password.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d75d92a6"
 # ## 1 · La preparación: TLS disponible pero no obligatorio, y el rol `sinssl` de la guía
 #
 # El servidor presenta el certificado del laboratorio, y la línea por omisión de `pg_hba.conf`
@@ -127,7 +127,7 @@ pd.DataFrame({"pg_hba.conf lesson rules": lab.state.hba_rules or list(lk.server.
 # `select * from clientes; /*ESTE ES UN COMENTARIO*/`. The whole-connection record (login included) is
 # kept too, to look for the role's password and name.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="a39e412a"
 # ## 2 · La misma sesión tres veces, a través del retransmisor que graba
 #
 # Para cada `sslmode` abrimos una sesión como `sinssl` a través del retransmisor, creamos la tabla temporal de la
@@ -145,7 +145,7 @@ assert all(run["rows"] == [(12345, "Passw0rd")] for run in runs.values())
 # The command a reader would type for each run (pointed at the server itself; the relay only sits in
 # between):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="413eb82d"
 # El comando que un lector escribiría para cada ejecución (dirigido al propio servidor; el retransmisor solo se
 # interpone):
 
@@ -160,7 +160,7 @@ pd.DataFrame([{"sslmode": m, "psql": lk.attempt(lab, label=m, sslmode=m, user="s
 # (printable ASCII kept, everything else a dot). `Q` is PostgreSQL's simple-query message, `T` the row
 # description with the column names, `D` the data row, `C` the command tag:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="46c005a5"
 # ### Cómo se veía la consulta en la red sin TLS
 #
 # El registro de la fase de consulta, una fila por lectura, impreso como `tcpdump -A` imprime una carga útil (se
@@ -177,7 +177,7 @@ runs["disable"]["frame"]
 # The same two messages, now TLS application-data records (`0x17 0x03 0x03` then a length): sizes are
 # visible, contents are not.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2f0f94b8"
 # ### …y con TLS (`sslmode=prefer`, la ejecución de la guía)
 #
 # Los mismos dos mensajes, ahora como registros TLS de datos de aplicación (`0x17 0x03 0x03` seguido de una
@@ -192,7 +192,7 @@ runs["prefer"]["frame"]
 # We search each whole-connection record for four things: the query text, the demo value `Passw0rd`, the
 # role name (it travels in the startup packet), and the role's real password.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c44374eb"
 # ## 3 · El veredicto
 #
 # Buscamos cuatro cosas en cada registro de la conexión completa: el texto de la consulta, el valor de
@@ -227,7 +227,7 @@ assert not verdict["role password visible"].any()  # SCRAM: never on the wire, w
 #   when it does not: `prefer` silently falls back to plaintext, `require` refuses — see lesson 23 on
 #   sslmodes. Neither checks *whom* it talks to; that takes `verify-full`.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d518eb2f"
 # Lo que esto significa:
 #
 # - **Sin TLS queda expuesto todo salvo la contraseña**: el SQL, el resultado, quién inició sesión y en qué base
@@ -256,7 +256,7 @@ pd.DataFrame([{"direction": c.direction, "bytes": len(c.data), "as ASCII (tcpdum
 # This needs root or `CAP_NET_RAW`; when it cannot run, the cell says so and the relay's verdict above
 # stands on its own (the relay records the same TCP payloads).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="46fa91c9"
 # ## 4 · Verificación cruzada con tcpdump, como hace la guía
 #
 # La guía ejecuta `sudo tcpdump -i any -s 0 -A 'host 127.0.0.1 && tcp port 5416'` y lee el volcado. Aquí, tcpdump
@@ -285,7 +285,7 @@ if dumps:  # the guide's way agrees with the relay's
 # Under Docker the server sits behind a port published on 127.0.0.1; the client's traffic to that port
 # still crosses the loopback interface, so the same capture works on both backends.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="62be5f5e"
 # Con Docker, el servidor está detrás de un puerto publicado en 127.0.0.1; el tráfico del cliente hacia ese puerto
 # sigue pasando por la interfaz de loopback, así que la misma captura funciona con ambos backends.
 
@@ -298,7 +298,7 @@ if dumps:  # the guide's way agrees with the relay's
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="cb2d65bf"
 # ## Puntos clave
 #
 # - Sin TLS, el texto de las consultas y los resultados se pueden leer en la red; con TLS, no.

@@ -35,7 +35,7 @@
 #   end
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ef4bcd9b"
 # # 32 · Rotación del certificado del servidor: archivos, recarga y un cambio fallido
 #
 # Los certificados caducan, y el servidor de un banco tiene que recibir uno nuevo sin interrumpir el
@@ -82,7 +82,7 @@
 #
 # **Time:** about 8 minutes on your own: reading ≈ 7 min (944 words of prose at 150 words a minute) and running ≈ 10 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="865f4f52"
 # ## Objetivos · tiempo
 #
 # - Rotar el certificado del servidor con una recarga, sin cortar sesiones
@@ -121,7 +121,7 @@ new_crt, new_key = getattr(pki.paths, f"{rotate_to}_crt"), getattr(pki.paths, f"
 # `tls/server.key` and reloads. A client that verifies everything (`verify-full` against the lab's CA
 # bundle, like the guide's psql line) connects, and the probe names the certificate it was handed.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="7de864de"
 # ## 1 · Punto de partida: el servidor presenta `server.crt`
 #
 # La primera capa de la guía entrega `server.crt` y `server.key` como `tls/server.crt` y `tls/server.key`
@@ -147,7 +147,7 @@ pd.DataFrame(steps)[["step", "new client connects", "certificate presented"]]
 # %% [markdown]
 # The serials involved (they change whenever the lab PKI is regenerated, so this cell is not compared):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2566c295"
 # Los números de serie en juego (cambian cada vez que se regenera la PKI del laboratorio, por eso esta celda no se compara):
 
 # %% tags=["nbval-ignore-output"]
@@ -160,7 +160,7 @@ pd.DataFrame(steps)[["step", "serial", "psql"]]
 # new contents under the same names (`lab.deliver("server.crt", …)`), which leaves the server exactly where
 # the `mv`s leave it.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="0ce89f47"
 # ## 2 · Sustituir los archivos sin recargar
 #
 # Los cuatro `mv` de la guía terminan dejando el certificado y la clave nuevos con los nombres antiguos.
@@ -180,7 +180,7 @@ steps.append(observe(f"files replaced by {new_crt.name}, no reload"))
 # SSL context; new connections get the new certificate. The session opened in step 1 keeps its TLS session
 # — it was negotiated once, at connect time — and keeps working.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2cb7ba01"
 # ## 3 · Recarga
 #
 # `pg_reload_conf()` (el `pg_ctl reload` de la guía) hace que el postmaster vuelva a leer los archivos y
@@ -213,7 +213,7 @@ assert all(s["new client connects"] for s in steps) and still_alive is True
 # A practical consequence: a certificate file replaced on disk is a change *waiting* for the next reload,
 # which may come days later from an unrelated `pg_hba.conf` edit. Rotate and reload together, and check.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="87608723"
 # > **La guía dice** solo "cambiar el certificado sin recarga" y conecta con psql, sin esperar nada en
 # > concreto. **Medido:** sin recarga no cambia nada: PostgreSQL cargó el certificado en memoria al
 # > arrancar (o en la última recarga) y no vuelve a mirar los archivos hasta el siguiente SIGHUP. Además,
@@ -238,7 +238,7 @@ assert all(s["new client connects"] for s in steps) and still_alive is True
 # After each, we look at the reload's log, at the certificate a new client gets, and whether it connects.
 # Then the good key goes back.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2a925b68"
 # ## 4 · Un reemplazo defectuoso no deja caído el servidor
 #
 # Tres errores realistas, cada uno aplicado sobre el estado ya rotado y funcionando, seguido de una recarga:
@@ -287,7 +287,7 @@ assert "has group or world access" in broken.loc[2, "server log"]
 # Note the permission rule in the DETAIL line: a key owned by the server account must be `0600` or
 # stricter; `0640` is allowed only when root owns the file (the Debian/Ubuntu `ssl-cert` group setup).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="73931b58"
 # PostgreSQL trata un archivo TLS que no puede usar durante una recarga como un aviso, no como un error
 # fatal: registra el motivo, después **`SSL configuration was not reloaded`**, y sigue atendiendo con el
 # contexto que ya tenía. A los clientes no les falla nada, y eso es a la vez la buena noticia y la trampa:
@@ -315,7 +315,7 @@ assert "has group or world access" in broken.loc[2, "server log"]
 # between the two `mv`s would fail with "key values mismatch" and keep the old context — harmless, but
 # confusing), and keep the previous pair until the served serial has been checked.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="283b90a5"
 # ## 5 · Vuelta atrás, a la manera de la guía y a la nuestra
 #
 # | guía (`mv`) | aquí |
@@ -348,7 +348,7 @@ pd.DataFrame(steps[-1:])[["step", "new client connects", "certificate presented"
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f8ec21ee"
 # ## Puntos clave
 #
 # - El servidor lee su certificado solo al arrancar y en cada recarga; sustituir los archivos, por sí solo, no cambia nada.

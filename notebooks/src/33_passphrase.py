@@ -25,7 +25,7 @@
 #   P -->|decrypts| K["tls/server.key (encrypted PEM)"]
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c9bb5ec1"
 # # 33 · Una clave de servidor protegida con frase de paso: `ssl_passphrase_command` y las recargas
 #
 # Una clave privada cifrada con una frase de paso no le sirve de nada a quien copie el directorio de datos,
@@ -61,7 +61,7 @@
 #
 # **Time:** about 6 minutes on your own: reading ≈ 5 min (740 words of prose at 150 words a minute) and running ≈ 7 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ec0b8c82"
 # ## Objetivos · tiempo
 #
 # - Proteger la clave del servidor con una frase de paso y `ssl_passphrase_command`
@@ -100,7 +100,7 @@ pd.set_option("display.max_colwidth", None)  # show whole log lines and psql com
 # the server's account: the encrypted key (the same key as `server.crt`, PEM-encrypted), the passphrase file,
 # and the script. Here is the script — it holds no secret:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="109a54ec"
 # ## 1 · Punto de partida y los tres archivos
 #
 # El servidor arranca con el par `server2`, sin cifrar, para que el certificado servido nos diga si un
@@ -145,7 +145,7 @@ steps[-1]["certificate presented"]
 #
 # The settings a reader would put in `postgresql.conf` (paths shortened to `$PGDATA`):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="46305d23"
 # ## 2 · Paso a la clave cifrada mediante recarga (supports_reload = off, el valor por defecto)
 #
 # Los parámetros que un lector pondría en `postgresql.conf` (rutas abreviadas como `$PGDATA`):
@@ -165,7 +165,7 @@ pd.DataFrame(steps[-1:])[["step", "change accepted", "certificate presented", "n
 #
 # ## 3 · Restart: the command runs, the encrypted key is in use
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="a6d979fd"
 # La recarga se rechaza, con buenos modales: mientras `ssl_passphrase_command_supports_reload` vale `off`,
 # PostgreSQL ni siquiera ejecuta el comando durante una recarga. Registra que la clave "cannot be reloaded
 # because it requires a passphrase" y **SSL configuration was not reloaded**, y sigue sirviendo
@@ -189,7 +189,7 @@ steps[-1]["certificate presented"]
 # `ssl_min_protocol_version` to `TLSv1.3` and reload: `SHOW` reports the new value, but a TLS 1.2
 # handshake (probed directly with `lk.handshake.probe`) is still accepted.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="de58ea1c"
 # ## 4 · Recargas posteriores con `off`: cualquier cambio de TLS se ignora en silencio
 #
 # Esto es lo que la guía no menciona. Con una clave cifrada y `supports_reload = off`, *cada* recarga
@@ -233,7 +233,7 @@ assert lab.reload().ok
 # > runs at every reload, so it must be non-interactive (a script, not a terminal prompt — which is also
 # > why PostgreSQL refuses to re-run a prompt-based command at reload).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="eb12aaa5"
 # > **La guía dice** de `ssl_passphrase_command_supports_reload`: "Indica si PostgreSQL puede recargar la
 # > clave privada sin reiniciar el servidor", con el uso recomendado "Para minimizar interrupciones al
 # > actualizar certificados". **Medido:** es cierto, y más importante de lo que parece. Con el valor `off`
@@ -255,7 +255,7 @@ assert lab.reload().ok
 # 1.1.1, `unsupported` with OpenSSL 3). The lab writes its encrypted keys so that this lesson's wrong
 # passphrase always meets the common case; on your own server, read either word as "wrong passphrase".
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5bfb31c4"
 # ## 5 · Una frase de paso errónea: en la recarga el servidor sigue, en el reinicio no arranca
 #
 # Sobrescribimos el archivo de la frase de paso con un valor erróneo (sigue en modo 0600), recargamos y
@@ -279,7 +279,7 @@ assert restart.error is not None and not restart.running
 # %% [markdown]
 # The restart's own words (timestamps and paths vary, so this cell is not compared):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="426ac109"
 # Lo que dice el propio reinicio (las marcas de tiempo y las rutas varían, así que esta celda no se compara):
 
 # %% tags=["nbval-ignore-output"]
@@ -289,7 +289,7 @@ print("\n".join(line for line in restart.log if "FATAL" in line or "bad decrypt"
 # Getting the server back is a matter of putting the right passphrase where the command reads it and
 # starting again — the encrypted key and the settings were never wrong.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ca13aa1a"
 # Recuperar el servidor consiste en volver a poner la frase de paso correcta donde la lee el comando y
 # arrancar de nuevo: la clave cifrada y los parámetros nunca estuvieron mal.
 
@@ -327,7 +327,7 @@ assert pki.passphrase not in lab.log_since(0)
 # - A wrong passphrase is harmless at reload (the old context stays) but fatal at restart
 #   (`FATAL: could not load private key file …: bad decrypt`) — test the command before you restart.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="71584311"
 # Lo que conviene llevarse para un servidor de producción:
 #
 # - Mantenga la frase de paso fuera de `postgresql.conf` y fuera del script: el script lee un archivo (o
@@ -349,7 +349,7 @@ assert pki.passphrase not in lab.log_since(0)
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="54cd8bc0"
 # ## Puntos clave
 #
 # - Con `supports_reload = off` (el valor por defecto), cualquier cambio de TLS exige un reinicio; una recarga registra 'SSL configuration was not reloaded'.

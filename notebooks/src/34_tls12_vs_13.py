@@ -16,7 +16,7 @@
 # development area should do); Fase #2 paso 3 (`ssl_min_protocol_version = 'TLSv1.2'`); Fase #1 tables of
 # TLS versions per OpenSSL/PostgreSQL release.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="3254893a"
 # # 34 · TLS 1.2 frente a TLS 1.3, y los clientes demasiado antiguos
 #
 # **Qué mostramos.** Qué obtiene un cliente del servidor endurecido cuando habla TLS 1.2 y cuando habla
@@ -44,7 +44,7 @@
 #
 # **Time:** about 7 minutes on your own: reading ≈ 6 min (859 words of prose at 150 words a minute) and running ≈ 6 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5f22b270"
 # ## Objetivos · tiempo
 #
 # - Comparar lo que negocian TLS 1.2 y TLS 1.3
@@ -84,7 +84,7 @@ groups_setting = "ssl_groups" if int(lab.show("server_version_num")) >= 180000 e
 # The server gets the guide's layers 1, 2 and 4: TLS 1.2-1.3 and the "critical" cipher list. Two `verify-full`
 # clients pin one version each (`ssl_min_protocol_version` = `ssl_max_protocol_version`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="6d93bc70"
 # ## 1. Lo que negocia cada versión
 #
 # El servidor recibe las capas 1, 2 y 4 de la guía: TLS 1.2-1.3 y la lista de cifrados "crítica". Dos
@@ -107,7 +107,7 @@ assert per_version[0].cipher.startswith("ECDHE-") and "GCM" in per_version[0].ci
 # could end up with. We ask the server (sslyze through `lk.enumeration`, which offers every suite and group it
 # knows and notes what the server picks):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="4ef4164d"
 # Ambos obtienen una suite AEAD de 256 bits con intercambio de claves efímero. La diferencia está en qué
 # *más* podría acabar negociando cada versión. Se lo preguntamos al servidor (sslyze a través de
 # `lk.enumeration`, que ofrece todas las suites y grupos que conoce y anota cuáles elige el servidor):
@@ -136,7 +136,7 @@ assert accepted.groups == (["prime256v1"] if groups_setting == "ssl_ecdh_curve" 
 # does not touch them). And the server accepts **one** key-exchange group, `prime256v1` — section 4 shows
 # what that costs.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ad2fad9f"
 # TLS 1.2 negocia entre lo que permita `ssl_ciphers` (la lección 13 lo enumera por tipo de clave y por
 # OpenSSL del servidor). TLS 1.3 tiene aquí **3** suites, todas AEAD con secreto perfecto hacia adelante: la
 # RFC 8446 define cinco, pero OpenSSL deja desactivadas por defecto las dos CCM, y PostgreSQL 16 no tiene
@@ -150,7 +150,7 @@ assert accepted.groups == (["prime256v1"] if groups_setting == "ssl_ecdh_curve" 
 # default `ssl_min_protocol_version` is `TLSv1.2`, so lowering only the maximum is already an error on the
 # client; a real old-client imitation must lower both.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ca78d733"
 # ## 2. Un cliente antiguo frente al mínimo de TLS 1.2
 #
 # Primero con libpq (el libpq 18 de psycopg, OpenSSL 3.5), limitado a `old_client_version`. Tenga en cuenta
@@ -172,7 +172,7 @@ lk.tables.attempts(frame).set_uuid("l34_old")
 # level 1 does not offer TLS 1.0/1.1 at all (they need SHA-1 signatures, which that level forbids), so a modern
 # client simply cannot behave like a ten-year-old one. The server log shows only that the client went away:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b6287b07"
 # libpq se niega antes de enviar nada útil: *no protocols available*. OpenSSL 3, con su nivel de seguridad
 # por defecto 1, no ofrece TLS 1.0/1.1 en absoluto (necesitan firmas SHA-1, que ese nivel prohíbe), así que
 # un cliente moderno sencillamente no puede comportarse como uno de hace diez años. El log del servidor solo
@@ -186,7 +186,7 @@ print(old_libpq.server_log)
 # security level 0. Now the server answers with a `protocol version` alert and logs the reason, with a hint
 # naming its allowed range:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f374d432"
 # Para ver lo que recibe un cliente antiguo *de verdad*, la sonda en bruto ofrece exactamente
 # `old_client_version` con el nivel de seguridad 0 de OpenSSL. Ahora el servidor responde con una alerta
 # `protocol version` y registra el motivo, con una pista que indica el rango que admite:
@@ -211,7 +211,7 @@ assert "unsupported protocol" in old_probe["server_log"] and "between TLSv1.2 an
 # | modern client capped low | `SSL error: no protocols available` | the client's own OpenSSL refused to offer them |
 # | server log | `could not accept SSL connection: unsupported protocol` + `This may indicate that the client does not support any SSL protocol version between TLSv1.2 and TLSv1.3.` | a client tried a version below `ssl_min_protocol_version` |
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5d5ef20c"
 # **Lo que ve cada lado**, para reconocer el fallo a partir de una incidencia de la aplicación o del log del servidor:
 #
 # | lado | mensaje | significado |
@@ -236,7 +236,7 @@ assert "unsupported protocol" in old_probe["server_log"] and "between TLSv1.2 an
 # After the upgrade the team should connect once with `sslmode=verify-full` and read `SELECT version, cipher
 # FROM pg_stat_ssl WHERE pid = pg_backend_pid();` to confirm TLS 1.2 or 1.3 with an AEAD suite.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="71e3f0b7"
 # ## 3. Qué decir a los equipos de aplicación
 #
 # Hay que actualizar la pieza que hace la negociación TLS, que a menudo no es la aplicación en sí:
@@ -262,7 +262,7 @@ assert "unsupported protocol" in old_probe["server_log"] and "between TLSv1.2 an
 # the handshake through memory buffers, so it counts each time the client must wait for the server and reads
 # the clear-text ServerHello (a HelloRetryRequest has a fixed random, RFC 8446 §4.1.3):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="231de72c"
 # ## 4. Idas y vueltas por versión, y la HelloRetryRequest
 #
 # Una negociación TLS 1.3 cuesta una ida y vuelta *si* el primer ClientHello del cliente ya lleva una
@@ -290,7 +290,7 @@ else:  # 18: X25519 is in ssl_groups' default, the first share is taken
 # So on this server TLS 1.3 costs **2** round trips, like TLS 1.2: the one it is designed to save is spent on
 # the retry. The obvious cure is to let the server accept X25519 — the guide's parameter 8. On PostgreSQL 16:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="85703cc1"
 # Así que en este servidor TLS 1.3 cuesta **2** idas y vueltas, como TLS 1.2: la que está diseñado para
 # ahorrar se gasta en el reintento. El remedio evidente es que el servidor acepte X25519, el parámetro 8 de
 # la guía. En PostgreSQL 16:
@@ -315,7 +315,7 @@ if groups_setting == "ssl_ecdh_curve":
 # cells above measure it (the test suite does: one round trip, no retry). Until then the cure is on the client's side — a client whose key share is the server's group.
 # Measured with the probe offering a P-256 share:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="60dbfb4d"
 # PostgreSQL 16 (y todas las versiones anteriores a la 18) construye `ssl_ecdh_curve` como una *clave EC*, y
 # X25519 no lo es: la recarga se rechaza y el servidor conserva `prime256v1`. PostgreSQL 18 sustituyó el
 # parámetro por `ssl_groups`, una lista cuyo valor por defecto es `X25519:prime256v1`: ejecute esta lección
@@ -341,7 +341,7 @@ assert cured.to_dict("records")[1]["round trips"] == 1 and not cured.to_dict("re
 # that waits for more (for instance for a reply to its close_notify) adds TCP's delayed-ACK pause, which is
 # not TLS cost.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="e1ae84b0"
 # ## 5. Coste de la negociación TLS por versión (en esta máquina)
 #
 # La sonda en bruto cronometra negociaciones completas (sin inicio de sesión), alternando las dos versiones,
@@ -380,7 +380,7 @@ counted
 # (PostgreSQL 18's default, or a client set to P-256). For applications that connect per request, connection
 # pooling matters more than either.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="84314749"
 # En una red real, cada ida y vuelta es la latencia de la red: con el reintento, TLS 1.3 cuesta aquí tantas
 # idas y vueltas como TLS 1.2, y el ahorro solo aparece cuando cliente y servidor coinciden en la primera
 # participación de clave (el valor por defecto de PostgreSQL 18, o un cliente configurado con P-256). Para
@@ -394,7 +394,7 @@ counted
 # PostgreSQL. Two failures the guide quotes, each met by psycopg's libpq and by Debian's `psql` 15 against the
 # same server state:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="8a8aa7c1"
 # ## 6. Un mismo fallo, con las palabras de dos clientes
 #
 # Los equipos de aplicación pegan los errores del cliente en las incidencias, y el texto depende del OpenSSL
@@ -425,7 +425,7 @@ for row in wording.to_dict("records"):
 #   (psycopg's libpq 18). The alert is the same; OpenSSL renamed its text after the 3.0 branch. Match on
 #   `alert certificate revoked`, not on the prefix.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5b677a53"
 # * **"(and 1 other name)"** no es una novedad de libpq 18: libpq 15 imprime la misma frase. Aparece porque
 #   el certificado del servidor del laboratorio lleva dos nombres (`localhost`, `127.0.0.1`); libpq cita el
 #   primero y cuenta los demás.
@@ -443,7 +443,7 @@ for row in wording.to_dict("records"):
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="fafc5807"
 # ## Puntos clave
 #
 # - TLS 1.3 solo negocia suites AEAD con secreto perfecto hacia adelante; TLS 1.2 depende de `ssl_ciphers`.

@@ -25,7 +25,7 @@
 #   C & L --> K[lk.catalogue.classify] --> F[cause + fix]
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="14f29c4a"
 # # 35 · Resolución de problemas: cada error documentado, reproducido y explicado
 #
 # Cuando falla una conexión TLS, el cliente y el servidor cuentan cada uno la mitad de la historia, a menudo
@@ -62,7 +62,7 @@
 #
 # **Time:** about 7 minutes on your own: reading ≈ 6 min (817 words of prose at 150 words a minute) and running ≈ 4 s (measured: `labkit run`, local PostgreSQL 16, 2 cores, 2026-12-02). In a class, add the discussion: the agendas in [docs/instructor.md](../docs/instructor.md) give the timings.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="014f4b3d"
 # ## Objetivos · tiempo
 #
 # - Reproducir cada error TLS documentado y leerlo en los dos lados
@@ -99,7 +99,7 @@ lab, pki = lesson.lab, lesson.pki
 # client parameters produce it. Cases that share a server configuration share one reload; the last two
 # are configurations the server itself refuses — there is no client attempt, only the reload's log.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2be56a58"
 # ## 1 · Las recetas
 #
 # Una fila por cada error documentado: qué configuración del servidor (capas aplicadas con una recarga) y qué
@@ -122,7 +122,7 @@ recipes
 # paths and the client's address are masked so the table reads the same on every machine (the raw text
 # follows below). `server log` is what the server wrote for the same attempt, summarised the same way.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="22849a1e"
 # ## 2 · La tabla
 #
 # `client message` es el texto de libpq sin la cabecera `connection to server at …, port … failed:`; las
@@ -153,7 +153,7 @@ len(table), sorted(set(table["expected"]))
 # The raw client text and server log lines of every row (addresses, pids, paths and timestamps included —
 # this cell is not compared between runs):
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="0d738a04"
 # El texto en bruto del cliente y las líneas del log del servidor de cada fila (con direcciones, pids, rutas
 # y marcas de tiempo; esta celda no se compara entre ejecuciones):
 
@@ -194,7 +194,7 @@ lk.tables.table(table[["expected", "raw client text", "raw server log", "psql"]]
 # > **The guide says** (#4) the error reads `hostname does not match certificate`. **Measured:** libpq
 # > prints `server certificate for "…" (and N other names) does not match host name "…"` (lesson 21).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b2534f83"
 # ## 3 · Lo que enseña la tabla
 #
 # **Fíjese en qué lado imprimió el mensaje.** `tlsv1 alert unknown ca` aparece en el *cliente* cuando el
@@ -239,7 +239,7 @@ lk.tables.table(table[["expected", "raw client text", "raw server log", "psql"]]
 # TLS 1.0/1.1 security-level trap, generic connection failures) and which guide section shows each. The
 # catalogue is reference text that grows with the course, so this listing is not compared between runs.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="60487bd7"
 # ## 4 · El catálogo completo
 #
 # Todas las entradas que conoce el clasificador, incluidas las que no se reproducen aquí (fallos al arrancar,
@@ -263,7 +263,7 @@ full
 # client message pasted together with server-log lines; `tests/test_catalogue_ends.py` reproduces each
 # wording with psql 15 and node-postgres.)
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="6daf56fe"
 # ## 5 · Las mismas palabras en el otro extremo
 #
 # Una alerta en el **log del servidor** es lo que envió el *cliente* antes de colgar. Aquí el servidor
@@ -295,7 +295,7 @@ print(lk.catalogue.explain(checked.error_text, checked.server_log))
 #
 # The outcome keys in this lesson's tables (`no_hba_no_encryption`, `protocol_mismatch` ...) are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="8326b935"
 # ## Puntos clave
 #
 # - Las mismas palabras significan cosas distintas en cada extremo: fíjese en qué lado las imprimió.

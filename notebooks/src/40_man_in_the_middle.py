@@ -33,7 +33,7 @@
 #   M -->|plaintext or its own TLS| S[(PostgreSQL)]
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="aeb299ea"
 # # 40 · El intermediario (man-in-the-middle): lo que `sslmode` y `channel_binding` detienen de verdad
 #
 # La lección 31 mostró a un espía que solo *copia* bytes: sobre TLS solo ve ruido. Un atacante real situado
@@ -100,7 +100,7 @@ pd.set_option("display.max_colwidth", None)
 # `sinssl` may log in with or without TLS (the attacker chooses how he talks to the server); `conssl` only
 # over TLS with a certificate the lab CA issued (`cert clientcert=verify-full`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="e5086137"
 # ## 1 · El servidor: TLS activado, SCRAM para `sinssl` en cualquier línea TCP, certificados para `conssl` en `hostssl`
 #
 # `sinssl` puede iniciar sesión con TLS o sin él (el atacante elige cómo habla con el servidor); `conssl`
@@ -120,7 +120,7 @@ lk.layers.describe(server_layers)[["key", "title", "settings", "hba_rules"]]
 # His own CA's certificate names `localhost` and `127.0.0.1`, like the real one; the lab CA's names
 # another host. Their private keys are written 0600 in the lab workspace.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f93dfc24"
 # ## 2 · Los certificados del atacante
 #
 # El certificado de su propia CA nombra `localhost` y `127.0.0.1`, como el auténtico; el de la CA del
@@ -144,7 +144,7 @@ pd.DataFrame([{"attacker certificate": d.label, "certificate file": d.cert_path.
 # that gets in runs lesson 31's `clientes` session, so the relay's record shows whether the `Passw0rd` row
 # passed through the attacker's hands.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="24248aea"
 # ## 3 · Cada inicio de sesión, a través del relé
 #
 # Un relé por cada certificado y cada camino hacia el servidor; a través de él, inicios de sesión SCRAM con
@@ -164,7 +164,7 @@ assert not table["password seen"].any()  # SCRAM never hands the password over, 
 #
 # Green: the client stopped him (and how). Red: he read the data row.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="e009280b"
 # ## 4 · El veredicto: ¿leyó el atacante los datos?
 #
 # Verde: el cliente lo detuvo (y se indica cómo). Rojo: leyó la fila de datos.
@@ -193,7 +193,7 @@ for upstream in ("plain", "tls"):  # verify-full holds against both certificates
 # `p=tls-server-end-point,,` (bound to the certificate the *client* saw). The password itself is never
 # in them.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="109e62d4"
 # ## 5 · Lo que vio el relé en el intercambio SCRAM
 #
 # El atacante lee en claro los mensajes SCRAM: qué mecanismos ofreció el servidor, cuál eligió el cliente y
@@ -230,7 +230,7 @@ assert set(bound["client error"]) == {"SCRAM channel binding check failed"}
 #   the relay for a certificate and gets none (*connection requires a valid client certificate*). The
 #   attacker saw the startup packet (the role name), nothing more.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ce921ba9"
 # Cómo leerlo:
 #
 # - **Texto plano hacia el servidor**: el servidor solo ofrece `SCRAM-SHA-256` (sin TLS no hay
@@ -260,7 +260,7 @@ if include_cert_auth:
 # certificate). Only plaintext towards the server is caught, by `channel_binding=require`. Protect the key
 # file (lesson 33) — no client setting makes up for a stolen key.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="05056e83"
 # ## 6 · El control: una clave del servidor robada
 #
 # Con el certificado y la clave del propio servidor, el relé es indistinguible del servidor: `verify-full`
@@ -281,7 +281,7 @@ if include_stolen_key:
 # One row per login (green: the attacker did not get in): what the client saw, what the relay read, and
 # the client's own words when it refused.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b61fa86c"
 # ## 7 · Cada inicio de sesión, tal como se midió
 #
 # Una fila por inicio de sesión (verde: el atacante no entró): lo que vio el cliente, lo que leyó el relé y
@@ -312,7 +312,7 @@ lk.tables.verdict(table[COLUMNS], "connected", good=False, columns=COLUMNS[:6], 
 # psql "host=db.example port=5432 user=sinssl dbname=postgres sslmode=verify-full sslrootcert=/path/to/combined.crt channel_binding=require"
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="032bacb5"
 # ## 8 · Lo que esto significa para un DBA
 #
 # > **La guía dice** que `require` sirve "Para conexiones rápidas con cifrado básico" y que `verify-ca`

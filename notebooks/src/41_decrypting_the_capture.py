@@ -32,7 +32,7 @@
 #   K -.-> D
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="a56a4622"
 # # 41 · Descifrar la captura: el archivo de registro de claves, y por qué es un secreto
 #
 # La lección 31 demostró que sobre TLS una captura de tráfico no muestra `Passw0rd`. Eso se cumple mientras
@@ -101,7 +101,7 @@ pd.set_option("display.max_colwidth", None)
 # may enter (0700); libpq must not find an old file there (it appends). TLS 1.3 is required: the reader
 # implements TLS 1.3's record layer only.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="a11e700b"
 # ## 1 · La sesión, grabada, con registro de claves
 #
 # TLS activado y el rol `sinssl` de la guía con una contraseña generada. El registro de claves se guarda en
@@ -123,7 +123,7 @@ pd.DataFrame([{"sslmode": sslmode, "protocol (pg_stat_ssl)": run["protocol"], "c
 # %% [markdown]
 # ## 2 · The recording alone: noise, as in lesson 31
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d6364c9a"
 # ## 2 · La grabación por sí sola: ruido, como en la lección 31
 
 # %%
@@ -140,7 +140,7 @@ pd.DataFrame([on_the_wire], index=["visible in the recording"])
 # the values are what an attacker needs. The file's mode is what libpq gave it. (The random differs on
 # every run.)
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="76da51bb"
 # ## 3 · El archivo de registro de claves
 #
 # Una línea por secreto: una etiqueta, el valor aleatorio del ClientHello de la sesión y el secreto. Solo
@@ -160,7 +160,7 @@ labels
 # held. The handshake records are opened with the handshake secrets, the rest with the traffic secrets.
 # Inside: the startup packet with the role name, the SCRAM exchange, the `Q` queries, the `D` data row.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c954e9e8"
 # ## 4 · La grabación, descifrada
 #
 # Cada registro TLS de la conexión: lo que mostraba la red (`application data` y un tamaño) y lo que
@@ -191,7 +191,7 @@ assert not rows.loc["role password", "in the decrypted stream"]  # SCRAM: not ev
 # %% [markdown]
 # The data row as the server sent it (`D` message), cut out of the decrypted stream:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f7d6ab57"
 # La fila de datos tal como la envió el servidor (mensaje `D`), recortada del flujo descifrado:
 
 # %%
@@ -206,7 +206,7 @@ print(lk.capture.printable(server_text[at - 20:at + 8]))
 # `-o tls.keylog_file:keys.log` it decodes every PostgreSQL message, the `Data row` values included. When
 # tcpdump or tshark cannot run here, the cell says so and the reader above stands on its own.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ac5bc5c7"
 # ## 5 · Lo mismo, al estilo de Wireshark: tcpdump y luego tshark con el registro de claves
 #
 # La captura de la guía (tcpdump sobre `lo`, como root) de una sesión más, leída dos veces por tshark (el
@@ -235,7 +235,7 @@ if shark:
 # A second session, with its own key log. Its secrets belong to a different ClientHello random, so the
 # first recording stays closed: a key log decrypts exactly the sessions it was written for.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="22d74f5a"
 # ## 6 · El control: el registro de claves de otra sesión no abre nada
 #
 # Una segunda sesión, con su propio registro de claves. Sus secretos corresponden a otro valor aleatorio de
@@ -265,7 +265,7 @@ print("decrypting with the other session's key log:", why)
 # - Treat it like a private key: 0600, never committed (add `*.log` key files to `.gitignore`), deleted
 #   when done — as here.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="7212292c"
 # ## 7 · Por qué el archivo de registro de claves es un secreto, y cómo borrarlo
 #
 # - Contiene todos los secretos de tráfico de las sesiones que cubre: con una captura de ellas, todo es

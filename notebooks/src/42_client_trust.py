@@ -31,7 +31,7 @@
 #   R[(client CRL<br/>revoked server cert)] -.-> C
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="7977cbb1"
 # # 42 · La confianza del cliente en 2026: `sslrootcert=system`, `sslcertmode`, `require_auth` y una CRL en el cliente
 #
 # Las lecciones 20-23 reforzaron el cliente con dos palabras clave, `sslmode` y `sslrootcert`. Desde la
@@ -101,7 +101,7 @@ pd.set_option("display.max_colwidth", None)
 # back to `prefer`: it verifies fully — a name the certificate does not list fails. `verify-ca` and
 # `require` are refused by libpq before any byte is sent.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d50d690d"
 # ## 1 · `sslrootcert=system`: qué almacén, qué sslmode
 #
 # Dos almacenes "del sistema" simulados: uno que contiene la CA raíz del laboratorio (como si la CA del
@@ -135,7 +135,7 @@ assert 'weak sslmode "verify-ca" may not be used with sslrootcert=system' in sys
 # > **Measured:** with `sslrootcert=system`, libpq 18 does not even allow it; with your own CA it
 # > stays as weak as lesson 40 showed.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="3d349d21"
 # Por qué libpq rechaza aquí `verify-ca`: un almacén del sistema contiene más de un centenar de CA
 # públicas, y cualquiera de ellas firma un certificado para *cualquier* nombre que su cliente demuestre
 # poseer. `verify-ca` solo comprueba que *alguna* CA de confianza firmó el certificado; con un almacén
@@ -153,7 +153,7 @@ assert 'weak sslmode "verify-ca" may not be used with sslrootcert=system' in sys
 # Four pg_hba rules: `cert`, plain `scram-sha-256`, and `scram-sha-256` with `clientcert=verify-ca` /
 # `verify-full`. `server saw` is the session's `pg_stat_ssl.client_dn`.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="1d230763"
 # ## 2 · `sslcertmode`: ¿participa el certificado de cliente?
 #
 # El cliente tiene siempre a mano el certificado del laboratorio para `conssl`; `sslcertmode` decide si se
@@ -179,7 +179,7 @@ assert by_rule.loc[("scram-sha-256", "allow"), "server saw"].startswith("client 
 # certificate (`client_cert_not_requested`, measured in `tests/test_catalogue_ends.py`): a client that
 # logs in by certificate notices a server that suddenly lets anyone in.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="6b83e526"
 # Cómo leerlo: `allow` (el valor por defecto) envía el certificado siempre que el servidor lo pide (lo pide
 # porque `ssl_ca_file` está definido), de modo que incluso un inicio de sesión SCRAM corriente muestra un DN
 # en `pg_stat_ssl`. `disable` deja el certificado en casa: las reglas que lo exigen rechazan la conexión.
@@ -194,7 +194,7 @@ assert by_rule.loc[("scram-sha-256", "allow"), "server saw"].startswith("client 
 # `password` (clear text, over TLS), `scram-sha-256` and `cert`. `!password` means "anything but clear
 # text"; `none` means "no password exchange at all".
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="9d2aaceb"
 # ## 3 · `require_auth`: qué forma de iniciar sesión acepta el cliente
 #
 # El mismo cliente (con contraseña y certificado a mano) frente a cuatro reglas para `conssl`: `trust`,
@@ -227,7 +227,7 @@ invalid.error_text
 # login counts as "no method" (`none`); there is no `require_auth=cert` — libpq refuses the word, and
 # `sslcertmode=require` is the keyword for certificates.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ffac3cb1"
 # Cómo leerlo: `require_auth=scram-sha-256` es, en el cliente, el gemelo de la regla `scram-sha-256` del
 # servidor. Un servidor (o alguien que se hace pasar por él) que pide la contraseña en texto plano queda
 # rechazado *antes* de que el cliente responda, y lo mismo un servidor que deja entrar al cliente sin
@@ -243,7 +243,7 @@ invalid.error_text
 # folder (`sslcrldir`). The lab's own CRL files, which the server uses for client certificates, stay
 # as they were.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="870b9883"
 # ## 4 · Un certificado de *servidor* revocado, detectado por el cliente
 #
 # Emitimos para el servidor un certificado nuevo (en el espacio PKI propio de esta lección), lo revocamos
@@ -288,7 +288,7 @@ if include_crl_dir:
 # > *server's* certificate against a CRL too (`sslcrl`, `sslcrldir`, or `~/.postgresql/root.crl`); it
 # > needs one per CA of the server's chain, and nothing warns when the file is missing.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="67bae3b5"
 # Cómo leerlo:
 #
 # - libpq 18 solo imprime `certificate verify failed`; las palabras `certificate revoked` aparecen en el
@@ -314,7 +314,7 @@ if include_crl_dir:
 # The pg_hba line for `conssl` says `md5`. The client insists on `require_auth=scram-sha-256`. Is it
 # refused, as against the `password` line?
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="55fdff33"
 # ## 5 · Prediga y luego mida
 #
 # La línea de pg_hba para `conssl` dice `md5`. El cliente exige `require_auth=scram-sha-256`. ¿Queda
@@ -331,7 +331,7 @@ md5[["context", "setting", "connected", "outcome"]]
 # `password_encryption = scram-sha-256`) is asked for SCRAM even on an `md5` line, and `require_auth` judges
 # what the server *asked*, not what the file says.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="997a9e90"
 # Conecta: a un rol cuya contraseña está guardada como verificador SCRAM (lo habitual desde PostgreSQL 14,
 # `password_encryption = scram-sha-256`) se le pide SCRAM incluso en una línea `md5`, y `require_auth`
 # juzga lo que el servidor *pidió*, no lo que dice el archivo.
@@ -342,7 +342,7 @@ md5[["context", "setting", "connected", "outcome"]]
 # Every row of this lesson: the keyword, its value, the server's rule, whether it connected, what the
 # server recorded, and the catalogue's key for the refusal.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="ef34a2c0"
 # ## 6 · El resultado clave
 #
 # Todas las filas de esta lección: la palabra clave, su valor, la regla del servidor, si conectó, qué
@@ -376,7 +376,7 @@ len(everything), sorted(set(refused["error key"]))
 # psql "host=db.example user=conssl dbname=postgres sslrootcert=system require_auth=scram-sha-256"
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="13b6b5ed"
 # ## 7 · Qué significa para un DBA
 #
 # - Para un certificado de servidor emitido por una **CA pública**, use `sslrootcert=system` y omita

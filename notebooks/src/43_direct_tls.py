@@ -33,7 +33,7 @@
 #   S-->>C: ServerHello ... Finished
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="45ea7cc0"
 # # 43 · TLS directo (PostgreSQL 17+)
 #
 # **Qué mostramos.** Desde PostgreSQL 17 un cliente puede omitir el SSLRequest (la pregunta de 8 bytes "¿puedo
@@ -103,7 +103,7 @@ print(direct_ok)
 # `sslmode=verify-full`; only `sslnegotiation` changes. The `ALPN` column is what libpq reports for the
 # session (`PQsslAttribute(conn, "alpn")`): the protocol the server selected.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c2f578e4"
 # ## 1 · `sslnegotiation=direct` frente a `postgres`, contra ambos servidores
 #
 # Los dos servidores reciben TLS activado y el rango TLS 1.2-1.3. El cliente es la libpq 18 de psycopg con
@@ -137,7 +137,7 @@ for (name, ok), (via_request, direct) in zip(direct_ok.items(), zip(tried[::2], 
 # (`SSL error: unexpected eof while reading`), words that alone would suggest any dropped connection; the
 # server's line is what names the case, and the catalogue reads both:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="932caa4b"
 # Qué responde un servidor PostgreSQL 16 a un ClientHello directo: nada de TLS. Lee los cuatro primeros bytes
 # del registro TLS (`16 03 01 …`) como la longitud de un paquete de inicio, la encuentra absurda, escribe
 # `invalid length of startup packet` en el log y cierra. libpq ve que el socket termina a mitad de la negociación
@@ -152,7 +152,7 @@ print(explained if not direct_ok[next(iter(labs))] else "this lab is 17+: no ref
 # Note also the ALPN of the `sslnegotiation=postgres` rows: libpq 17+ offers ALPN `postgresql` after the
 # SSLRequest too, and a 17+ server selects it; 16 ignores the extension (none selected), harmlessly.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="51dc04de"
 # Observe también el ALPN de las filas con `sslnegotiation=postgres`: libpq 17+ ofrece ALPN `postgresql`
 # también después del SSLRequest, y un servidor 17+ lo selecciona; 16 ignora la extensión (no selecciona
 # ninguno), sin consecuencias.
@@ -165,7 +165,7 @@ print(explained if not direct_ok[next(iter(labs))] else "this lab is 17+: no ref
 # SSLRequest) with the ALPN list given, and, once the handshake completes, a startup packet, reading the
 # server's first answer (`R`, an authentication request, means it took the session).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="8ef10c3d"
 # ## 2 · La negociación en crudo: ALPN `postgresql`, ninguno u otro protocolo
 #
 # El TLS directo existe para que un puerto TLS se pueda distinguir de HTTPS y del resto: el servidor exige ALPN
@@ -201,7 +201,7 @@ for row in raw.to_dict("records"):
 # `received direct SSL connection request without ALPN protocol negotiation extension` in the log. libpq
 # always sends ALPN; these are other clients (or a TLS proxy that strips the extension).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="05d6930d"
 # Dos rechazos distintos en 17+: un ClientHello que nombra *otro* protocolo se detiene dentro de la
 # negociación (alerta `no application protocol`, registrada como `could not accept SSL connection: no
 # application protocol`), mientras que uno *sin* ALPN completa la negociación y se cierra justo después, con
@@ -215,7 +215,7 @@ for row in raw.to_dict("records"):
 # way. The client offers a P-256 key share so that no HelloRetryRequest (lesson 34) blurs the count;
 # `total_round_trips` adds the SSLRequest's own round trip where there is one.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f9619883"
 # ## 3 · La ida y vuelta que se ahorra
 #
 # Contada en el cable con `lk.handshake` en el segundo laboratorio, TLS 1.3, `timing_repeats` negociaciones en
@@ -243,7 +243,7 @@ counted
 # runs and are not compared); across a 30 ms WAN link it is 30 ms per connection, which matters for clients
 # that connect per request and do not pool.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="e1861251"
 # El TLS directo ahorra exactamente una ida y vuelta por conexión nueva: **2** idas y vueltas hasta terminar la
 # negociación pasando por el SSLRequest, **1** en directo. En loopback son microsegundos (los tiempos de arriba
 # varían entre ejecuciones y no se comparan); en un enlace WAN de 30 ms son 30 ms por conexión, lo que importa a
@@ -255,7 +255,7 @@ counted
 # With direct TLS there is no moment where the client could fall back to plain text, so libpq refuses
 # every `sslmode` that would: it fails before opening a socket (the server logs nothing).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="df06c4b1"
 # ## 4 · `sslmode` con TLS directo: require o más estricto
 #
 # Con TLS directo no hay ningún momento en que el cliente pueda volver a texto plano (sin cifrar), así que libpq
@@ -275,7 +275,7 @@ assert 'weak sslmode "prefer" may not be used with sslnegotiation=direct' in wea
 # `PGSSLNEGOTIATION=direct` in an application's environment has the same effect, and the default
 # `sslmode=prefer` then fails: switch both together (`sslmode=verify-full`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="bc1040ff"
 # `PGSSLNEGOTIATION=direct` en el entorno de una aplicación tiene el mismo efecto, y entonces el `sslmode=prefer`
 # por defecto falla: cambie los dos a la vez (`sslmode=verify-full`).
 
@@ -285,7 +285,7 @@ assert 'weak sslmode "prefer" may not be used with sslnegotiation=direct' in wea
 # One rule at a time for the role `conssl` (generated password), on the second lab: `hostssl`, `host`,
 # `hostnossl`. Each is tried with direct TLS (`sslmode=require`) and without TLS (`sslmode=disable`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c2ecc866"
 # ## 5 · `pg_hba.conf`: una conexión con TLS directo es una conexión SSL
 #
 # Una regla cada vez para el rol `conssl` (contraseña generada), en el segundo laboratorio: `hostssl`, `host`,
@@ -313,7 +313,7 @@ assert hba_tried[0].tls_version == hba_tried[2].tls_version == "TLSv1.3"
 # SSL connection either way, and the guide's third layer needs no change for PostgreSQL 17+. `hostnossl`
 # refuses it (`no pg_hba.conf entry ... SSL encryption`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="9651f6d7"
 # `hostssl` coincide con una conexión de TLS directo igual que con una que preguntó primero: el servidor ve una
 # conexión SSL en ambos casos, y la tercera capa de la guía no necesita cambios para PostgreSQL 17+. `hostnossl`
 # la rechaza (`no pg_hba.conf entry ... SSL encryption`).
@@ -329,7 +329,7 @@ assert hba_tried[0].tls_version == hba_tried[2].tls_version == "TLSv1.3"
 #
 # The outcome keys in this lesson's tables are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5d63967a"
 # ## Puntos clave
 #
 # - `sslnegotiation=direct` necesita un servidor 17+; contra 16 falla como `direct_tls_unsupported`

@@ -17,7 +17,7 @@
 # lesson 34 measured the HelloRetryRequest that parameter causes. Beyond the guide — PostgreSQL 18 docs:
 # *Server Configuration › SSL* `ssl_tls13_ciphers` and `ssl_groups` (and `ssl_ecdh_curve` before 18).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="795f8c65"
 # # 44 · Suites de TLS 1.3 y grupos de intercambio de claves (PostgreSQL 18)
 #
 # **Qué mostramos.** `ssl_ciphers` no afecta a TLS 1.3 (lección 34), y hasta PostgreSQL 17 el único ajuste de
@@ -73,7 +73,7 @@ print(f"this lab: PostgreSQL {major}")
 # it (or which catalogue entry names the refusal), which suites and groups the server then accepts, and
 # what Python's default client, whose first ClientHello carries one X25519 key share, meets.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="02ce240a"
 # ## 1 · Antes de la 18: un solo grupo, y ningún ajuste de suites de TLS 1.3
 #
 # En el servidor de esta lección, una fila por cada valor de `ssl_ecdh_curve` (la 18 todavía lee el nombre
@@ -113,7 +113,7 @@ else:  # 18 reads ssl_ecdh_curve as ssl_groups: a list, X25519 included
 # labkit's validated path would not even write that line; it asks the server which parameters it has
 # first:
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c7fb7abb"
 # Antes de la 18, `ssl_ecdh_curve` es una sola curva EC: `secp384r1` funciona (a costa de un HelloRetryRequest
 # para un cliente que abre con X25519), `X25519` se rechaza en la recarga (`ECDH: could not create key`: el
 # servidor construye el ajuste como una clave EC, y X25519 no lo es), y una lista también (`ECDH: unrecognized
@@ -139,7 +139,7 @@ assert ("has no parameter 'ssl_tls13_ciphers'" in validated) == (major < 18)
 # A second lab on 18 (this lab itself when `pg_version = 18`). The same measurements for each setting;
 # `only_suite` and `only_group` are the lesson's knobs.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="c41508c3"
 # ## 2 · PostgreSQL 18: `ssl_tls13_ciphers` y `ssl_groups`
 #
 # Un segundo laboratorio en 18 (el propio laboratorio de la lección cuando `pg_version = 18`). Las mismas
@@ -194,7 +194,7 @@ assert rows18["ssl_groups = ffdhe2048"]["outcome"] == "tls13_setting_invalid"
 # - **A group this server's OpenSSL cannot use** (`ffdhe2048` with the OpenSSL 1.1.1 of this build):
 #   refused at reload (`could not set group names specified in ssl_groups`), previous value kept.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="a33f29cc"
 # Lo que dice la tabla, fila por fila:
 #
 # - **Una sola suite** (`ssl_tls13_ciphers = TLS_AES_256_GCM_SHA384` o ChaCha20): el servidor acepta
@@ -226,7 +226,7 @@ assert rows18["ssl_groups = ffdhe2048"]["outcome"] == "tls13_setting_invalid"
 # `pg_stat_ssl` names the suite but not the group: the group is visible only on the wire (or in a client
 # that reports it), which is why this lesson counts it with `lk.handshake`.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="542844a1"
 # ## 3 · Leer la vista del servidor desde SQL
 #
 # Tras cada cambio, un DBA comprueba los ajustes en vigor y la suite de una sesión:
@@ -253,7 +253,7 @@ lab18.execute("SELECT name, setting, source FROM pg_settings WHERE name IN ('ssl
 #
 # The outcome keys in this lesson's tables are explained in [docs/glossary.md](../docs/glossary.md).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5f35b28a"
 # ## Puntos clave
 #
 # - Hasta la 17: las suites de TLS 1.3 no se pueden restringir en el servidor, y `ssl_ecdh_curve` admite una

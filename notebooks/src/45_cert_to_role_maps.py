@@ -34,7 +34,7 @@
 #   I -->|none| F[no match in usermap]
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="4d4624b6"
 # # 45 · De certificados a roles: los mapas de `pg_ident.conf`
 #
 # Con el método `cert` de pg_hba, el servidor deja entrar a un cliente solo como el rol que nombra su
@@ -102,7 +102,7 @@ pd.set_option("display.max_colwidth", None)
 # The lab's `conssl` certificate (CN = the role), and two more in this lesson's own PKI space: Alice's,
 # with an e-mail address as CN and a department, and Bob's, from another domain.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="bed0fd7f"
 # ## 1 · Los certificados
 #
 # El certificado `conssl` del laboratorio (CN = el rol) y dos más en el espacio PKI propio de esta lección:
@@ -124,7 +124,7 @@ described[described["file"].str.startswith("spaces/45/")][["file", "subject", "i
 # `pg_ident.conf` holds three maps; the pg_hba lines say which role uses which map. `ops` names a map
 # (`nosuch`) that is not in the file, and `otros` uses no map at all.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d88bea73"
 # ## 2 · Los mapas y las líneas de pg_hba
 #
 # `pg_ident.conf` contiene tres mapas; las líneas de pg_hba dicen qué rol usa qué mapa. `ops` nombra un
@@ -157,7 +157,7 @@ mappings
 # Each certificate asks for the roles that make a point; `verify-full` and the lab root on the client,
 # no password (the certificate is the credential). `server log` is the line that gives the reason.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="3b533733"
 # ## 3 · Cada inicio de sesión
 #
 # Cada certificado pide los roles que ilustran algo; en el cliente, `verify-full` y la CA raíz del
@@ -179,7 +179,7 @@ hba_maps = {"reporter": "exact", "alice": "email", "app_ro": "email", "app_rw": 
 # regex let him in? And Alice's certificate asks for `app_rw`: one name, two roles — does the second line
 # count?
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f89d106a"
 # ## 4 · Prediga y luego mida
 #
 # El certificado de Bob (`bob@other.org`) pide el rol `alice`, cuya línea usa el mapa con expresión
@@ -229,7 +229,7 @@ if include_dn_map:
 # - **A regex map is a door for a whole family**: `\1` turns any `…@example.com` certificate into the
 #   role of the same name, present or future. Anchor it (`^…$`) and escape the dots, as here.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5f7e0024"
 # Cómo leerlo:
 #
 # - **El cliente nunca sabe qué mapa lo rechazó**: todos los fallos dicen `certificate authentication
@@ -267,7 +267,7 @@ if include_dn_map:
 # email  alice@example.com     app_rw
 # ```
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="8494c3f3"
 # ## 5 · Qué significa para un DBA
 #
 # > **La guía dice** que el CN del certificado debe coincidir con el usuario ("otros" es rechazado), y ahí

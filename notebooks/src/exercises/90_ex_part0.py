@@ -12,7 +12,7 @@
 # you (or your instructor) which ones are left. Lessons 00 and 01 hold everything you need;
 # [docs/glossary.md](../../docs/glossary.md) explains the outcome keys (`server_no_ssl` ...).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="8e918b7b"
 # # 90 · Ejercicios, parte 0: requisitos y PKI
 #
 # **Objetivos.** Escribir una cadena de conexión que rechace un servidor sin TLS; elegir el archivo de
@@ -53,7 +53,7 @@ ex = lk.exercises.Exercises(lesson, part=0)
 # files at all. Does the session use TLS? Does the client know whom it talks to? Write down your guess,
 # then run the next cell.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="9e1c34be"
 # ## Prediga y luego mida
 #
 # **Prediga.** El servidor del laboratorio tiene TLS activado. Un cliente conecta con `sslmode=prefer` y
@@ -69,7 +69,7 @@ lk.tables.verdicts([prefer], ["label", "connected", "outcome", "ssl_is_used"], u
 # included, would have been accepted. Encryption without verification protects against a listener, not
 # against someone who answers in the server's place.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="add9ecdc"
 # La sesión va cifrada (`TLSv1.3`), pero `prefer` no comprobó ningún certificado: habría aceptado cualquier
 # servidor, incluido un impostor. Cifrar sin verificar protege frente a quien escucha, no frente a quien
 # responde en lugar del servidor.
@@ -81,7 +81,7 @@ lk.tables.verdicts([prefer], ["label", "connected", "outcome", "ssl_is_used"], u
 # the lab with TLS on (must connect) and with TLS off (must be refused). File names, if you use any, are
 # those of the lab PKI (`root.crt`, `combined.crt`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="07a04023"
 # ## E0.1 · Una cadena de conexión que nunca prescinde de TLS
 #
 # Escriba las palabras clave de libpq para `conssl` (p. ej. `"sslmode=... user=conssl"`). La comprobación
@@ -102,7 +102,7 @@ ex.check("E0.1", answer)
 # "no"; `disable`, `allow` and `prefer` carry on in plaintext. `require` still verifies nothing, which is
 # what part 2 fixes.
 
-# %% [markdown] tags=["solution"] lang="es"
+# %% [markdown] tags=["solution"] lang="es" en="fac7c346"
 # **Por qué.** `require` (y `verify-ca`, `verify-full`) rechazan un servidor que responde "no" al
 # SSLRequest; `disable`, `allow` y `prefer` siguen adelante en texto plano. `require` sigue sin verificar
 # nada, y eso es lo que corrige la parte 2.
@@ -114,7 +114,7 @@ ex.check("E0.1", answer)
 # only `root.crt` cannot link that leaf to its root. Write the one `postgresql.conf` line (file values are
 # PKI file names, e.g. `ssl_cert_file = 'server.crt'`) that lets this client use `sslmode=verify-full`.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d853b3b0"
 # ## E0.2 · Una cadena que el cliente pueda construir
 #
 # El servidor presenta solo su certificado final (`server.crt`, emitido por la CA intermedia del
@@ -135,7 +135,7 @@ ex.check("E0.2", answer)
 # **Why.** `server-chain.crt` holds the leaf followed by the intermediate; the server sends both, and the
 # client only needs the trust anchor (the root). The key stays `server.key`: the leaf did not change.
 
-# %% [markdown] tags=["solution"] lang="es"
+# %% [markdown] tags=["solution"] lang="es" en="ad1e2be6"
 # **Por qué.** `server-chain.crt` contiene el certificado final seguido de la CA intermedia; el servidor
 # envía los dos, y al cliente solo le hace falta el ancla de confianza (la raíz). La clave sigue siendo
 # `server.key`: el certificado final no ha cambiado.

@@ -11,7 +11,7 @@
 # last cell fails while an exercise is not right. Lessons 10 to 16 hold what you need;
 # [docs/glossary.md](../../docs/glossary.md) explains the outcome keys.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="b3f9b6f6"
 # # 91 · Ejercicios, parte 1: las capas del servidor
 #
 # **Objetivos.** Escribir la línea de pg_hba.conf que deja fuera el texto plano; fijar el protocolo mínimo;
@@ -52,7 +52,7 @@ lab, pki = lesson.lab, lesson.pki
 # will still connect: `sslmode=disable`, `sslmode=prefer`, `sslmode=require`? Write down your guess, then
 # run the next cell.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2446efca"
 # ## Prediga y luego mida
 #
 # **Prediga.** TLS está activado y pg_hba.conf solo contiene líneas `hostssl` para `conssl`. ¿Cuáles de
@@ -69,7 +69,7 @@ lk.tables.verdicts(modes, ["label", "connected", "outcome"], uuid="ex1_predict")
 # `prefer` and `require` get in over TLS; `disable` finds no line at all (`no_hba_no_encryption`). The
 # server, not the client's good will, now decides that TCP sessions are encrypted.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2e4c76fb"
 # `prefer` y `require` entran sobre TLS; `disable` no encuentra ninguna línea (`no_hba_no_encryption`).
 # Ahora es el servidor, y no la buena voluntad del cliente, quien decide que las sesiones TCP van cifradas.
 
@@ -83,7 +83,7 @@ assert [m.connected for m in modes] == [False, True, True] and modes[0].error_ke
 # TLS and its password. Use the address `0.0.0.0/0`: through Docker every client arrives from the bridge's
 # gateway, not from 127.0.0.1 (the server listens on loopback only either way).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="496fe6c4"
 # ## E1.1 · Solo TLS, con contraseña
 #
 # Escriba una línea de pg_hba.conf (TYPE DATABASE USER ADDRESS METHOD) que deje entrar a `conssl` por TCP
@@ -105,7 +105,7 @@ ex.check("E1.1", answer)
 #
 # Write the `postgresql.conf` line that refuses every client unable to speak TLS 1.3.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="02ae2e11"
 # ## E1.2 · El protocolo mínimo
 #
 # Escriba la línea de `postgresql.conf` que rechaza a todo cliente incapaz de hablar TLS 1.3.
@@ -126,7 +126,7 @@ ex.check("E1.2", answer)
 # `revoked-client.crt` is listed by the intermediate CA. Write the setting that refuses it while
 # `client.crt` still gets in. The PKI has `root.crl`, `intermediate.crl` and `combined.crl`.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="88e27088"
 # ## E1.3 · La lista de revocación
 #
 # La autenticación por certificado está activada (`ssl_ca_file = combined.crt`, una línea `hostssl … cert`).
@@ -147,7 +147,7 @@ ex.check("E1.3", answer)
 # answers for the leaf, but nothing answers for the intermediate itself (its CRL is the root's), so every
 # client fails at depth 1. `combined.crl` holds both.
 
-# %% [markdown] tags=["solution"] lang="es"
+# %% [markdown] tags=["solution"] lang="es" en="248806e5"
 # **Por qué.** PostgreSQL pide a OpenSSL que compruebe una CRL para cada certificado de la cadena.
 # `intermediate.crl` responde por el certificado final, pero nada responde por la propia CA intermedia (su
 # CRL es la de la raíz), así que todos los clientes fallan en la profundidad 1. `combined.crl` contiene las
@@ -159,7 +159,7 @@ ex.check("E1.3", answer)
 # The client sends only its leaf (`client.crt`, issued by the intermediate). Write the `ssl_cert_file`'s
 # sibling that makes the server accept it: the `ssl_ca_file` line.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="7b1c0445"
 # ## E1.4 · El archivo de CA para los certificados de cliente
 #
 # El cliente solo envía su certificado final (`client.crt`, emitido por la CA intermedia). Escriba el
@@ -178,7 +178,7 @@ ex.check("E1.4", answer)
 # **Why.** With `root.crt` alone the server cannot link the leaf to the root (the client read `tlsv1
 # alert unknown ca`). `combined.crt` gives it the intermediate as well.
 
-# %% [markdown] tags=["solution"] lang="es"
+# %% [markdown] tags=["solution"] lang="es" en="e55b6b08"
 # **Por qué.** Con `root.crt` a secas, el servidor no puede enlazar el certificado final con la raíz (el
 # cliente leyó `tlsv1 alert unknown ca`). `combined.crt` le aporta también la CA intermedia.
 

@@ -10,7 +10,7 @@
 # connection fails). The last cell fails while an exercise is not right. Lessons 20 to 23 hold what you
 # need; [docs/glossary.md](../../docs/glossary.md) explains the outcome keys.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="0ecbf7e8"
 # # 92 · Ejercicios, parte 2: los clientes
 #
 # **Objetivos.** Escribir una cadena de conexión que rechace a un impostor; iniciar sesión con un
@@ -50,7 +50,7 @@ lab, pki = lesson.lab, lesson.pki
 # `db.wrong-host.example`. Three clients trust `combined.crt`: `sslmode=require`, `verify-ca`,
 # `verify-full`. Which of them will connect? Write down your guess, then run the next cell.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="2aa24127"
 # ## Prediga y luego mida
 #
 # **Prediga.** El servidor presenta `wrong-host.crt`: emitido por la CA intermedia del laboratorio, pero para
@@ -67,7 +67,7 @@ lk.tables.verdicts(impostor, ["label", "connected", "outcome"], uuid="ex2_predic
 # Only `verify-full` refuses it (`hostname_mismatch`): `require` checks nothing and `verify-ca` checks the
 # issuer, which is the right one. A certificate from your own CA is not proof that it is *your server's*.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="4e607e78"
 # Solo `verify-full` lo rechaza (`hostname_mismatch`): `require` no comprueba nada y `verify-ca` comprueba
 # el emisor, que es el correcto. Un certificado emitido por su propia CA no demuestra que sea el de *su
 # servidor*.
@@ -81,7 +81,7 @@ assert [a.connected for a in impostor] == [True, True, False] and impostor[2].er
 # Write a connection string for `conssl` that connects to the real lab server and refuses the impostor
 # above. Name files as in the lab PKI (`combined.crt`, `root.crt`).
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="fd1072ec"
 # ## E2.1 · Rechazar al impostor
 #
 # Escriba una cadena de conexión para `conssl` que conecte con el servidor real del laboratorio y rechace al
@@ -103,7 +103,7 @@ ex.check("E2.1", answer)
 # `conssl`'s connection string; no password is sent. The lab PKI has `client.crt` / `client.key` for
 # `conssl`.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="088f6b6a"
 # ## E2.2 · Iniciar sesión con un certificado
 #
 # El servidor autentica a `conssl` por certificado (`hostssl all conssl 0.0.0.0/0 cert`). Escriba la cadena
@@ -123,7 +123,7 @@ ex.check("E2.2", answer)
 # **Why.** The certificate proves who `conssl` is only together with its private key; with `sslcert`
 # alone libpq stops before the handshake (`client_key_missing`).
 
-# %% [markdown] tags=["solution"] lang="es"
+# %% [markdown] tags=["solution"] lang="es" en="10f7e68e"
 # **Por qué.** El certificado solo demuestra quién es `conssl` junto con su clave privada; con `sslcert` a
 # secas, libpq se detiene antes de la negociación TLS (`client_key_missing`).
 
@@ -133,7 +133,7 @@ ex.check("E2.2", answer)
 # The server trusts the lab CAs for client certificates (`ssl_ca_file = combined.crt`). Write the
 # pg_hba.conf line that lets `conssl` in with its certificate alone, and refuses `conssl` without one.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="5ed08d34"
 # ## E2.3 · Exigir el certificado
 #
 # El servidor confía en las CA del laboratorio para los certificados de cliente (`ssl_ca_file =
@@ -153,7 +153,7 @@ ex.check("E2.3", answer)
 # **Why.** Method `cert` authenticates by the certificate (its CN must be the role) and asks for no
 # password. `scram-sha-256 clientcert=verify-full` would demand both.
 
-# %% [markdown] tags=["solution"] lang="es"
+# %% [markdown] tags=["solution"] lang="es" en="a9aace76"
 # **Por qué.** El método `cert` autentica mediante el certificado (su CN debe coincidir con el rol) y no pide
 # contraseña. `scram-sha-256 clientcert=verify-full` exigiría las dos cosas.
 

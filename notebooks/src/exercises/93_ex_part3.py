@@ -10,7 +10,7 @@
 # right. Lessons 14, 30 and 32 hold what you need; [docs/glossary.md](../../docs/glossary.md) explains the
 # outcome keys.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="e015fb4b"
 # # 93 · Ejercicios, parte 3: operación
 #
 # **Objetivos.** Rotar el certificado del servidor sin reinicio; impedir la entrada de un certificado de
@@ -49,7 +49,7 @@ lab, pki = lesson.lab, lesson.pki
 # `server2.crt` and the server reloads. Which certificate does the *open* session hold afterwards, and
 # which one does a *new* connection get? Write down your guess, then run the next cell.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="3e518428"
 # ## Prediga y luego mida
 #
 # **Prediga.** Hay una sesión abierta sobre TLS con `server.crt`. El archivo de certificado del servidor
@@ -68,7 +68,7 @@ pd.DataFrame([{"open session still works": still_open, "a new handshake is serve
 # The open session keeps the certificate it was handed (TLS does not re-send it); new connections get
 # `server2.crt`. A reload rotates the certificate without dropping anyone.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="f3f446e8"
 # La sesión abierta conserva el certificado que recibió (TLS no lo vuelve a enviar); las conexiones nuevas
 # reciben `server2.crt`. Una recarga rota el certificado sin echar a nadie.
 
@@ -81,7 +81,7 @@ assert still_open and served == "server2.crt"
 # Write the `postgresql.conf` lines (one `name = value` per line) that make the server present
 # `server2.crt`. Clients verify it with `combined.crt`.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="d36750a5"
 # ## E3.1 · Rotar el certificado del servidor
 #
 # Escriba las líneas de `postgresql.conf` (una `name = value` por línea) que hacen que el servidor presente
@@ -103,7 +103,7 @@ ex.check("E3.1", answer)
 # **Why.** A certificate works only with its own key. With the new certificate and the old key the server
 # refuses the reload (`key values mismatch`), keeps serving the old pair, and labkit rolls the files back.
 
-# %% [markdown] tags=["solution"] lang="es"
+# %% [markdown] tags=["solution"] lang="es" en="fc70baa3"
 # **Por qué.** Un certificado solo funciona con su propia clave. Con el certificado nuevo y la clave antigua,
 # el servidor rechaza la recarga (`key values mismatch`), sigue sirviendo el par antiguo y labkit restituye
 # los archivos.
@@ -115,7 +115,7 @@ ex.check("E3.1", answer)
 # that lock that certificate out of the *running* server while the other client keeps working. You have
 # `lesson.pki` (the lab CA: `pki.revoke(path)`), `lk.apply`, and `lk.layers.layer_crl(pki, "combined")`.
 
-# %% [markdown] lang="es"
+# %% [markdown] lang="es" en="e0f86186"
 # ## E3.2 · Un portátil robado
 #
 # Han robado el portátil de `conssl`, con su certificado y su clave. Complete `respond(stolen_crt)`: los
@@ -141,7 +141,7 @@ ex.check("E3.2", respond)
 # **Why.** Revoking in the CA changes files the server does not read: the server has its own copy of the
 # CRL, read at reload. Until the new CRL is delivered and the server reloads, the stolen key still works.
 
-# %% [markdown] tags=["solution"] lang="es"
+# %% [markdown] tags=["solution"] lang="es" en="cadcb726"
 # **Por qué.** Revocar en la CA cambia archivos que el servidor no lee: el servidor tiene su propia copia de
 # la CRL, que lee en cada recarga. Hasta que se entregue la CRL nueva y el servidor haga una recarga, la
 # clave robada sigue funcionando.
