@@ -309,9 +309,9 @@ assert tls12_strict.connected and tls12_strict.cipher in lk.guide.cipher_suites(
 # key cannot sign for an `ECDHE-RSA` suite, and vice versa): no TLS 1.2 handshake can succeed any more. A
 # TLS 1.3 client still connects, with `TLS_AES_256_GCM_SHA384`, exactly as the guide's expected output shows.
 # TLS 1.3 suites are a separate OpenSSL setting (`SSL_CTX_set_ciphersuites`) that PostgreSQL 16 does not
-# expose; its defaults are all AEAD.
+# expose; its defaults are all AEAD. PostgreSQL 18 exposes it as `ssl_tls13_ciphers` (lesson 44).
 
-# %% [markdown] lang="es" en="156bcc75"
+# %% [markdown] lang="es" en="ec8e0682"
 # ## 4. TLS 1.3 no lee `ssl_ciphers`
 #
 # Para demostrarlo, fijamos `ssl_ciphers` en una única suite de TLS 1.2 que la clave del servidor **no
@@ -319,7 +319,7 @@ assert tls12_strict.connected and tls12_strict.cipher in lk.guide.cipher_suites(
 # prosperar ninguna negociación TLS 1.2. Un cliente TLS 1.3 sigue conectando, con
 # `TLS_AES_256_GCM_SHA384`, exactamente como muestra la salida esperada de la guía. Las suites de TLS 1.3
 # son un ajuste aparte de OpenSSL (`SSL_CTX_set_ciphersuites`) que PostgreSQL 16 no expone; sus valores por
-# defecto son todos AEAD.
+# defecto son todos AEAD. PostgreSQL 18 lo expone como `ssl_tls13_ciphers` (lección 44).
 
 # %% tags=["key-result"]
 other = "RSA" if AUTH == "ECDSA" else "ECDSA"
@@ -331,19 +331,21 @@ frame.insert(1, "ssl_ciphers", lab.show("ssl_ciphers"))
 lk.tables.verdict(frame, "connected", uuid="l13_tls13")
 
 # %%
-assert not by_version[0].connected and by_version[0].error_key is None and "handshake failure" in by_version[0].error_text
+assert not by_version[0].connected and by_version[0].error_key == "no_shared_suite_or_group" and "handshake failure" in by_version[0].error_text
 assert (by_version[1].tls_version, by_version[1].cipher) == ("TLSv1.3", "TLS_AES_256_GCM_SHA384")
 
 # %% [markdown]
-# The refused TLS 1.2 client has no catalogue key: its message is OpenSSL's bare alert, `ssl/tls alert handshake
-# failure` from libpq 18 (OpenSSL 3.5) and `sslv3 alert handshake failure` from the probe (Python's OpenSSL
-# 3.0: the wording changed in a later OpenSSL 3 release). Only the server log says why: *no shared cipher*.
+# The refused TLS 1.2 client's own message is OpenSSL's bare alert, `ssl/tls alert handshake failure` from
+# libpq 18 (OpenSSL 3.5) and `sslv3 alert handshake failure` from the probe (Python's OpenSSL 3.0: the wording
+# changed in a later OpenSSL 3 release). Only the server log says why: *no shared cipher* -- the words by
+# which the catalogue names it `no_shared_suite_or_group` (lesson 44 meets the same key with TLS 1.3 suites).
 
-# %% [markdown] lang="es" en="98ecc713"
-# El cliente TLS 1.2 rechazado no tiene clave en el catálogo de errores: su mensaje es la alerta desnuda de
-# OpenSSL, `ssl/tls alert handshake failure` en libpq 18 (OpenSSL 3.5) y `sslv3 alert handshake failure`
-# en la sonda (el OpenSSL 3.0 de Python: la redacción cambió en una versión posterior de OpenSSL 3). Solo
-# el log del servidor dice por qué: *no shared cipher*.
+# %% [markdown] lang="es" en="fee13d8b"
+# El mensaje del propio cliente TLS 1.2 rechazado es la alerta desnuda de OpenSSL, `ssl/tls alert handshake
+# failure` en libpq 18 (OpenSSL 3.5) y `sslv3 alert handshake failure` en la sonda (el OpenSSL 3.0 de Python:
+# la redacción cambió en una versión posterior de OpenSSL 3). Solo el log del servidor dice por qué: *no
+# shared cipher*, las palabras con las que el catálogo lo llama `no_shared_suite_or_group` (la lección 44
+# encuentra la misma clave con las suites de TLS 1.3).
 
 # %% tags=["nbval-ignore-output"]
 print(by_version[0].error_text, by_version[0].server_log, sep="\n")
