@@ -312,15 +312,17 @@ if groups_setting == "ssl_ecdh_curve":
 # PostgreSQL 16 (and every release before 18) builds `ssl_ecdh_curve` as an *EC key*, and X25519 is not
 # one: the reload is refused and the server keeps `prime256v1`. PostgreSQL 18 replaced the setting with
 # `ssl_groups`, a list whose default is `X25519:prime256v1`: run this lesson with `pg_version = 18` and the
-# cells above measure it (the test suite does: one round trip, no retry). Until then the cure is on the client's side — a client whose key share is the server's group.
+# cells above measure it (the test suite does: one round trip, no retry); lesson 44 goes through 18's
+# `ssl_groups` and `ssl_tls13_ciphers` value by value. Until then the cure is on the client's side — a client
+# whose key share is the server's group.
 # Measured with the probe offering a P-256 share:
 
-# %% [markdown] lang="es" en="60dbfb4d"
+# %% [markdown] lang="es" en="29785cfa"
 # PostgreSQL 16 (y todas las versiones anteriores a la 18) construye `ssl_ecdh_curve` como una *clave EC*, y
 # X25519 no lo es: la recarga se rechaza y el servidor conserva `prime256v1`. PostgreSQL 18 sustituyó el
 # parámetro por `ssl_groups`, una lista cuyo valor por defecto es `X25519:prime256v1`: ejecute esta lección
 # con `pg_version = 18` y las celdas anteriores lo miden (la batería de pruebas lo hace: una ida y vuelta,
-# sin reintento). Hasta entonces, el remedio está en el lado del cliente: un cliente cuya participación de
+# sin reintento); la lección 44 recorre `ssl_groups` y `ssl_tls13_ciphers` de la 18 valor por valor. Hasta entonces, el remedio está en el lado del cliente: un cliente cuya participación de
 # clave sea del grupo del servidor. Medido con la sonda ofreciendo una participación P-256:
 
 # %% tags=["erratum-hello-retry-cure"]
