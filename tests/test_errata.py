@@ -46,6 +46,10 @@ FACTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("00", "erratum-server-openssl"): (r"OpenSSL 1\.1\.1 11 Sep 2018 1\.1\.1 \(none\) 11 Sep 2018",),
     ("11", "erratum-silent-range"): (r"pg_file_settings rows with an error: 0; SHOW: min TLSv1\.3, max TLSv1\.2; "
                                      r"TLS 1\.2 probe: accepted",),
+    ("44", "erratum-ecdh-curve"): (r"ssl_ecdh_curve = secp384r1 ok .*? secp384r1 True 2 ",
+                                   r"ssl_ecdh_curve = X25519 refused( —)+ tls13_setting_invalid",
+                                   r"ssl_ecdh_curve = prime256v1:secp384r1 refused( —)+ tls13_setting_invalid",
+                                   r"ssl_tls13_ciphers = TLS_AES_256_GCM_SHA384 refused( —)+ setting_unknown"),
     ("40", "erratum-require-mitm"): (
         r"attacker's own CA plain scram require read the data read the data",
         r"lab CA, other host \(db\.other-host\.example\) plain scram require read the data read the data",
