@@ -52,7 +52,8 @@ VERBATIM: frozenset[str] = frozenset({
     "", "psql", "ssl", "sslmode", "sslrootcert", "disable", "allow", "prefer", "require", "verify-ca",
     "verify-full", "scram", "tls", "cert", "plain", "DN", "OpenSSL", "PostgreSQL", "HelloRetryRequest", "SSLv2",
     "SSLv3", "TLSv1", "cert-client", "plaintext-client", "tls12-capped", "tls13-client", "sans", "auth", "bundle",
-    "cipher", "datname", "usename", "sourcefile", "sourceline", "GS2 header",
+    "cipher", "datname", "usename", "sourcefile", "sourceline", "GS2 header", "TLS", "trust", "password", "!password",
+    "none",
 })
 """Headings that are identifiers a reader types or looks up (sslmode values, client labels, catalogue columns,
 product names): shown verbatim in both editions."""
