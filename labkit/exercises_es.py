@@ -90,7 +90,7 @@ EXERCISES: dict[str, dict[str, object]] = {
     "E2.3": {
         "task": "El servidor confía en las CA del laboratorio para los certificados de cliente. Escriba la línea "
                 "de pg_hba.conf que deja entrar a conssl solo con su certificado, y a nadie sin uno.",
-        "hint": "TYPE DATABASE USER ADDRESS METHOD [OPTIONS]",
+        "hint": "las columnas de pg_hba.conf: TYPE DATABASE USER ADDRESS METHOD [OPTIONS]",
         "why_right": "el certificado bastó para autenticar a conssl; sin él, el servidor rechazó la conexión",
         "if_wrong": {"conssl with password, no certificate": (
             "conssl entró solo con su contraseña: la línea no exige certificado (método 'cert', o "
@@ -156,8 +156,8 @@ PHRASES: dict[str, str] = {
     "refused ({message})": "rechazada ({message})",
     "no message": "sin mensaje",
     "refused: {key} -- {cause} Fix: {fix}": "rechazada: {key} -- {cause} Solución: {fix}",
-    "{label} {how}, but must be refused: {why}.": "{label} {how}, pero debería haberse rechazado: {why}.",
-    "{label} must get in but was {how}": "{label} debe entrar, pero fue {how}",
+    "{label} {how}, but must be refused: {why}.": "{label}: {how}, pero la conexión debía rechazarse: {why}.",
+    "{label} must get in but was {how}": "{label}: debe entrar, pero la conexión fue {how}",
     "{seen}. Right: {why}.": "{seen}. Correcto: {why}.",
     "no answer yet. {task} (hint: {hint})": "aún no hay respuesta. {task} (pista: {hint})",
     "labkit did not write this answer: {message}": "labkit no escribió esta respuesta: {message}",

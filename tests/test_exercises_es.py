@@ -82,10 +82,10 @@ def test_a_wrong_answer_is_explained_in_spanish(lesson: Lesson, in_spanish: None
     explained = False
     for probe, result in verdict.observed:
         if result.connected and not probe.connects:
-            assert f"pero debería haberse rechazado: {spanish['if_wrong'][probe.label]}" in verdict.said
+            assert f"pero la conexión debía rechazarse: {spanish['if_wrong'][probe.label]}" in verdict.said
             explained = True
         elif not result.connected and probe.connects:
-            assert f"{exercises_es.PHRASES[probe.label]} debe entrar, pero fue rechazada: " in verdict.said
+            assert f"{exercises_es.PHRASES[probe.label]}: debe entrar, pero la conexión fue rechazada: " in verdict.said
             assert result.entry is not None and result.entry.cause_es, result.error_key
             assert f"{result.entry.cause_es} Solución: {result.entry.fix_es}" in verdict.said
             explained = True
