@@ -12,7 +12,8 @@ verdict is computed from what the server and the client did.
 
 The exercises themselves are data (:data:`EXERCISES`): what the lab starts from, which clients are tried,
 which of them must get in. The notebooks ``notebooks/exercises/NN_ex_*.ipynb`` (built by
-``tools/build_exercises.py`` from ``notebooks/src/exercises/``) ask for the answers.
+``tools/build_exercises.py`` from ``notebooks/src/exercises/``) ask for the answers. What a check says is
+English here and Spanish in :mod:`labkit.exercises_es`, chosen by :func:`labkit.i18n.current_language`.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import pandas as pd
 from . import catalogue, exercises_es, quoting
 from .client import AttemptResult, attempt
 from .errors import InvalidValue, LabkitError
-from .i18n import current_language
+from .i18n import current_language, word
 from .layers import Layer, TlsFile, layer_ca, layer_crl, layer_hostssl, layer_ssl_on
 from .transaction import apply
 
@@ -543,7 +544,7 @@ class Exercises:
             why = _say(" The catalogue: {key} -- {cause} Fix: {fix}", key=entry.key, cause=entry.cause,
                        fix=entry.fix) if entry else ""
             return Verdict(exercise.key, False, _say("the server refused the change and kept its previous "
-                           "configuration (rolled back: {rolled_back}): {reason}.", rolled_back=result.rolled_back,
+                           "configuration (rolled back: {rolled_back}): {reason}.", rolled_back=word(result.rolled_back),
                            reason=result.reason) + why)
         observed = [(probe, self._try(probe, probe.client)) for probe in exercise.probes]
         return _judge(exercise, observed, self._served_problem(exercise))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import string
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,18 +15,11 @@ from labkit.exercises import EXERCISES, ExerciseFailed, Exercises
 from labkit.lesson import Lesson
 
 from .helpers import searchable_tmp
+from .test_catalogue_es import in_spanish  # noqa: F401 - sets "es" for one test, then puts the language back
 from .test_exercises import CASES, lesson  # noqa: F401 - the module's lab fixture, reused
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGLISH_FRAMES = ("must get in but was", "but must be refused", " Fix: ", "Right: ", "no answer yet")
-
-
-@pytest.fixture
-def in_spanish() -> Iterator[None]:
-    before = i18n.current_language()
-    i18n.set_language("es")
-    yield
-    i18n.set_language(before)
 
 
 def _fields(text: str) -> set[str]:
@@ -73,7 +65,8 @@ def test_the_english_edition_keeps_its_words(lesson: Lesson) -> None:  # noqa: F
 
 
 @pytest.mark.parametrize("key", sorted(CASES))
-def test_a_wrong_answer_is_explained_in_spanish(lesson: Lesson, in_spanish: None, key: str) -> None:  # noqa: F811
+def test_a_wrong_answer_is_explained_in_spanish(lesson: Lesson, in_spanish: None,  # noqa: F811
+                                                key: str) -> None:
     _, wrong, _ = CASES[key]
     spanish = exercises_es.EXERCISES[key]
     verdict = Exercises(lesson, EXERCISES[key].part).check(key, wrong(lesson) if callable(wrong) else wrong)
@@ -90,13 +83,15 @@ def test_a_wrong_answer_is_explained_in_spanish(lesson: Lesson, in_spanish: None
             assert f"{result.entry.cause_es} Solución: {result.entry.fix_es}" in verdict.said
             explained = True
     if not verdict.observed:  # the server refused the change itself (E3.1's certificate without its key)
-        assert verdict.said.startswith("el servidor rechazó el cambio y mantuvo su configuración anterior")
+        assert verdict.said.startswith("el servidor rechazó el cambio y mantuvo su configuración anterior "
+                                       "(revertido: sí)")
         assert "El catálogo de errores: key_mismatch -- " in verdict.said
         explained = True
     assert explained, verdict.said
 
 
-def test_a_right_answer_and_a_blank_speak_spanish(lesson: Lesson, in_spanish: None) -> None:  # noqa: F811
+def test_a_right_answer_and_a_blank_speak_spanish(lesson: Lesson,  # noqa: F811
+                                                  in_spanish: None) -> None:  # noqa: F811
     ex = Exercises(lesson, 1)
     right = ex.check("E1.2", "ssl_min_protocol_version = 'TLSv1.3'")
     assert right.ok and str(right).startswith("E1.2: CORRECTO -- cliente hasta TLS 1.3: conecta (TLSv1.3)")
