@@ -12,7 +12,8 @@ verdict is computed from what the server and the client did.
 
 The exercises themselves are data (:data:`EXERCISES`): what the lab starts from, which clients are tried,
 which of them must get in. The notebooks ``notebooks/exercises/NN_ex_*.ipynb`` (built by
-``tools/build_exercises.py`` from ``notebooks/src/exercises/``) ask for the answers.
+``tools/build_exercises.py`` from ``notebooks/src/exercises/``) ask for the answers. What a check says is
+English here and Spanish in :mod:`labkit.exercises_es`, chosen by :func:`labkit.i18n.current_language`.
 """
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import catalogue, quoting
+from . import catalogue, exercises_es, quoting
 from .client import AttemptResult, attempt
 from .errors import InvalidValue, LabkitError
+from .i18n import current_language, word
 from .layers import Layer, TlsFile, layer_ca, layer_crl, layer_hostssl, layer_ssl_on
 from .transaction import apply
 
@@ -50,6 +52,23 @@ LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1")
 
 class ExerciseFailed(LabkitError):
     """At least one exercise of a notebook was not solved (what ``labkit run`` reports for a learner)."""
+
+
+def _say(text: str, **fields: object) -> str:
+    """``text`` (a phrase, or a frame with ``{named}`` fields) in the edition's language: the Spanish of
+    :data:`labkit.exercises_es.PHRASES` when it is ``es`` and the table knows it, else the English given."""
+    if current_language() == "es":
+        text = exercises_es.PHRASES.get(text, text)
+    return text.format(**fields) if fields else text
+
+
+def _own(exercise: Exercise, field_name: str, english: str, label: str = "") -> str:
+    """One of the exercise's own texts (task, hint, why_right; ``if_wrong`` of the probe ``label``) in the
+    edition's language, from :data:`labkit.exercises_es.EXERCISES` when it is ``es``."""
+    if current_language() != "es":
+        return english
+    spanish = exercises_es.EXERCISES.get(exercise.key, {}).get(field_name, english)
+    return str(spanish.get(label, english) if isinstance(spanish, dict) else spanish)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -377,7 +396,7 @@ class Verdict:
         return pd.DataFrame(rows, columns=["client", "should connect", "connected", "outcome", "as expected"])
 
     def __str__(self) -> str:
-        return f"{self.exercise}: {'RIGHT' if self.ok else 'NOT YET'} -- {self.said}"
+        return f"{self.exercise}: {_say('RIGHT' if self.ok else 'NOT YET')} -- {self.said}"
 
     __repr__ = __str__  # the notebook's plain-text output: no ports, pids or paths of the attempts behind it
 
@@ -386,11 +405,13 @@ class Verdict:
 
         from . import tables
 
-        head = f"<p><b>{html.escape(self.exercise)}: {'right' if self.ok else 'not yet'}</b> -- " \
+        head = f"<p><b>{html.escape(self.exercise)}: {_say('right' if self.ok else 'not yet')}</b> -- " \
                f"{html.escape(self.said)}</p>"
         if not self.observed:
             return head
-        table = tables.verdict(self.frame(), "as expected", uuid=f"ex_{self.exercise.replace('.', '_')}")
+        frame = self.frame()
+        frame["client"] = [_say(label) for label in frame["client"]]  # the labels as the sentences say them
+        table = tables.verdict(frame, "as expected", uuid=f"ex_{self.exercise.replace('.', '_')}")
         return head + table.to_html()
 
 
@@ -398,25 +419,30 @@ def _refusal(result: AttemptResult) -> str:
     """Why a connection failed, in the catalogue's words (or the client's own message when it has none)."""
     entry = result.entry
     if entry is None:
-        return f"refused ({result.error_text.strip().splitlines()[0] if result.error_text else 'no message'})"
-    return f"refused: {entry.key} -- {entry.cause} Fix: {entry.fix}"
+        return _say("refused ({message})", message=result.error_text.strip().splitlines()[0] if result.error_text
+                    else _say("no message"))
+    return _say("refused: {key} -- {cause} Fix: {fix}", key=entry.key, cause=entry.cause, fix=entry.fix)
 
 
 def _judge(exercise: Exercise, observed: list[tuple[Probe, AttemptResult]], extra: Sequence[str] = ()) -> Verdict:
     wrong: list[str] = []
     seen: list[str] = []
     for probe, result in observed:
-        how = (f"connected ({result.tls_version or 'without TLS'})" if result.connected else _refusal(result))
-        seen.append(f"{probe.label}: {how if result.connected else 'refused (' + result.outcome + ')'}")
+        label = _say(probe.label)
+        how = (_say("connected ({tls})", tls=result.tls_version or _say("without TLS")) if result.connected
+               else _refusal(result))
+        seen.append(f"{label}: {how if result.connected else _say('refused ({message})', message=result.outcome)}")
         if result.connected and not probe.connects:
-            wrong.append(f"{probe.label} {how}, but must be refused: {probe.if_wrong}.")
+            why = _own(exercise, "if_wrong", probe.if_wrong, probe.label)
+            wrong.append(_say("{label} {how}, but must be refused: {why}.", label=label, how=how, why=why))
         elif not result.connected and probe.connects:
-            note = probe.refused_note.get(result.error_key or "", "")
-            wrong.append(f"{probe.label} must get in but was {how}" + (f" {note}" if note else ""))
+            note = _say(probe.refused_note.get(result.error_key or "", ""))
+            wrong.append(_say("{label} must get in but was {how}", label=label, how=how) + (f" {note}" if note else ""))
     wrong += extra
     if wrong:
         return Verdict(exercise.key, False, " ".join(wrong), observed)
-    return Verdict(exercise.key, True, f"{'; '.join(seen)}. Right: {exercise.why_right}.", observed)
+    return Verdict(exercise.key, True, _say("{seen}. Right: {why}.", seen="; ".join(seen),
+                                            why=_own(exercise, "why_right", exercise.why_right)), observed)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -444,7 +470,8 @@ class Exercises:
     def task(self, key: str) -> str:
         """The task and its hint, as the notebook shows them."""
         exercise = self._exercise(key)
-        return f"{exercise.key} ({exercise.kind}): {exercise.task}\n  hint: {exercise.hint}"
+        return _say("{key} ({kind}): {task}\n  hint: {hint}", key=exercise.key, kind=exercise.kind,
+                    task=_own(exercise, "task", exercise.task), hint=_own(exercise, "hint", exercise.hint))
 
     def _exercise(self, key: str) -> Exercise:
         if key not in self.keys:
@@ -455,12 +482,14 @@ class Exercises:
         """Apply ``answer`` to the lab, try the exercise's clients, and say what happened and why."""
         exercise = self._exercise(key)
         if _is_blank(answer):
-            verdict = Verdict(key, False, f"no answer yet. {exercise.task} (hint: {exercise.hint})")
+            verdict = Verdict(key, False, _say("no answer yet. {task} (hint: {hint})",
+                                               task=_own(exercise, "task", exercise.task),
+                                               hint=_own(exercise, "hint", exercise.hint)))
         else:
             try:
                 verdict = self._run(exercise, answer)
             except InvalidValue as exc:
-                verdict = Verdict(key, False, f"labkit did not write this answer: {exc.message}"
+                verdict = Verdict(key, False, _say("labkit did not write this answer: {message}", message=exc.message)
                                   + (f" ({exc.hint})" if exc.hint else ""))
         self.verdicts[key] = verdict
         return verdict
@@ -512,9 +541,11 @@ class Exercises:
         result = apply(self.lesson.lab, layer)
         if not result.ok:
             entry = catalogue.classify("", "\n".join(result.log))
-            why = f" The catalogue: {entry.key} -- {entry.cause} Fix: {entry.fix}" if entry else ""
-            return Verdict(exercise.key, False, "the server refused the change and kept its previous "
-                           f"configuration (rolled back: {result.rolled_back}): {result.reason}.{why}")
+            why = _say(" The catalogue: {key} -- {cause} Fix: {fix}", key=entry.key, cause=entry.cause,
+                       fix=entry.fix) if entry else ""
+            return Verdict(exercise.key, False, _say("the server refused the change and kept its previous "
+                           "configuration (rolled back: {rolled_back}): {reason}.", rolled_back=word(result.rolled_back),
+                           reason=result.reason) + why)
         observed = [(probe, self._try(probe, probe.client)) for probe in exercise.probes]
         return _judge(exercise, observed, self._served_problem(exercise))
 
@@ -528,7 +559,7 @@ class Exercises:
         served = pki_name(self.lesson.pki, served_certificate(lab.host, lab.port).serial)
         if served == exercise.served:
             return []
-        return [f"a new handshake is served {served}, not {exercise.served}."]
+        return [_say("a new handshake is served {served}, not {expected}.", served=served, expected=exercise.served)]
 
     def _run_revocation(self, exercise: Exercise, answer: object) -> Verdict:
         if not callable(answer):
@@ -544,16 +575,17 @@ class Exercises:
         try:
             answer(crt)
         except Exception as exc:  # noqa: BLE001 - the learner's code: say what it raised, do not crash the check
-            return Verdict(exercise.key, False, f"respond() raised {type(exc).__name__}: {exc}")
+            return Verdict(exercise.key, False, _say("respond() raised {error}: {message}",
+                                                     error=type(exc).__name__, message=exc))
         observed = [(exercise.probes[0], self._try(exercise.probes[0], stolen)),
                     *((p, self._try(p, p.client)) for p in exercise.probes[1:])]
         extra: list[str] = []
         if observed[0][1].connected:
             rows = pki.describe(space="exercises").set_index("file")
             listed = bool(rows.loc[Path(crt).relative_to(pki.root_dir).as_posix(), "revoked"])
-            extra.append("The CA lists it as revoked (pki.revoke), but the server still reads its old copy of "
-                         "the CRL: deliver the new combined.crl and reload (apply layer_crl again)."
-                         if listed else "The CA does not list it as revoked: nothing called pki.revoke on it.")
+            extra.append(_say("The CA lists it as revoked (pki.revoke), but the server still reads its old copy "
+                              "of the CRL: deliver the new combined.crl and reload (apply layer_crl again).")
+                         if listed else _say("The CA does not list it as revoked: nothing called pki.revoke on it."))
         return _judge(exercise, observed, extra)
 
     def finish(self) -> str:
@@ -561,10 +593,12 @@ class Exercises:
         self.lesson.finish()
         left = [key for key in self.keys if not (key in self.verdicts and self.verdicts[key].ok)]
         if left:
-            said = "; ".join(str(self.verdicts[k]) if k in self.verdicts else f"{k}: not checked" for k in left)
-            raise ExerciseFailed(f"{len(left)} of {len(self.keys)} exercises of part {self.part} not solved: {said}",
-                                 "change the answer cells and run the notebook again")
-        return f"all {len(self.keys)} exercises of part {self.part} are right"
+            said = "; ".join(str(self.verdicts[k]) if k in self.verdicts else _say("{key}: not checked", key=k)
+                             for k in left)
+            raise ExerciseFailed(_say("{left} of {total} exercises of part {part} not solved: {said}", left=len(left),
+                                      total=len(self.keys), part=self.part, said=said),
+                                 _say("change the answer cells and run the notebook again"))
+        return _say("all {total} exercises of part {part} are right", total=len(self.keys), part=self.part)
 
 
 _ATTEMPT_KEYWORDS = frozenset({"sslmode", "user", "dbname", "sslrootcert", "sslcert", "sslkey", "host",
