@@ -166,12 +166,13 @@ def key_pem(key: PrivateKey, passphrase: bytes | None = None) -> bytes:
     for _ in range(64):
         encrypted = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                       serialization.BestAvailableEncryption(passphrase))
-        if passphrase == COURSE_WRONG_PASSPHRASE or _wrong_passphrase_fails_at_padding(encrypted):
+        if passphrase == COURSE_WRONG_PASSPHRASE or wrong_passphrase_fails_at_padding(encrypted):
             return encrypted
     raise RuntimeError("64 encryptions in a row decrypted cleanly under the wrong passphrase")  # pragma: no cover
 
 
-def _wrong_passphrase_fails_at_padding(encrypted: bytes) -> bool:
+def wrong_passphrase_fails_at_padding(encrypted: bytes) -> bool:
+    """Whether :data:`COURSE_WRONG_PASSPHRASE` fails at the padding check (OpenSSL: ``bad decrypt``)."""
     try:
         serialization.load_pem_private_key(encrypted, COURSE_WRONG_PASSPHRASE)
     except ValueError as exc:

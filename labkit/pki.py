@@ -40,10 +40,12 @@ from .ca import (
     certificate_facts,
     check_key_type,
     check_server_names,
+    key_pem,
     load_cert,
     openssl_name_hash,
     pem,
     write_file,
+    wrong_passphrase_fails_at_padding,
 )
 from .errors import InvalidValue, WorkspaceError
 from .pki_files import check_role, check_roles, empty_dir, locked
@@ -260,12 +262,24 @@ class LabPKI:
                 else:
                     # A copied or unpacked workspace may have lost the key modes PostgreSQL insists on.
                     pki._fix_private_modes()
+                    pki._heal_encrypted_key()
         except OSError as exc:
             raise WorkspaceError(
                 f"cannot write the lab PKI under {str(pki.root_dir)!r}: {exc.strerror or exc}",
                 "check that the workspace directory is writable, or choose another one",
             ) from exc
         return pki
+
+    def _heal_encrypted_key(self) -> None:
+        """A PKI made before :func:`labkit.ca.key_pem` checked its encryption may hold the rare key that the
+        course's wrong passphrase decrypts to valid padding (``wrong tag`` instead of ``bad decrypt``): write
+        it again, same key and passphrase (a check of 1 ms)."""
+        encrypted = self.paths.server_encrypted_key
+        if encrypted.is_file() and not wrong_passphrase_fails_at_padding(encrypted.read_bytes()):
+            from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+            key = load_pem_private_key(self.paths.server_key.read_bytes(), None)
+            write_file(encrypted, key_pem(key, self.passphrase.encode()), 0o600, atomic=True)  # type: ignore[arg-type]
 
     @property
     def passphrase(self) -> str:

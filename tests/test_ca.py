@@ -112,3 +112,28 @@ def test_the_course_wrong_passphrase_always_reads_bad_decrypt(tmp_path: Path) ->
     right = subprocess.run([OPENSSL, "pkey", "-in", path, "-noout", "-passin", "pass:the-right-one"],
                            capture_output=True, text=True)
     assert right.returncode == 0, right.stderr
+
+
+def test_a_pki_made_before_the_check_is_healed(tmp_path: Path) -> None:
+    """An existing PKI whose encrypted key reads 'wrong tag'/'unsupported' under the wrong passphrase gets it
+    written again by LabPKI.ensure (same key, same passphrase), and the files are otherwise reused."""
+    from cryptography.hazmat.primitives import serialization
+
+    from labkit.ca import wrong_passphrase_fails_at_padding
+
+    pki = LabPKI.ensure(tmp_path / "pki")
+    key = serialization.load_pem_private_key(pki.paths.server_key.read_bytes(), None)
+    while True:  # make the rare key on purpose, as an older labkit could have (about 1 try in 300)
+        rare = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,  # type: ignore[union-attr]
+                                 serialization.BestAvailableEncryption(pki.passphrase.encode()))
+        if not wrong_passphrase_fails_at_padding(rare):
+            break
+    pki.paths.server_encrypted_key.write_bytes(rare)
+    serial = pki.describe().loc[0, "serial"]
+    healed = LabPKI.ensure(tmp_path / "pki")
+    assert healed.describe().loc[0, "serial"] == serial  # reused, not regenerated
+    again = healed.paths.server_encrypted_key.read_bytes()
+    assert again != rare and wrong_passphrase_fails_at_padding(again)
+    assert serialization.load_pem_private_key(again, pki.passphrase.encode()).private_numbers() == \
+        key.private_numbers()  # type: ignore[union-attr]
+    assert oct(healed.paths.server_encrypted_key.stat().st_mode & 0o777) == "0o600"
