@@ -85,6 +85,20 @@ def _dir_layout(bin_dir: Path) -> tuple[Path, Path]:
     return bin_dir.parent / "share" / "postgresql", bin_dir.parent / "lib" / "postgresql"
 
 
+def locale_dir(bin_dir: Path) -> Path:
+    """Where an installation looks for its message catalogues: ``pg_config --localedir`` when pg_config is
+    beside the binaries, else ``share/locale`` next to ``bin`` (where relocatable builds look)."""
+    pg_config = bin_dir / "pg_config"
+    if pg_config.exists():
+        try:
+            found = _run([str(pg_config), "--localedir"]).strip()
+            if found:
+                return Path(found)
+        except (subprocess.CalledProcessError, OSError, LabkitError):
+            pass
+    return bin_dir.parent / "share" / "locale"
+
+
 def _linked_libcrypto(postgres: Path) -> Path | None:
     """The libcrypto the server binary loads, as the dynamic loader resolves it."""
     try:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from . import binaries
 from .errors import LabkitError
 from .i18n import check_language
 
@@ -58,24 +59,9 @@ def os_has_locale(name: str = SPANISH_LOCALE) -> bool:
     return _normalised(name) in {_normalised(line.strip()) for line in listed.splitlines()}
 
 
-def _localedir(bin_dir: Path) -> Path:
-    """Where a build looks for message catalogues: ``pg_config --localedir`` when the build has pg_config,
-    else ``share/locale`` next to ``bin`` (where PostgreSQL's relocatable builds look)."""
-    pg_config = bin_dir / "pg_config"
-    if pg_config.exists():
-        try:
-            out = subprocess.run([str(pg_config), "--localedir"], capture_output=True, text=True, timeout=10,
-                                 check=False).stdout.strip()
-            if out:
-                return Path(out)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-    return bin_dir.parent / "share" / "locale"
-
-
 def spanish_catalogue(bin_dir: str | Path, major: int) -> Path | None:
     """The build's Spanish message catalogue (``postgres-<major>.mo``), or None when it has none."""
-    found = _localedir(Path(bin_dir)) / "es" / "LC_MESSAGES" / f"postgres-{major}.mo"
+    found = binaries.locale_dir(Path(bin_dir)) / "es" / "LC_MESSAGES" / f"postgres-{major}.mo"
     return found if found.is_file() else None
 
 
@@ -115,8 +101,6 @@ def check_available(lang: str, *, backend: str, major: int, bin_dir: str | Path 
 
 def support_rows() -> list[SpanishSupport]:
     """Every local build labkit finds, with whether it can log in Spanish (for `labkit doctor`)."""
-    from . import binaries
-
     locale = os_has_locale(SPANISH_LOCALE)
     return [SpanishSupport(str(inst.bin_dir), inst.major, spanish_catalogue(inst.bin_dir, inst.major), locale)
             for inst in binaries.list_installations()]
