@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -62,10 +63,7 @@ def ensure_writable(folder: Path, what: str, override: str) -> Path:
     PermissionError half-way through a download or an initdb.
     """
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        prove_writable(folder)
     except OSError as exc:
         owner = _owner_of(folder)
         raise WorkspaceError(
@@ -74,6 +72,17 @@ def ensure_writable(folder: Path, what: str, override: str) -> Path:
             f"set {override} to a folder you own, or run as that user",
         ) from None
     return folder
+
+
+def prove_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and write (and remove) a file there, or raise the OSError saying why.
+
+    The probe file has a name of its own (``tempfile``): with one fixed name, two processes preparing the
+    same folder at once removed each other's probe and one was told the folder "is not writable".
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder, prefix=".write-test-"):
+        pass
 
 
 def _owner_of(path: Path) -> str | None:

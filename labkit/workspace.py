@@ -131,10 +131,7 @@ class Workspace:
     def ensure(self) -> None:
         """Create the folder (and check it is writable) before anything else happens."""
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            probe = self.path / ".write-test"
-            probe.write_text("ok")
-            probe.unlink()
+            paths.prove_writable(self.path)
             self.secrets_dir.mkdir(mode=0o700, exist_ok=True)
             self.secrets_dir.chmod(0o700)
         except OSError as exc:

@@ -405,6 +405,29 @@ def ws_other_process_lock(path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+def test_many_callers_preparing_one_new_workspace_at_once_all_succeed(base: Path) -> None:
+    """Two `labkit up` on one new workspace: the second was told it "is not writable: No such file or
+    directory", because both wrote and removed one fixed probe file and one removed the other's."""
+    failures: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def prepare(folder: Path) -> None:
+        start.wait()
+        try:
+            for _ in range(50):
+                Workspace(folder).ensure()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            failures.append(exc)
+
+    workers = [threading.Thread(target=prepare, args=(base / "new-ws",)) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert failures == []
+    assert sorted(p.name for p in (base / "new-ws").iterdir()) == ["secrets"]  # no probe left behind
+
+
 def test_errors_are_labkit_errors() -> None:
     assert issubclass(PortInUse, LabkitError) and issubclass(WorkspaceError, LabkitError)
 
