@@ -15,6 +15,7 @@ Run as the user who runs the course:  python benchmarks/bench_speed.py [--runs 5
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -29,6 +30,7 @@ import psycopg
 
 from bench_startup import _tmp  # noqa: I001 - the benchmarks folder is the script's own
 from bench_startup import labkit_once as labkit_up  # same measurement: up, one TLS query, down
+from labkit.kernels import IpcKernelManager
 from labkit.ports import choose_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,11 +42,12 @@ def _median(runs: int, once: Callable[[], float]) -> str:
     return f"{statistics.median(samples):.3f} s  (runs: {', '.join(f'{s:.2f}' for s in samples)})"
 
 
-def _wait_query(port: int, password: str, deadline: float) -> None:
+def _wait_query(port: int, password: str, deadline: float, user: str = "postgres",
+                dbname: str = "postgres") -> None:
     while True:
         try:
-            with psycopg.connect(host="127.0.0.1", port=port, user="postgres", password=password,
-                                 dbname="postgres", connect_timeout=2) as conn:
+            with psycopg.connect(host="127.0.0.1", port=port, user=user, password=password,
+                                 dbname=dbname, connect_timeout=2) as conn:
                 conn.execute("SELECT 1")
                 return
         except psycopg.OperationalError:
@@ -71,21 +74,38 @@ def plain_docker_run() -> float:
 
 
 def testcontainers_start() -> float:
+    """testcontainers' PostgresContainer on the same image, its port bound to 127.0.0.1 only.
+
+    Its own readiness check runs ``psql`` inside the container, which the offline image does not have, so
+    readiness is measured as for ``docker run``: a query from this host until one answers.
+    """
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # its reaper image cannot be pulled here
-    from testcontainers.postgres import PostgresContainer
+    from testcontainers.community.postgres import PostgresContainer
+
+    class HostQueryReady(PostgresContainer):
+        def _connect(self) -> None:
+            """Readiness is the host-side query below (the image has no psql for testcontainers' exec)."""
 
     started = time.perf_counter()
-    with PostgresContainer(IMAGE, driver=None) as pg:
+    container = HostQueryReady(IMAGE, driver=None, password=secrets.token_urlsafe(12))
+    # Loopback only, like every lab (testcontainers publishes on every address by default, and its
+    # with_bind_ports takes no address): the docker SDK's (address, port) form.
+    container.ports["5432"] = ("127.0.0.1", choose_port(None))  # type: ignore[assignment]
+    with container as pg:
         port = int(pg.get_exposed_port(5432))
-        _wait_query(port, pg.password, time.monotonic() + 60)
+        _wait_query(port, pg.password, time.monotonic() + 60, user=pg.username, dbname=pg.dbname)
         return time.perf_counter() - started
 
 
 def kernel_start() -> float:
-    from jupyter_client.manager import start_new_kernel
-
+    """A kernel as labkit run starts them (Unix-socket channels, :mod:`labkit.kernels`) until it has run
+    the imports every lesson's first cell makes."""
     started = time.perf_counter()
-    manager, client = start_new_kernel(kernel_name="python3")
+    manager = IpcKernelManager(kernel_name="python3")
+    manager.start_kernel()
+    client = manager.client()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
     try:
         reply = client.execute_interactive("import labkit as lk, pandas", timeout=60)
         assert reply["content"]["status"] == "ok", reply
@@ -112,14 +132,24 @@ def matrix_timings() -> tuple[str, str]:
 
 
 def course(jobs: int) -> str:
+    """``labkit run -j N`` over every lesson, local backend; the count and the slowest lessons come from the
+    run's own results.json."""
     out = _tmp()
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "labkit", "run", "-j", str(jobs), "--backend", "local",
-                           "--out", str(out / "report")], capture_output=True, text=True, timeout=1800, check=False)
+                           "--notebooks-dir", str(ROOT / "notebooks"), "--out", str(out / "report")],
+                          capture_output=True, text=True, timeout=1800, check=False)
     elapsed = time.perf_counter() - started
-    verdict = "all passed" if done.returncode == 0 else f"exit {done.returncode}: {done.stderr.strip()[-200:]}"
+    try:
+        results = json.loads((out / "report" / "results.json").read_text())
+        summary = results["summary"]
+        slowest = sorted(results["lessons"], key=lambda lesson: -lesson["duration_s"])[:3]
+        detail = (f"{summary['passed']}/{summary['total']} lessons passed; slowest "
+                  + ", ".join(f"{lesson['name'][:2]} {lesson['duration_s']:.1f} s" for lesson in slowest))
+    except (OSError, ValueError, KeyError):
+        detail = f"exit {done.returncode}: {done.stderr.strip()[-200:]}"
     shutil.rmtree(out, ignore_errors=True)
-    return f"{elapsed:.1f} s ({verdict})"
+    return f"{elapsed:.1f} s ({detail})"
 
 
 def _guarded(what: Callable[[], str]) -> str:
