@@ -40,6 +40,34 @@ def _nbval_kernels_over_unix_sockets() -> None:
     nbval.kernel.KernelManager = IpcKernelManager  # type: ignore[misc]
 
 
+#: Files that take longest (measured with --durations on 2 cores: the course on a major is about 55 s, the
+#: packaging and Binder set-ups 35-40 s, the audit's tests over 160 s in all). Under pytest-xdist each file is
+#: one unit of work (--dist loadfile) and units are handed out in order, so these go first: started last,
+#: one of them alone kept a worker busy for two minutes after the others had finished.
+LONGEST_FILES = (
+    "tests/test_course_on_pg17_18.py",
+    "tests/test_course_on_pg15.py",
+    "tests/test_audit.py",
+    "tests/test_packaging.py",
+    "tests/test_binder.py",
+    "tests/test_lesson_isolation.py",
+    "tests/test_nb_params.py",
+    "tests/test_catalogue_es.py",
+    "tests/test_catalogue_ends.py",
+    "tests/test_shared_machine_docker.py",
+    "tests/test_shared_machine.py",
+    "tests/test_exercises.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On xdist workers only (a run in one process keeps the files' own order): the longest files first."""
+    if not hasattr(config, "workerinput"):
+        return
+    rank = {name: index for index, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(LONGEST_FILES)))  # stable
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     root = getattr(config, "_pgtls_tmp_root", None)
     if root is not None:

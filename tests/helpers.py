@@ -13,8 +13,13 @@ from typing import Any
 
 
 def labkit(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run `labkit ARGS` in a fresh process (the way a user runs it) and capture its output."""
-    full_env = {**os.environ, **(env or {})}
+    """Run `labkit ARGS` in a fresh process (the way a user runs it) and capture its output.
+
+    Its output goes to a pipe, so it wraps at labkit's own width, not at the COLUMNS=80 that pytest-xdist
+    sets in its workers (messages asserted whole would otherwise break across lines); a test that is about
+    the width passes COLUMNS in ``env``."""
+    inherited = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")}
+    full_env = {**inherited, **(env or {})}
     return subprocess.run([sys.executable, "-m", "labkit", *args], capture_output=True, text=True,
                           timeout=timeout, env=full_env, check=False)
 
