@@ -4,10 +4,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +31,17 @@ def status(workspace: Path) -> dict:
     return json.loads(done.stdout)
 
 
-def postgres_processes_for(marker: str) -> list[str]:
-    """Command lines of live (non-zombie) processes mentioning ``marker`` (e.g. a workspace path)."""
+@dataclass(frozen=True)
+class LiveProcess:
+    pid: int
+    owner: str
+    cmdline: str
+
+
+def live_processes() -> list[LiveProcess]:
+    """Every live (non-zombie) process, read from /proc. A process that exits while it is being read is left
+    out: with the suite's workers and a report beside it, processes come and go between the listing and
+    the read (a test once died of FileNotFoundError on /proc/PID/cmdline)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -38,11 +49,24 @@ def postgres_processes_for(marker: str) -> list[str]:
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             state = (proc / "stat").read_text().split(") ", 1)[1][:1]
-        except OSError:
+            uid = proc.stat().st_uid
+        except (OSError, IndexError):
             continue
-        if marker in cmdline and "postgres" in cmdline and state != "Z":
-            found.append(cmdline)
+        if state != "Z":
+            found.append(LiveProcess(int(proc.name), _account_name(uid), cmdline))
     return found
+
+
+def _account_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def postgres_processes_for(marker: str) -> list[str]:
+    """Command lines of live processes mentioning ``marker`` (e.g. a workspace path) and postgres."""
+    return [proc.cmdline for proc in live_processes() if marker in proc.cmdline and "postgres" in proc.cmdline]
 
 
 def searchable_tmp(path: Path) -> Path:

@@ -17,7 +17,7 @@ import pytest
 from labkit.errors import BinariesUnsuitable, InvalidValue, PortInUse, WorkspaceError
 from labkit.server import LabServer
 
-from .helpers import labkit, postgres_processes_for, searchable_tmp, status
+from .helpers import labkit, live_processes, postgres_processes_for, searchable_tmp, status
 
 
 @pytest.fixture
@@ -211,9 +211,7 @@ def test_as_a_normal_user(student: str, tmp_path: Path) -> None:
     up = as_student("up", "--backend", "local", "--workspace", str(workspace))
     assert up.returncode == 0, up.stderr
     try:
-        owners = {pwd.getpwuid(Path(f"/proc/{pid}").stat().st_uid).pw_name
-                  for pid in os.listdir("/proc") if pid.isdigit()
-                  and str(workspace) in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")}
+        owners = {proc.owner for proc in live_processes() if str(workspace) in proc.cmdline}
         assert owners == {student}
         st = as_student("status", "--json", "--workspace", str(workspace))
         assert '"running": true' in st.stdout

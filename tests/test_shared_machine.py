@@ -26,7 +26,7 @@ from labkit.errors import InvalidValue, LabkitError, PortInUse, ServerStartError
 from labkit.server import DEFAULT_PORT, LabServer
 from labkit.workspace import Workspace
 
-from .helpers import PortThief, labkit, postgres_processes_for, searchable_tmp, status
+from .helpers import PortThief, labkit, live_processes, postgres_processes_for, searchable_tmp, status
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, a second account)")
 
@@ -345,7 +345,7 @@ def test_down_stops_the_server_when_its_binaries_are_gone(base: Path) -> None:
     down = labkit("down", "--workspace", str(workspace))
     assert down.returncode == 0, down.stderr
     assert "Traceback" not in down.stderr
-    assert not Path(f"/proc/{pid}").exists() or "postgres" not in Path(f"/proc/{pid}/cmdline").read_text()
+    assert not [proc for proc in live_processes() if proc.pid == pid and "postgres" in proc.cmdline]
     assert postgres_processes_for(str(workspace)) == []
     assert not (workspace / "server").exists()
 
