@@ -36,6 +36,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
 from .errors import InvalidValue
+from .paths import replace_file
 
 __all__ = ["CA", "KEY_TYPES", "Leaf", "ORG", "certificate_facts", "generate_key", "openssl_name_hash", "verifies"]
 
@@ -196,20 +197,21 @@ def load_key(path: Path, password: bytes | None = None) -> PrivateKey:
 
 
 def write_file(path: Path, data: bytes, mode: int, *, atomic: bool = False) -> None:
-    """Write with an explicit mode (whatever the umask). ``atomic`` for files a running server may be reading.
+    """Write with an explicit mode (whatever the umask). ``atomic`` for files a running server may be reading
+    (:func:`labkit.paths.replace_file`).
 
     No fsync: these are throw-away lab files, and a crash mid-write leaves no manifest, so the next
     ``LabPKI.ensure`` regenerates everything anyway.
     """
-    target = path.with_name(f".{path.name}.tmp") if atomic else path
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    if atomic:
+        replace_file(path, data, mode)
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         os.fchmod(fd, mode)
         os.write(fd, data)
     finally:
         os.close(fd)
-    if atomic:
-        os.replace(target, path)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -85,6 +85,28 @@ def prove_writable(folder: Path) -> None:
         pass
 
 
+def replace_file(path: Path, data: bytes, mode: int = 0o644, owner: tuple[int, int] | None = None) -> None:
+    """Replace ``path`` whole, in one rename, with ``data``, ``mode`` (whatever the umask) and, given ``owner``
+    (uid, gid), that owner. The temporary file is this call's own (``mkstemp``): with one fixed temporary
+    name, two processes writing one file at once renamed each other's file away ("No such file or
+    directory", seen with two ``labkit up`` of one workspace). A reader never sees half a file."""
+    fd, written = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        try:
+            os.fchmod(fd, mode)
+            if owner is not None:
+                os.fchown(fd, *owner)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(written, path)
+    except BaseException:
+        Path(written).unlink(missing_ok=True)
+        raise
+
+
 def _owner_of(path: Path) -> str | None:
     """The account owning ``path`` or its nearest existing parent (for error messages)."""
     import pwd

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from . import i18n
+from . import i18n, paths
 from .errors import InvalidValue, LabkitError
 
 if TYPE_CHECKING:
@@ -119,14 +119,7 @@ def _jsonable(value: object) -> object:
 def _write_json_atomically(path: Path, data: Mapping[str, object]) -> None:
     """Replace ``path`` in one step, so the runner never reads a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    paths.replace_file(path, json.dumps(data, indent=2, sort_keys=True).encode("utf-8"), 0o600)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import messages
+from . import messages, paths
 from .errors import InvalidValue, LabkitError, ServerStartError
 from .layers import Layer, TlsFile, known_settings_check
 from .server import ReloadResult
@@ -339,9 +339,7 @@ def _read_entries(lab: LabServer) -> list[dict[str, Any]]:
 
 def _write_entries(lab: LabServer, entries: list[dict[str, Any]]) -> None:
     path = _track_path(lab)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"applied": entries}, indent=2))
-    tmp.replace(path)
+    paths.replace_file(path, json.dumps({"applied": entries}, indent=2).encode())
 
 
 def _is_live(lab: LabServer, entry: dict[str, Any]) -> bool:

@@ -168,9 +168,7 @@ class Workspace:
             return None
 
     def save(self, state: LabState) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(state), indent=2))
-        tmp.replace(self.state_file)
+        paths.replace_file(self.state_file, json.dumps(asdict(state), indent=2).encode())
         self._register(state)
 
     def forget(self) -> None:

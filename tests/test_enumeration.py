@@ -58,3 +58,28 @@ def test_enumeration_refuses_a_server_without_tls(any_lab: LabServer) -> None:
     any_lab.reload()
     with pytest.raises(LabkitError, match="could not complete a TLS handshake"):
         enumeration.enumerate_server(any_lab.host, any_lab.port, "localhost")
+
+
+def test_the_client_certificate_check_answers_at_once_and_the_server_says_why(any_lab: LabServer, pki: LabPKI) -> None:
+    """sslyze's own TLS 1.3 check sends one byte and waits for PostgreSQL to answer, which it never does
+    before a full startup packet: 5.0 s per check of a server with ssl_ca_file. labkit's CancelRequest
+    gets the same verdict (optional: PostgreSQL asks for a certificate, pg_hba.conf decides) at once."""
+    import time
+
+    from labkit.layers import layer_ca
+
+    assert transaction.apply(any_lab, layer_ssl_on(pki)).ok
+    assert enumeration.connectivity(any_lab.host, any_lab.port, "localhost").tls_probing_result \
+        .client_auth_requirement.name == "DISABLED"  # no ssl_ca_file: the server asks for no certificate
+    assert transaction.apply(any_lab, layer_ssl_on(pki), layer_ca(pki, "combined")).ok
+    mark = any_lab.log_mark()
+    started = time.monotonic()
+    info = enumeration.connectivity(any_lab.host, any_lab.port, "localhost", timeout=5)
+    took = time.monotonic() - started
+    assert info.tls_probing_result.client_auth_requirement.name == "OPTIONAL"
+    assert took < 2, f"the connectivity check took {took:.1f} s: is sslyze's one-byte probe waiting again?"
+    deadline = time.monotonic() + 5
+    while "in cancel request did not match" not in any_lab.log_since(mark) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "PID 0 in cancel request did not match any process" in any_lab.log_since(mark)
+    assert transaction.apply(any_lab, layer_ssl_on(pki)).ok

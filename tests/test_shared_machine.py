@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import textwrap
@@ -426,6 +427,37 @@ def test_many_callers_preparing_one_new_workspace_at_once_all_succeed(base: Path
         worker.join(60)
     assert failures == []
     assert sorted(p.name for p in (base / "new-ws").iterdir()) == ["secrets"]  # no probe left behind
+
+
+def test_many_writers_replacing_one_file_at_once_all_succeed(base: Path) -> None:
+    """Two `labkit up` of one workspace deliver the same certificate into the data directory at once; with
+    one fixed temporary name, one renamed the other's file away ("No such file or directory:
+    '.../pgdata/tls/.server-chain.crt.labkit-tmp'"). Every writer must succeed, and the file is always one
+    writer's whole content."""
+    from labkit import paths
+
+    target = base / "server-chain.crt"
+    failures: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def write(n: int) -> None:
+        start.wait()
+        try:
+            for _ in range(200):
+                paths.replace_file(target, bytes([n]) * 4096, 0o640)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            failures.append(exc)
+
+    workers = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert failures == []
+    content = target.read_bytes()
+    assert len(content) == 4096 and len(set(content)) == 1
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert [p.name for p in base.iterdir()] == ["server-chain.crt"]  # no temporary file left behind
 
 
 def test_errors_are_labkit_errors() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 
 from .. import handshake
-from ..enumeration import accepted_by_elimination, sslyze_version
+from ..enumeration import accepted_by_elimination, speak_postgres_in_sslyze_checks, sslyze_version
 from . import certs
 from .profiles import VERSION_ORDER, Profile, group_name
 from .targets import Target
@@ -168,6 +168,7 @@ def _sslyze_scan(view: OutsideView, target: Target, profile: Profile, timeout: f
     except ImportError:
         view.errors.append("sslyze is not installed (pip install sslyze): suites, chain and groups not observed")
         return
+    speak_postgres_in_sslyze_checks()
     wanted = [v for v in VERSION_ORDER if view.versions.get(v, {}).get("result") != "refused"]
     commands = {sslyze.ScanCommand.CERTIFICATE_INFO}
     if "TLSv1.3" in wanted:

@@ -191,6 +191,10 @@ class LocalBackend(Backend):
             raise ServerStartError(f"{Path(argv[0]).name} did not finish within {timeout:.0f} s",
                                    f"see {self.log_file}") from exc
 
+    def _owner(self) -> tuple[int, int] | None:
+        """(uid, gid) of the server account when it is not us (we are root), else None: nothing to change."""
+        return None if self.account.pw_uid == os.geteuid() else (self.account.pw_uid, self.account.pw_gid)
+
     def _own(self, path: Path, mode: int) -> None:
         if self.account.pw_uid != os.geteuid():
             os.chown(path, self.account.pw_uid, self.account.pw_gid)
@@ -356,12 +360,9 @@ class LocalBackend(Backend):
         for parent in reversed(target.relative_to(self.data_dir.resolve()).parents):
             folder = self.data_dir / parent
             if not folder.exists():
-                folder.mkdir()
+                folder.mkdir(exist_ok=True)  # another process may make it at the same moment
                 self._own(folder, 0o700)
-        tmp = target.with_name(f".{target.name}.labkit-tmp")
-        tmp.write_bytes(content)
-        self._own(tmp, mode)
-        tmp.replace(target)
+        paths.replace_file(target, content, mode, owner=self._owner())
 
     def read_file(self, relative: str) -> bytes:
         return self._inside(relative).read_bytes()
@@ -407,10 +408,7 @@ class LocalBackend(Backend):
         if not marker:
             return False
         lines = [f"port = {int(port)}" if line.startswith("port = ") else line for line in block.split("\n")]
-        tmp = conf.with_name(".postgresql.conf.labkit-tmp")
-        tmp.write_text(head + marker + "\n".join(lines))
-        self._own(tmp, 0o600)
-        tmp.replace(conf)
+        paths.replace_file(conf, (head + marker + "\n".join(lines)).encode(), 0o600, owner=self._owner())
         self.spec.port = int(port)
         self.socket_dir = self._socket_dir()
         return True
