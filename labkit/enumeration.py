@@ -68,7 +68,7 @@ def _client_auth_with_tls_1_3_on_postgres(server_location: Any, network_config: 
 
     from nassl import _nassl
     from nassl.ssl_client import ClientCertificateRequested
-    from sslyze.connection_helpers.tls_connection import SslConnection
+    from sslyze.connection_helpers.tls_connection import _HANDSHAKE_REJECTED_TLS_ERRORS, SslConnection
     from sslyze import ClientAuthRequirementEnum, TlsVersionEnum
     from sslyze.errors import ConnectionToServerFailed, ServerRejectedTlsHandshake
 
@@ -84,8 +84,8 @@ def _client_auth_with_tls_1_3_on_postgres(server_location: Any, network_config: 
         words = str(exc.args[0] if exc.args else exc)
         if "shut down by peer" in words:  # the server closed after our CancelRequest: no certificate needed
             return ClientAuthRequirementEnum.OPTIONAL
-        if "alert" in words or "certificate required" in words:  # the server refused us for want of one
-            return ClientAuthRequirementEnum.REQUIRED
+        if "certificate required" in words or any(known in words for known in _HANDSHAKE_REJECTED_TLS_ERRORS):
+            return ClientAuthRequirementEnum.REQUIRED  # refused for want of a certificate (sslyze's own words)
         raise ConnectionToServerFailed(server_location=server_location, network_configuration=network_config,
                                        error_message=f"client-certificate check: {words}") from None
     except socket.timeout:

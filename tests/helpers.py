@@ -8,6 +8,7 @@ import pwd
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,16 @@ def _account_name(uid: int) -> str:
 def postgres_processes_for(marker: str) -> list[str]:
     """Command lines of live processes mentioning ``marker`` (e.g. a workspace path) and postgres."""
     return [proc.cmdline for proc in live_processes() if marker in proc.cmdline and "postgres" in proc.cmdline]
+
+
+def wait_for_log(lab: Any, mark: int, text: str, timeout: float = 5.0) -> str:
+    """The log since ``mark`` once it contains ``text`` (or when ``timeout`` has passed)."""
+    deadline = time.monotonic() + timeout
+    log = lab.log_since(mark)
+    while text not in log and time.monotonic() < deadline:
+        time.sleep(0.01)
+        log = lab.log_since(mark)
+    return log
 
 
 def searchable_tmp(path: Path) -> Path:

@@ -12,6 +12,8 @@ from labkit.layers import layer_ciphers, layer_ssl_on
 from labkit.pki import LabPKI
 from labkit.server import LabServer
 
+from .helpers import wait_for_log
+
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPKI:
@@ -78,8 +80,5 @@ def test_the_client_certificate_check_answers_at_once_and_the_server_says_why(an
     took = time.monotonic() - started
     assert info.tls_probing_result.client_auth_requirement.name == "OPTIONAL"
     assert took < 2, f"the connectivity check took {took:.1f} s: is sslyze's one-byte probe waiting again?"
-    deadline = time.monotonic() + 5
-    while "in cancel request did not match" not in any_lab.log_since(mark) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert "PID 0 in cancel request did not match any process" in any_lab.log_since(mark)
+    assert "PID 0 in cancel request did not match any process" in wait_for_log(any_lab, mark, "in cancel request")
     assert transaction.apply(any_lab, layer_ssl_on(pki)).ok

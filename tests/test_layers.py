@@ -6,7 +6,6 @@ Error texts asserted here are the ones measured on both servers; where the two d
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,8 @@ from labkit.errors import InvalidValue
 from labkit.roles import ensure_role, role_password
 from labkit.pki import LabPKI
 from labkit.server import LabServer
+
+from .helpers import wait_for_log
 
 ROLES = ("conssl", "reporter")
 
@@ -98,16 +99,6 @@ def verify_full(pki: LabPKI, rootcert: Path | None = None, cert: Path | None = N
     if cert is not None:
         params.update(sslcert=str(cert), sslkey=str(key or pki.paths.client_key))
     return params
-
-
-def wait_for_log(lab: LabServer, mark: int, text: str, timeout: float = 5.0) -> str:
-    """The log since ``mark`` once it contains ``text`` (or when ``timeout`` has passed)."""
-    deadline = time.monotonic() + timeout
-    log = lab.log_since(mark)
-    while text not in log and time.monotonic() < deadline:
-        time.sleep(0.01)
-        log = lab.log_since(mark)
-    return log
 
 
 def must(result: T.ApplyResult) -> T.ApplyResult:

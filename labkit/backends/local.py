@@ -196,8 +196,9 @@ class LocalBackend(Backend):
         return None if self.account.pw_uid == os.geteuid() else (self.account.pw_uid, self.account.pw_gid)
 
     def _own(self, path: Path, mode: int) -> None:
-        if self.account.pw_uid != os.geteuid():
-            os.chown(path, self.account.pw_uid, self.account.pw_gid)
+        owner = self._owner()
+        if owner is not None:
+            os.chown(path, *owner)
         path.chmod(mode)
 
     def _template(self) -> Path:
