@@ -541,8 +541,13 @@ class LabServer:
             time.sleep(0.005)
         with psycopg.connect(**self.backend.admin_conninfo()) as probe:
             probe_tag = f"[{probe.info.backend_pid}]"
+            probe_logged = str(probe.execute("SHOW log_connections").fetchone()[0]) not in ("off", "")
+        # Docker's log pipe may lag: wait until the probe's own lines are there too. The postmaster wrote
+        # the reload's errors before it forked the probe, so they are then all in (seen missing under load:
+        # "pg_hba.conf was not reloaded" arrived after "received SIGHUP" had).
         log = self.backend.log_since(mark)
-        while "SIGHUP" not in log and time.monotonic() < deadline:  # docker's log pipe may lag a moment
+        while (("SIGHUP" not in log or (probe_logged and probe_tag not in log))
+               and time.monotonic() < deadline):
             time.sleep(0.01)
             log = self.backend.log_since(mark)
         log = "".join(line for line in log.splitlines(keepends=True) if probe_tag not in line)
