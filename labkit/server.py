@@ -517,14 +517,13 @@ class LabServer:
         self.backend.write_file("pg_ident.conf", quoting.IDENT_HEADER.encode(), 0o600)
 
     def reload(self, timeout: float = 10) -> ReloadResult:
-        """``pg_reload_conf()``, wait until the server has really finished re-reading its files, and report
-        both error views and the log written since.
+        """``pg_reload_conf()``, wait until the server has re-read its files; both error views and the log.
 
         Two steps prove the reload is complete: the admin session's ``pg_conf_load_time()`` moves (the
         postmaster has re-read postgresql.conf and signalled its children), then one new connection
         succeeds — the postmaster forks it only after it has also reloaded pg_hba.conf and the SSL files,
-        whose errors ("SSL configuration was not reloaded", "bad decrypt") are logged in that second phase.
-        That probe connection's own log lines are left out."""
+        whose errors ("SSL configuration was not reloaded", "bad decrypt") are logged in that second phase,
+        before the probe's own lines (awaited, then left out)."""
         mark = self.backend.log_size()
         started = time.perf_counter()
         before = self.execute("SELECT pg_conf_load_time() AS t")[0]["t"]
@@ -542,12 +541,8 @@ class LabServer:
         with psycopg.connect(**self.backend.admin_conninfo()) as probe:
             probe_tag = f"[{probe.info.backend_pid}]"
             probe_logged = str(probe.execute("SHOW log_connections").fetchone()[0]) not in ("off", "")
-        # Docker's log pipe may lag: wait until the probe's own lines are there too. The postmaster wrote
-        # the reload's errors before it forked the probe, so they are then all in (seen missing under load:
-        # "pg_hba.conf was not reloaded" arrived after "received SIGHUP" had).
-        log = self.backend.log_since(mark)
-        while (("SIGHUP" not in log or (probe_logged and probe_tag not in log))
-               and time.monotonic() < deadline):
+        log = self.backend.log_since(mark)  # docker's pipe lags: the reload's errors precede the probe's lines
+        while ("SIGHUP" not in log or (probe_logged and probe_tag not in log)) and time.monotonic() < deadline:
             time.sleep(0.01)
             log = self.backend.log_since(mark)
         log = "".join(line for line in log.splitlines(keepends=True) if probe_tag not in line)
