@@ -1,9 +1,10 @@
 """A bad notebook parameter fails at the validation cell, names the parameter and what is allowed, and starts
 nothing: no server, no ``state.json`` in the workspace. One row per (lesson, bad value).
 
-Each notebook runs through papermill (the way ``labkit run -p`` overrides a parameter) in a fresh workspace
-below ``tmp_path``. The validation cell is the one that calls ``lk.begin(`` -- every check of a knob comes
-before it, so nothing has been started when a value is refused.
+Each notebook runs through papermill with labkit's kernels (the way ``labkit run -p`` overrides a
+parameter) in a fresh workspace below ``tmp_path``. The validation cell is the one that calls
+``lk.begin(`` -- every check of a knob comes before it, so nothing has been started when a value is
+refused.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import nbformat
 import pytest
 
 papermill = pytest.importorskip("papermill")
+
+from labkit.kernels import NOTEBOOK_KERNEL_MANAGER  # noqa: E402 - after the papermill check
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -88,7 +91,7 @@ def test_bad_parameter_fails_at_validation(tmp_path: Path, notebook: str, params
     with pytest.raises(papermill.PapermillExecutionError) as caught:
         papermill.execute_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"), str(out), kernel_name="python3",
                                    parameters={**params, "workspace": str(workspace)}, cwd=str(NOTEBOOKS),
-                                   progress_bar=False)
+                                   progress_bar=False, kernel_manager_class=NOTEBOOK_KERNEL_MANAGER)
     error = caught.value
     assert error.ename == "InvalidValue", (error.ename, error.evalue)
     assert f"invalid {name}:" in error.evalue, error.evalue

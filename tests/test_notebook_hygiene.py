@@ -9,6 +9,8 @@ import nbformat
 import papermill
 import pytest
 
+from labkit.kernels import NOTEBOOK_KERNEL_MANAGER
+
 from .helpers import searchable_tmp
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -67,7 +69,8 @@ def test_a_fresh_run_prints_none_of_its_own_secrets(tmp_path: Path) -> None:
     workspace = searchable_tmp(tmp_path) / "ws"
     out = tmp_path / "out.ipynb"
     papermill.execute_notebook(str(lesson), str(out), parameters={"workspace": str(workspace), "backend": "local"},
-                               kernel_name="python3", cwd=str(lesson.parent), progress_bar=False)
+                               kernel_name="python3", cwd=str(lesson.parent), progress_bar=False,
+                               kernel_manager_class=NOTEBOOK_KERNEL_MANAGER)  # as labkit run starts it
     text = _outputs_text(nbformat.read(out, as_version=4))
     secrets = [f.read_text().strip() for f in (workspace / "secrets").iterdir() if f.is_file() and f.name != "pgpass"]
     passphrase = (workspace / "pki" / "private" / "passphrase.txt").read_text().strip()
