@@ -36,10 +36,7 @@ from .workspace import DEFAULT_MAX_CONNECTIONS, LabState, Workspace, registered_
 DEFAULT_HBA_RULES = ("host    all    all    0.0.0.0/0    scram-sha-256",)
 LESSON_CONF = "labkit.conf"
 Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    pass
+_quiet: Progress = lambda _message: None  # noqa: E731 - the progress callback that says nothing
 
 
 @dataclass
@@ -512,9 +509,11 @@ class LabServer:
     def reset_config(self) -> None:
         """Back to the lab's starting point: no lesson settings, default pg_hba rules, no pg_ident.conf maps
         (not reloaded), so no lesson inherits what another configured."""
-        self.set_settings({}, replace=True)
-        self.set_hba_rules(None)
-        self.backend.write_file("pg_ident.conf", quoting.IDENT_HEADER.encode(), 0o600)
+        self.state.settings, self.state.hba_rules = {}, None
+        self.backend.write_files({LESSON_CONF: (self._lesson_conf_text().encode(), 0o600),  # one call on Docker
+                                  "pg_hba.conf": (self._hba_text().encode(), 0o600),
+                                  "pg_ident.conf": (quoting.IDENT_HEADER.encode(), 0o600)})
+        self.workspace.save(self.state)
 
     def reload(self, timeout: float = 10) -> ReloadResult:
         """``pg_reload_conf()``, wait until the server has re-read its files; both error views and the log.

@@ -125,15 +125,18 @@ class _Snapshot:
 
 
 def _take_snapshot(lab: LabServer, file_names: Iterable[str]) -> _Snapshot:
-    files = {name: server_file(lab, name) for name in file_names}
-    return _Snapshot(lab.settings, lab.hba_rules, files)
+    names = list(file_names)
+    found = lab.backend.read_files([f"tls/{name}" for name in names]) if names else {}  # one call on Docker
+    return _Snapshot(lab.settings, lab.hba_rules, {name: found[f"tls/{name}"] for name in names})
 
 
 def _restore(lab: LabServer, snap: _Snapshot) -> None:
     lab.restore_settings(snap.settings)
     lab.set_hba_rules(snap.hba_rules)
-    for name, data in snap.files.items():
-        restore_server_file(lab, name, data)
+    lab.backend.write_files({f"tls/{name}": (data, _file_mode(name))
+                             for name, data in snap.files.items() if data is not None})
+    for name in [name for name, data in snap.files.items() if data is None]:
+        lab.backend.remove_file(f"tls/{name}")
 
 
 def _file_mode(name: str) -> int:
@@ -225,7 +228,9 @@ def _change(lab: LabServer, keys: list[str], settings: Mapping[str, object] | No
     started = time.perf_counter()
     snap = _take_snapshot(lab, files)
     try:
-        delivered = {name: lab.deliver(name, path, _file_mode(name)) for name, path in files.items()}
+        lab.backend.write_files({f"tls/{name}": (Path(path).read_bytes(), _file_mode(name))
+                                 for name, path in files.items()})  # one engine call on Docker
+        delivered = {name: lab.backend.server_path(f"tls/{name}") for name in files}  # what lab.deliver() returns
         if formatted is not None:
             lab.restore_settings(formatted)
         if settings:

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 import docker
+from docker.models.containers import Container
 from labkit.backends.base import ServerSpec
 from labkit.backends.docker_archive import PullProgress, scram_verifier
 from labkit.backends.docker_backend import LABEL_HELPER_FOR, LABEL_MANAGED, DockerBackend
@@ -162,6 +163,30 @@ def test_write_file_owner_and_mode(lab: DockerBackend) -> None:
     lab.remove_file("labkit-test/secret.key")  # missing is fine
     with pytest.raises(FileNotFoundError):
         lab.read_file("labkit-test/secret.key")
+
+
+def test_several_files_travel_in_one_engine_call_each_way(lab: DockerBackend,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {"batch/one.key": (b"first\n", 0o600), "batch/two.crt": (b"second\n", 0o644),
+             "three.txt": (b"3\n", 0o640)}
+    calls: list[str] = []
+    real_put, real_get = Container.put_archive, Container.get_archive
+    monkeypatch.setattr(Container, "put_archive", lambda self, *a, **k: calls.append("put") or real_put(self, *a, **k))
+    monkeypatch.setattr(Container, "get_archive", lambda self, *a, **k: calls.append("get") or real_get(self, *a, **k))
+    lab.write_files(files)
+    assert calls == ["put"]  # one archive for three files in two folders
+    container = docker.from_env().containers.get(lab.name)
+    for relative, (content, mode) in files.items():
+        code, out = container.exec_run(["stat", "-c", "%u:%g %a", lab.server_path(relative)])
+        assert code == 0 and out.decode().strip() == f"999:999 {mode:o}", relative
+    assert lab.read_file("three.txt") == b"3\n"
+    calls.clear()
+    found = lab.read_files(["batch/one.key", "batch/two.crt", "batch/missing.pem"])
+    assert calls == ["get"]  # the folder's archive, once
+    assert found == {"batch/one.key": b"first\n", "batch/two.crt": b"second\n", "batch/missing.pem": None}
+    assert lab.read_files(["nowhere/a.pem", "nowhere/b.pem"]) == {"nowhere/a.pem": None, "nowhere/b.pem": None}
+    for relative in files:
+        lab.remove_file(relative)
 
 
 def test_config_reload_and_log(lab: DockerBackend) -> None:

@@ -7,6 +7,7 @@ is written once in ``LabServer`` on top of these few operations.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,23 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def remove_file(self, relative: str) -> None:
         """Remove a file below the data directory (missing is fine)."""
+
+    def write_files(self, files: Mapping[str, tuple[bytes, int]]) -> None:
+        """Write several files (relative path -> content, mode) as :meth:`write_file` does. A backend where
+        each file is a costly call overrides this with one call (Docker: one archive instead of one engine
+        call of about 50 ms of CPU per file, measured on 2 cores)."""
+        for relative, (content, mode) in files.items():
+            self.write_file(relative, content, mode)
+
+    def read_files(self, relatives: Sequence[str]) -> dict[str, bytes | None]:
+        """Several files below the data directory, None for one that is not there (see :meth:`write_files`)."""
+        found: dict[str, bytes | None] = {}
+        for relative in relatives:
+            try:
+                found[relative] = self.read_file(relative)
+            except FileNotFoundError:
+                found[relative] = None
+        return found
 
     # -- log -----------------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -19,7 +19,7 @@ import posixpath
 import re
 import sys
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -406,6 +406,40 @@ class DockerBackend(Backend):
         relative = clean_relative(relative)
         container = self._require(f"write {relative!r}")
         self._put(container, self.pgdata, build_tar(file_entries(relative, content, mode)), f"write {relative!r}")
+
+    def write_files(self, files: Mapping[str, tuple[bytes, int]]) -> None:
+        """Several files in one archive, so one engine call (each is about 50 ms of CPU in dockerd)."""
+        entries: dict[str, TarEntry] = {}
+        for relative, (content, mode) in sorted(files.items()):
+            for entry in file_entries(clean_relative(relative), content, mode):
+                entries.setdefault(entry.name, entry)  # a shared parent folder once
+        if entries:
+            container = self._require(f"write {', '.join(sorted(files))}")
+            self._put(container, self.pgdata, build_tar(list(entries.values())), f"write {', '.join(sorted(files))}")
+
+    def read_files(self, relatives: Sequence[str]) -> dict[str, bytes | None]:
+        """Files of one folder in one engine call (its archive); None for a file that is not there."""
+        wanted = {clean_relative(r): r for r in relatives}
+        folders = {posixpath.dirname(name) for name in wanted}
+        if len(folders) != 1 or "" in folders:
+            return super().read_files(relatives)
+        (folder,) = folders
+        path = self.server_path(folder)
+        container = self._require(f"read {folder}/")
+        with engine_errors(f"read {path}"):
+            try:
+                data = b"".join(container.get_archive(path)[0])
+            except docker.errors.NotFound:
+                return {r: None for r in relatives}
+        found: dict[str, bytes | None] = {r: None for r in relatives}
+        base = posixpath.dirname(folder)  # the archive's names start with the folder's own name
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            for member in tar:
+                name = posixpath.normpath(posixpath.join(base, member.name))
+                extracted = tar.extractfile(member) if member.isfile() and name in wanted else None
+                if extracted is not None:
+                    found[wanted[name]] = extracted.read()
+        return found
 
     def read_file(self, relative: str) -> bytes:
         """Read a file below PGDATA; FileNotFoundError if it is not there."""
