@@ -64,8 +64,12 @@ def port_released(port: int, within: float) -> bool:
     return True
 
 
+# In English and as a lab logging in Spanish (server_lang="es") words it: PostgreSQL 15's catalogue, and the
+# C library's Spanish for EADDRINUSE (tests/test_shared_machine.py makes a Spanish lab lose its port).
 _BIND_FAILED = re.compile(r"could not bind IPv[46] address .*Address already in use|"
-                          r"could not create any TCP/IP sockets")
+                          r"could not create any TCP/IP sockets|"
+                          r"no se pudo enlazar a la dirección IPv[46] .*La dirección ya se está usando|"
+                          r"no se pudo crear ningún socket TCP/IP")
 
 
 def bind_failure(log: str) -> str | None:

@@ -117,6 +117,24 @@ def test_a_port_taken_between_choice_and_bind_is_survived(base: Path) -> None:
             assert conn.info.pgconn.ssl_in_use
 
 
+def test_a_lab_logging_in_spanish_also_survives_a_port_taken_before_it_binds(base: Path) -> None:
+    """Found by a suite run: another process took a Spanish lab's port between choice and bind, the server
+    said so in Spanish ("no se pudo enlazar a la dirección IPv4 ... La dirección ya se está usando"), and
+    labkit, reading only the English words, gave up instead of moving to another port."""
+    from labkit.binaries import find
+    from labkit.server_lang import os_has_locale, spanish_catalogue
+
+    debian15 = find(15)
+    if not os_has_locale() or spanish_catalogue(debian15.bin_dir, 15) is None:
+        pytest.fail("this needs Debian's postgresql-15 and the es_ES.UTF-8 locale (.ci/run installs both)")
+    with PortThief("local") as thief, LabServer.up(base / "ws", backend="local", pg_version=15, server_lang="es",
+                                                   progress=thief) as lab:
+        assert lab.port != thief.port
+        assert "no se pudo enlazar a la dirección IPv4" in lab.backend.log_since(0)  # it did lose the first one
+        with psycopg.connect(lab.dsn(sslmode="require")) as conn:
+            assert conn.info.pgconn.ssl_in_use
+
+
 def test_an_asked_port_that_is_taken_at_bind_time_names_the_cause(base: Path) -> None:
     """With --port there is no other port to try: the error says another program took it (not 'fix the
     setting the log names'), and nothing is left behind."""
