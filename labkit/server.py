@@ -26,7 +26,7 @@ from psycopg.rows import dict_row
 
 from . import binaries, i18n, paths, quoting, server_lang as lang_support, validate
 from .backends.base import Backend
-from .backends.choose import choose_backend, default_image, make_backend
+from .backends.choose import choose_backend, default_image, make_backend, resolved_backend
 from .bootstrap_cert import self_signed
 from .errors import InvalidValue, LabkitError, PortInUse, ServerCommandError, ServerStartError
 from .messages import FAILURE_MARKERS, SIGHUP
@@ -92,7 +92,7 @@ class LabServer:
             ws.ensure()
             existing = ws.load() or cls._find_server(ws, say)
             if existing is not None:
-                reused = cls._reuse(ws, existing, backend, pg_major, say)
+                reused = cls._reuse(ws, existing, resolved_backend(backend), pg_major, say)
                 if reused is not None:
                     reused.set_server_lang(server_lang)
                     return reused

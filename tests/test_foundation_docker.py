@@ -68,6 +68,22 @@ def test_auto_prefers_docker_when_the_image_is_there(tmp_path: Path) -> None:
         labkit("down", "--workspace", str(workspace), env=ENV)
 
 
+def test_labkit_backend_says_what_auto_means_and_a_bad_value_is_refused_first(tmp_path: Path) -> None:
+    """With the engine and image there, LABKIT_BACKEND=local makes ``auto`` local (the suite's Spanish
+    edition uses it); a value that is no backend is named, and nothing starts."""
+    workspace = searchable_tmp(tmp_path) / "ws"
+    up = labkit("up", "--workspace", str(workspace), env={**ENV, "LABKIT_BACKEND": "local"})
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "backend: local (LABKIT_BACKEND=local)" in up.stderr
+    finally:
+        labkit("down", "--workspace", str(workspace), env=ENV)
+    bad = labkit("up", "--workspace", str(workspace), env={**ENV, "LABKIT_BACKEND": "podman"})
+    assert bad.returncode != 0
+    assert "invalid LABKIT_BACKEND: 'podman'" in bad.stderr and "'local'" in bad.stderr, bad.stderr
+    assert not (workspace / "state.json").exists()
+
+
 def test_engine_down_is_a_clear_error_and_auto_falls_back(tmp_path: Path) -> None:
     workspace = searchable_tmp(tmp_path) / "ws"
     dead = {**ENV, "DOCKER_HOST": "unix:///nonexistent.sock"}

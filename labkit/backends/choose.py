@@ -1,7 +1,8 @@
 """Which backend runs a lab, and building it from the recorded state.
 
 ``auto`` means Docker when an engine answers and the image is there (or can be pulled), else local
-binaries; the reason is returned so the user is told why.
+binaries, unless the ``LABKIT_BACKEND`` variable says ``local`` or ``docker``; the reason is returned so
+the user is told why.
 """
 from __future__ import annotations
 
@@ -22,11 +23,21 @@ def default_image(pg_major: int) -> str:
     return os.environ.get("LABKIT_IMAGE") or f"postgres:{pg_major}"
 
 
+def resolved_backend(requested: str) -> str:
+    """``requested``; for ``auto``, what ``LABKIT_BACKEND`` says ``auto`` means on this machine (``local`` or
+    ``docker``, e.g. local for one of the suite's two editions), checked like ``--backend``."""
+    requested = validate.backend(requested)
+    preferred = os.environ.get("LABKIT_BACKEND", "").strip()
+    return validate.backend(preferred, "LABKIT_BACKEND") if requested == "auto" and preferred else requested
+
+
 def choose_backend(requested: str, pg_major: int, image: str | None, progress: Progress) -> tuple[str, str]:
     """Resolve ``auto``: Docker when an engine answers and the image is there or can be pulled, else local."""
     requested = validate.backend(requested)
     if requested != "auto":
         return requested, "asked for"
+    if (preferred := resolved_backend(requested)) != "auto":
+        return preferred, f"LABKIT_BACKEND={preferred}"
     from .docker_backend import DockerBackend
 
     answers, why = DockerBackend.engine_status()
