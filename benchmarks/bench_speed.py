@@ -36,6 +36,7 @@ from labkit.kernels import IpcKernelManager
 from labkit.ports import choose_port
 
 ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS_DIR = ROOT / "notebooks"  # where lesson kernels start
 IMAGE = os.environ.setdefault("LABKIT_IMAGE", "labkit/postgres:16-offline")  # the Docker backend's image
 
 
@@ -107,7 +108,9 @@ def kernel_start(warm: bool) -> float:
     os.environ["LABKIT_WARM_KERNELS"] = "1" if warm else "0"
     started = time.perf_counter()
     manager = IpcKernelManager(kernel_name="python3")
-    manager.start_kernel()
+    # In a folder of its own, as a lesson's is: from the repository root, its labkit/ folder would shadow
+    # the installed one, and labkit then starts the kernel the ordinary way (labkit.kernels).
+    manager.start_kernel(cwd=str(NOTEBOOKS_DIR))
     client = manager.client()
     client.start_channels()
     client.wait_for_ready(timeout=60)

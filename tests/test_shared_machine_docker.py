@@ -56,7 +56,7 @@ def _reaches(client: docker.DockerClient, network: str | None, address: str) -> 
     try:
         return container.wait(timeout=60)["StatusCode"] == 0
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)  # and the image's anonymous data volume (it leaked 3 per run)
 
 
 def test_a_docker_lab_is_reachable_only_through_its_loopback_port(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_down_all_leaves_other_users_labs_alone(tmp_path: Path, monkeypatch: pyt
         other.reload()
         assert other.status == "created"  # untouched: it belongs to another user
     finally:
-        other.remove(force=True)
+        other.remove(force=True, v=True)
 
 
 def test_a_docker_restart_that_lost_its_port_moves_to_another_and_keeps_its_data(tmp_path: Path) -> None:
