@@ -107,9 +107,14 @@ class Zygote:
                                             start_new_session=True)
         finally:
             theirs.close()
-        ready = self._next_reply(timeout=120)
-        if "ready" not in ready:
-            raise OSError(f"the kernel zygote did not start: {ready}")
+        try:
+            ready = self._next_reply(timeout=120)
+            if "ready" not in ready:
+                raise OSError(f"the kernel zygote did not start: {ready}")
+        except OSError:
+            self.process.kill()  # no half-started zygote left behind; kernels of this key start cold
+            self._channel.close()
+            raise
         self.loaded: list[str] = ready["loaded"]
         self.failed: list[str] = ready["failed"]
 
