@@ -16,7 +16,6 @@ ordinary way. ``LABKIT_WARM_KERNELS=0`` starts every kernel the ordinary way.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -141,12 +140,6 @@ class Zygote:
 
     def alive(self) -> bool:
         return not self.closed and self.process.poll() is None
-
-    def close(self) -> None:
-        self.closed = True
-        self._channel.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=5)
 
     def _next_reply(self, timeout: float) -> dict[str, Any]:
         """The next message that is not an exit report (those are kept for :meth:`exit_code`)."""

@@ -133,10 +133,7 @@ def _take_snapshot(lab: LabServer, file_names: Iterable[str]) -> _Snapshot:
 def _restore(lab: LabServer, snap: _Snapshot) -> None:
     lab.restore_settings(snap.settings)
     lab.set_hba_rules(snap.hba_rules)
-    lab.backend.write_files({f"tls/{name}": (data, _file_mode(name))
-                             for name, data in snap.files.items() if data is not None})
-    for name in [name for name, data in snap.files.items() if data is None]:
-        lab.backend.remove_file(f"tls/{name}")
+    _restore_server_files(lab, snap.files)
 
 
 def _file_mode(name: str) -> int:
@@ -409,10 +406,15 @@ def server_file(lab: LabServer, name: str) -> bytes | None:
 
 def restore_server_file(lab: LabServer, name: str, data: bytes | None) -> None:
     """Put ``tls/<name>`` back as :func:`server_file` returned it (None removes it); keys get mode 0600."""
-    if data is None:
+    _restore_server_files(lab, {name: data})
+
+
+def _restore_server_files(lab: LabServer, files: Mapping[str, bytes | None]) -> None:
+    """:func:`restore_server_file` for several files: those to put back go in one call (one archive on Docker)."""
+    lab.backend.write_files({f"tls/{name}": (data, _file_mode(name))
+                             for name, data in files.items() if data is not None})
+    for name in [name for name, data in files.items() if data is None]:
         lab.backend.remove_file(f"tls/{name}")
-    else:
-        lab.backend.write_file(f"tls/{name}", data, _file_mode(name))
 
 
 @contextmanager
