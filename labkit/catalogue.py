@@ -69,6 +69,25 @@ _GUIDE_F2 = "Fase #2 Implementación"
 # about the server's own certificate comes before the entries for the client's certificate.
 _BOTH_REVOKED = r"(sslv3|ssl/tls) alert certificate revoked"
 _BOTH_EXPIRED = r"(sslv3|ssl/tls) alert certificate expired"
+_KEY_BAD_DECRYPT = (r'could not load private key file "[^"]*": (bad decrypt|processing error|wrong tag)',
+                    r'could not load private key file "[^"]*": (bad password read|problems getting password)',
+                    r"routines::bad decrypt$")  # node: error:1C800064:Provider routines::bad decrypt
+_KEY_UNSUPPORTED = r'could not load private key file "([^"]*)": unsupported'
+
+
+def _named_key_is_pem(client_text: str) -> bool:
+    """Whether the key file the client names is PEM, read from the file itself. libpq says 'unsupported' for
+    an encrypted DER key, and also, about once in 256 tries, for an encrypted PEM key with a wrong passphrase
+    (the wrong key decrypts to valid padding, then the contents do not parse; seen in a suite run). A file
+    this machine cannot read is taken as not PEM: the client's words decide, as they did before."""
+    match = re.search(_KEY_UNSUPPORTED, client_text, re.IGNORECASE)
+    try:
+        with open(match.group(1), "rb") as handle:  # type: ignore[union-attr]
+            return b"-----BEGIN" in handle.read(256)
+    except (AttributeError, OSError):
+        return False
+
+
 CATALOGUE: tuple[CatalogueEntry, ...] = (
     # ---- the server certificate, rejected by the client: the server log holds the alert it received ----
     _entry(
@@ -283,17 +302,6 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         **_both(r'private key file "[^"]*" has group or world access'),
     ),
     _entry(
-        "key_bad_decrypt", "key file",
-        "The private key is encrypted and the passphrase given (ssl_passphrase_command on the server, "
-        "sslpassword on the client) is wrong or missing.",
-        "Give the right passphrase (server: ssl_passphrase_command, plus "
-        "ssl_passphrase_command_supports_reload = on to reload; client: sslpassword), or use an unencrypted "
-        "0600 key.",
-        **_both(r'could not load private key file "[^"]*": (bad decrypt|processing error|wrong tag)',
-                r'could not load private key file "[^"]*": (bad password read|problems getting password)',
-                r"routines::bad decrypt$"),  # node: error:1C800064:Provider routines::bad decrypt
-    ),
-    _entry(
         "key_der_not_decrypted", "key file",
         "The client key is an encrypted DER (binary) file. libpq reads it as PEM (with sslpassword), then as "
         "DER without any passphrase, and reports the PEM reader's word 'unsupported' -- whatever sslpassword "
@@ -301,7 +309,17 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "cannot decrypt DER.",
         "Convert the key to PEM (openssl pkey -in key.der -inform DER -out key.pem, encrypted or not) and keep "
         "it 0600; an encrypted PEM key opens with sslpassword.",
-        client=(r'could not load private key file "[^"]*": unsupported',),
+        client=(_KEY_UNSUPPORTED,), confirm=lambda text: not _named_key_is_pem(text),
+    ),
+    _entry(
+        "key_bad_decrypt", "key file",
+        "The private key is encrypted and the passphrase given (ssl_passphrase_command on the server, "
+        "sslpassword on the client) is wrong or missing.",
+        "Give the right passphrase (server: ssl_passphrase_command, plus "
+        "ssl_passphrase_command_supports_reload = on to reload; client: sslpassword), or use an unencrypted "
+        "0600 key.",
+        client=(*_KEY_BAD_DECRYPT, _KEY_UNSUPPORTED),  # a PEM key: key_der_not_decrypted has taken the DER ones
+        server=_KEY_BAD_DECRYPT,
     ),
     _entry(
         "key_needs_passphrase_at_reload", "key file",

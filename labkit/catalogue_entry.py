@@ -7,7 +7,8 @@ made (English patterns plus the Spanish server wordings of :mod:`labkit.catalogu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from . import catalogue_es
 from .i18n import current_language
@@ -38,6 +39,8 @@ class CatalogueEntry:
     guide_ref: str = ""
     cause_es: str = ""
     fix_es: str = ""
+    #: What the client's words alone cannot tell, checked on what they name (e.g. the key file's format).
+    confirm: Callable[[str], bool] | None = field(default=None, compare=False)
 
     @property
     def cause(self) -> str:
@@ -60,7 +63,8 @@ class CatalogueEntry:
 
     def matched_side(self, client_text: str, server_log: str = "") -> str | None:
         """Which text named this entry (``client`` first), or None when neither does."""
-        if client_text and any(p.search(client_text) for p in self.client):
+        if client_text and any(p.search(client_text) for p in self.client) \
+                and (self.confirm is None or self.confirm(client_text)):
             return "client"
         if server_log and any(p.search(server_log) for p in self.server):
             return "server log"
@@ -72,7 +76,8 @@ class CatalogueEntry:
 
 
 def entry(key: str, error_class: str, cause: str, fix: str, guide_ref: str = "", *,
-           client: tuple[str, ...] = (), server: tuple[str, ...] = ()) -> CatalogueEntry:
+           client: tuple[str, ...] = (), server: tuple[str, ...] = (),
+           confirm: Callable[[str], bool] | None = None) -> CatalogueEntry:
     """One row: English patterns plus the Spanish server wordings (on both ends where the English ones are)."""
     if not client and not server:  # a typo in the table must fail at import, not classify nothing silently
         raise ValueError(f"catalogue entry {key!r} has no pattern")
@@ -82,7 +87,8 @@ def entry(key: str, error_class: str, cause: str, fix: str, guide_ref: str = "",
     server = (*server, *spanish)
     compiled = [tuple(re.compile(p, re.IGNORECASE) for p in group) for group in (client, server)]
     cause_es, fix_es = catalogue_es.TEXTS.get(key, ("", ""))
-    return CatalogueEntry(key, error_class, compiled[0], compiled[1], cause, fix, guide_ref, cause_es, fix_es)
+    return CatalogueEntry(key, error_class, compiled[0], compiled[1], cause, fix, guide_ref, cause_es, fix_es,
+                          confirm)
 
 
 def both(*patterns: str) -> dict[str, tuple[str, ...]]:

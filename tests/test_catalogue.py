@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from labkit import catalogue
@@ -407,6 +408,30 @@ def test_wrong_sslpassword_client_key(lab: Lab, tmp_path: Path) -> None:
         refused(result, "key_bad_decrypt", r"could not accept SSL connection: EOF detected")
         assert "bad decrypt" in result.error_text
     connected(lab.client(lab.p.client_crt, key, sslpassword="right-passphrase"))
+
+
+@covers("key_bad_decrypt")
+def test_a_wrong_passphrase_that_decrypts_to_valid_padding_is_still_a_wrong_passphrase(lab: Lab,
+                                                                                        tmp_path: Path) -> None:
+    """About one wrong passphrase in 256 decrypts an encrypted PEM key to bytes whose padding looks valid;
+    OpenSSL then fails on the contents and libpq says 'unsupported', the word it uses for an encrypted
+    DER key. A suite run hit that, and labkit diagnosed a DER key. The file itself says PEM. libpq alone
+    (psycopg) finds such a passphrase quickly; labkit's verdict is then taken on that one."""
+    key = encrypted_copy(lab.p.client_key, tmp_path / "client-encrypted.key", b"right-passphrase")
+    dsn = lab.server.dsn(sslmode="require", user="conssl")
+    for n in range(5000):
+        try:
+            psycopg.connect(dsn, sslcert=str(lab.p.client_crt), sslkey=str(key), sslpassword=f"wrong-{n}",
+                            connect_timeout=3).close()
+        except psycopg.OperationalError as exc:
+            if str(exc).rstrip().endswith(": unsupported"):
+                break
+    else:
+        pytest.fail("5000 wrong passphrases, each reported as 'bad decrypt': OpenSSL no longer reaches 'unsupported'")
+    lab.cert_auth()
+    result = lab.client(lab.p.client_crt, key, sslpassword=f"wrong-{n}")
+    assert "unsupported" in result.error_text, result.error_text  # the rare case, seen by labkit's attempt too
+    refused(result, "key_bad_decrypt")
 
 
 @covers("key_needs_passphrase_at_reload")
