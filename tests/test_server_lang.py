@@ -112,7 +112,7 @@ ROUTINE_MSGIDS = ("connection received: host=%s port=%s", "connection authorized
                   "received SIGHUP, reloading configuration files", "received fast shutdown request",
                   "shutting down", "aborting any active transactions", 'parameter "%s" changed to "%s"',
                   'parameter "%s" removed from configuration file, reset to default', "redo starts at %X/%X",
-                  'background worker "%s"')
+                  'background worker "%s"', "terminating connection due to administrator command")
 FAILURE_MSGIDS = ("%s was not reloaded", "SSL configuration was not reloaded",
                   'configuration file "%s" contains errors; no changes were applied', "could not load pg_hba.conf",
                   'could not load private key file "%s": %s')

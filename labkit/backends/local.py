@@ -14,6 +14,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import threading
 import time
 from pathlib import Path
 from collections.abc import Sequence
@@ -215,7 +216,7 @@ class LocalBackend(Backend):
         if paths.running_as_root():
             for d in (paths.cache_dir(), template.parent):
                 d.chmod(0o755)
-        staging = template.with_name(template.name + f".tmp{os.getpid()}")
+        staging = template.with_name(template.name + f".tmp{os.getpid()}.{threading.get_ident()}")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(mode=0o700)
         self._own(staging, 0o700)
