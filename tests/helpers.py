@@ -81,9 +81,12 @@ def wait_for_log(lab: Any, mark: int, text: str, timeout: float = 5.0) -> str:
 
 
 def searchable_tmp(path: Path) -> Path:
-    """Make pytest's tmp folders traversable by the unprivileged server account (they are 0700)."""
+    """Make pytest's tmp folders traversable by the unprivileged server account (they are 0700): every
+    folder on the way that lies in /tmp or in the run's own root (on a RAM file system, tests/conftest.py)."""
+    run_root = os.environ.get("PGTLS_TEST_RUN_ROOT")
     for parent in [path, *path.parents]:
-        if str(parent).startswith("/tmp/") and parent.exists():
+        ours = str(parent).startswith("/tmp/") or (run_root is not None and parent.is_relative_to(run_root))
+        if ours and parent.exists():
             parent.chmod(parent.stat().st_mode | 0o755)
     return path
 

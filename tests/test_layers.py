@@ -22,7 +22,7 @@ from labkit.roles import ensure_role, role_password
 from labkit.pki import LabPKI
 from labkit.server import LabServer
 
-from .helpers import wait_for_log
+from .helpers import searchable_tmp, wait_for_log
 
 ROLES = ("conssl", "reporter")
 
@@ -430,10 +430,7 @@ def test_checked_restart_reports_instead_of_raising(tmp_path_factory: pytest.Tem
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    workspace = tmp_path_factory.mktemp("restart-lab")
-    for folder in (workspace, *workspace.parents):
-        if str(folder).startswith("/tmp/") and folder.exists():
-            folder.chmod(folder.stat().st_mode | 0o755)
+    workspace = searchable_tmp(tmp_path_factory.mktemp("restart-lab"))
     lab = LabServer.up(workspace, backend="local", pg_version=16, port=port)
     try:
         _checked_restart_cases(lab)
