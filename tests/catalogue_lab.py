@@ -6,6 +6,7 @@ exactly the same way.
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from labkit import catalogue
+from labkit.ca import key_pem
 from labkit.client import AttemptResult, attempt
 from labkit.handshake import probe_lab
 from labkit.pki import LabPKI
@@ -116,11 +118,21 @@ def reload_classified(result: ReloadResult, key: str, log: str) -> None:
 
 
 def encrypted_copy(source: Path, target: Path, passphrase: bytes) -> Path:
+    """``source``'s key encrypted as the course encrypts keys (:func:`labkit.ca.key_pem`): the course's
+    wrong passphrase fails it at the padding check, so OpenSSL says ``bad decrypt`` on every run."""
     key = serialization.load_pem_private_key(source.read_bytes(), None)
-    target.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                         serialization.BestAvailableEncryption(passphrase)))
+    target.write_bytes(key_pem(key, passphrase))
     target.chmod(0o600)
     return target
+
+
+def empty_passphrase_passes_padding(key_file: Path) -> bool:
+    """Whether an empty passphrase decrypts ``key_file`` to a valid padding (about one key in 256), as
+    Debian's ``openssl pkey`` finds it: OpenSSL then reports its decoder's ``unsupported``, not ``bad
+    decrypt``. cryptography cannot be asked, as it refuses an empty passphrase."""
+    done = subprocess.run(["openssl", "pkey", "-noout", "-in", str(key_file), "-passin", "pass:"],
+                          capture_output=True, text=True, timeout=30, check=False)
+    return done.returncode != 0 and "bad decrypt" not in done.stderr
 
 
 

@@ -29,13 +29,14 @@ import psycopg
 import pytest
 
 from labkit import catalogue
+from labkit.ca import COURSE_WRONG_PASSPHRASE
 from labkit.client import attempt
 from labkit.errors import ServerStartError
 from labkit.pki import LabPKI
 from labkit.server import LabServer
 from labkit.handshake import probe, probe_lab
-from tests.catalogue_lab import (SERVER_SCENARIOS, Lab, connected, encrypted_copy, ensure_roles,  # noqa: F401
-                                 pki, refused, reload_classified)
+from tests.catalogue_lab import (SERVER_SCENARIOS, Lab, connected, empty_passphrase_passes_padding,  # noqa: F401
+                                 encrypted_copy, ensure_roles, pki, refused, reload_classified)
 
 COVERED: set[str] = set()
 
@@ -403,10 +404,13 @@ def test_wrong_passphrase_server_key(lab: Lab) -> None:
 def test_wrong_sslpassword_client_key(lab: Lab, tmp_path: Path) -> None:
     key = encrypted_copy(lab.p.client_key, tmp_path / "client-encrypted.key", b"right-passphrase")
     lab.cert_auth()
-    for wrong in ("wrong-passphrase", None):  # None: no prompt on a terminal, an empty passphrase is tried
+    for wrong in (COURSE_WRONG_PASSPHRASE.decode(), None):  # None: no prompt on a terminal, an empty one is tried
         result = lab.client(lab.p.client_crt, key, sslpassword=wrong)
         refused(result, "key_bad_decrypt", r"could not accept SSL connection: EOF detected")
-        assert "bad decrypt" in result.error_text
+        if wrong is None and empty_passphrase_passes_padding(key):  # the rare case, seen by openssl pkey too
+            assert result.error_text.endswith(": unsupported"), result.error_text
+        else:
+            assert "bad decrypt" in result.error_text, result.error_text
     connected(lab.client(lab.p.client_crt, key, sslpassword="right-passphrase"))
 
 
