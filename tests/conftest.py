@@ -39,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
 #: Set by the controller to this run's temporary root; the workers' lessons keep their workspaces there.
 RUN_ROOT = "PGTLS_TEST_RUN_ROOT"
 
-#: Room a run's labs and files need at most (measured: under 1.5 GB with four workers); below it, disk.
+#: Room a run needs in RAM (measured peak: 1.5 GB with four workers, sampled every 2 s); less free: disk.
 SCRATCH_ROOM = 4 << 30
 
 
