@@ -40,11 +40,12 @@ _LEVEL = re.compile(r"\b(" + "|".join((*LEVELS, *SPANISH_LEVELS)) + r"):\s+")
 ROUTINE = re.compile(
     r"connection (?:received|authorized|authenticated)|Connection matched|checkpoint|background worker|"
     r"database system|listening on|starting PostgreSQL|shut(?:ting)? ?down|aborting any active|redo |autovacuum|"
-    r"terminating connection due to administrator command|terminando la conexión debido a una orden del administrador|"
+    r"terminating connection due to administrator command|"
     r'received (?:SIGHUP|fast shutdown)|parameter "[^"]+" (?:changed to|removed from configuration file)|'
     r"conexión (?:recibida|autorizada|autenticada)|La conexión coincidió con la línea|sistema de bases? de datos|"
     r"escuchando en|iniciando PostgreSQL|apagando|se recibió (?:SIGHUP|petición de apagado)|abortando transacciones|"
-    r"proceso ayudante|empezando checkpoint|checkpoint completado|redo (?:listo|comienza)|el parámetro «[^»]+» fue "
+    r"proceso ayudante|empezando checkpoint|checkpoint completado|redo (?:listo|comienza)|"
+    r"terminando la conexión debido a una orden del administrador|el parámetro «[^»]+» fue "
     r"cambiado a|parámetro «[^»]+» eliminado del archivo de configuración")
 """Lines every start, stop, reload or connection writes: left out wherever a lesson shows "what went wrong".
 A stop also ends the sessions still open, each with a ``terminating connection due to administrator command``

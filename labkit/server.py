@@ -391,8 +391,7 @@ class LabServer:
             **self.backend.listen_settings(),
             "lc_messages": "'C'",
             "log_line_prefix": "'%m [%p] %q%u@%d '",
-            "log_connections": "on",
-            "password_encryption": "'scram-sha-256'",
+            "log_connections": "on", "password_encryption": "'scram-sha-256'",
             "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",  # a teaching server
             "shared_buffers": "'32MB'",
             "max_connections": str(int(self.state.max_connections)),
@@ -500,10 +499,13 @@ class LabServer:
     def deliver(self, name: str, content: bytes | Path, mode: int = 0o600) -> str:
         """Put a certificate, key or CRL where the server can read it (``tls/<name>``, owned by the server's
         account, ``mode``) and return its path as the server sees it."""
-        data = content.read_bytes() if isinstance(content, Path) else content
-        relative = f"tls/{name}"
-        self.backend.write_file(relative, data, mode)
-        return self.backend.server_path(relative)
+        return self.deliver_files({name: (content, mode)})[name]
+
+    def deliver_files(self, files: Mapping[str, tuple[bytes | Path, int]]) -> dict[str, str]:
+        """:meth:`deliver` for several files (name -> content, mode) in one backend call (Docker: one archive)."""
+        self.backend.write_files({f"tls/{name}": (content.read_bytes() if isinstance(content, Path) else content, mode)
+                                  for name, (content, mode) in files.items()})
+        return {name: self.backend.server_path(f"tls/{name}") for name in files}
 
     def reset_config(self) -> None:
         """Back to the lab's starting point: no lesson settings, default pg_hba rules, no pg_ident.conf maps

@@ -225,9 +225,7 @@ def _change(lab: LabServer, keys: list[str], settings: Mapping[str, object] | No
     started = time.perf_counter()
     snap = _take_snapshot(lab, files)
     try:
-        lab.backend.write_files({f"tls/{name}": (Path(path).read_bytes(), _file_mode(name))
-                                 for name, path in files.items()})  # one engine call on Docker
-        delivered = {name: lab.backend.server_path(f"tls/{name}") for name in files}  # what lab.deliver() returns
+        delivered = lab.deliver_files({name: (Path(path), _file_mode(name)) for name, path in files.items()})
         if formatted is not None:
             lab.restore_settings(formatted)
         if settings:
