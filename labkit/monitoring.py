@@ -118,8 +118,12 @@ def session_ssl(result: AttemptResult) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------------
 
 
-def _at_least(text: object, minimum: tuple[int, ...]) -> bool:
+def _at_least(text: object, minimum: tuple[int, ...]) -> bool | None:
+    """Whether the version in ``text`` is at least ``minimum``; None when no version was observed (a
+    library whose banner could not be read is not thereby too old)."""
     numbers = tuple(int(n) for n in re.findall(r"\d+", str(text or ""))[:len(minimum)])
+    if not text or not numbers:
+        return None
     return len(numbers) == len(minimum) and numbers >= minimum
 
 
@@ -175,7 +179,8 @@ def sslinfo_extension(lab: LabServer) -> pd.DataFrame:
 def requirements(lab: LabServer, default_probe: pd.DataFrame, role: str = "conssl") -> pd.DataFrame:
     """The guide's requirements as a checklist: requirement, how it was checked, ok. Names no version
     number (it is compared between machines). ``default_probe`` is :func:`labkit.handshake.probe_matrix`
-    at the server's default settings."""
+    at the server's default settings. ``ok`` is None where the thing was not observed (e.g. the server's
+    libcrypto could not be read), never False."""
     from .doctor import client_facts
 
     facts, client = lab.facts(), client_facts()

@@ -57,7 +57,7 @@ def test_requirements_and_versions_name_both_sides(clean_lab16) -> None:
 
     roles.ensure_role(clean_lab16, "conssl")
     checklist = monitoring.requirements(clean_lab16, handshake.probe_matrix(clean_lab16))
-    assert checklist["ok"].all(), checklist[~checklist["ok"]]
+    assert checklist["ok"].eq(True).all(), checklist[checklist["ok"].ne(True)]
     # The failing control: as the guide has it (a superuser), conssl reads the server's key file.
     roles.ensure_role(clean_lab16, "conssl", superuser=True)
     try:
@@ -72,6 +72,21 @@ def test_requirements_and_versions_name_both_sides(clean_lab16) -> None:
     assert sides == {"client": 3, "server": 4}
     missing = monitoring.requirements(clean_lab16, handshake.probe_matrix(clean_lab16), role="nobody_here")
     assert not missing.set_index("requirement").loc["role nobody_here: login, not superuser", "ok"]
+
+
+def test_a_server_openssl_not_observed_is_not_judged_too_old(clean_lab16, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen once under load: the server's libcrypto could not be read and the checklist said False, a
+    verdict with no observation behind it. Not observed is None (shown as missing), never False."""
+    from labkit import handshake
+
+    row = "#1 server OpenSSL >= 1.1.1"
+    probe = handshake.probe_matrix(clean_lab16)
+    observed = monitoring.requirements(clean_lab16, probe).set_index("requirement").loc[row, "ok"]
+    assert observed == True  # noqa: E712 - a numpy bool: equal to True, not identical to it
+    monkeypatch.setattr(clean_lab16.backend, "server_openssl_banner", lambda: None)  # the read failing
+    unread = monitoring.requirements(clean_lab16, probe).set_index("requirement").loc[row, "ok"]
+    assert unread is None
+    assert monitoring._at_least("1.1.0l", (1, 1, 1)) is False and monitoring._at_least("3.0.17", (1, 1, 1))
 
 
 def test_new_client_view_follows_the_server(clean_lab16, pki: LabPKI) -> None:

@@ -155,7 +155,7 @@ checklist = lk.monitoring.requirements(lab, default_probe)
 lk.tables.verdict(checklist, "ok", columns=["requirement", "ok"], uuid="checklist")
 
 # %%
-assert checklist["ok"].all(), checklist[~checklist["ok"]]
+assert checklist["ok"].eq(True).all(), checklist[checklist["ok"].ne(True)]  # False, or None: not observed
 
 # %% [markdown]
 # The guide's `select * from pg_available_extensions where name = 'sslinfo'`, on this server (the lab
