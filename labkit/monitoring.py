@@ -122,7 +122,7 @@ def _at_least(text: object, minimum: tuple[int, ...]) -> bool | None:
     """Whether the version in ``text`` is at least ``minimum``; None when no version was observed (a
     library whose banner could not be read is not thereby too old)."""
     numbers = tuple(int(n) for n in re.findall(r"\d+", str(text or ""))[:len(minimum)])
-    if not text or not numbers:
+    if not numbers:
         return None
     return len(numbers) == len(minimum) and numbers >= minimum
 
