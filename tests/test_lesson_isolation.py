@@ -88,8 +88,9 @@ def test_lessons_01_and_14_show_the_same_in_either_order(tmp_path: Path) -> None
     for number in LESSONS:
         a, b = compared_outputs(first[number]), compared_outputs(second[number])
         assert len(a) == len(b)
-        differing = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
-        assert not differing, f"lesson {number}: compared cells {differing} differ between the two orders"
+        differing = {i: (x, y) for i, (x, y) in enumerate(zip(a, b)) if x != y}
+        assert not differing, f"lesson {number}: compared cells differ between the two orders " \
+                              f"(cell: (01 first, 14 first)): {differing}"
     listed = listed_certificates(first["01"]), listed_certificates(second["01"])
     assert listed[0] == listed[1], f"lesson 01 lists other files after lesson 14: {listed[1] ^ listed[0]}"
     assert not any("l14" in name for name in listed[1])
