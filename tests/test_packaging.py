@@ -22,8 +22,11 @@ pytestmark = pytest.mark.slow
 
 
 def _pip(python: Path, *args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """pip in ``python``'s own environment: without PYTHONPATH, which pointing at a checkout holding an
+    ``.egg-info`` makes pip find pgtls-lab "already satisfied" and install nothing."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
     done = subprocess.run([str(python), "-m", "pip", "--disable-pip-version-check", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd)
+                          text=True, timeout=timeout, cwd=cwd, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
