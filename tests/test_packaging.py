@@ -21,12 +21,17 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-def _pip(python: Path, *args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """pip in ``python``'s own environment: without PYTHONPATH, which pointing at a checkout holding an
-    ``.egg-info`` makes pip find pgtls-lab "already satisfied" and install nothing."""
+def _outside_env(**overrides: str) -> dict[str, str]:
+    """This process's environment without PYTHONPATH: pointing at a checkout (which holds an ``.egg-info``),
+    it makes pip find pgtls-lab "already satisfied" and install nothing, and ``import labkit`` find the
+    checkout instead of the installed copy."""
     env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    return {**env, **overrides}
+
+
+def _pip(python: Path, *args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([str(python), "-m", "pip", "--disable-pip-version-check", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd, env=env)
+                          text=True, timeout=timeout, cwd=cwd, env=_outside_env())
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -101,8 +106,7 @@ def test_a_fresh_install_runs_a_lesson_from_an_empty_directory(tmp_path: Path, w
     _pip(python, "install", "-q", "--no-compile", "-c", str(ROOT / "constraints.txt"), str(wheel))
     empty = base / "empty"
     empty.mkdir()
-    env = {**os.environ, "PATH": f"{python.parent}:{os.environ['PATH']}"}
-    env.pop("PYTHONPATH", None)
+    env = _outside_env(PATH=f"{python.parent}:{os.environ['PATH']}")
 
     def labkit(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(python.parent / "labkit"), *args], capture_output=True, text=True,
