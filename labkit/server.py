@@ -23,7 +23,7 @@ from psycopg import sql as pgsql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
-from . import binaries, i18n, paths, quoting, server_lang as lang_support, validate
+from . import binaries, i18n, lab_recovery, paths, quoting, server_lang as lang_support, validate
 from .backends.base import Backend
 from .backends.choose import choose_backend, default_image, make_backend, resolved_backend
 from .bootstrap_cert import self_signed
@@ -92,7 +92,7 @@ class LabServer:
         ws = Workspace(paths.default_workspace() if workspace is None else workspace)
         with ws.locked():
             ws.ensure()
-            existing = ws.load() or cls._find_server(ws, say)
+            existing = ws.load() or lab_recovery.find_server(ws, say)
             if existing is not None:
                 reused = cls._reuse(ws, existing, resolved_backend(backend), pg_major, say)
                 if reused is not None:
@@ -139,38 +139,10 @@ class LabServer:
         state = ws.load()
         if state is None and ws.path.is_dir():
             with ws.locked():
-                state = ws.load() or cls._find_server(ws, _quiet)
+                state = ws.load() or lab_recovery.find_server(ws, _quiet)
         if state is None:
             raise LabkitError(f"no lab in workspace {str(ws.path)!r}", "start one with `labkit up`")
         return cls(ws, state, make_backend(state, ws))
-
-    @classmethod
-    def _find_server(cls, ws: Workspace, say: Progress) -> LabState | None:
-        """Rebuild the state of a lab whose state.json is gone or damaged from what really runs: a
-        postmaster on the workspace's data directory, or a container labelled with this workspace."""
-        from .backends.local import find_running
-
-        found = find_running(ws.path)
-        state: LabState | None = None
-        if found is not None:
-            state = LabState(backend="local", pg_major=found["pg_major"], port=found["port"], name="lab",
-                             bin_dir=found["bin_dir"], recovered=True)
-        else:
-            try:
-                from .backends.docker_backend import DockerBackend
-
-                container = DockerBackend.find_workspace_lab(ws.path)
-            except (LabkitError, ImportError):
-                container = None
-            if container is not None and container.get("port"):
-                state = LabState(backend="docker", pg_major=int(container.get("pg_major") or 16),
-                                 port=int(container["port"]), name=container.get("lab") or "lab",
-                                 image=container.get("image"), recovered=True)
-        if state is not None:
-            say(f"state.json was missing or damaged; found the {state.backend} server on port {state.port} "
-                "and recorded it again")
-            ws.save(state)
-        return state
 
     @staticmethod
     def _local_binaries(major: int, bin_dir: str | Path | None, install_missing: bool,
@@ -189,6 +161,10 @@ class LabServer:
     def _reuse(cls, ws: Workspace, state: LabState, backend: str, pg_major: int, say: Progress) -> LabServer | None:
         if (backend not in ("auto", state.backend)) or state.pg_major != pg_major:
             say(f"workspace holds a {state.backend} PostgreSQL {state.pg_major} lab; replacing it")
+            cls(ws, state, make_backend(state, ws)).down()
+            return None
+        if why := lab_recovery.why_unusable(ws, state):  # before make_backend, which creates missing secrets
+            say(f"{why}; removing it and creating a new lab")
             cls(ws, state, make_backend(state, ws)).down()
             return None
         server = cls(ws, state, make_backend(state, ws))
@@ -339,6 +315,11 @@ class LabServer:
                 return
             except psycopg.Error as exc:
                 last_error = str(exc).strip()
+                if "password authentication failed" in last_error:  # the server's answer; waiting never cures it
+                    raise ServerStartError(
+                        f"the {self.state.backend} server on port {self.state.port} refused labkit's admin "
+                        f"password ({last_error})", "its data was created with other passwords than those in "
+                        f"{str(self.workspace.secrets_dir)!r}; `labkit reset` gives a fresh lab") from None
             if log_mark is not None and (cause := bind_failure(self.backend.log_since(log_mark))):
                 raise PortInUse(f"port {self.state.port} on 127.0.0.1 was taken before the server could bind it "
                                 f"(server log: {cause})",

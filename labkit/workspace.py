@@ -22,6 +22,8 @@ from . import paths, quoting
 from .errors import InvalidValue, WorkspaceError
 
 DEFAULT_MAX_CONNECTIONS = 120  # 100 clients at once, plus the admin channel and the reserved slots
+#: The secret the admin channel logs in with (Docker: over TCP with this password; local: a Unix socket).
+ADMIN_SECRET = "admin-password"
 
 # Locks this process holds, per workspace: flock is per open file, so a second open() of the same lock file
 # in one process would wait for itself (LabServer.up calls down() while holding the lock, for example).

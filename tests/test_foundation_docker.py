@@ -115,3 +115,56 @@ def test_down_all_removes_every_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "2 lab(s) stopped" in done.stderr
     assert _containers_for(docker_lab.workspace.path) == []
     assert not local_lab.backend.is_running()
+
+
+@pytest.mark.parametrize("left", ["stopped", "running"])
+def test_a_container_outliving_its_deleted_workspace_is_replaced_not_waited_on(tmp_path: Path, left: str) -> None:
+    """The workspace deleted while its container stays (its data is in a volume, not in the folder): the
+    container's passwords went with ``secrets/``, so it can never be logged in to again. ``up`` says so,
+    removes it and starts a new lab at once; before, it restarted the old one and waited 60 s on "password
+    authentication failed for user labkit_admin"."""
+    import shutil
+    import time
+
+    workspace = searchable_tmp(tmp_path) / "ws"
+    old = LabServer.up(workspace, backend="docker", image=IMAGE)
+    old_id = old.backend.describe()["container_id"]
+    if left == "stopped":
+        old.backend.stop()
+    old.close()
+    shutil.rmtree(workspace)
+    said: list[str] = []
+    started = time.monotonic()
+    new = LabServer.up(workspace, backend="docker", image=IMAGE, progress=said.append)
+    try:
+        seconds = time.monotonic() - started
+        assert any("no longer in" in line and "removing it" in line for line in said), said
+        assert new.backend.describe()["container_id"] != old_id
+        assert old_id not in [c.id for c in docker.from_env().containers.list(all=True)]
+        with psycopg.connect(new.dsn(sslmode="require")) as conn:
+            assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()[0] is True
+        assert seconds < 30, f"took {seconds:.1f} s"
+    finally:
+        new.down()
+
+
+def test_a_refused_admin_password_fails_at_once_naming_the_secrets(tmp_path: Path) -> None:
+    """A container whose passwords differ from the workspace's (here: the secret replaced by hand) refuses
+    labkit's admin channel; waiting never cures that, so the start fails at once and says where to look."""
+    import time
+
+    from labkit.errors import ServerStartError
+    from labkit.workspace import ADMIN_SECRET
+
+    lab = LabServer.up(searchable_tmp(tmp_path) / "ws", backend="docker", image=IMAGE)
+    try:
+        lab.stop()
+        (lab.workspace.secrets_dir / ADMIN_SECRET).write_text("not-the-containers-password\n")
+        started = time.monotonic()
+        with pytest.raises(ServerStartError) as refused:
+            LabServer.up(lab.workspace.path, backend="docker", image=IMAGE)
+        assert time.monotonic() - started < 20
+        assert "refused labkit's admin password" in refused.value.message
+        assert str(lab.workspace.secrets_dir) in refused.value.hint and "labkit reset" in refused.value.hint
+    finally:
+        lab.down()

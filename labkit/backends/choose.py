@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import validate
 from ..errors import DockerUnavailable
-from ..workspace import LabState, Workspace
+from ..workspace import ADMIN_SECRET, LabState, Workspace
 from .base import Backend, ServerSpec
 
 Progress = Callable[[str], None]
@@ -56,7 +56,7 @@ def choose_backend(requested: str, pg_major: int, image: str | None, progress: P
 def make_backend(state: LabState, workspace: Workspace) -> Backend:
     spec = ServerSpec(name=state.name, workspace=workspace.path, pg_major=state.pg_major, port=state.port,
                       superuser_password=workspace.secret("postgres-password"),
-                      admin_password=workspace.secret("admin-password"),
+                      admin_password=workspace.secret(ADMIN_SECRET),
                       image=state.image, bin_dir=Path(state.bin_dir) if state.bin_dir else None)
     if state.backend == "docker":
         from .docker_backend import DockerBackend
