@@ -299,6 +299,16 @@ def test_report_overhead_is_small_against_execution(tmp_path: Path) -> None:
     assert overhead <= 0.10 * execution
 
 
+def test_a_series_without_html_has_the_same_outcomes_and_no_pages(tmp_path: Path) -> None:
+    """``render_html=False`` (the suite's course runs on other majors): lessons run and are judged as
+    before; only the pages are not written."""
+    result = run_series(discover_notebooks(FIXTURES, []), params={}, out_dir=tmp_path, progress=False,
+                        render_html=False)
+    assert (result.passed, result.failed) == (2, 1)
+    assert all(lesson.output_path is not None and lesson.output_path.exists() for lesson in result.lessons)
+    assert list(tmp_path.glob("*.html")) == [] and result.render_s == 0
+
+
 # --- interrupting a series (SIGINT / SIGTERM) ----------------------------------------------------
 
 INTERRUPT_FIXTURES = Path(__file__).resolve().parent / "data" / "runner_interrupt"
