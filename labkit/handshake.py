@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from .attempt_log import LOG_WAIT_SECONDS, collect_handshake_log
 from .errors import InvalidValue, LabkitError
 
 if TYPE_CHECKING:
@@ -235,7 +236,7 @@ def probe(host: str, port: int, version: str, cipher: str | None = None, timeout
 
 
 def probe_lab(lab: LabServer, version: str, cipher: str | None = None, timeout: float = 3,
-              log_wait: float = 0.5) -> ProbeResult:
+              log_wait: float = LOG_WAIT_SECONDS) -> ProbeResult:
     """:func:`probe` against the lab, with what the server logged about it in ``server_log``.
 
     A refused handshake is logged by the backend a moment after the client has seen the alert, so the log is
@@ -245,25 +246,20 @@ def probe_lab(lab: LabServer, version: str, cipher: str | None = None, timeout: 
     return _with_log(lab, lambda: probe(lab.host, lab.port, version, cipher, timeout), log_wait)
 
 
-_REFUSAL_LOGGED = re.compile(r"could not accept SSL connection|startup packet|without ALPN")
-
-
 def _with_log(lab: LabServer, run: Callable[[], ProbeResult], log_wait: float) -> ProbeResult:
-    """``run()``, then the server's lines about it (``connection received`` left out) in ``server_log``."""
+    """``run()``, then, when the server refused it or cut it short, that handshake's backend's lines
+    (``connection received`` left out) in ``server_log``
+    (:func:`labkit.attempt_log.collect_handshake_log`: not whatever else the log received meanwhile)."""
     mark = lab.log_mark()
     result = run()
     if result.accepted is False or (result.accepted and result.error):
-        deadline = time.monotonic() + log_wait
-        log = lab.log_since(mark)
-        while not _REFUSAL_LOGGED.search(log) and time.monotonic() < deadline:
-            time.sleep(0.002)
-            log = lab.log_since(mark)
+        log = collect_handshake_log(lab, mark, log_wait)
         result.server_log = "\n".join(line for line in log.splitlines() if "connection received" not in line)
     return result
 
 
 def probe_matrix(lab: LabServer, versions: tuple[str, ...] = VERSIONS, cipher: str | None = None,
-                 timeout: float = 3, log_wait: float = 0.5) -> pd.DataFrame:
+                 timeout: float = 3, log_wait: float = LOG_WAIT_SECONDS) -> pd.DataFrame:
     """Probe each version against the lab: one row each, with the verdict and what the server logged."""
     import pandas as pd
 
@@ -277,7 +273,7 @@ def probe_matrix(lab: LabServer, versions: tuple[str, ...] = VERSIONS, cipher: s
 
 
 def probe_with_log(lab: LabServer, version: str, cipher: str | None = None, *, label: str = "",
-                   log_wait: float = 0.5) -> dict[str, Any]:
+                   log_wait: float = LOG_WAIT_SECONDS) -> dict[str, Any]:
     """One table row: :func:`probe_lab`'s verdict, negotiated version and suite, the client's words and the
     server's reason for a refusal (without timestamp and pid)."""
     result = probe_lab(lab, version, cipher, log_wait=log_wait)
@@ -321,7 +317,7 @@ def direct_probe(host: str, port: int, alpn: Sequence[str] = ("postgresql",), ti
 
 
 def direct_with_log(lab: LabServer, alpn: Sequence[str] = ("postgresql",), *, label: str = "",
-                    log_wait: float = 0.5) -> dict[str, Any]:
+                    log_wait: float = LOG_WAIT_SECONDS) -> dict[str, Any]:
     """One table row: :func:`direct_probe` against the lab, what the client saw and the server logged."""
     result = _with_log(lab, lambda: direct_probe(lab.host, lab.port, alpn), log_wait)
     lines = [re.sub(r"^.*?\b(LOG|FATAL|DETAIL|HINT):\s+", "", ln) for ln in result.server_log.splitlines()]

@@ -5,12 +5,14 @@ not 127.0.0.1 — the layers use 0.0.0.0/0 and the outcomes must be the same as 
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from labkit import layers, transaction
+from labkit import handshake, layers, transaction
+from labkit.attempt_log import collect_handshake_log
 from labkit.client import attempt
 from labkit.lesson import Lesson, begin
 
@@ -92,3 +94,26 @@ def test_ident_map_and_another_database_through_docker(lesson: Lesson) -> None:
     if not lab.execute("SELECT 1 FROM pg_database WHERE datname = 'fid_docker'"):
         lab.execute("CREATE DATABASE fid_docker")
     assert lab.execute("SELECT current_database() AS db", dbname="fid_docker") == [{"db": "fid_docker"}]
+
+
+def test_a_refused_probe_reports_its_backends_lines_not_the_admin_channels(lesson: Lesson,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Docker admin channel is TCP and the container log delivers its lines late: a probe's server log
+    once showed "connection authenticated ... labkit_admin" as the answer to TLS 1.0 (seen in CI). Here the
+    probe's window opens before a reload's admin connection, as when that connection's lines come late."""
+    lab = lesson.lab
+    lab.reset_config()
+    mark = lab.log_mark()
+    assert lab.reload().ok  # its check is a new admin connection, logged after the mark
+    admin_user = str(lab.backend.admin_conninfo()["user"])
+    for _ in range(100):
+        if f'identity="{admin_user}"' in lab.log_since(mark):
+            break
+        time.sleep(0.02)
+    assert f'identity="{admin_user}"' in lab.log_since(mark)
+    monkeypatch.setattr(lab, "log_mark", lambda: mark)
+    probed = handshake.probe_lab(lab, "TLSv1.1")
+    assert probed.result == "refused"
+    assert "could not accept SSL connection: unsupported protocol" in probed.server_log, probed.server_log
+    assert admin_user not in probed.server_log, probed.server_log
+    assert "could not accept SSL connection" in collect_handshake_log(lab, mark)
