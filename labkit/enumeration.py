@@ -23,6 +23,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .attempt_log import collect_handshake_log
 from .errors import LabkitError
 
 if TYPE_CHECKING:
@@ -280,7 +281,9 @@ def enumerate_lab(lab: LabServer, *, server_name: str = "localhost", versions: t
                   groups: bool = True, settle: float = 2.0) -> AcceptedSets:
     """:func:`enumerate_server` against the lab, with the log lines it caused counted and kept out of the
     next reader's window: after the scan the log is watched until it stops growing (at most ``settle``
-    seconds), so no late line of a refused handshake lands in the next attempt's log."""
+    seconds), so no late line of a refused handshake lands in the next attempt's log. Counted are the lines
+    of the scan's backends (:func:`labkit.attempt_log.collect_handshake_log`), not a late line of labkit's
+    own admin connection."""
     mark = lab.log_mark()
     sets = enumerate_server(lab.host, lab.port, server_name, versions=versions, groups=groups)
     deadline, last = time.monotonic() + settle, lab.log_mark()
@@ -290,7 +293,7 @@ def enumerate_lab(lab: LabServer, *, server_name: str = "localhost", versions: t
         if now == last:
             break
         last = now
-    sets.log_lines = len([line for line in lab.log_since(mark).splitlines() if line.strip()])
+    sets.log_lines = len([line for line in collect_handshake_log(lab, mark, wait=0).splitlines() if line.strip()])
     return sets
 
 

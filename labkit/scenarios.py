@@ -8,7 +8,6 @@ own lab as well, and each writes every setting it depends on, so scenarios do no
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import pandas as pd
 
 from . import catalogue, messages
 from . import layers as L
+from .attempt_log import collect_handshake_log
 from .client import SSLMODES, AttemptResult, attempt
 from .client_files import encrypted_key_copy, key_copy
 from .errors import InvalidValue
@@ -577,11 +577,7 @@ def tls13_settings(lab: LabServer, pki: LabPKI, layers: Sequence[L.Layer | None]
             trace = handshake.handshake_trace(lab.host, lab.port, "TLSv1.3")
             row.update({"HelloRetryRequest": trace.hello_retry, "round trips": trace.round_trips, "group used": trace.group})
         except handshake.HandshakeFailure as exc:
-            log, deadline = "", time.monotonic() + 0.5  # the backend logs its reason just after the alert
-            while "could not accept SSL connection" not in log and time.monotonic() < deadline:
-                time.sleep(0.01)
-                log = lab.log_since(mark)
-            found = catalogue.classify(exc.message, log)
+            found = catalogue.classify(exc.message, collect_handshake_log(lab, mark))
             row["raw client refused"] = found.key if found else exc.message
         session = attempt(lab, sslmode="verify-full", sslrootcert=pki.paths.combined_crt)
         rows.append({**row, "pg_stat_ssl cipher": session.pg_stat_ssl.get("cipher") or "", "outcome": session.outcome})
