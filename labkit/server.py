@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from .backends.base import Backend
 from .backends.choose import choose_backend, default_image, make_backend, resolved_backend
 from .bootstrap_cert import self_signed
 from .errors import InvalidValue, LabkitError, PortInUse, ServerCommandError, ServerStartError
+from .lab_writes import LabWrites
 from .messages import FAILURE_MARKERS, SIGHUP
 from .ports import DEFAULT_PORT, PORT_TRIES, bind_failure, choose_port, port_released
 from .workspace import DEFAULT_MAX_CONNECTIONS, LabState, Workspace, registered_ports, registry_entry_remove
@@ -63,6 +65,7 @@ class LabServer:
         self.state = state
         self.backend = backend
         self._admin: psycopg.Connection[Any] | None = None
+        self._writes = LabWrites(backend)
 
     # -- construction --------------------------------------------------------------------------------
     @classmethod
@@ -204,8 +207,13 @@ class LabServer:
 
     def write_managed_files(self) -> None:
         """Write labkit.conf and pg_hba.conf from the recorded state (works on a stopped lab)."""
-        self.backend.write_file(LESSON_CONF, self._lesson_conf_text().encode(), 0o600)
-        self.backend.write_file("pg_hba.conf", self._hba_text().encode(), 0o600)
+        self._writes.write({LESSON_CONF: (self._lesson_conf_text().encode(), 0o600),
+                     "pg_hba.conf": (self._hba_text().encode(), 0o600)})
+
+    def files_written_together(self) -> AbstractContextManager[None]:
+        """Settings, pg_hba rules and TLS files written inside go in one backend call as the block ends (Docker:
+        one archive, not one per file; :class:`labkit.lab_writes.LabWrites`)."""
+        return self._writes.together()
 
     def _create_and_start(self, say: Progress) -> None:
         cert, key = self_signed()
@@ -434,7 +442,7 @@ class LabServer:
         except BaseException:
             self.state.settings = previous
             raise
-        self.backend.write_file(LESSON_CONF, text.encode(), 0o600)
+        self._writes.write({LESSON_CONF: (text.encode(), 0o600)})
         self.workspace.save(self.state)
 
     def restore_settings(self, formatted: Mapping[str, str]) -> None:
@@ -450,7 +458,7 @@ class LabServer:
         """Write labkit.conf as recorded plus these lines appended, without recording them: for lessons that
         show what a typo (an unknown name, a bad value) does. Names and values are quoted like
         :meth:`set_settings`; :meth:`set_settings` or :meth:`reset_config` writes the recorded file back."""
-        self.backend.write_file(LESSON_CONF, self._lesson_conf_text(trial=updates).encode(), 0o600)
+        self._writes.write({LESSON_CONF: (self._lesson_conf_text(trial=updates).encode(), 0o600)})
 
     @property
     def hba_rules(self) -> list[str] | None:
@@ -463,18 +471,20 @@ class LabServer:
         checked = [quoting.hba_line(rule) for rule in rules] if rules is not None else None
         text = self._hba_text(checked if checked is not None else list(DEFAULT_HBA_RULES))
         self.state.hba_rules = checked
-        self.backend.write_file("pg_hba.conf", text.encode(), 0o600)
+        self._writes.write({"pg_hba.conf": (text.encode(), 0o600)})
         self.workspace.save(self.state)
 
     def trial_hba_rules(self, rules: Sequence[str]) -> None:
         """Write these lesson rules into pg_hba.conf without recording them (for lessons that show a broken
         line); the admin lines stay first and every rule is still exactly one line."""
-        self.backend.write_file("pg_hba.conf", self._hba_text(list(rules)).encode(), 0o600)
+        self._writes.write({"pg_hba.conf": (self._hba_text(list(rules)).encode(), 0o600)})
 
     def hba_text(self) -> str:
+        self._writes.flush()
         return self.backend.read_file("pg_hba.conf").decode()
 
     def lesson_conf_text(self) -> str:
+        self._writes.flush()
         return self.backend.read_file(LESSON_CONF).decode()
 
     def deliver(self, name: str, content: bytes | Path, mode: int = 0o600) -> str:
@@ -484,17 +494,17 @@ class LabServer:
 
     def deliver_files(self, files: Mapping[str, tuple[bytes | Path, int]]) -> dict[str, str]:
         """:meth:`deliver` for several files (name -> content, mode) in one backend call (Docker: one archive)."""
-        self.backend.write_files({f"tls/{name}": (content.read_bytes() if isinstance(content, Path) else content, mode)
-                                  for name, (content, mode) in files.items()})
+        self._writes.write({f"tls/{name}": (content.read_bytes() if isinstance(content, Path) else content, mode)
+                     for name, (content, mode) in files.items()})
         return {name: self.backend.server_path(f"tls/{name}") for name in files}
 
     def reset_config(self) -> None:
         """Back to the lab's starting point: no lesson settings, default pg_hba rules, no pg_ident.conf maps
         (not reloaded), so no lesson inherits what another configured."""
         self.state.settings, self.state.hba_rules = {}, None
-        self.backend.write_files({LESSON_CONF: (self._lesson_conf_text().encode(), 0o600),  # one call on Docker
-                                  "pg_hba.conf": (self._hba_text().encode(), 0o600),
-                                  "pg_ident.conf": (quoting.IDENT_HEADER.encode(), 0o600)})
+        self._writes.write({LESSON_CONF: (self._lesson_conf_text().encode(), 0o600),  # one call on Docker
+                     "pg_hba.conf": (self._hba_text().encode(), 0o600),
+                     "pg_ident.conf": (quoting.IDENT_HEADER.encode(), 0o600)})
         self.workspace.save(self.state)
 
     def reload(self, timeout: float = 10) -> ReloadResult:

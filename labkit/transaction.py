@@ -131,9 +131,10 @@ def _take_snapshot(lab: LabServer, file_names: Iterable[str]) -> _Snapshot:
 
 
 def _restore(lab: LabServer, snap: _Snapshot) -> None:
-    lab.restore_settings(snap.settings)
-    lab.set_hba_rules(snap.hba_rules)
-    _restore_server_files(lab, snap.files)
+    with lab.files_written_together():
+        lab.restore_settings(snap.settings)
+        lab.set_hba_rules(snap.hba_rules)
+        _restore_server_files(lab, snap.files)
 
 
 def _file_mode(name: str) -> int:
@@ -225,13 +226,14 @@ def _change(lab: LabServer, keys: list[str], settings: Mapping[str, object] | No
     started = time.perf_counter()
     snap = _take_snapshot(lab, files)
     try:
-        delivered = lab.deliver_files({name: (Path(path), _file_mode(name)) for name, path in files.items()})
-        if formatted is not None:
-            lab.restore_settings(formatted)
-        if settings:
-            lab.set_settings(_resolve(lab, settings, delivered))
-        if hba[0]:
-            lab.set_hba_rules(hba[1])
+        with lab.files_written_together():  # one archive on Docker, not three
+            delivered = lab.deliver_files({name: (Path(path), _file_mode(name)) for name, path in files.items()})
+            if formatted is not None:
+                lab.restore_settings(formatted)
+            if settings:
+                lab.set_settings(_resolve(lab, settings, delivered))
+            if hba[0]:
+                lab.set_hba_rules(hba[1])
     except BaseException:
         _restore(lab, snap)
         raise
@@ -409,8 +411,7 @@ def restore_server_file(lab: LabServer, name: str, data: bytes | None) -> None:
 
 def _restore_server_files(lab: LabServer, files: Mapping[str, bytes | None]) -> None:
     """:func:`restore_server_file` for several files: those to put back go in one call (one archive on Docker)."""
-    lab.backend.write_files({f"tls/{name}": (data, _file_mode(name))
-                             for name, data in files.items() if data is not None})
+    lab.deliver_files({name: (data, _file_mode(name)) for name, data in files.items() if data is not None})
     for name in [name for name, data in files.items() if data is None]:
         lab.backend.remove_file(f"tls/{name}")
 

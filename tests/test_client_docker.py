@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from docker.models.containers import Container
+
 from labkit import handshake, layers, transaction
 from labkit.attempt_log import collect_handshake_log
 from labkit.client import attempt
@@ -117,3 +119,21 @@ def test_a_refused_probe_reports_its_backends_lines_not_the_admin_channels(lesso
     assert "could not accept SSL connection: unsupported protocol" in probed.server_log, probed.server_log
     assert admin_user not in probed.server_log, probed.server_log
     assert "could not accept SSL connection" in collect_handshake_log(lab, mark)
+
+
+def test_one_apply_writes_its_tls_files_settings_and_rules_in_one_archive(lesson: Lesson,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each archive put costs about 60 ms of CPU (dockerd re-executes itself to unpack it): an apply with a
+    certificate, settings and pg_hba rules is one, and the server then really serves and enforces them."""
+    lab, pki = lesson.lab, lesson.pki
+    puts: list[str] = []
+    real_put = Container.put_archive
+    monkeypatch.setattr(Container, "put_archive", lambda self, *a, **k: puts.append(a[0]) or real_put(self, *a, **k))
+    applied = transaction.apply(lab, layers.layer_ssl_on(pki, "server2"), layers.layer_hostssl("scram-sha-256"))
+    assert applied.ok, applied.reason
+    assert len(puts) == 1, puts
+    assert handshake.served_certificate(lab.host, lab.port).subject.startswith("CN=")
+    assert lab.show("ssl_cert_file").endswith("/tls/server2.crt")
+    assert "hostssl" in lab.hba_text()
+    monkeypatch.undo()
+    assert transaction.revert(lab, *applied.layers).ok

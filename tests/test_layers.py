@@ -448,3 +448,20 @@ def _checked_restart_cases(lab: LabServer) -> None:
     lab.reset_config()
     lab.start()
     assert lab.reload().ok and T.checked_restart(lab, timeout=30).ok
+
+
+def test_files_written_together_reach_the_server_even_when_the_block_raises(clean_lab16: LabServer) -> None:
+    """Gathered writes (one backend call) keep the meaning of single ones: a read inside sees what was
+    written before it, and what was written before an error is on disk after it, as the state records."""
+    lab = clean_lab16
+    rule = "hostssl all all 127.0.0.1/32 scram-sha-256"
+    with pytest.raises(RuntimeError, match="stop here"), lab.files_written_together():
+        lab.set_hba_rules([rule])
+        assert rule in lab.hba_text()  # the read writes what is pending first
+        lab.set_settings({"ssl_min_protocol_version": "TLSv1.3"})
+        raise RuntimeError("stop here")
+    assert lab.settings == {"ssl_min_protocol_version": "'TLSv1.3'"}
+    assert "ssl_min_protocol_version = 'TLSv1.3'" in lab.lesson_conf_text()
+    assert lab.reload().ok and lab.show("ssl_min_protocol_version") == "TLSv1.3"
+    lab.reset_config()
+    assert lab.reload().ok and lab.show("ssl_min_protocol_version") == "TLSv1.2"
