@@ -225,9 +225,10 @@ shark["with"] if shark else None
 
 # %%
 if shark:
-    assert not shark["'Passw0rd' in the pcap"] and len(shark["without"]) == 1  # only the SSLRequest is readable
-    assert "12345, Passw0rd" in set(shark["with"]["row values"])
-    assert lk.capture.GUIDE_QUERY in set(shark["with"]["query"])
+    assert not shark["'Passw0rd' in the pcap"] and len(shark["without"]) == 1, shark["without"].to_string()
+    # with the key log: the query and its row (what tshark decoded is the message when it did not)
+    assert "12345, Passw0rd" in set(shark["with"]["row values"]), shark["with"].to_string()
+    assert lk.capture.GUIDE_QUERY in set(shark["with"]["query"]), shark["with"].to_string()
 
 # %% [markdown]
 # ## 6 · The control: another session's key log opens nothing
