@@ -2,9 +2,9 @@
 
 Why a module of its own: :func:`labkit.client.attempt` (libpq) and :mod:`labkit.handshake`'s raw probes need
 the server's words for *this* connection only, while other backends (labkit's admin channel, a neighbour's
-attempt) write to the same log at the same moment. Lines are grouped by backend pid, the attempt's backends are those that logged a TCP
-``connection received``, and the wait is bounded: a backend logs a handshake the client aborted a few ms
-after the client gave up, and for some failures PostgreSQL logs nothing more at all.
+attempt) write to the same log at the same moment. Lines are grouped by backend pid, the attempt's backends
+are those that logged a TCP ``connection received``, and the wait is bounded: a backend logs a handshake
+the client aborted a few ms after the client gave up, and for some failures PostgreSQL logs nothing more.
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ _PID = re.compile(r"\[(\d+)\] ")
 # English, then the words of a server logging in Spanish (lc_messages, labkit.server_lang)
 _RECEIVED = re.compile(r"(?:connection received|conexión recibida): host=(?!\[local\])")
 _TERMINAL = re.compile(r"connection authorized|FATAL:|PANIC:|could not accept SSL connection|without ALPN|"
-                       r"could not receive data from client|incomplete startup packet|could not send data to client|"
+                       r"could not receive data from client|incomplete startup packet|"
+                       r"could not send data to client|"
                        r"invalid length of startup packet|"  # a server before 17 reading a ClientHello (direct TLS)
                        r"conexión autorizada|no se pudo aceptar una conexión SSL|no se pudo recibir datos del cliente|"
                        r"el paquete de inicio está incompleto|no se pudo enviar datos al cliente|"

@@ -208,7 +208,7 @@ class LabServer:
     def write_managed_files(self) -> None:
         """Write labkit.conf and pg_hba.conf from the recorded state (works on a stopped lab)."""
         self._writes.write({LESSON_CONF: (self._lesson_conf_text().encode(), 0o600),
-                     "pg_hba.conf": (self._hba_text().encode(), 0o600)})
+                            "pg_hba.conf": (self._hba_text().encode(), 0o600)})
 
     def files_written_together(self) -> AbstractContextManager[None]:
         """Settings, pg_hba rules and TLS files written inside go in one backend call as the block ends (Docker:
@@ -495,7 +495,7 @@ class LabServer:
     def deliver_files(self, files: Mapping[str, tuple[bytes | Path, int]]) -> dict[str, str]:
         """:meth:`deliver` for several files (name -> content, mode) in one backend call (Docker: one archive)."""
         self._writes.write({f"tls/{name}": (content.read_bytes() if isinstance(content, Path) else content, mode)
-                     for name, (content, mode) in files.items()})
+                            for name, (content, mode) in files.items()})
         return {name: self.backend.server_path(f"tls/{name}") for name in files}
 
     def reset_config(self) -> None:
@@ -503,8 +503,8 @@ class LabServer:
         (not reloaded), so no lesson inherits what another configured."""
         self.state.settings, self.state.hba_rules = {}, None
         self._writes.write({LESSON_CONF: (self._lesson_conf_text().encode(), 0o600),  # one call on Docker
-                     "pg_hba.conf": (self._hba_text().encode(), 0o600),
-                     "pg_ident.conf": (quoting.IDENT_HEADER.encode(), 0o600)})
+                            "pg_hba.conf": (self._hba_text().encode(), 0o600),
+                            "pg_ident.conf": (quoting.IDENT_HEADER.encode(), 0o600)})
         self.workspace.save(self.state)
 
     def reload(self, timeout: float = 10) -> ReloadResult:
