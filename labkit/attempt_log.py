@@ -80,10 +80,15 @@ def _admin_tcp_user(lab: LabServer) -> str | None:
     return None if str(info.get("host", "")).startswith("/") else str(info.get("user"))
 
 
+def _ended(groups: Mapping[int, list[str]], pids: list[int]) -> bool:
+    """Every one of these backends has logged how its connection ended."""
+    return all(any(_TERMINAL.search(line) for line in groups[pid]) for pid in pids)
+
+
 def _log_done(groups: Mapping[int, list[str]], connected: bool, own_pid: int | None, client_text: str,
               admin_user: str | None = None) -> bool:
     pids = _attempt_pids(groups, admin_user)
-    finished = all(any(_TERMINAL.search(line) for line in groups[pid]) for pid in pids)
+    finished = _ended(groups, pids)
     if connected:
         return own_pid in pids and finished
     if _SERVER_SILENT.search(client_text):
@@ -122,6 +127,6 @@ def collect_handshake_log(lab: LabServer, mark: int, wait: float = LOG_WAIT_SECO
     was once shown as the server's answer to a TLS 1.0 probe, measured in CI)."""
     def done(groups: dict[int, list[str]], admin_user: str | None) -> bool:
         pids = _attempt_pids(groups, admin_user)
-        return bool(pids) and all(any(_TERMINAL.search(line) for line in groups[pid]) for pid in pids)
+        return bool(pids) and _ended(groups, pids)
 
     return _poll(lab, mark, wait, done)
