@@ -18,7 +18,8 @@ import sys
 if __name__ == "__main__":
     del sys.path[0]  # this file's folder (labkit/) must not shadow anything a kernel imports
 
-import importlib  # noqa: E402 - after the path fix on purpose
+import gc  # noqa: E402 - after the path fix on purpose
+import importlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import runpy  # noqa: E402
@@ -132,9 +133,20 @@ def _become_kernel(request: dict, streams: list[int], zygote_fds: list[int]) -> 
     runpy.run_module("ipykernel_launcher", run_name="__main__", alter_sys=True)
 
 
+def _freeze_preloaded() -> None:
+    """Move what the preloads made out of the collector's reach, as :func:`gc.freeze` is meant for a
+    process that forks without exec. Otherwise every kernel's full collections (one at least, when IPython
+    resets at exit) walk and touch the whole inherited heap, about 125,000 objects: 0.11 s of CPU for a
+    kernel's first collection measured here, 0.00005 s frozen; touching them also copies the pages forks
+    share."""
+    gc.collect()  # the imports' own garbage goes now rather than stay frozen in every kernel
+    gc.freeze()
+
+
 def main(fd: int, modules: list[str]) -> None:
     channel = socket.socket(fileno=fd)
     loaded, failed = _preload(modules)
+    _freeze_preloaded()
     _send(channel, {"ready": os.getpid(), "loaded": loaded, "failed": failed})
     job = _serve(channel)
     if job is not None:

@@ -159,6 +159,7 @@ def _lesson(context: dict[str, Any]) -> str:
 
     from .bundled_course import course_dir
     from .kernels import NOTEBOOK_KERNEL_MANAGER
+    from .notebook_engine import ENGINE_NAME
 
     source = course_dir() / f"{context['lesson']}.ipynb"
     if not source.is_file():
@@ -167,7 +168,7 @@ def _lesson(context: dict[str, Any]) -> str:
     with tempfile.TemporaryDirectory(prefix="labkit-check-") as scratch:
         papermill.execute_notebook(
             str(source), str(Path(scratch) / source.name), kernel_name="python3", progress_bar=False,
-            kernel_manager_class=NOTEBOOK_KERNEL_MANAGER,
+            kernel_manager_class=NOTEBOOK_KERNEL_MANAGER, engine_name=ENGINE_NAME,
             cwd=str(source.parent), parameters={"workspace": str(lab.workspace.path), "keep_server": True,
                                                 "backend": lab.state.backend, "pg_version": lab.state.pg_major})
     return f"{source.name} ran to its last cell, every assert held"

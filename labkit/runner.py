@@ -284,6 +284,7 @@ def run_lesson(
     import papermill
 
     from .kernels import NOTEBOOK_KERNEL_MANAGER
+    from .notebook_engine import ENGINE_NAME
 
     nb_path = nb_path.resolve()
     name = nb_path.stem
@@ -298,6 +299,7 @@ def run_lesson(
         try:
             papermill.execute_notebook(str(nb_path), str(output), parameters=passed_params,
                                        kernel_name=kernel_name, progress_bar=False, cwd=str(nb_path.parent),
+                                       engine_name=ENGINE_NAME,  # one write of the output, at the end
                                        execution_timeout=timeout_per_cell,
                                        # Unix-socket channels: no TCP port race with other runs (kernels.py)
                                        kernel_manager_class=NOTEBOOK_KERNEL_MANAGER,

@@ -46,7 +46,7 @@ def test_an_ipc_kernel_runs_code_with_its_channels_as_private_socket_files(tmp_p
 
 #: What a lesson can observe of the process it runs in, printed as JSON by the kernel itself.
 PROBE = """
-import json, os, sys
+import gc, json, os, sys
 first_cell_finds_pandas = "pandas" in sys.modules
 import pandas as pd
 print(json.dumps({
@@ -57,7 +57,8 @@ print(json.dumps({
     "max_columns": pd.get_option("display.max_columns"), "width": pd.get_option("display.width"),
     "main": type(sys.modules["__main__"]).__name__, "ppid": os.getppid(),
     "parent_handle": get_ipython().kernel.parent.parent_handle if hasattr(get_ipython().kernel, "parent") else None,
-    "preloaded": first_cell_finds_pandas,
+    "preloaded": first_cell_finds_pandas, "frozen": gc.get_freeze_count(),
+    "collector": [gc.isenabled(), gc.get_threshold()],
 }))
 """
 
@@ -94,7 +95,10 @@ def test_a_warm_kernel_looks_to_a_lesson_exactly_like_one_started_the_ordinary_w
     assert warm["preloaded"] is True and cold["preloaded"] is False  # the warm one is a fork of the zygote
     assert warm["ppid"] != os.getpid() and cold["ppid"] == os.getpid()
     assert warm["parent_handle"] == warm["ppid"]  # it stops when the zygote (its real parent) goes
-    for name in ("ppid", "pid", "preloaded", "parent_handle"):
+    # What the zygote imported is out of the collector's reach (kernel_zygote._freeze_preloaded); the rest of
+    # the collector is as in any kernel (compared below).
+    assert warm["frozen"] > 50_000 and cold["frozen"] == 0
+    for name in ("ppid", "pid", "preloaded", "parent_handle", "frozen"):
         warm.pop(name), cold.pop(name)
     assert warm == cold  # folder, sys.path, flags, environment, own session, stdin, pandas' display defaults
     assert warm["cwd"] == str(tmp_path) and warm["probe_variable"] == "seen"

@@ -309,6 +309,30 @@ def test_a_series_without_html_has_the_same_outcomes_and_no_pages(tmp_path: Path
     assert list(tmp_path.glob("*.html")) == [] and result.render_s == 0
 
 
+def test_a_timed_out_cell_is_named_from_the_notebook_written_when_the_lesson_ended(tmp_path: Path) -> None:
+    """The output notebook is written once, when the lesson ends (labkit.notebook_engine); a cell that
+    runs past its timeout must still be found in it, with every earlier cell's output."""
+    from labkit.runner import run_lesson
+
+    lesson = tmp_path / "lessons" / "50_slow.ipynb"
+    lesson.parent.mkdir()
+    cells = [nbformat.v4.new_code_cell("n = 1", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("print('first cell ran', n)"),
+             nbformat.v4.new_code_cell("import time\ntime.sleep(120)")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}}), str(lesson))
+    started = time.monotonic()
+    result = run_lesson(lesson, params={}, out_dir=tmp_path, timeout_per_cell=3)
+    assert time.monotonic() - started < 60
+    assert result.status == "failed" and result.error is not None
+    assert "time.sleep(120)" in result.error.excerpt
+    written = nbformat.read(str(tmp_path / "50_slow.ipynb"), as_version=4)
+    sources = [cell.source for cell in written.cells]
+    first = written.cells[sources.index("print('first cell ran', n)")]
+    assert [output.get("text") for output in first.outputs] == ["first cell ran 1\n"]
+    assert result.error.cell_index == sources.index("import time\ntime.sleep(120)")
+
+
 # --- interrupting a series (SIGINT / SIGTERM) ----------------------------------------------------
 
 INTERRUPT_FIXTURES = Path(__file__).resolve().parent / "data" / "runner_interrupt"
