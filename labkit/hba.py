@@ -191,7 +191,7 @@ def set_ident_maps(lab: LabServer, maps: Mapping[str, Iterable[tuple[str, str]]]
                 raise InvalidValue(f"maps[{map_name!r}] entry", pair, "a (system user, pg user) pair")
             lines.append(quoting.ident_line(map_name, pair[0], pair[1]))
     text = "\n".join(lines) + "\n"
-    lab.backend.write_file(IDENT_FILE, text.encode(), 0o600)
+    lab.write_ident_file(text)
     return text
 
 

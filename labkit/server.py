@@ -498,6 +498,11 @@ class LabServer:
                             for name, (content, mode) in files.items()})
         return {name: self.backend.server_path(f"tls/{name}") for name in files}
 
+    def write_ident_file(self, text: str) -> None:
+        """pg_ident.conf as given (:func:`labkit.hba.set_ident_maps` has quoted every line), in turn with the
+        lab's other writes: inside :meth:`files_written_together` a direct write would be overwritten."""
+        self._writes.write({"pg_ident.conf": (text.encode(), 0o600)})
+
     def reset_config(self) -> None:
         """Back to the lab's starting point: no lesson settings, default pg_hba rules, no pg_ident.conf maps
         (not reloaded), so no lesson inherits what another configured."""

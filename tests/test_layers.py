@@ -465,3 +465,20 @@ def test_files_written_together_reach_the_server_even_when_the_block_raises(clea
     assert lab.reload().ok and lab.show("ssl_min_protocol_version") == "TLSv1.3"
     lab.reset_config()
     assert lab.reload().ok and lab.show("ssl_min_protocol_version") == "TLSv1.2"
+
+
+def test_ident_maps_written_after_a_reset_in_one_block_are_the_ones_on_disk(clean_lab16: LabServer) -> None:
+    """pg_ident.conf goes through the lab's gathered writes like every other file: a reset and then maps
+    inside one block leave the maps, not the reset's empty file written last."""
+    from labkit.hba import ident_mappings, set_ident_maps
+
+    lab = clean_lab16
+    with lab.files_written_together():
+        lab.reset_config()
+        set_ident_maps(lab, {"certmap": [("CN=conssl,O=pgtls-lab", "reporter")]})
+    assert "certmap" in lab.backend.read_file("pg_ident.conf").decode()
+    assert lab.reload().ok
+    rows = ident_mappings(lab)
+    assert list(rows["map_name"]) == ["certmap"] and list(rows["pg_username"]) == ["reporter"]
+    lab.reset_config()
+    assert lab.reload().ok
